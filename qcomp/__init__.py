@@ -1,0 +1,11 @@
+"""qcomp: a compiler for differentiable quantum programs."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from .errors import QCompError
+from .frontend import parse, parse_file
+from .ir.program import Program
+
+__all__ = ["QCompError", "Program", "parse", "parse_file", "__version__"]

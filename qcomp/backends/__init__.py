@@ -1,0 +1,1 @@
+"""Backends: OpenQASM emission, the numexpr simulator and the reference simulator."""

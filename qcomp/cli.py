@@ -1,0 +1,57 @@
+"""The ``qcomp`` command line: one subcommand per module in qcomp.commands."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from typing import Sequence
+
+from . import __version__
+from .errors import QCompError
+
+# Each module defines NAME, HELP, add_arguments(parser) and run(args) -> int.
+COMMAND_MODULES = (
+    "check",
+    "draw",
+    "ir",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="qcomp",
+        description="qcomp: compile differentiable quantum programs (.q) to OpenQASM and fast simulator kernels.",
+    )
+    parser.add_argument("--version", action="version", version=f"qcomp {__version__}")
+    parser.add_argument("--traceback", action="store_true", help="show a Python traceback on errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for mod_name in COMMAND_MODULES:
+        mod = importlib.import_module(f"qcomp.commands.{mod_name}")
+        p = sub.add_parser(mod.NAME, help=mod.HELP, description=mod.HELP)
+        p.add_argument("--traceback", action="store_true", help="show a Python traceback on errors")
+        mod.add_arguments(p)
+        p.set_defaults(_run=mod.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "_run", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args._run(args) or 0)
+    except QCompError as exc:
+        if args.traceback:
+            raise
+        print(exc.render(), file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,565 @@
+"""Lower the AST to the IR: resolve names, unroll loops, expand user gates and inverses, check limits."""
+
+from __future__ import annotations
+
+import difflib
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import IncludeError, ResourceLimitError, SemanticError, Span
+from ..ir import expr as E
+from ..ir.circuit import Circuit
+from ..ir.gates import ALIASES, GATES, inverse as gate_inverse
+from ..ir.ops import Observable, Operation, Register, ValueDecl, normalize_pauli_sum
+from ..ir.program import Program
+from . import ast
+from .parser import parse_source
+
+DEFAULT_MAX_OPS = 10_000_000
+DEFAULT_MAX_QUBITS = 4096
+BUILTIN_CONSTANTS = {"pi": math.pi, "tau": 2 * math.pi, "e": math.e}
+PAULI_NAMES = {"i": "I", "x": "X", "y": "Y", "z": "Z"}
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits checked while lowering (before any simulation work)."""
+
+    max_ops: int = DEFAULT_MAX_OPS
+    max_qubits: int = DEFAULT_MAX_QUBITS
+
+
+@dataclass
+class _Scope:
+    """Value-namespace bindings: consts/loop vars (numbers), gate angle params (exprs), qubit params."""
+
+    values: dict[str, E.Expr] = field(default_factory=dict)
+    qubits: dict[str, int] = field(default_factory=dict)
+    parent: "_Scope | None" = None
+
+    def lookup_value(self, name: str) -> E.Expr | None:
+        s: _Scope | None = self
+        while s is not None:
+            if name in s.values:
+                return s.values[name]
+            s = s.parent
+        return None
+
+    def lookup_qubit(self, name: str) -> int | None:
+        s: _Scope | None = self
+        while s is not None:
+            if name in s.qubits:
+                return s.qubits[name]
+            s = s.parent
+        return None
+
+
+class _Lowerer:
+    def __init__(self, limits: Limits):
+        self.limits = limits
+        self.consts: dict[str, float] = {}
+        self.registers: dict[str, Register] = {}
+        self.values: dict[str, ValueDecl] = {}
+        self.gates: dict[str, ast.GateDef] = {}
+        self.declared_at: dict[str, Span | None] = {}
+        self.num_qubits = 0
+        self.num_params = 0
+        self.num_inputs = 0
+        self.ops: list[Operation] = []
+        self.observables: list[Observable] = []
+        self.measured: list[int] = []
+        self.measured_set: set[int] = set()
+        self.include_stack: list[str] = []
+        self.gate_stack: list[str] = []
+
+    # -- names --------------------------------------------------------------------------
+    def _declare(self, name: str, span: Span | None) -> None:
+        if name in BUILTIN_CONSTANTS:
+            raise SemanticError(f"'{name}' is a built-in constant and cannot be redeclared", span)
+        if name in self.declared_at:
+            prev = self.declared_at[name]
+            notes = (f"previous declaration at {prev}",) if prev else ()
+            raise SemanticError(f"redeclaration of '{name}'", span, notes)
+        self.declared_at[name] = span
+
+    def _suggest(self, name: str, candidates) -> tuple[str, ...]:
+        close = difflib.get_close_matches(name, sorted(candidates), n=1)
+        return (f"did you mean '{close[0]}'?",) if close else ()
+
+    # -- expressions ---------------------------------------------------------------------
+    def expr(self, node: ast.Node, scope: _Scope) -> E.Expr:
+        """Lower an angle/compile-time expression to an IR expression."""
+        if isinstance(node, ast.Num):
+            return E.Const(node.value)
+        if isinstance(node, ast.Name):
+            v = scope.lookup_value(node.id)
+            if v is not None:
+                return v
+            if node.id in self.consts:
+                return E.Const(self.consts[node.id])
+            if node.id in BUILTIN_CONSTANTS:
+                return E.Const(BUILTIN_CONSTANTS[node.id])
+            if node.id in self.values:
+                d = self.values[node.id]
+                if not d.scalar:
+                    raise SemanticError(f"'{node.id}' is an array of {d.size}; index it, e.g. {node.id}[0]", node.span)
+                return d.symbol(0)
+            if node.id in self.registers or scope.lookup_qubit(node.id) is not None:
+                raise SemanticError(f"qubit '{node.id}' used as a value", node.span)
+            raise SemanticError(
+                f"undeclared name '{node.id}'",
+                node.span,
+                self._suggest(node.id, list(self.consts) + list(self.values) + list(BUILTIN_CONSTANTS)),
+            )
+        if isinstance(node, ast.Index):
+            if node.name in self.values:
+                d = self.values[node.name]
+                i = self.int_expr(node.index, scope, what="index")
+                if d.scalar:
+                    raise SemanticError(f"'{node.name}' is not an array", node.span)
+                if not 0 <= i < d.size:
+                    raise SemanticError(
+                        f"index {i} out of range for {d.kind} '{node.name}' of size {d.size}", node.index.span or node.span
+                    )
+                return d.symbol(i)
+            if node.name in self.registers:
+                raise SemanticError(f"qubit '{node.name}[...]' used as a value", node.span)
+            raise SemanticError(
+                f"undeclared name '{node.name}'", node.span, self._suggest(node.name, list(self.values))
+            )
+        if isinstance(node, ast.Call):
+            if node.fn not in E.FUNCTIONS:
+                if node.fn in PAULI_NAMES:
+                    raise SemanticError(f"Pauli operator '{node.fn}(...)' is only allowed in 'expect'", node.span)
+                raise SemanticError(
+                    f"unknown function '{node.fn}'", node.span, self._suggest(node.fn, E.FUNCTIONS)
+                )
+            return E.func(node.fn, self.expr(node.arg, scope))
+        if isinstance(node, ast.UnOp):
+            a = self.expr(node.operand, scope)
+            if node.op == "-":
+                return E.neg(a)
+            if node.op == "+":
+                return a
+            if node.op == "!":
+                return E.Const(float(not self._const_value(a, node, "condition")))
+        if isinstance(node, ast.BinOp):
+            if node.op == "@":
+                raise SemanticError("'@' (tensor product) is only allowed in 'expect'", node.span)
+            a = self.expr(node.left, scope)
+            b = self.expr(node.right, scope)
+            if node.op in ("+", "-", "*", "/", "**", "%"):
+                return E.binary(node.op, a, b)
+            # comparisons and logic: compile-time only
+            x = self._const_value(a, node.left, "condition")
+            y = self._const_value(b, node.right, "condition")
+            r = {
+                "==": x == y,
+                "!=": x != y,
+                "<": x < y,
+                "<=": x <= y,
+                ">": x > y,
+                ">=": x >= y,
+                "&&": bool(x) and bool(y),
+                "||": bool(x) or bool(y),
+            }[node.op]
+            return E.Const(float(r))
+        raise AssertionError(node)
+
+    def _const_value(self, e: E.Expr, node: ast.Node, what: str) -> float:
+        if not e.is_constant:
+            kinds = sorted({s.kind for s in e.symbols()})
+            raise SemanticError(
+                f"{what} must be a compile-time constant, but depends on {' and '.join(k + 's' for k in kinds)}"
+                f" ({', '.join(sorted(s.name for s in e.symbols()))})",
+                node.span,
+            )
+        return e.value()
+
+    def int_expr(self, node: ast.Node, scope: _Scope, what: str = "index") -> int:
+        e = self.expr(node, scope)
+        if not e.is_constant:
+            names = ", ".join(sorted(s.name for s in e.symbols()))
+            raise SemanticError(
+                f"{what} must be an integer compile-time expression; params and inputs cannot be used ({names})",
+                node.span,
+            )
+        v = e.value()
+        if not math.isfinite(v) or v != int(v):
+            raise SemanticError(f"{what} must be an integer, got {E.format_number(v) if math.isfinite(v) else v}", node.span)
+        return int(v)
+
+    # -- qubits --------------------------------------------------------------------------
+    def qarg(self, q: ast.QArg, scope: _Scope) -> list[int]:
+        """Flat qubits named by a qubit argument (a whole register broadcasts)."""
+        bound = scope.lookup_qubit(q.name)
+        if bound is not None:
+            if q.index is not None:
+                raise SemanticError(f"gate qubit argument '{q.name}' is a single qubit and cannot be indexed", q.span)
+            return [bound]
+        reg = self.registers.get(q.name)
+        if reg is None:
+            if q.name in self.values or q.name in self.consts:
+                raise SemanticError(f"'{q.name}' is a {self._kind_of(q.name)}, not a qubit register", q.span)
+            raise SemanticError(
+                f"undeclared qubit register '{q.name}'",
+                q.span,
+                self._suggest(q.name, list(self.registers) + list(scope.qubits)),
+            )
+        if q.index is None:
+            return [reg.offset + i for i in range(reg.size)]
+        if reg.scalar:
+            raise SemanticError(f"qubit '{q.name}' is not a register and cannot be indexed", q.span)
+        i = self.int_expr(q.index, scope, what="qubit index")
+        if not 0 <= i < reg.size:
+            raise SemanticError(
+                f"qubit index {i} out of range for register '{q.name}' of size {reg.size}", q.index.span or q.span
+            )
+        return [reg.offset + i]
+
+    def _kind_of(self, name: str) -> str:
+        if name in self.consts:
+            return "constant"
+        return self.values[name].kind
+
+    # -- statements ------------------------------------------------------------------------
+    def block(self, stmts, scope: _Scope, out: list[Operation], in_gate: str | None, base_dir: Path) -> None:
+        for s in stmts:
+            self.statement(s, scope, out, in_gate, base_dir)
+
+    def statement(self, s: ast.Node, scope: _Scope, out: list[Operation], in_gate: str | None, base_dir: Path) -> None:
+        top = in_gate is None and scope.parent is None
+        if isinstance(s, (ast.ConstDecl, ast.QubitDecl, ast.ValueDeclStmt, ast.GateDef, ast.Include)):
+            if not top:
+                where = f"gate '{in_gate}'" if in_gate else "a loop or if block"
+                what = {
+                    ast.ConstDecl: "const declaration",
+                    ast.QubitDecl: "qubit declaration",
+                    ast.ValueDeclStmt: f"{getattr(s, 'kind', '')} declaration",
+                    ast.GateDef: "gate definition",
+                    ast.Include: "include",
+                }[type(s)]
+                raise SemanticError(f"{what} is not allowed inside {where}; move it to the top level", s.span)
+        if isinstance(s, ast.ConstDecl):
+            e = self.expr(s.value, scope)
+            v = self._const_value(e, s.value, "const value")
+            self._declare(s.name, s.span)
+            self.consts[s.name] = v
+        elif isinstance(s, ast.QubitDecl):
+            size = 1 if s.size is None else self.int_expr(s.size, scope, what="register size")
+            if size < 1:
+                raise SemanticError(f"register size must be positive, got {size}", s.size.span if s.size else s.span)
+            if self.num_qubits + size > self.limits.max_qubits:
+                raise ResourceLimitError(
+                    f"program declares {self.num_qubits + size} qubits, over the limit of {self.limits.max_qubits}"
+                    " (raise it with max_qubits= / --max-qubits)",
+                    s.span,
+                )
+            self._declare(s.name, s.span)
+            self.registers[s.name] = Register(s.name, size, self.num_qubits, s.size is None, s.span)
+            self.num_qubits += size
+        elif isinstance(s, ast.ValueDeclStmt):
+            size = 1 if s.size is None else self.int_expr(s.size, scope, what=f"{s.kind} size")
+            if size < 1:
+                raise SemanticError(f"{s.kind} size must be positive, got {size}", s.size.span if s.size else s.span)
+            self._declare(s.name, s.span)
+            offset = self.num_params if s.kind == "param" else self.num_inputs
+            self.values[s.name] = ValueDecl(s.kind, s.name, size, offset, s.size is None, s.span)
+            if s.kind == "param":
+                self.num_params += size
+            else:
+                self.num_inputs += size
+        elif isinstance(s, ast.GateDef):
+            self._gate_def(s)
+        elif isinstance(s, ast.GateCall):
+            self._gate_call(s, scope, out, base_dir)
+        elif isinstance(s, ast.For):
+            self._for(s, scope, out, in_gate, base_dir)
+        elif isinstance(s, ast.If):
+            c = self._const_value(self.expr(s.cond, scope), s.cond, "'if' condition")
+            self.block(s.then if c else s.orelse, _Scope(parent=scope), out, in_gate, base_dir)
+        elif isinstance(s, ast.Expect):
+            if in_gate:
+                raise SemanticError(f"'expect' is not allowed inside gate '{in_gate}'", s.span)
+            self.observables.append(self._observable(s, scope))
+        elif isinstance(s, ast.Measure):
+            if in_gate:
+                raise SemanticError(f"'measure' is not allowed inside gate '{in_gate}'", s.span)
+            for q in s.qargs:
+                for flat in self.qarg(q, scope):
+                    if flat not in self.measured_set:
+                        self.measured_set.add(flat)
+                        self.measured.append(flat)
+        elif isinstance(s, ast.Include):
+            self._include(s, scope, out, base_dir)
+        else:
+            raise AssertionError(s)
+
+    def _gate_def(self, s: ast.GateDef) -> None:
+        if s.name in GATES or s.name in ALIASES:
+            raise SemanticError(f"gate '{s.name}' is a built-in gate and cannot be redefined", s.span)
+        if s.name in self.gates:
+            prev = self.gates[s.name].span
+            raise SemanticError(
+                f"redefinition of gate '{s.name}'", s.span, (f"previous definition at {prev}",) if prev else ()
+            )
+        for names, what in ((s.params, "angle parameter"), (s.qubits, "qubit argument")):
+            if len(set(names)) != len(names):
+                raise SemanticError(f"gate '{s.name}' repeats a {what} name", s.span)
+        if set(s.params) & set(s.qubits):
+            raise SemanticError(f"gate '{s.name}' uses a name both as angle and as qubit", s.span)
+        self.gates[s.name] = s
+
+    def _emit(self, out: list[Operation], op: Operation) -> None:
+        out.append(op)
+        if len(out) > self.limits.max_ops:
+            raise ResourceLimitError(
+                f"program unrolls to more than {self.limits.max_ops} operations (raise the limit with max_ops= / --max-ops)",
+                op.span,
+            )
+
+    def _gate_call(self, s: ast.GateCall, scope: _Scope, out: list[Operation], base_dir: Path) -> None:
+        name = ALIASES.get(s.name, s.name)
+        lib = GATES.get(name)
+        user = self.gates.get(s.name)
+        if lib is None and user is None:
+            candidates = list(GATES) + list(ALIASES) + list(self.gates)
+            raise SemanticError(f"unknown gate '{s.name}'", s.name_span or s.span, self._suggest(s.name, candidates))
+        n_angles = lib.num_angles if lib else len(user.params)
+        n_qubits = lib.num_qubits if lib else len(user.qubits)
+        if len(s.args) != n_angles:
+            raise SemanticError(
+                f"gate '{s.name}' takes {n_angles} angle{'s' if n_angles != 1 else ''}, got {len(s.args)}", s.span
+            )
+        if len(s.qargs) != n_qubits:
+            raise SemanticError(
+                f"gate '{s.name}' takes {n_qubits} qubit{'s' if n_qubits != 1 else ''}, got {len(s.qargs)}", s.span
+            )
+        angles = tuple(self.expr(a, scope) for a in s.args)
+        groups = [self.qarg(q, scope) for q in s.qargs]
+        sizes = {len(g) for g in groups if len(g) > 1}
+        if len(sizes) > 1:
+            raise SemanticError(
+                f"registers of different sizes ({', '.join(str(len(g)) for g in groups)}) cannot be broadcast together",
+                s.span,
+            )
+        width = sizes.pop() if sizes else 1
+        if width > 1 and len(out) + width > self.limits.max_ops:
+            self._emit(out, Operation("id", (0,), (), s.span))  # reports the limit
+        for k in range(width):
+            qubits = tuple(g[k] if len(g) > 1 else g[0] for g in groups)
+            if len(set(qubits)) != len(qubits):
+                dup = [q for q in qubits if qubits.count(q) > 1][0]
+                raise SemanticError(
+                    f"qubit {self._qubit_name(dup)} is used twice in one '{s.name}' gate", s.span
+                )
+            # Measurement is terminal: a gate written after 'measure' would silently move before it.
+            after = [q for q in qubits if q in self.measured_set]
+            if after:
+                raise SemanticError(
+                    f"gate '{s.name}' on {self._qubit_name(after[0])} after it was measured;"
+                    " qcomp measures at the end of the circuit, so move 'measure' last",
+                    s.span,
+                )
+            if lib is not None:
+                ops = [Operation(name, qubits, angles, s.span)]
+            else:
+                ops = self._expand_user_gate(user, angles, qubits, s, base_dir)
+            if s.inverses % 2 == 1:
+                ops = _invert(ops)
+            for op in ops:
+                self._emit(out, op)
+
+    def _qubit_name(self, flat: int) -> str:
+        for r in self.registers.values():
+            if r.offset <= flat < r.offset + r.size:
+                return r.qubit_name(flat - r.offset)
+        return f"q{flat}"
+
+    def _expand_user_gate(
+        self, g: ast.GateDef, angles: tuple[E.Expr, ...], qubits: tuple[int, ...], call: ast.GateCall, base_dir: Path
+    ) -> list[Operation]:
+        if g.name in self.gate_stack:
+            chain = " -> ".join(self.gate_stack + [g.name])
+            raise SemanticError(f"recursive gate '{g.name}' ({chain})", call.span)
+        scope = _Scope(values=dict(zip(g.params, angles)), qubits=dict(zip(g.qubits, qubits)))
+        body: list[Operation] = []
+        self.gate_stack.append(g.name)
+        try:
+            self.block(g.body, scope, body, g.name, base_dir)
+        finally:
+            self.gate_stack.pop()
+        # Operations take the call's span so diagnostics point at the user's call site.
+        return [Operation(o.name, o.qubits, o.angles, call.span or o.span) for o in body]
+
+    def _for(self, s: ast.For, scope: _Scope, out: list[Operation], in_gate: str | None, base_dir: Path) -> None:
+        args = [self.int_expr(a, scope, what="range bound") for a in s.range_args]
+        if len(args) == 1:
+            start, stop, step = 0, args[0], 1
+        elif len(args) == 2:
+            start, stop, step = args[0], args[1], 1
+        else:
+            start, stop, step = args
+        if step == 0:
+            raise SemanticError("range step must not be zero", s.range_args[2].span)
+        trips = len(range(start, stop, step))
+        if trips > self.limits.max_ops:
+            raise ResourceLimitError(
+                f"loop runs {trips} times, over the unrolling limit of {self.limits.max_ops} operations", s.span
+            )
+        if s.var in self.declared_at or s.var in BUILTIN_CONSTANTS:
+            raise SemanticError(f"loop variable '{s.var}' shadows a declared name", s.span)
+        for i in range(start, stop, step):
+            inner = _Scope(values={s.var: E.Const(float(i))}, parent=scope)
+            self.block(s.body, inner, out, in_gate, base_dir)
+
+    def _observable(self, s: ast.Expect, scope: _Scope) -> Observable:
+        terms = self._pauli_sum(s.expr, scope)
+        normalized = normalize_pauli_sum(terms)
+        text = _render_observable(normalized, self._qubit_name)
+        return Observable(normalized, s.span, text)
+
+    def _pauli_sum(self, node: ast.Node, scope: _Scope) -> list[tuple[float, dict[int, str]]]:
+        if isinstance(node, ast.Call) and node.fn in PAULI_NAMES:
+            arg = node.arg
+            if isinstance(arg, ast.Name):
+                qs = self.qarg(ast.QArg(arg.id, None, arg.span), scope)
+            elif isinstance(arg, ast.Index):
+                qs = self.qarg(ast.QArg(arg.name, arg.index, arg.span), scope)
+            else:
+                raise SemanticError(f"'{node.fn}(...)' takes one qubit", node.span)
+            if len(qs) != 1:
+                raise SemanticError(
+                    f"'{node.fn}({arg.id if isinstance(arg, ast.Name) else ''})' needs one qubit, but the register has {len(qs)};"
+                    " index it or use '@' for a product",
+                    node.span,
+                )
+            return [(1.0, {qs[0]: PAULI_NAMES[node.fn]})]
+        if isinstance(node, ast.BinOp) and node.op in ("+", "-"):
+            left = self._pauli_sum(node.left, scope)
+            right = self._pauli_sum(node.right, scope)
+            sign = 1.0 if node.op == "+" else -1.0
+            return left + [(sign * c, w) for c, w in right]
+        if isinstance(node, ast.UnOp) and node.op in ("-", "+"):
+            inner = self._pauli_sum(node.operand, scope)
+            return [(-c if node.op == "-" else c, w) for c, w in inner]
+        if isinstance(node, ast.BinOp) and node.op in ("*", "@", "/"):
+            left = self._pauli_sum(node.left, scope)
+            right = self._pauli_sum(node.right, scope)
+            if node.op == "/":
+                if any(w for _, w in right):
+                    raise SemanticError("cannot divide by a Pauli operator", node.right.span)
+                d = sum(c for c, _ in right)
+                if d == 0:
+                    raise SemanticError("division by zero in observable coefficient", node.right.span)
+                return [(c / d, w) for c, w in left]
+            scalar_left = all(not w for _, w in left)
+            scalar_right = all(not w for _, w in right)
+            if node.op == "*" and not (scalar_left or scalar_right):
+                raise SemanticError(
+                    "'*' between Pauli operators is not supported; use '@' for the tensor product of different qubits",
+                    node.span,
+                )
+            result = []
+            for c1, w1 in left:
+                for c2, w2 in right:
+                    overlap = set(w1) & set(w2)
+                    if overlap:
+                        q = min(overlap)
+                        raise SemanticError(
+                            f"qubit {self._qubit_name(q)} appears twice in a Pauli product", node.span
+                        )
+                    result.append((c1 * c2, {**w1, **w2}))
+            return result
+        # a real coefficient
+        e = self.expr(node, scope)
+        if not e.is_constant:
+            raise SemanticError(
+                "observable coefficients must be compile-time constants (params and inputs are not allowed)", node.span
+            )
+        v = e.value()
+        if not math.isfinite(v):
+            raise SemanticError("observable coefficient is not finite", node.span)
+        return [(v, {})]
+
+    def _include(self, s: ast.Include, scope: _Scope, out: list[Operation], base_dir: Path) -> None:
+        path = (base_dir / s.path).resolve()
+        key = str(path)
+        if key in self.include_stack:
+            chain = " -> ".join(os.path.basename(p) for p in self.include_stack + [key])
+            raise IncludeError(f"include cycle: {chain}", s.span)
+        if not path.is_file():
+            raise IncludeError(f"cannot find include file '{s.path}' (looked in {base_dir})", s.span)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise IncludeError(f"cannot read include file '{s.path}': {exc}", s.span) from None
+        module = parse_source(text, str(s.path if not Path(s.path).is_absolute() else path))
+        self.include_stack.append(key)
+        try:
+            self.block(module.statements, scope, out, None, path.parent)
+        finally:
+            self.include_stack.pop()
+
+
+def _render_observable(terms, qubit_name) -> str:
+    parts: list[str] = []
+    for t in terms:
+        word = " @ ".join(f"{p.lower()}({qubit_name(q)})" for q, p in t.paulis)
+        c = t.coeff
+        mag = abs(c)
+        coeff = E.format_number(mag)
+        body = word if (word and mag == 1.0) else (f"{coeff} * {word}" if word else coeff)
+        if not parts:
+            parts.append(("-" if c < 0 else "") + body)
+        else:
+            parts.append(("- " if c < 0 else "+ ") + body)
+    return " ".join(parts) if parts else "0"
+
+
+def _invert(ops: list[Operation]) -> list[Operation]:
+    out: list[Operation] = []
+    for op in reversed(ops):
+        for name, angles in gate_inverse(op.name, op.angles):
+            out.append(Operation(name, op.qubits, angles, op.span))
+    return out
+
+
+def lower_module(
+    module: ast.Module,
+    *,
+    limits: Limits | None = None,
+    base_dir: str | os.PathLike | None = None,
+) -> Program:
+    """Lower a parsed module to a verified Program."""
+    lw = _Lowerer(limits or Limits())
+    if module.file not in ("<string>", "<stdin>"):
+        lw.include_stack.append(str(Path(module.file).resolve()))
+    bd = Path(base_dir) if base_dir is not None else (
+        Path(module.file).resolve().parent if module.file not in ("<string>", "<stdin>") else Path.cwd()
+    )
+    ops: list[Operation] = []
+    lw.block(module.statements, _Scope(), ops, None, bd)
+    if lw.num_qubits == 0:
+        lines = module.source.split("\n") if module.source else [""]
+        raise SemanticError(
+            "empty program: declare at least one qubit (e.g. 'qubit q[2];')",
+            Span(module.file, 1, 1, None, lines[0]),
+        )
+    circuit = Circuit(lw.num_qubits)
+    for op in ops:
+        circuit.add(op)
+    regs = tuple(lw.registers.values())
+    params = tuple(d for d in lw.values.values() if d.kind == "param")
+    inputs = tuple(d for d in lw.values.values() if d.kind == "input")
+    return Program(
+        circuit=circuit,
+        registers=regs,
+        params=params,
+        inputs=inputs,
+        observables=tuple(lw.observables),
+        measured=tuple(lw.measured),
+        source_name=module.file,
+    )

@@ -1,0 +1,235 @@
+"""The circuit graph: a networkx MultiDiGraph of operations behind a small, deterministic API."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Iterable, Iterator, Sequence
+
+import heapq
+
+import networkx as nx
+
+from .ops import Operation
+
+Node = int | tuple  # op nodes are ints; boundaries are ("in", q) and ("out", q)
+
+
+def _sort_key(n: Node) -> tuple[int, int]:
+    if isinstance(n, int):
+        return (0, n)
+    return (-1 if n[0] == "in" else 1, n[1])
+
+
+class Circuit:
+    """A DAG of operations on ``num_qubits`` wires.
+
+    One node per operation plus an input and an output node per qubit; each edge carries one
+    qubit wire (its key). Iteration is in a deterministic topological order (ties broken by
+    insertion order), so everything derived from a circuit is byte-stable.
+    """
+
+    def __init__(self, num_qubits: int):
+        self.num_qubits = int(num_qubits)
+        self._g = nx.MultiDiGraph()
+        self._next = 0
+        self._order: list[int] | None = None
+        for q in range(self.num_qubits):
+            self._g.add_node(("in", q))
+            self._g.add_node(("out", q))
+            self._g.add_edge(("in", q), ("out", q), key=q)
+
+    # -- construction --------------------------------------------------------------
+    @classmethod
+    def from_ops(cls, num_qubits: int, ops: Iterable[Operation]) -> "Circuit":
+        c = cls(num_qubits)
+        for op in ops:
+            c.add(op)
+        return c
+
+    def _check_qubits(self, op: Operation) -> None:
+        for q in op.qubits:
+            if not 0 <= q < self.num_qubits:
+                raise IndexError(f"qubit {q} out of range for a {self.num_qubits}-qubit circuit")
+
+    def _new_node(self, op: Operation) -> int:
+        self._check_qubits(op)
+        n = self._next
+        self._next += 1
+        self._g.add_node(n, op=op)
+        self._order = None
+        return n
+
+    def _splice(self, n: int, q: int, before: Node) -> None:
+        """Put node ``n`` on wire ``q`` just before ``before``."""
+        pred = self._wire_pred(before, q)
+        self._g.remove_edge(pred, before, key=q)
+        self._g.add_edge(pred, n, key=q)
+        self._g.add_edge(n, before, key=q)
+
+    def add(self, op: Operation) -> int:
+        """Append ``op`` at the end of its wires; returns its node id."""
+        n = self._new_node(op)
+        for q in op.qubits:
+            self._splice(n, q, ("out", q))
+        return n
+
+    def insert_before(self, node: int, op: Operation) -> int:
+        """Insert ``op`` just before ``node``; ``op`` must act on a subset of node's qubits."""
+        assert set(op.qubits) <= set(self.op(node).qubits)
+        n = self._new_node(op)
+        for q in op.qubits:
+            self._splice(n, q, node)
+        return n
+
+    def insert_after(self, node: int, op: Operation) -> int:
+        """Insert ``op`` just after ``node``; ``op`` must act on a subset of node's qubits."""
+        assert set(op.qubits) <= set(self.op(node).qubits)
+        n = self._new_node(op)
+        for q in op.qubits:
+            self._splice(n, q, self._wire_succ(node, q))
+        return n
+
+    def remove(self, node: int) -> None:
+        """Delete an operation, reconnecting each of its wires."""
+        op = self.op(node)
+        for q in op.qubits:
+            pred, succ = self._wire_pred(node, q), self._wire_succ(node, q)
+            self._g.add_edge(pred, succ, key=q)
+        self._g.remove_node(node)
+        self._order = None
+
+    def replace(self, node: int, ops: Operation | Sequence[Operation]) -> list[int]:
+        """Replace ``node`` by ``ops`` (in order, each on a subset of its qubits)."""
+        if isinstance(ops, Operation):
+            if set(ops.qubits) == set(self.op(node).qubits):
+                self._g.nodes[node]["op"] = ops  # same wires: keep the node
+                self._order = None
+                return [node]
+            ops = [ops]
+        new = [self.insert_before(node, o) for o in ops]
+        self.remove(node)
+        return new
+
+    # -- queries ----------------------------------------------------------------------
+    def op(self, node: int) -> Operation:
+        return self._g.nodes[node]["op"]
+
+    def __contains__(self, node: object) -> bool:
+        return isinstance(node, int) and node in self._g
+
+    def _wire_pred(self, node: Node, q: int) -> Node:
+        for u, _, k in self._g.in_edges(node, keys=True):
+            if k == q:
+                return u
+        raise KeyError(f"node {node} is not on wire {q}")
+
+    def _wire_succ(self, node: Node, q: int) -> Node:
+        for _, v, k in self._g.out_edges(node, keys=True):
+            if k == q:
+                return v
+        raise KeyError(f"node {node} is not on wire {q}")
+
+    def predecessor(self, node: int, qubit: int) -> int | None:
+        """The operation before ``node`` on ``qubit``'s wire (None at the circuit input)."""
+        u = self._wire_pred(node, qubit)
+        return u if isinstance(u, int) else None
+
+    def successor(self, node: int, qubit: int) -> int | None:
+        """The operation after ``node`` on ``qubit``'s wire (None at the circuit output)."""
+        v = self._wire_succ(node, qubit)
+        return v if isinstance(v, int) else None
+
+    def first_on(self, qubit: int) -> int | None:
+        v = self._wire_succ(("in", qubit), qubit)
+        return v if isinstance(v, int) else None
+
+    def last_on(self, qubit: int) -> int | None:
+        u = self._wire_pred(("out", qubit), qubit)
+        return u if isinstance(u, int) else None
+
+    def wire(self, qubit: int) -> list[int]:
+        """Operation nodes along ``qubit``'s wire, input to output."""
+        out = []
+        n = self.first_on(qubit)
+        while n is not None:
+            out.append(n)
+            n = self.successor(n, qubit)
+        return out
+
+    def nodes(self) -> list[int]:
+        """Operation nodes in deterministic topological order."""
+        if self._order is None:
+            self._order = self._topo()
+        return list(self._order)
+
+    def _topo(self) -> list[int]:
+        g = self._g
+        indeg = {n: 0 for n in g.nodes if isinstance(n, int)}
+        for n in indeg:
+            indeg[n] = sum(1 for u in g.predecessors(n) if isinstance(u, int) for _ in g[u][n])
+        heap = [n for n, d in indeg.items() if d == 0]
+        heapq.heapify(heap)
+        out: list[int] = []
+        while heap:
+            n = heapq.heappop(heap)
+            out.append(n)
+            for v, keys in g[n].items():
+                if isinstance(v, int):
+                    indeg[v] -= len(keys)
+                    if indeg[v] == 0:
+                        heapq.heappush(heap, v)
+        assert len(out) == len(indeg), "circuit graph has a cycle"
+        return out
+
+    def items(self) -> list[tuple[int, Operation]]:
+        return [(n, self.op(n)) for n in self.nodes()]
+
+    def ops(self) -> list[Operation]:
+        return [self.op(n) for n in self.nodes()]
+
+    def __iter__(self) -> Iterator[Operation]:
+        return iter(self.ops())
+
+    def __len__(self) -> int:
+        return self._g.number_of_nodes() - 2 * self.num_qubits
+
+    def count_ops(self) -> dict[str, int]:
+        """Gate counts by name, sorted by name."""
+        return dict(sorted(Counter(op.name for op in self.ops()).items()))
+
+    def num_multi_qubit(self) -> int:
+        return sum(1 for op in self.ops() if len(op.qubits) >= 2)
+
+    def depth(self) -> int:
+        level = [0] * self.num_qubits
+        for op in self.ops():
+            d = max(level[q] for q in op.qubits) + 1
+            for q in op.qubits:
+                level[q] = d
+        return max(level, default=0)
+
+    def active_qubits(self) -> set[int]:
+        return {q for op in self.ops() for q in op.qubits}
+
+    def copy(self) -> "Circuit":
+        c = Circuit.__new__(Circuit)
+        c.num_qubits = self.num_qubits
+        c._g = self._g.copy()
+        c._next = self._next
+        c._order = list(self._order) if self._order is not None else None
+        return c
+
+    def to_networkx(self) -> nx.MultiDiGraph:
+        """A copy of the underlying graph (node attribute "op" holds the Operation)."""
+        return self._g.copy()
+
+    def same_ops(self, other: "Circuit") -> bool:
+        return self.num_qubits == other.num_qubits and self.ops() == other.ops()
+
+    def verify(self) -> None:
+        from .verify import verify_circuit
+
+        verify_circuit(self)
+
+    def __repr__(self) -> str:
+        return f"Circuit(num_qubits={self.num_qubits}, ops={len(self)})"
