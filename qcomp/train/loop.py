@@ -483,9 +483,9 @@ def fit(
                     tot_loss += value * k
                     tot_acc += acc * k
                     tot_hacc += hacc * k
-                    bar.update(1)
                     if show:
-                        bar.set_postfix(loss=_fmt(tot_loss / seen), acc=_fmt(tot_acc / seen))
+                        bar.set_postfix(loss=_fmt(tot_loss / seen), acc=_fmt(tot_acc / seen), refresh=False)
+                    bar.update(1)
                 logs: dict[str, float] = {
                     "epoch": epoch,
                     "loss": tot_loss / seen,

@@ -1,0 +1,77 @@
+"""Training differentiable (quantum) models in plain numpy: data, losses, optimizers, the fit loop."""
+
+from __future__ import annotations
+
+from qcomp.errors import DataError
+from qcomp.train.baseline import DenseNetwork, train_classical_baseline
+from qcomp.train.data import (
+    ACCEPTED_SPECS,
+    Dataset,
+    binarize,
+    iterate_minibatches,
+    load_data,
+    remove_contradicting,
+    resize_images,
+    validate_dataset,
+)
+from qcomp.train.errors import CheckpointError, TrainConfigError, TrainingError
+from qcomp.train.losses import (
+    LOSSES,
+    BinaryCrossEntropy,
+    HingeLoss,
+    Loss,
+    SoftmaxCrossEntropy,
+    SquaredLoss,
+    get_loss,
+)
+from qcomp.train.loop import (
+    Callback,
+    Differentiable,
+    TrainingInterrupted,
+    TrainResult,
+    evaluate,
+    fit,
+    init_params,
+    load_checkpoint,
+)
+from qcomp.train.metrics import accuracy, hinge_accuracy
+from qcomp.train.optimizers import OPTIMIZERS, SGD, Adam, Optimizer, get_optimizer
+
+__all__ = [
+    "ACCEPTED_SPECS",
+    "Adam",
+    "BinaryCrossEntropy",
+    "Callback",
+    "CheckpointError",
+    "DataError",
+    "Dataset",
+    "DenseNetwork",
+    "Differentiable",
+    "HingeLoss",
+    "LOSSES",
+    "Loss",
+    "OPTIMIZERS",
+    "Optimizer",
+    "SGD",
+    "SoftmaxCrossEntropy",
+    "SquaredLoss",
+    "TrainConfigError",
+    "TrainResult",
+    "TrainingError",
+    "TrainingInterrupted",
+    "accuracy",
+    "binarize",
+    "evaluate",
+    "fit",
+    "get_loss",
+    "get_optimizer",
+    "hinge_accuracy",
+    "init_params",
+    "iterate_minibatches",
+    "load_checkpoint",
+    "load_data",
+    "remove_contradicting",
+    "resize_images",
+    "train_classical_baseline",
+    "validate_dataset",
+]
