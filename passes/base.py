@@ -37,11 +37,18 @@ class Pass:
     def spec(self) -> str:
         """This pass as pipeline text, e.g. ``fuse-blocks{k=2}``."""
         opts = [
-            f"{f.name}={getattr(self, f.name)}"
+            f"{f.name}={_format_option(getattr(self, f.name))}"
             for f in dataclasses.fields(self)
             if getattr(self, f.name) != f.default
         ]
         return self.name + ("{" + ",".join(opts) + "}" if opts else "")
+
+
+def _format_option(value: object) -> str:
+    """An option value as pipeline text that parses back (tuples as ``a;b;c``)."""
+    if isinstance(value, tuple):
+        return ";".join(str(v) for v in value)
+    return str(value)
 
 
 def register(cls: type[Pass]) -> type[Pass]:

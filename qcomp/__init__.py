@@ -7,5 +7,6 @@ __version__ = "0.1.0"
 from .errors import QCompError
 from .frontend import parse, parse_file
 from .ir.program import Program
+from .api import Model, compile, optimize
 
-__all__ = ["QCompError", "Program", "parse", "parse_file", "__version__"]
+__all__ = ["Model", "QCompError", "Program", "compile", "optimize", "parse", "parse_file", "__version__"]

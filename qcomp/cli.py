@@ -15,6 +15,12 @@ COMMAND_MODULES = (
     "check",
     "draw",
     "ir",
+    "compile",
+    "train",
+    "eval",
+    "passes",
+    "run",
+    "grad",
 )
 
 
@@ -29,7 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
     for mod_name in COMMAND_MODULES:
         mod = importlib.import_module(f"qcomp.commands.{mod_name}")
         p = sub.add_parser(mod.NAME, help=mod.HELP, description=mod.HELP)
-        p.add_argument("--traceback", action="store_true", help="show a Python traceback on errors")
+        # SUPPRESS: an absent subcommand flag must not reset "qcomp --traceback CMD"
+        p.add_argument("--traceback", action="store_true", default=argparse.SUPPRESS,
+                       help="show a Python traceback on errors")
         mod.add_arguments(p)
         p.set_defaults(_run=mod.run)
     return parser
@@ -44,7 +52,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args._run(args) or 0)
     except QCompError as exc:
-        if args.traceback:
+        if getattr(args, "traceback", False):
             raise
         print(exc.render(), file=sys.stderr)
         return 1

@@ -15,7 +15,7 @@ from ..ir.gates import ALIASES, GATES, inverse as gate_inverse
 from ..ir.ops import Observable, Operation, Register, ValueDecl, normalize_pauli_sum
 from ..ir.program import Program
 from . import ast
-from .parser import parse_source
+from .parser import deep_recursion, parse_source
 
 DEFAULT_MAX_OPS = 10_000_000
 DEFAULT_MAX_QUBITS = 4096
@@ -73,6 +73,7 @@ class _Lowerer:
         self.measured_set: set[int] = set()
         self.include_stack: list[str] = []
         self.gate_stack: list[str] = []
+        self.iterations = 0  # loop iterations unrolled so far (empty bodies cost time too)
 
     # -- names --------------------------------------------------------------------------
     def _declare(self, name: str, span: Span | None) -> None:
@@ -200,6 +201,14 @@ class _Lowerer:
                 raise SemanticError(f"gate qubit argument '{q.name}' is a single qubit and cannot be indexed", q.span)
             return [bound]
         reg = self.registers.get(q.name)
+        if reg is not None and self.gate_stack:
+            # A gate acts only on its qubit arguments (as in OpenQASM), so that it can be reused and inverted.
+            g = self.gates[self.gate_stack[-1]]
+            raise SemanticError(
+                f"gate '{g.name}' can only act on its qubit arguments ({', '.join(g.qubits)}),"
+                f" not on the register '{q.name}'",
+                q.span,
+            )
         if reg is None:
             if q.name in self.values or q.name in self.consts:
                 raise SemanticError(f"'{q.name}' is a {self._kind_of(q.name)}, not a qubit register", q.span)
@@ -245,6 +254,8 @@ class _Lowerer:
         if isinstance(s, ast.ConstDecl):
             e = self.expr(s.value, scope)
             v = self._const_value(e, s.value, "const value")
+            if not math.isfinite(v):
+                raise SemanticError(f"const '{s.name}' is not a finite number ({v})", s.value.span or s.span)
             self._declare(s.name, s.span)
             self.consts[s.name] = v
         elif isinstance(s, ast.QubitDecl):
@@ -338,6 +349,9 @@ class _Lowerer:
                 f"gate '{s.name}' takes {n_qubits} qubit{'s' if n_qubits != 1 else ''}, got {len(s.qargs)}", s.span
             )
         angles = tuple(self.expr(a, scope) for a in s.args)
+        for node, a in zip(s.args, angles):
+            if a.is_constant and not math.isfinite(a.value()):
+                raise SemanticError(f"angle of gate '{s.name}' is not a finite number ({a.value()})", node.span or s.span)
         groups = [self.qarg(q, scope) for q in s.qargs]
         sizes = {len(g) for g in groups if len(g) > 1}
         if len(sizes) > 1:
@@ -411,12 +425,21 @@ class _Lowerer:
             )
         if s.var in self.declared_at or s.var in BUILTIN_CONSTANTS:
             raise SemanticError(f"loop variable '{s.var}' shadows a declared name", s.span)
+        self.iterations += trips
+        if self.iterations > self.limits.max_ops:
+            raise ResourceLimitError(
+                f"loops unroll to more than {self.limits.max_ops} iterations in total"
+                " (raise the limit with max_ops= / --max-ops)",
+                s.span,
+            )
         for i in range(start, stop, step):
             inner = _Scope(values={s.var: E.Const(float(i))}, parent=scope)
             self.block(s.body, inner, out, in_gate, base_dir)
 
     def _observable(self, s: ast.Expect, scope: _Scope) -> Observable:
         terms = self._pauli_sum(s.expr, scope)
+        if any(not math.isfinite(c) for c, _ in terms):
+            raise SemanticError("observable coefficient is not finite", s.expr.span or s.span)
         normalized = normalize_pauli_sum(terms)
         text = _render_observable(normalized, self._qubit_name)
         return Observable(normalized, s.span, text)
@@ -541,7 +564,8 @@ def lower_module(
         Path(module.file).resolve().parent if module.file not in ("<string>", "<stdin>") else Path.cwd()
     )
     ops: list[Operation] = []
-    lw.block(module.statements, _Scope(), ops, None, bd)
+    with deep_recursion(module.file):
+        lw.block(module.statements, _Scope(), ops, None, bd)
     if lw.num_qubits == 0:
         lines = module.source.split("\n") if module.source else [""]
         raise SemanticError(

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import sys
+from contextlib import contextmanager
 from functools import lru_cache
+from typing import Iterator
 
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 from lark.lexer import PatternStr
 
-from ..errors import ParseError, QCompError, Span
+from ..errors import ParseError, QCompError, ResourceLimitError, Span
 from . import ast
 
 
@@ -168,7 +171,15 @@ class _Builder(Transformer):
 
 
 def _describe(term_name: str) -> str:
-    friendly = {"NAME": "a name", "NUMBER": "a number", "STRING": "a string", "$END": "end of input"}
+    friendly = {
+        "NAME": "a name",
+        "NUMBER": "a number",
+        "STRING": "a string",
+        "$END": "end of input",
+        "ADD_OP": "'+' or '-'",
+        "MUL_OP": "'*', '/' or '%'",
+        "COMPARE": "a comparison",
+    }
     if term_name in friendly:
         return friendly[term_name]
     try:
@@ -189,19 +200,41 @@ def _expected(names) -> str:
     return "; expected one of " + ", ".join(items)
 
 
+RECURSION_LIMIT = 20_000
+
+
+@contextmanager
+def deep_recursion(file: str) -> Iterator[None]:
+    """Allow long expressions (a Hamiltonian with thousands of terms is one left-deep tree);
+    beyond that, report a located-by-file error instead of crashing with RecursionError."""
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(old, RECURSION_LIMIT))
+    try:
+        yield
+    except RecursionError:
+        raise ResourceLimitError(
+            f"{file}: expression or nesting too deep to compile; split long sums into several statements"
+        ) from None
+    finally:
+        sys.setrecursionlimit(old)
+
+
 def parse_source(source: str, file: str = "<string>") -> ast.Module:
     """Parse ``source`` (the text of ``file``) into an AST module or raise ParseError."""
     lines = source.split("\n")
-    try:
-        tree = _lark().parse(source)
-    except UnexpectedInput as e:
-        raise _parse_error(e, source, file, lines) from None
-    try:
-        stmts = _Builder(file, lines).transform(tree)
-    except VisitError as e:
-        if isinstance(e.orig_exc, QCompError):
-            raise e.orig_exc from None
-        raise
+    with deep_recursion(file):
+        try:
+            tree = _lark().parse(source)
+        except UnexpectedInput as e:
+            raise _parse_error(e, source, file, lines) from None
+        try:
+            stmts = _Builder(file, lines).transform(tree)
+        except VisitError as e:
+            if isinstance(e.orig_exc, QCompError):
+                raise e.orig_exc from None
+            if isinstance(e.orig_exc, RecursionError):
+                raise e.orig_exc from None
+            raise
     return ast.Module(tuple(stmts), file, source)
 
 
@@ -222,6 +255,17 @@ def _parse_error(e: UnexpectedInput, source: str, file: str, lines: list[str]) -
         return ParseError(msg, Span(file, line, col, None, text))
     if isinstance(e, UnexpectedToken):
         tok = e.token
+        if tok.start_pos is not None and source.startswith("/*", tok.start_pos):
+            # The block-comment pattern did not match, so '/' was lexed as division.
+            return ParseError("unterminated comment: '/*' has no closing '*/'", Span(file, line, col, None, text))
+        prev = (getattr(e, "token_history", None) or [None])[-1]
+        if "SEMICOLON" in (e.accepts or e.expected) and prev is not None and prev.end_line is not None \
+                and tok.line > prev.end_line:
+            # A statement left open at the end of a line: point just past it, not at the next line.
+            pline = prev.end_line
+            ptext = lines[pline - 1] if 0 < pline <= len(lines) else ""
+            msg = f"missing ';' after '{prev}' (the next line starts with '{tok}')"
+            return ParseError(msg, Span(file, pline, prev.end_column, None, ptext))
         shown = str(tok)
         msg = f"unexpected '{shown}'" + _expected(e.accepts or e.expected)
         end = tok.end_column if tok.end_line == tok.line else None

@@ -451,7 +451,7 @@ def neg(a: Expr) -> Expr:
     if isinstance(a, Neg):
         return a.arg
     if isinstance(a, Binary) and a.op == "-":
-        return Binary("-", a.right, a.left)
+        return sub(a.right, a.left)  # via sub so that e.g. -(-w - w) folds to w + w
     return Neg(a)
 
 

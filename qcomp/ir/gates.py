@@ -129,6 +129,7 @@ class GateDef:
 
 
 _HALF = (-0.5, 0.5)
+_HALF4 = (-0.5, -0.5, 0.5, 0.5)  # two-qubit Pauli-word generators P/2 (eigenvalues with multiplicity)
 _CTRL_HALF = (0.0, 0.0, -0.5, 0.5)
 
 GATES: dict[str, GateDef] = {}
@@ -154,8 +155,8 @@ _add(GateDef("ry", 1, 1, _ry, spectra=(_HALF,), hermitian_generator="Y"))
 _add(GateDef("rz", 1, 1, _rz, diagonal=True, spectra=(_HALF,), hermitian_generator="Z"))
 # p(t) = diag(1, e^{it}) = exp(-i t G) with G = diag(0, -1)
 _add(GateDef("p", 1, 1, _p, diagonal=True, spectra=((0.0, -1.0),)))
-# u = rz(phi) ry(theta) rz(lambda) up to global phase: each angle has a two-level generator
-_add(GateDef("u", 1, 3, _u, spectra=(_HALF, _HALF, _HALF)))
+# u(theta, phi, lambda) = p(phi) ry(theta) p(lambda) exactly: generators Y/2, diag(0, -1), diag(0, -1)
+_add(GateDef("u", 1, 3, _u, spectra=(_HALF, (0.0, -1.0), (0.0, -1.0))))
 _add(GateDef("cx", 2, 0, _const(_controlled(_X)), self_inverse=True))
 _add(GateDef("cy", 2, 0, _const(_controlled(_Y)), self_inverse=True))
 _add(GateDef("cz", 2, 0, _const(_controlled(_Z)), diagonal=True, self_inverse=True))
@@ -173,9 +174,9 @@ _add(GateDef("crx", 2, 1, lambda t: _controlled(_rx(t)), spectra=(_CTRL_HALF,)))
 _add(GateDef("cry", 2, 1, lambda t: _controlled(_ry(t)), spectra=(_CTRL_HALF,)))
 _add(GateDef("crz", 2, 1, lambda t: _controlled(_rz(t)), diagonal=True, spectra=(_CTRL_HALF,)))
 _add(GateDef("cp", 2, 1, lambda t: _controlled(_p(t)), diagonal=True, spectra=((0.0, 0.0, 0.0, -1.0),)))
-_add(GateDef("rxx", 2, 1, _rpp(np.kron(_X, _X)), spectra=(_HALF,), hermitian_generator="XX"))
-_add(GateDef("ryy", 2, 1, _rpp(np.kron(_Y, _Y)), spectra=(_HALF,), hermitian_generator="YY"))
-_add(GateDef("rzz", 2, 1, _rpp(np.kron(_Z, _Z)), diagonal=True, spectra=(_HALF,), hermitian_generator="ZZ"))
+_add(GateDef("rxx", 2, 1, _rpp(np.kron(_X, _X)), spectra=(_HALF4,), hermitian_generator="XX"))
+_add(GateDef("ryy", 2, 1, _rpp(np.kron(_Y, _Y)), spectra=(_HALF4,), hermitian_generator="YY"))
+_add(GateDef("rzz", 2, 1, _rpp(np.kron(_Z, _Z)), diagonal=True, spectra=(_HALF4,), hermitian_generator="ZZ"))
 _CCX = np.eye(8, dtype=complex)
 _CCX[6:, 6:] = _X
 _add(GateDef("ccx", 3, 0, _const(_CCX), self_inverse=True))

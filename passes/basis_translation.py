@@ -1,0 +1,467 @@
+"""basis-translation: rewrite every gate into a hardware basis (default rz, sx, x, cx), exact up to global phase."""
+
+from __future__ import annotations
+
+import cmath
+import math
+import re
+from dataclasses import dataclass
+from typing import Sequence
+
+from qcomp.errors import PassError
+from qcomp.ir.expr import Const, Expr, mul, neg
+from qcomp.ir.gates import GATES
+from qcomp.ir.ops import Operation
+from qcomp.ir.program import Program
+
+from .base import Pass, register
+from .commutation import angle_sum, build_circuit, circuit_ops, paused_gc
+
+PI = math.pi
+HALF_PI = math.pi / 2
+_TOL = 1e-9
+
+# Single-qubit families: which gates a basis needs to express any single-qubit unitary.
+FAMILIES = {
+    "zsx": ("rz", "sx"),  # rz sx rz sx rz (x used for pi rotations when in the basis)
+    "zyz": ("rz", "ry"),
+    "zxz": ("rz", "rx"),
+    "u": ("u",),
+}
+SUPPORTED_EXAMPLES = ("rz,sx,x,cx", "rz,sx,x,cz", "rz,ry,cx", "rx,ry,rz,cx", "u,cx", "rx,rz,cz", "u,cz")
+
+Mat = tuple[complex, complex, complex, complex]  # row-major 2x2
+
+
+def parse_basis(basis: str | Sequence[str]) -> tuple[str, ...]:
+    if isinstance(basis, str):
+        basis = [b for b in re.split(r"[\s,;:]+", basis) if b]
+    return tuple(basis)
+
+
+@register
+@dataclass(frozen=True)
+class BasisTranslation(Pass):
+    """Translate to a hardware basis (default rz,sx,x,cx; also rz,ry,cx / u,cx / rx,rz,cz ...), resynthesising 1-qubit runs."""
+
+    name = "basis-translation"
+    basis: tuple[str, ...] = ("rz", "sx", "x", "cx")
+
+    def __post_init__(self) -> None:
+        basis = parse_basis(self.basis)
+        object.__setattr__(self, "basis", basis)
+        _plan(basis)  # validate early: a bad basis is a user error
+
+    def run(self, program: Program) -> Program:
+        with paused_gc():
+            return self._run(program)
+
+    def _run(self, program: Program) -> Program:
+        plan = _plan(self.basis)
+        ops = translate_ops(circuit_ops(program.circuit), plan)
+        return program.with_circuit(build_circuit(program.num_qubits, ops))
+
+
+@dataclass(frozen=True)
+class _Plan:
+    basis: frozenset[str]
+    family: str
+    entangler: str
+
+
+def _plan(basis: tuple[str, ...]) -> _Plan:
+    unknown = [b for b in basis if b not in GATES]
+    if unknown:
+        raise PassError(
+            f"basis-translation: unknown gate(s) {', '.join(unknown)} in basis; gates: {', '.join(sorted(GATES))}"
+        )
+    bs = frozenset(basis)
+    family = next((f for f, need in FAMILIES.items() if set(need) <= bs), None)
+    entangler = "cx" if "cx" in bs else "cz" if "cz" in bs else None
+    if family is None or entangler is None:
+        raise PassError(
+            f"basis-translation: unsupported basis '{','.join(basis)}': it needs cx or cz plus one of "
+            f"rz+sx, rz+ry, rz+rx or u; supported examples: {'; '.join(SUPPORTED_EXAMPLES)}"
+        )
+    return _Plan(bs, family, entangler)
+
+
+# -- stage 1: multi-qubit gates to cx + single-qubit gates --------------------------------
+
+
+def _half(t: Expr) -> Expr:
+    return mul(Const(0.5), t)
+
+
+def _o(name: str, qubits: tuple[int, ...], *angles: Expr) -> Operation:
+    return Operation(name, qubits, tuple(angles))
+
+
+def decompose(op: Operation) -> list[Operation]:
+    """``op`` as cx plus single-qubit library gates (exact up to global phase)."""
+    n, q = op.name, op.qubits
+    if len(q) == 1 or n == "cx":
+        return [op]
+    if n == "unitary":
+        raise PassError(
+            f"basis-translation cannot decompose a fused {len(q)}-qubit 'unitary' block; "
+            "fusion passes are for the simulator target"
+        )
+    a, b = q[0], q[1]
+    cx = _o("cx", (a, b))
+    if n == "cz":
+        return [_o("h", (b,)), cx, _o("h", (b,))]
+    if n == "cy":
+        return [_o("sdg", (b,)), cx, _o("s", (b,))]
+    if n == "ch":
+        # ch = ry(pi/4) cz ry(-pi/4) on the target, since ry(pi/4) z ry(-pi/4) = h
+        return [_o("ry", (b,), Const(-PI / 4)), _o("h", (b,)), cx, _o("h", (b,)), _o("ry", (b,), Const(PI / 4))]
+    if n == "swap":
+        return [cx, _o("cx", (b, a)), cx]
+    if n == "iswap":
+        return [_o("s", (a,)), _o("s", (b,)), _o("h", (a,)), cx, _o("cx", (b, a)), _o("h", (b,))]
+    if n in ("crz", "cry"):
+        r = "rz" if n == "crz" else "ry"
+        t = op.angles[0]
+        return [_o(r, (b,), _half(t)), cx, _o(r, (b,), neg(_half(t))), cx]
+    if n == "crx":
+        t = op.angles[0]
+        return [_o("h", (b,)), _o("rz", (b,), _half(t)), cx, _o("rz", (b,), neg(_half(t))), cx, _o("h", (b,))]
+    if n == "cp":
+        t = op.angles[0]
+        return [_o("p", (a,), _half(t)), cx, _o("p", (b,), neg(_half(t))), cx, _o("p", (b,), _half(t))]
+    if n == "rzz":
+        return [cx, _o("rz", (b,), op.angles[0]), cx]
+    if n == "rxx":
+        hs = [_o("h", (a,)), _o("h", (b,))]
+        return hs + [cx, _o("rz", (b,), op.angles[0]), cx] + hs
+    if n == "ryy":
+        pre = [_o("rx", (a,), Const(HALF_PI)), _o("rx", (b,), Const(HALF_PI))]
+        post = [_o("rx", (a,), Const(-HALF_PI)), _o("rx", (b,), Const(-HALF_PI))]
+        return pre + [cx, _o("rz", (b,), op.angles[0]), cx] + post
+    if n == "ccx":
+        c = q[2]
+        h, t, td = (lambda x: _o("h", (x,))), (lambda x: _o("t", (x,))), (lambda x: _o("tdg", (x,)))
+        return [
+            h(c), _o("cx", (b, c)), td(c), _o("cx", (a, c)), t(c), _o("cx", (b, c)), td(c),
+            _o("cx", (a, c)), t(b), t(c), h(c), _o("cx", (a, b)), t(a), td(b), _o("cx", (a, b)),
+        ]
+    if n == "cswap":
+        c = q[2]
+        return [_o("cx", (c, b))] + decompose(_o("ccx", (a, b, c))) + [_o("cx", (c, b))]
+    raise AssertionError(f"no decomposition for {n}")
+
+
+# -- stage 2: single-qubit runs ----------------------------------------------------------
+
+_FIXED: dict[str, Mat] = {}
+
+
+def _m(name: str, *angles: float) -> Mat:
+    m = GATES[name].matrix(*angles)
+    return (complex(m[0, 0]), complex(m[0, 1]), complex(m[1, 0]), complex(m[1, 1]))
+
+
+def _mul(a: Mat, b: Mat) -> Mat:
+    """a @ b."""
+    return (
+        a[0] * b[0] + a[1] * b[2],
+        a[0] * b[1] + a[1] * b[3],
+        a[2] * b[0] + a[3] * b[2],
+        a[2] * b[1] + a[3] * b[3],
+    )
+
+
+def _rz(t: float) -> Mat:
+    e = cmath.exp(-0.5j * t)
+    return (e, 0j, 0j, e.conjugate())
+
+
+def const_matrix(op: Operation) -> Mat:
+    """The 2x2 matrix of a single-qubit op with constant angles."""
+    if op.matrix is not None:
+        (a, b), (c, d) = op.matrix
+        return (a, b, c, d)
+    name = op.name
+    if not op.angles:
+        m = _FIXED.get(name)
+        if m is None:
+            m = _FIXED[name] = _m(name)
+        return m
+    v = [a.value() for a in op.angles]
+    if name == "rz":
+        return _rz(v[0])
+    if name == "p":
+        return (1 + 0j, 0j, 0j, cmath.exp(1j * v[0]))
+    if name in ("rx", "ry"):
+        c, s = math.cos(v[0] / 2), math.sin(v[0] / 2)
+        return (complex(c), -1j * s, -1j * s, complex(c)) if name == "rx" else (complex(c), complex(-s), complex(s), complex(c))
+    return _m(name, *v)
+
+
+def zyz(m: Mat) -> tuple[float, float, float]:
+    """(a, b, c) with m = phase * rz(a) ry(b) rz(c), b in [0, pi]."""
+    det = m[0] * m[3] - m[1] * m[2]
+    r = cmath.sqrt(det)
+    m00, m10 = m[0] / r, m[2] / r  # now m = +-[[e^{-i(a+c)/2} cos, .], [e^{i(a-c)/2} sin, .]]
+    b = 2.0 * math.atan2(abs(m10), abs(m00))
+    hs = -cmath.phase(m00) if abs(m00) > _TOL else 0.0  # (a + c) / 2
+    hd = cmath.phase(m10) if abs(m10) > _TOL else 0.0  # (a - c) / 2
+    return hs + hd, b, hs - hd
+
+
+_EIGHTHS = {k: k * PI / 8 for k in range(-8, 9)}
+
+
+def _norm(v: float) -> float:
+    """Angle in [-pi, pi]; multiples of pi/8 snapped to their exact value (prints as k * pi / 8)."""
+    v = math.remainder(v, 2 * PI)
+    k = round(v * 8 / PI)
+    if abs(v - _EIGHTHS[k]) < 1e-12:
+        return _EIGHTHS[k]
+    return v
+
+
+# Tokens of a synthesised run: ("z", Expr) merge by adding; ("g", Operation-template) are fixed.
+
+
+def _const_tokens(m: Mat, plan: _Plan) -> list[tuple]:
+    """Family form of a constant 2x2 unitary: z-slot, middle gates, z-slot (time order)."""
+    a, b, c = zyz(m)
+    fam = plan.family
+    if b < _TOL:
+        return [("z", Const(_norm(a + c)))]
+    if fam in ("zyz", "u"):
+        if abs(b - PI) < _TOL:
+            a, c = a - c, 0.0
+        mid = ("g", "ry", b) if fam == "zyz" else ("U", Const(b))
+        return [("z", Const(_norm(c))), mid, ("z", Const(_norm(a)))]
+    # ZXZ: rz(a) ry(b) rz(c) = rz(a + pi/2) rx(b) rz(c - pi/2)
+    A, C = a + HALF_PI, c - HALF_PI
+    if abs(b - PI) < _TOL:
+        A, C = A - C, 0.0
+    if fam == "zxz":
+        return [("z", Const(_norm(C))), ("g", "rx", b), ("z", Const(_norm(A)))]
+    # zsx: rx(pi/2) = sx, rx(pi) = x (up to phase); otherwise
+    # rx(b) = rz(pi/2) sx rz(b + pi) sx rz(pi/2) (symmetric, so matrix and time order agree)
+    if abs(b - HALF_PI) < _TOL:
+        mid = [("g", "sx", None)]
+    elif abs(b - PI) < _TOL:
+        mid = [("g", "x", None)] if "x" in plan.basis else [("g", "sx", None), ("g", "sx", None)]
+    else:
+        mid = [("g", "sx", None), ("z", Const(_norm(b + PI))), ("g", "sx", None)]
+        A, C = A + HALF_PI, C + HALF_PI
+    return [("z", Const(_norm(C)))] + mid + [("z", Const(_norm(A)))]
+
+
+_H: Mat = (complex(1 / math.sqrt(2)), complex(1 / math.sqrt(2)), complex(1 / math.sqrt(2)), complex(-1 / math.sqrt(2)))
+_RXP: Mat = (complex(math.cos(PI / 4)), -1j * math.sin(PI / 4), -1j * math.sin(PI / 4), complex(math.cos(PI / 4)))
+_RXM: Mat = (_RXP[0], -_RXP[1], -_RXP[2], _RXP[3])
+_SP, _SM = _rz(HALF_PI), _rz(-HALF_PI)
+
+
+def _symbolic_items(op: Operation, plan: _Plan) -> list[tuple]:
+    """A single-qubit op with symbolic angles as constant matrices ("m") and native rotations."""
+    name, fam = op.name, plan.family
+    if name == "u":
+        theta, phi, lam = op.angles
+        items = [("z", lam)]
+        items += [("m", const_matrix(Operation("ry", op.qubits, (theta,))))] if theta.is_constant else _axis("y", theta, fam)
+        return items + [("z", phi)]
+    if name in ("rz", "p"):
+        return [("z", op.angles[0])]
+    return _axis(name[1], op.angles[0], fam)
+
+
+def _axis(axis: str, e: Expr, fam: str) -> list[tuple]:
+    if axis == "y":
+        if fam == "zyz":
+            return [("g", "ry", e)]
+        if fam == "u":
+            return [("U", e)]
+        if fam == "zxz":  # ry(e) = rz(pi/2) rx(e) rz(-pi/2)
+            return [("z", Const(-HALF_PI)), ("g", "rx", e), ("z", Const(HALF_PI))]
+        return [("m", _RXP), ("z", e), ("m", _RXM)]  # ry(e) = rx(-pi/2) rz(e) rx(pi/2)
+    # axis x
+    if fam == "zxz":
+        return [("g", "rx", e)]
+    if fam in ("zyz", "u"):  # rx(e) = rz(-pi/2) ry(e) rz(pi/2)
+        return [("z", Const(HALF_PI))] + _axis("y", e, fam) + [("z", Const(-HALF_PI))]
+    return [("m", _H), ("z", e), ("m", _H)]
+
+
+_MIDDLE = {"zsx": ("sx", "x"), "zyz": ("ry",), "zxz": ("rx",), "u": ("u",)}
+
+
+def _is_minimal(run: list[Operation], plan: _Plan) -> bool:
+    """The run is already in the basis and as short as synthesis could make it: at most one
+    non-rz gate with at most one rz on each side (x with rz on both sides folds to rz x)."""
+    if len(run) == 1:
+        op = run[0]
+        if op.name not in plan.basis or op.name == "id":
+            return False
+        if op.name == "u" or not op.angles:
+            return True
+        a = op.angles[0]
+        return not (isinstance(a, Const) and abs(math.remainder(a.val, 2 * PI)) < _TOL)
+    names = [op.name for op in run]
+    if len(names) > 3 or not all(n in plan.basis for n in names):
+        return False
+    mids = [i for i, n in enumerate(names) if n != "rz"]
+    if len(mids) > 1 or (not mids and len(names) > 1):
+        return False
+    if mids:
+        i = mids[0]
+        if names[i] not in _MIDDLE[plan.family] or i > 1 or len(names) - i > 2:
+            return False
+        if names[i] == "x" and len(names) == 3:
+            return False
+    for op in run:
+        if op.angles and any(isinstance(a, Const) and abs(math.remainder(a.val, 2 * PI)) < _TOL for a in op.angles):
+            if op.name != "u":
+                return False
+    return True
+
+
+_RUN_CACHE: dict[tuple, list[tuple[str, tuple[Expr, ...]]]] = {}
+
+
+def synthesize_run(run: list[Operation], plan: _Plan) -> list[Operation]:
+    """A run of single-qubit ops on one wire as basis gates, constants multiplied together."""
+    if _is_minimal(run, plan):
+        return run
+    q = run[0].qubits
+    if len(run) == 1 and run[0].matrix is None and all(isinstance(a, Const) for a in run[0].angles):
+        # single constant gates repeat (h, s, t, ...): synthesise each kind once
+        op = run[0]
+        key = (plan, op.name, tuple(a.val for a in op.angles))
+        tpl = _RUN_CACHE.get(key)
+        if tpl is None:
+            if len(_RUN_CACHE) > 50_000:
+                _RUN_CACHE.clear()
+            tpl = _RUN_CACHE[key] = [(o.name, o.angles) for o in _synthesize(run, q, plan)]
+        return [Operation(n, q, a) for n, a in tpl]
+    return _synthesize(run, q, plan)
+
+
+def _synthesize(run: list[Operation], q: tuple[int, ...], plan: _Plan) -> list[Operation]:
+    items: list[tuple] = []
+    for op in run:
+        if op.name == "id":
+            continue
+        if all(a.is_constant for a in op.angles):
+            m = const_matrix(op)
+            if items and items[-1][0] == "m":
+                items[-1] = ("m", _mul(m, items[-1][1]))
+            else:
+                items.append(("m", m))
+        else:
+            for it in _symbolic_items(op, plan):
+                if it[0] == "m" and items and items[-1][0] == "m":
+                    items[-1] = ("m", _mul(it[1], items[-1][1]))
+                else:
+                    items.append(it)
+    tokens: list[tuple] = []
+    for it in items:
+        toks = _const_tokens(it[1], plan) if it[0] == "m" else [it]
+        for t in toks:
+            if t[0] == "z" and tokens and tokens[-1][0] == "z":
+                tokens[-1] = ("z", angle_sum(tokens[-1][1], t[1]))
+            elif t[0] == "g" and t[1] in ("rx", "ry") and tokens and tokens[-1][:2] == t[:2]:
+                tokens[-1] = ("g", t[1], angle_sum(_ex(tokens[-1][2]), _ex(t[2])))
+            else:
+                tokens.append(t)
+    out = _emit(tokens, q, plan)
+    if all(op.name in plan.basis for op in run) and len(run) <= len(out):
+        return list(run)  # already in the basis and no longer: keep as written
+    return out
+
+
+def _ex(v) -> Expr:
+    return v if isinstance(v, Expr) else Const(float(v))
+
+
+def _zero(e: Expr, period: float = 2 * PI) -> bool:
+    return isinstance(e, Const) and abs(math.remainder(e.val, period)) < _TOL
+
+
+def _emit(tokens: list[tuple], q: tuple[int, ...], plan: _Plan) -> list[Operation]:
+    out: list[Operation] = []
+    if plan.family == "u":
+        # fold z-slots into the neighbouring u: rz(phi) ry(theta) rz(lambda) = u(theta, phi, lambda)
+        i = 0
+        res: list[tuple] = []
+        while i < len(tokens):
+            t = tokens[i]
+            if t[0] == "U":
+                lam = res.pop()[1] if res and res[-1][0] == "z" else Const(0.0)
+                phi = Const(0.0)
+                if i + 1 < len(tokens) and tokens[i + 1][0] == "z":
+                    phi = tokens[i + 1][1]
+                    i += 1
+                res.append(("u", t[1], phi, lam))
+            else:
+                res.append(t)
+            i += 1
+        for t in res:
+            if t[0] == "u":
+                out.append(Operation("u", q, (_fold(t[1]), _fold(t[2]), _fold(t[3]))))
+            elif t[0] == "z" and not _zero(t[1]):
+                z = _fold(t[1])
+                if "rz" in plan.basis:
+                    out.append(Operation("rz", q, (z,)))
+                elif "p" in plan.basis:
+                    out.append(Operation("p", q, (z,)))
+                else:
+                    out.append(Operation("u", q, (Const(0.0), Const(0.0), z)))
+        return out
+    for t in tokens:
+        if t[0] == "z":
+            if not _zero(t[1]):
+                out.append(Operation("rz", q, (_fold(t[1]),)))
+        elif t[2] is None:
+            out.append(Operation(t[1], q))
+        else:
+            e = _ex(t[2])
+            if not _zero(e):
+                out.append(Operation(t[1], q, (_fold(e),)))
+    return out
+
+
+def _fold(e: Expr) -> Expr:
+    return Const(_norm(e.val)) if isinstance(e, Const) else e
+
+
+def translate_ops(ops: Sequence[Operation], plan: _Plan) -> list[Operation]:
+    """All ops in the basis: multi-qubit gates decomposed, single-qubit runs resynthesised per wire."""
+    out: list[Operation] = []
+    pending: dict[int, list[Operation]] = {}
+
+    def flush(q: int) -> None:
+        run = pending.pop(q, None)
+        if run:
+            out.extend(synthesize_run(run, plan))
+
+    for op in ops:
+        if op.name in plan.basis and len(op.qubits) > 1:
+            parts = [op]
+        else:
+            parts = decompose(op)
+        for p in parts:
+            if len(p.qubits) == 1:
+                pending.setdefault(p.qubits[0], []).append(p)
+                continue
+            if p.name == "cx" and "cx" not in plan.basis:  # the entangler is cz: cx = h cz h
+                a, b = p.qubits
+                pending.setdefault(b, []).append(Operation("h", (b,)))
+                flush(a)
+                flush(b)
+                out.append(Operation("cz", (a, b)))
+                pending[b] = [Operation("h", (b,))]
+                continue
+            for q in p.qubits:
+                flush(q)
+            out.append(p)
+    for q in sorted(pending):
+        flush(q)
+    return out

@@ -1,0 +1,33 @@
+"""cancel-inverses: remove gate/inverse pairs, also across gates that commute with them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from qcomp.ir.program import Program
+
+from .base import Pass, register
+from .commutation import build_circuit, cancel_and_merge, circuit_ops, paused_gc
+
+
+@register
+@dataclass(frozen=True)
+class CancelInverses(Pass):
+    """Cancel inverse pairs (h h, cx cx, s sdg, rx(a) rx(-a), ...) across commuting gates (window = gates looked past per wire)."""
+
+    name = "cancel-inverses"
+    window: int = 64
+    merge: bool = False  # also merge rotations in the same sweep (what the presets use)
+
+    def __post_init__(self) -> None:
+        if self.window < 1:
+            raise ValueError("window must be at least 1")
+
+    def run(self, program: Program) -> Program:
+        with paused_gc():
+            return self._run(program)
+
+    def _run(self, program: Program) -> Program:
+        ops = circuit_ops(program.circuit)
+        out = cancel_and_merge(ops, program.num_qubits, cancel=True, merge=self.merge, window=self.window)
+        return program.with_circuit(build_circuit(program.num_qubits, out))

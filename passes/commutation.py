@@ -1,0 +1,471 @@
+"""Shared helpers for the optimization passes: commutation rules, fast circuit I/O, the wire-walk engine."""
+
+from __future__ import annotations
+
+import gc
+import heapq
+import math
+from contextlib import contextmanager
+from functools import lru_cache
+from typing import Iterable, Iterator, Sequence
+
+import networkx as nx
+import numpy as np
+
+from qcomp.ir.circuit import Circuit
+from qcomp.ir.expr import Const, Expr, add
+from qcomp.ir.gates import GATES, ROTATIONS
+from qcomp.ir.ops import Operation
+
+TWO_PI = 2.0 * math.pi
+FOUR_PI = 4.0 * math.pi
+
+# Period of a rotation's angle up to a global phase: rx(2 pi) = -I is a global phase, but
+# crx(2 pi) = controlled(-I) = z on the control is not, and p(2 pi) = I exactly.
+ROTATION_PERIOD: dict[str, float] = {
+    "rx": TWO_PI, "ry": TWO_PI, "rz": TWO_PI, "rxx": TWO_PI, "ryy": TWO_PI, "rzz": TWO_PI,
+    "p": TWO_PI, "cp": TWO_PI, "crx": FOUR_PI, "cry": FOUR_PI, "crz": FOUR_PI,
+}
+assert set(ROTATION_PERIOD) == set(ROTATIONS)
+
+# Qubit positions a gate is symmetric under (cz q0, q1 == cz q1, q0; ccx swaps its controls).
+SYMMETRIC: dict[str, tuple[int, ...]] = {
+    "cz": (0, 1), "swap": (0, 1), "iswap": (0, 1), "cp": (0, 1), "rxx": (0, 1), "ryy": (0, 1),
+    "rzz": (0, 1), "ccx": (0, 1), "cswap": (1, 2),
+}
+
+ANGLE_TOL = 1e-12
+
+
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector: passes allocate ~10 small containers per gate and
+    nothing cyclic, and generation-2 sweeps over a large heap were ~half of the pass time."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+# -- fast circuit I/O ----------------------------------------------------------------
+# Circuit's public API costs ~20 us per added gate (networkx edge surgery); passes that rewrite
+# the whole circuit read it once in topological order and build the result graph in one go.
+
+
+class FastCircuit(Circuit):
+    """A Circuit made by a pass: it holds the op list and builds its networkx graph only when a
+    graph method is first used (predecessor, add, remove, verify, ...).
+
+    Reading (``ops``, ``items``, ``len``, ``count_ops``, ``depth``) needs no graph, so a chain of
+    passes hands op lists along without paying ~20 us per gate for networkx each time. Node ids
+    are the list positions, as ``Circuit.from_ops`` would number them.
+    """
+
+    def __init__(self, num_qubits: int, ops: Iterable[Operation]):
+        self.num_qubits = int(num_qubits)
+        ops = list(ops)
+        n = self.num_qubits
+        for op in ops:
+            for q in op.qubits:
+                if not 0 <= q < n:
+                    raise IndexError(f"qubit {q} out of range for a {n}-qubit circuit")
+        self._ops: list[Operation] | None = ops
+        self._graph: nx.MultiDiGraph | None = None
+        self._order = list(range(len(ops)))
+        self._next = len(ops)
+
+    @property
+    def _g(self) -> nx.MultiDiGraph:
+        if self._graph is None:
+            self._graph = _build_graph(self.num_qubits, self._ops)
+            self._ops = None
+        return self._graph
+
+    @_g.setter
+    def _g(self, value: nx.MultiDiGraph) -> None:
+        self._graph = value
+        self._ops = None
+
+    def ops(self) -> list[Operation]:
+        return list(self._ops) if self._ops is not None else super().ops()
+
+    def nodes(self) -> list[int]:
+        return list(range(len(self._ops))) if self._ops is not None else super().nodes()
+
+    def op(self, node: int) -> Operation:
+        return self._ops[node] if self._ops is not None else super().op(node)
+
+    def __contains__(self, node: object) -> bool:
+        if self._ops is not None:
+            return isinstance(node, int) and 0 <= node < len(self._ops)
+        return super().__contains__(node)
+
+    def __len__(self) -> int:
+        return len(self._ops) if self._ops is not None else super().__len__()
+
+    def copy(self) -> Circuit:
+        if self._ops is not None:
+            return FastCircuit(self.num_qubits, self._ops)  # operations are immutable
+        return super().copy()
+
+
+def circuit_ops(circuit: Circuit) -> list[Operation]:
+    """The operations in the circuit's deterministic topological order (same as ``circuit.ops()``).
+
+    The result may be shared with the circuit: do not mutate it.
+    """
+    if isinstance(circuit, FastCircuit) and circuit._ops is not None:
+        return circuit._ops
+    g = circuit._g
+    node = g._node
+    if circuit._order is not None:
+        return [node[n]["op"] for n in circuit._order]
+    pred, succ = g._pred, g._succ
+    indeg: dict[int, int] = {}
+    for n in node:
+        if type(n) is int:
+            indeg[n] = sum(len(keys) for u, keys in pred[n].items() if type(u) is int)
+    heap = [n for n, d in indeg.items() if d == 0]
+    heapq.heapify(heap)
+    order: list[int] = []
+    while heap:
+        n = heapq.heappop(heap)
+        order.append(n)
+        for v, keys in succ[n].items():
+            if type(v) is int:
+                d = indeg[v] - len(keys)
+                indeg[v] = d
+                if d == 0:
+                    heapq.heappush(heap, v)
+    assert len(order) == len(indeg), "circuit graph has a cycle"
+    circuit._order = order  # the same order Circuit.nodes() would compute
+    return [node[n]["op"] for n in order]
+
+
+def build_circuit(num_qubits: int, ops: Iterable[Operation]) -> Circuit:
+    """A circuit of ``ops`` (in a topological order), equal to ``Circuit.from_ops`` but built lazily."""
+    return FastCircuit(num_qubits, ops)
+
+
+def _build_graph(num_qubits: int, ops: Sequence[Operation]) -> nx.MultiDiGraph:
+    """The MultiDiGraph ``Circuit.from_ops`` would build, without per-edge networkx calls."""
+    with paused_gc():
+        g = nx.MultiDiGraph()
+        nodes, succ, pred = g._node, g._succ, g._pred
+        last: list[object] = []
+        for q in range(num_qubits):
+            i = ("in", q)
+            nodes[i] = {}
+            succ[i] = {}
+            pred[i] = {}
+            last.append(i)
+        for n, op in enumerate(ops):
+            nodes[n] = {"op": op}
+            s_n: dict = {}
+            p: dict = {}
+            succ[n] = s_n
+            pred[n] = p
+            for q in op.qubits:
+                u = last[q]
+                su = succ[u]
+                kd = su.get(n)
+                if kd is None:
+                    # like networkx: succ[u][v] and pred[v][u] are one shared key dict
+                    kd = su[n] = p[u] = {}
+                kd[q] = {}
+                last[q] = n
+        for q in range(num_qubits):
+            o = ("out", q)
+            u = last[q]
+            nodes[o] = {}
+            succ[o] = {}
+            kd = {q: {}}
+            pred[o] = {u: kd}
+            succ[u][o] = kd
+    return g
+
+
+def clone_circuit(circuit: Circuit) -> Circuit:
+    """An independent copy of ``circuit`` (cheaper than ``Circuit.copy()``, same node order)."""
+    return FastCircuit(circuit.num_qubits, circuit_ops(circuit))
+
+
+# -- commutation ----------------------------------------------------------------------
+PAULI_MATRICES = {
+    1: np.array([[0, 1], [1, 0]], dtype=complex),
+    2: np.array([[0, -1j], [1j, 0]], dtype=complex),
+    4: np.array([[1, 0], [0, -1]], dtype=complex),
+}
+GENERIC_ANGLES = (0.7306, 1.2913, -2.0471)
+
+
+def _embed(p: np.ndarray, pos: int, k: int) -> np.ndarray:
+    """Single-qubit ``p`` at gate argument ``pos`` of a k-qubit gate (argument 0 most significant)."""
+    out = np.eye(1, dtype=complex)
+    for i in range(k):
+        out = np.kron(out, p if i == pos else np.eye(2))
+    return out
+
+
+def matrix_masks(m: np.ndarray) -> tuple[int, ...]:
+    """For each argument of the gate matrix ``m``: bit mask of X (1), Y (2), Z (4) it commutes with."""
+    k = int(round(math.log2(m.shape[0])))
+    out = []
+    for pos in range(k):
+        mask = 0
+        for bit, p in PAULI_MATRICES.items():
+            e = _embed(p, pos, k)
+            if np.allclose(m @ e, e @ m, atol=1e-10):
+                mask |= bit
+        out.append(mask)
+    return tuple(out)
+
+
+@lru_cache(maxsize=None)
+def gate_masks(name: str) -> tuple[int, ...]:
+    """Paulis each argument of gate ``name`` commutes with, for every angle value (generic angles)."""
+    g = GATES[name]
+    masks = None
+    for shift in (0.0, 0.9):  # two generic points so no accidental commutation survives
+        m = g.matrix(*[a + shift for a in GENERIC_ANGLES[: g.num_angles]])
+        mk = matrix_masks(np.asarray(m))
+        masks = mk if masks is None else tuple(a & b for a, b in zip(masks, mk))
+    return masks
+
+
+def op_masks(op: Operation) -> tuple[int, ...]:
+    if op.name == "unitary":
+        return _unitary_masks(op.matrix)
+    return gate_masks(op.name)
+
+
+@lru_cache(maxsize=1024)
+def _unitary_masks(matrix) -> tuple[int, ...]:
+    m = np.array(matrix, dtype=complex)
+    if m.shape[0] > 8:
+        return (0,) * (m.shape[0].bit_length() - 1)
+    return matrix_masks(m)
+
+
+def _pauli_words_commute(a: str, b: str) -> bool:
+    return sum(1 for x, y in zip(a, b) if x != y) % 2 == 0
+
+
+def commute(a: Operation, b: Operation) -> bool:
+    """A sufficient test that ``a`` and ``b`` commute (False means "not known to commute").
+
+    Disjoint wires commute. Otherwise on every shared qubit both gates must commute with a common
+    Pauli P_q (then both are block diagonal in the joint eigenbasis of those P_q, with blocks on
+    disjoint remaining wires): diagonal gates with each other and with controls, X-type gates with
+    cx targets, and so on. Rotations about Pauli words on the same wires commute when the words do.
+    """
+    shared = False
+    ma = mb = None
+    for i, q in enumerate(b.qubits):
+        if q in a.qubits:
+            if not shared:
+                ma, mb = op_masks(a), op_masks(b)
+                shared = True
+            if not (ma[a.qubits.index(q)] & mb[i]):
+                return _special_commute(a, b)
+    return True
+
+
+def _special_commute(a: Operation, b: Operation) -> bool:
+    if len(a.qubits) != len(b.qubits) or set(a.qubits) != set(b.qubits):
+        return False
+    ga, gb = GATES.get(a.name), GATES.get(b.name)
+    if ga is None or gb is None:
+        return False
+    if ga.hermitian_generator and gb.hermitian_generator:
+        wa = dict(zip(a.qubits, ga.hermitian_generator))
+        wb = dict(zip(b.qubits, gb.hermitian_generator))
+        return _pauli_words_commute("".join(wa[q] for q in a.qubits), "".join(wb[q] for q in a.qubits))
+    if a == b and not ga.num_angles:
+        return True
+    if a.name == b.name and a.name in SYMMETRIC and not ga.num_angles and same_wires(a, b):
+        return True
+    return False
+
+
+# name -> the inverse's name when it differs (s -> sdg); pairs otherwise share the name
+_PARTNER: dict[str, str] = {n: g.inverse_name for n, g in GATES.items() if g.inverse_name}
+
+_MASK_DICTS: dict[tuple[str, tuple[int, ...]], dict[int, int]] = {}
+
+
+def mask_dict(op: Operation) -> dict[int, int]:
+    """{qubit: Paulis the op commutes with on that qubit} (shared, do not mutate)."""
+    if op.name == "unitary":
+        return dict(zip(op.qubits, op_masks(op)))
+    key = (op.name, op.qubits)
+    d = _MASK_DICTS.get(key)
+    if d is None:
+        if len(_MASK_DICTS) > 100_000:
+            _MASK_DICTS.clear()
+        d = _MASK_DICTS[key] = dict(zip(op.qubits, gate_masks(op.name)))
+    return d
+
+
+# -- pairs: inverses and mergeable rotations -------------------------------------------
+
+
+def same_wires(a: Operation, b: Operation) -> bool:
+    """Same gate arguments, allowing the permutations the gate is symmetric under."""
+    if a.qubits == b.qubits:
+        return True
+    sym = SYMMETRIC.get(a.name)
+    if sym is None or a.name != b.name or len(a.qubits) != len(b.qubits):
+        return False
+    fixed = [i for i in range(len(a.qubits)) if i not in sym]
+    return all(a.qubits[i] == b.qubits[i] for i in fixed) and {a.qubits[i] for i in sym} == {
+        b.qubits[i] for i in sym
+    }
+
+
+def angle_sum(a: Expr, b: Expr) -> Expr:
+    """a + b, simplified (constants folded, ``w - w`` is 0)."""
+    if isinstance(a, Const) and isinstance(b, Const):
+        return Const(a.val + b.val)
+    return add(a, b).simplify()
+
+
+def is_zero_mod(e: Expr, period: float) -> bool:
+    if not isinstance(e, Const):
+        return False
+    v = math.remainder(e.val, period)
+    return abs(v) <= ANGLE_TOL * max(1.0, abs(e.val))
+
+
+def are_inverses(a: Operation, b: Operation) -> bool:
+    """True when b = a^-1 (up to a global phase) on the same wires."""
+    if a.name == "unitary" or b.name == "unitary":
+        return False
+    ga = GATES[a.name]
+    if a.name == b.name:
+        if not same_wires(a, b):
+            return False
+        if ga.self_inverse:
+            return True
+        if a.name in ROTATIONS:
+            return is_zero_mod(angle_sum(a.angles[0], b.angles[0]), ROTATION_PERIOD[a.name])
+        if a.name == "u":
+            t1, p1, l1 = a.angles
+            t2, p2, l2 = b.angles
+            return all(
+                isinstance(s, Const) and s.val == 0.0
+                for s in (angle_sum(t1, t2), angle_sum(p1, l2), angle_sum(l1, p2))
+            )
+        return False
+    return ga.inverse_name == b.name and a.qubits == b.qubits
+
+
+def merged(a: Operation, b: Operation) -> Operation | None:
+    """a followed by b as one rotation (angles added), or None when they do not merge."""
+    if a.name != b.name or a.name not in ROTATIONS or not same_wires(a, b):
+        return None
+    return a.with_angles((angle_sum(a.angles[0], b.angles[0]),))
+
+
+def is_identity_rotation(op: Operation) -> bool:
+    return op.name in ROTATIONS and is_zero_mod(op.angles[0], ROTATION_PERIOD[op.name])
+
+
+# -- the wire-walk engine -----------------------------------------------------------------
+
+
+def cancel_and_merge(
+    ops: Sequence[Operation], num_qubits: int, *, cancel: bool, merge: bool, window: int
+) -> list[Operation]:
+    """One sweep in topological order: each gate looks back along its wires, past gates it commutes
+    with (at most ``window`` per wire), for an earlier gate it cancels with or merges into.
+
+    A gate B that commutes with every gate between an earlier A and itself can be moved next to A,
+    so ``A ... B`` becomes ``(A B) ...``: removed when A B is the identity, else the merged rotation
+    takes A's place. Rewrites apply to the current circuit, so chains (h x x h) fold in one sweep.
+    """
+    cur: list[Operation | None] = list(ops)
+    masks: list[dict[int, int] | None] = [None] * len(cur)
+    wires: list[list[int]] = [[] for _ in range(num_qubits)]
+    partner = _PARTNER
+    for i, b in enumerate(ops):
+        qs = b.qubits
+        mb = mask_dict(b)
+        nq = len(qs)
+        bname = b.name
+        inv_name = partner.get(bname)  # the only other name a pair partner can have
+        hit = -1
+        result: Operation | None = None
+        lst = wires[qs[0]]
+        stop = max(-1, len(lst) - 1 - window)
+        for pos in range(len(lst) - 1, stop, -1):
+            j = lst[pos]
+            c = cur[j]
+            cname = c.name
+            if cname == bname or cname == inv_name:
+                cq = c.qubits
+                if len(cq) == nq and (cq == qs or set(cq) == set(qs)):
+                    if cancel and are_inverses(c, b):
+                        hit, result = j, None
+                        break
+                    if merge:
+                        m = merged(c, b)
+                        if m is not None:
+                            hit, result = j, (None if is_identity_rotation(m) else m)
+                            break
+            mc = masks[j]
+            for q, m in mb.items():
+                x = mc.get(q)
+                if x is not None and not (x & m):
+                    break
+            else:
+                continue
+            if not _special_commute(c, b):
+                break
+        if hit >= 0 and nq > 1 and not _clear_between(cur, masks, wires, qs[1:], hit, b, mb, window):
+            hit = -1
+        if hit < 0:
+            cur[i] = b
+            masks[i] = mb
+            for q in qs:
+                wires[q].append(i)
+            continue
+        cur[i] = None
+        if result is None:
+            cur[hit] = None
+            for q in qs:
+                w = wires[q]
+                for pos in range(len(w) - 1, -1, -1):
+                    if w[pos] == hit:
+                        del w[pos]
+                        break
+        else:
+            cur[hit] = result
+    return [op for op in cur if op is not None]
+
+
+def _clear_between(cur, masks, wires, qubits, hit: int, b: Operation, mb: dict[int, int], window: int) -> bool:
+    """Every gate after ``hit`` on these wires commutes with ``b``."""
+    for q in qubits:
+        lst = wires[q]
+        steps = 0
+        for pos in range(len(lst) - 1, -1, -1):
+            j = lst[pos]
+            if j == hit:
+                break
+            steps += 1
+            if steps > window:
+                return False
+            mc = masks[j]
+            for qq, m in mb.items():
+                x = mc.get(qq)
+                if x is not None and not (x & m):
+                    if not _special_commute(cur[j], b):
+                        return False
+                    break
+        else:
+            return False
+    return True

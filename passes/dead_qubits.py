@@ -1,0 +1,51 @@
+"""dead-qubits: remove qubits with no gates that are neither observed nor measured, renumbering the rest."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from qcomp.ir.ops import Observable, PauliTerm
+from qcomp.ir.program import Program
+
+from .base import Pass, register
+from .commutation import build_circuit, circuit_ops, clone_circuit, paused_gc
+
+
+@register
+@dataclass(frozen=True)
+class DeadQubits(Pass):
+    """Remove idle, unobserved qubits; Program.qubit_map keeps each remaining qubit's original index."""
+
+    name = "dead-qubits"
+
+    def run(self, program: Program) -> Program:
+        with paused_gc():
+            return self._run(program)
+
+    def _run(self, program: Program) -> Program:
+        ops = circuit_ops(program.circuit)
+        used = {q for op in ops for q in op.qubits}
+        used |= set(program.measured)
+        for o in program.observables:
+            used |= o.qubits
+        n = program.num_qubits
+        if len(used) == n:
+            return program.with_circuit(clone_circuit(program.circuit))
+        keep = sorted(used) or [0]  # a program keeps at least one qubit
+        new_index = {q: i for i, q in enumerate(keep)}
+        old_map = program.qubit_map or tuple(range(n))
+        new_ops = [op.with_qubits(tuple(new_index[q] for q in op.qubits)) for op in ops]
+        observables = tuple(
+            Observable(
+                tuple(PauliTerm(t.coeff, tuple((new_index[q], p) for q, p in t.paulis)) for t in o.terms),
+                o.span,
+                o.text,
+            )
+            for o in program.observables
+        )
+        return program.with_circuit(
+            build_circuit(len(keep), new_ops),
+            observables=observables,
+            measured=tuple(new_index[q] for q in program.measured),
+            qubit_map=tuple(old_map[q] for q in keep),
+        )

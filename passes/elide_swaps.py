@@ -1,0 +1,51 @@
+"""elide-swaps: drop swap gates by relabelling the wires after them (outputs are renumbered)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from qcomp.ir.ops import Observable, PauliTerm
+from qcomp.ir.program import Program
+
+from .base import Pass, register
+from .commutation import build_circuit, circuit_ops, clone_circuit, paused_gc
+
+
+@register
+@dataclass(frozen=True)
+class ElideSwaps(Pass):
+    """Remove swap gates by relabelling later gates, observables and measured qubits (programs with outputs only)."""
+
+    name = "elide-swaps"
+
+    def run(self, program: Program) -> Program:
+        with paused_gc():
+            return self._run(program)
+
+    def _run(self, program: Program) -> Program:
+        ops = circuit_ops(program.circuit)
+        if (not program.observables and not program.measured) or not any(op.name == "swap" for op in ops):
+            # without outputs the whole state is the result: a relabelled state would differ
+            return program.with_circuit(clone_circuit(program.circuit))
+        wire = list(range(program.num_qubits))  # wire[q]: where qubit q's state is now
+        out = []
+        for op in ops:
+            if op.name == "swap":
+                a, b = op.qubits
+                wire[a], wire[b] = wire[b], wire[a]
+                continue
+            qs = tuple(wire[q] for q in op.qubits)
+            out.append(op if qs == op.qubits else op.with_qubits(qs))
+        observables = tuple(
+            Observable(
+                tuple(PauliTerm(t.coeff, tuple(sorted((wire[q], p) for q, p in t.paulis))) for t in o.terms),
+                o.span,
+                "",  # the source text names the old wires; print from the terms instead
+            )
+            for o in program.observables
+        )
+        return program.with_circuit(
+            build_circuit(program.num_qubits, out),
+            observables=observables,
+            measured=tuple(wire[q] for q in program.measured),
+        )

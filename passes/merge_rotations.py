@@ -1,0 +1,32 @@
+"""merge-rotations: add the angles of same-axis rotations on the same wires, across commuting gates."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from qcomp.ir.program import Program
+
+from .base import Pass, register
+from .commutation import build_circuit, cancel_and_merge, circuit_ops, paused_gc
+
+
+@register
+@dataclass(frozen=True)
+class MergeRotations(Pass):
+    """Merge rotations of one kind on the same wires (rx rx, rzz rzz, cp cp, ...) into one, angles added symbolically."""
+
+    name = "merge-rotations"
+    window: int = 64
+
+    def __post_init__(self) -> None:
+        if self.window < 1:
+            raise ValueError("window must be at least 1")
+
+    def run(self, program: Program) -> Program:
+        with paused_gc():
+            return self._run(program)
+
+    def _run(self, program: Program) -> Program:
+        ops = circuit_ops(program.circuit)
+        out = cancel_and_merge(ops, program.num_qubits, cancel=False, merge=True, window=self.window)
+        return program.with_circuit(build_circuit(program.num_qubits, out))

@@ -1,0 +1,70 @@
+"""Preset pipelines for -O0..-O3, for OpenQASM export ("qasm") or the simulator ("sim")."""
+
+from __future__ import annotations
+
+from qcomp.errors import PassError
+
+from .base import REGISTRY, Pass, make_pass
+
+TARGETS = ("qasm", "sim")
+
+# Pass specs per level. Names of passes that are not registered (the fusion passes live in their
+# own modules and may be absent) are skipped, so every preset works with whatever is installed.
+# "cancel+merge" is cancel-inverses{merge=true}: one sweep that cancels pairs and merges rotations
+_CLEANUP = ["constant-fold", "cancel+merge"]
+
+
+def _p(*names: str, window: str | None = None) -> list[tuple[str, dict[str, str]]]:
+    out = []
+    for n in names:
+        opts = {"window": window} if window and n in ("cancel-inverses", "merge-rotations", "cancel+merge") else {}
+        if n == "cancel+merge":
+            n, opts = "cancel-inverses", {**opts, "merge": "true"}
+        out.append((n, opts))
+    return out
+
+
+# light-cone runs after the first cleanup (cancelled pairs no longer widen the cone) and, for
+# "qasm", once more at the end to drop trailing rz before measurements that translation exposed.
+_HW_TAIL = ["basis-translation", "cancel+merge", "basis-translation", "light-cone"]
+_PRESETS: dict[tuple[int, str], list[tuple[str, dict[str, str]]]] = {
+    (0, "qasm"): [],
+    (0, "sim"): [],
+    (1, "qasm"): _p("constant-fold", "cancel-inverses", "merge-rotations", "basis-translation", "cancel-inverses"),
+    (1, "sim"): _p("constant-fold", "cancel-inverses", "merge-rotations"),
+    (2, "qasm"): _p("elide-swaps", *_CLEANUP, "light-cone", "dead-qubits", *_HW_TAIL),
+    (2, "sim"): _p("elide-swaps", *_CLEANUP, "light-cone", "dead-qubits", "fuse-1q", "fuse-diagonal"),
+    (3, "qasm"): _p("elide-swaps", *_CLEANUP, "light-cone", "dead-qubits", *_HW_TAIL, window="256"),
+    (3, "sim"): _p(
+        "elide-swaps", *_CLEANUP, "light-cone", "dead-qubits", "fuse-1q", "fuse-diagonal", "fuse-blocks", window="256"
+    ),
+}
+
+
+def preset_spec(level: int, target: str = "qasm") -> list[tuple[str, dict[str, str]]]:
+    """The (pass name, options) list of a preset, including passes that are not registered."""
+    if target not in TARGETS:
+        raise PassError(f"unknown compile target '{target}'; valid targets: {', '.join(TARGETS)}")
+    if level not in (0, 1, 2, 3):
+        raise PassError(f"optimization level must be 0, 1, 2 or 3, got {level}")
+    return [(n, dict(o)) for n, o in _PRESETS[(level, target)]]
+
+
+def preset_pipeline(level: int, target: str = "qasm") -> list[Pass]:
+    """The passes of -O<level> for ``target``: "qasm" ends in the rz/sx/x/cx basis, "sim" fuses.
+
+    -O0 does nothing; -O1 folds constants, cancels inverse pairs and merges rotations (and for
+    "qasm" translates to rz, sx, x, cx); -O2 adds swap elision, light-cone pruning and dead-qubit
+    removal (only expectation values and measured probabilities are kept, not the full state;
+    programs without outputs keep their full state), for "qasm" a
+    cancellation round after translation and for "sim" the 1-qubit and diagonal fusion passes;
+    -O3 looks further back along wires (window 256) and, for "sim", also fuses k-qubit blocks.
+    """
+    out: list[Pass] = []
+    for name, opts in preset_spec(level, target):
+        if name not in REGISTRY:
+            continue
+        cls = REGISTRY[name]
+        fields = set(getattr(cls, "__dataclass_fields__", {}))
+        out.append(make_pass(name, {k: v for k, v in opts.items() if k in fields}))
+    return out

@@ -1,0 +1,117 @@
+"""The Python API: ``qcomp.compile`` returns a Model that emits OpenQASM and builds simulators."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import QCompError
+from .frontend import DEFAULT_MAX_OPS, DEFAULT_MAX_QUBITS, parse, parse_file
+from .ir.program import Program
+
+
+def _looks_like_path(s: str) -> bool:
+    return "\n" not in s and ";" not in s and s.strip().endswith((".q", ".qasm", ".qasm3", ".qasm2"))
+
+
+def optimize(program: Program, level: int = 2, *, target: str = "qasm", passes: str | None = None,
+             verify_each: bool = False, print_ir_after_all=None) -> Program:
+    """Run the preset pipeline for ``level`` (0-3) or an explicit pipeline spec on ``program``."""
+    from .passes import PassManager, parse_pipeline
+
+    if passes is not None:
+        pipeline = parse_pipeline(passes)
+    else:
+        if level not in (0, 1, 2, 3):
+            raise QCompError(f"optimization level must be 0, 1, 2 or 3, got {level}")
+        from .passes.presets import preset_pipeline
+
+        pipeline = preset_pipeline(level, target=target)
+    check = None
+    if verify_each:
+        from .verify_passes import statevector_equivalence_check
+
+        check = statevector_equivalence_check
+    pm = PassManager(pipeline, verify_each=verify_each, equivalence_check=check,
+                     print_ir_after_all=print_ir_after_all)
+    return pm.run(program)
+
+
+@dataclass
+class Model:
+    """A compiled model: the lowered program plus cached optimized forms for each target.
+
+    >>> import qcomp
+    >>> m = qcomp.compile("qubit q; param w; rx(w) q; expect z(q);")
+    >>> float(m.simulator().expval([0.0])[0, 0])
+    1.0
+    """
+
+    program: Program
+    optimize_level: int = 2
+    passes: str | None = None
+    _cache: dict[str, Program] = field(default_factory=dict, repr=False)
+
+    def optimized(self, target: str = "qasm") -> Program:
+        """The program after the optimization pipeline for ``target`` ("qasm" or "sim")."""
+        if target not in self._cache:
+            self._cache[target] = optimize(self.program, self.optimize_level, target=target, passes=self.passes)
+        return self._cache[target]
+
+    @property
+    def num_params(self) -> int:
+        return self.program.num_params
+
+    @property
+    def num_inputs(self) -> int:
+        return self.program.num_inputs
+
+    @property
+    def num_outputs(self) -> int:
+        return self.program.num_outputs
+
+    def param_names(self) -> list[str]:
+        return self.program.param_names()
+
+    def specs(self) -> dict[str, Any]:
+        """Resource summary of the source program and of the hardware-optimized one."""
+        out = self.program.specs()
+        out["optimized"] = self.optimized("qasm").specs()
+        return out
+
+    def draw(self) -> str:
+        return self.program.draw()
+
+    def qasm(self, version: int = 3, **options: Any) -> str:
+        """OpenQASM text (see qcomp.backends.qasm.emit_qasm for ``options``)."""
+        return self.qasm_result(version, **options).text
+
+    def qasm_result(self, version: int = 3, **options: Any):
+        from .backends.qasm import emit_qasm
+
+        return emit_qasm(self.optimized("qasm"), version=version, **options)
+
+    def simulator(self, **options: Any):
+        """A batched statevector simulator of the model (options: precision, threads, batch_size, ...)."""
+        from .backends.simulator import Simulator
+
+        return Simulator(self.optimized("sim"), **options)
+
+
+def compile(source: str | os.PathLike, optimize: int = 2, *, passes: str | None = None,
+            max_qubits: int = DEFAULT_MAX_QUBITS, max_ops: int = DEFAULT_MAX_OPS) -> Model:  # noqa: A001
+    """Compile a ``.q``/``.qasm`` file path or .q source text into a Model.
+
+    ``optimize`` is the preset level 0-3; ``passes`` an explicit pipeline spec instead.
+    """
+    if isinstance(source, os.PathLike) or (isinstance(source, str) and _looks_like_path(source)):
+        if not Path(source).is_file():
+            raise QCompError(f"cannot read '{source}': no such file")
+        program = parse_file(source, max_qubits=max_qubits, max_ops=max_ops)
+    else:
+        program = parse(str(source), max_qubits=max_qubits, max_ops=max_ops)
+    if optimize not in (0, 1, 2, 3):
+        raise QCompError(f"optimization level must be 0, 1, 2 or 3, got {optimize}")
+    return Model(program, optimize, passes)

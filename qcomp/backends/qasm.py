@@ -1,0 +1,581 @@
+"""OpenQASM 3 / 2 emitter: builds an ``openqasm3.ast`` tree and prints it with openqasm3's printer.
+
+Qubit order: one register ``qubit[n] q;`` where ``q[k]`` is flat qubit k, i.e. bit k of the
+state-vector index (Qiskit's order). Trainable params become ``input float[64] p_<name>_<i>;``,
+data inputs ``input float[64] x_<name>_<i>;`` and hoisted non-polynomial functions of inputs
+``input float[64] d_<k>;`` computed host-side (see ``compute_derived_inputs``). The JSON manifest
+maps every declared name back to the .q names and lists the outputs.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import openqasm3
+from openqasm3 import ast
+from openqasm3.printer import Printer
+
+from .. import __version__
+from ..errors import ExportError, InputError
+from ..ir.circuit import Circuit
+from ..ir.expr import Binary, Const, Expr, Func, Neg, Sym, to_text
+from ..ir.ops import Operation
+from ..ir.program import Program
+from .qasm_gates import DEFINITIONS, QASM2_RENAME, THETA, needs_definition
+
+__all__ = [
+    "QasmResult",
+    "emit_qasm",
+    "compute_derived_inputs",
+    "qasm_input_values",
+    "resolve_param_values",
+    "resolve_input_values",
+    "manifest_pauli_list",
+    "MANIFEST_FORMAT",
+]
+
+MANIFEST_FORMAT = "qcomp-qasm-manifest/1"
+QUBIT_REG = "q"
+BIT_REG = "c"
+# Largest integer power expanded into repeated multiplication (Qiskit cannot load '**').
+MAX_EXPANDED_POWER = 8
+# Names the emitted file must not declare: OpenQASM 3 keywords, built-ins, standard gates.
+RESERVED = frozenset(
+    """OPENQASM include defcalgrammar def cal defcal gate extern box let break continue if else end
+    return for while in switch case default input output const readonly mutable qreg qubit creg bool bit
+    int uint float angle complex array void duration stretch gphase inv pow ctrl negctrl dim durationof
+    delay reset measure barrier true false pi tau euler im sin cos tan arcsin arccos arctan exp log sqrt
+    ceiling floor mod popcount rotl rotr real imag sizeof U CX u1 u2 u3 cu1 cu3 cu phase cphase""".split()
+) | frozenset(DEFINITIONS) | frozenset({"id", "x", "y", "z", "h", "s", "sdg", "t", "tdg", "rx", "ry", "rz",
+                                        "p", "cx", "cy", "cz", "ch", "crx", "cry", "crz", "cp", "ccx",
+                                        QUBIT_REG, BIT_REG})
+
+
+@dataclass(frozen=True)
+class QasmResult:
+    """The emitted program text and its JSON-serializable manifest."""
+
+    text: str
+    manifest: dict[str, Any]
+
+
+# -- names -------------------------------------------------------------------------------------
+
+
+def _sanitize(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_]", "_", name)
+
+
+def declared_names(program: Program) -> tuple[list[str], list[str]]:
+    """The OpenQASM names of the flat params and inputs (``p_w_3``, ``x_pixel_0``), collision-free."""
+    used: set[str] = set(RESERVED)
+    out: list[list[str]] = []
+    for prefix, decls in (("p", program.params), ("x", program.inputs)):
+        names = []
+        for d in decls:
+            for i in range(d.size):
+                base = f"{prefix}_{_sanitize(d.name)}" + ("" if d.scalar else f"_{i}")
+                name = base
+                while name in used:  # e.g. param 'w_3' next to param 'w' of size > 3
+                    name += "_"
+                used.add(name)
+                names.append(name)
+        out.append(names)
+    return out[0], out[1]
+
+
+# -- value resolution ----------------------------------------------------------------------
+
+
+def _by_name_values(kind: str, decls, emitted: list[str], values: Mapping[str, Any], total: int) -> np.ndarray:
+    """Flat values from a mapping keyed by declared name (``w``), element (``w[3]``) or emitted name."""
+    out = np.full(total, np.nan)
+    element = {}
+    k = 0
+    for d in decls:
+        for i in range(d.size):
+            element[d.element_name(i)] = k
+            element[emitted[k]] = k
+            k += 1
+    decl_by_name = {d.name: d for d in decls}
+    offset = {d.name: sum(x.size for x in decls[: j]) for j, d in enumerate(decls)}
+    for key, v in values.items():
+        if key in decl_by_name:
+            d = decl_by_name[key]
+            arr = np.asarray(v, dtype=float).reshape(-1)
+            if arr.size != d.size:
+                raise InputError(f"{kind} '{key}' has {d.size} element(s), got {arr.size} value(s)")
+            out[offset[key]: offset[key] + d.size] = arr
+        elif key in element:
+            out[element[key]] = float(v)
+        else:
+            import difflib
+
+            close = difflib.get_close_matches(key, list(decl_by_name) + list(element), n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            raise InputError(f"unknown {kind} name '{key}'{hint}")
+    if np.isnan(out).any():
+        first = int(np.flatnonzero(np.isnan(out))[0])
+        names = [d.element_name(i) for d in decls for i in range(d.size)]
+        raise InputError(f"no value given for {kind} '{names[first]}' ({int(np.isnan(out).sum())} missing)")
+    return out
+
+
+def resolve_param_values(program: Program, values: Any) -> np.ndarray:
+    """Flat parameter values (P,) from an array (flat, length P) or a mapping by name."""
+    return _resolve(program, values, "param")
+
+
+def resolve_input_values(program: Program, values: Any) -> np.ndarray:
+    """Flat input values (I,) for one sample from an array or a mapping by name."""
+    return _resolve(program, values, "input")
+
+
+def _resolve(program: Program, values: Any, kind: str) -> np.ndarray:
+    decls = program.params if kind == "param" else program.inputs
+    total = program.num_params if kind == "param" else program.num_inputs
+    emitted = declared_names(program)[0 if kind == "param" else 1]
+    if isinstance(values, Mapping):
+        arr = _by_name_values(kind, decls, emitted, values, total)
+    else:
+        try:
+            arr = np.asarray(values, dtype=float)
+        except (TypeError, ValueError):
+            raise InputError(f"{kind} values must be numbers") from None
+        if arr.ndim != 1 or arr.shape[0] != total:
+            raise InputError(f"expected {total} {kind} value(s) (flat, declaration order), got shape {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        bad = int(np.flatnonzero(~np.isfinite(arr))[0])
+        names = [d.element_name(i) for d in decls for i in range(d.size)]
+        raise InputError(f"{kind} '{names[bad]}' is not finite ({arr[bad]})")
+    return arr
+
+
+# -- expressions -----------------------------------------------------------------------------
+
+
+def _is_int_power(e: Binary) -> bool:
+    r = e.right
+    return (
+        isinstance(r, Const) and r.val == int(r.val) and 0 < abs(r.val) <= MAX_EXPANDED_POWER
+    )
+
+
+def _expressible(e: Expr) -> bool:
+    """Whether Qiskit's importer can load ``e`` as written (+ - * /, unary minus, small powers)."""
+    if isinstance(e, (Const, Sym)):
+        return True
+    if isinstance(e, Neg):
+        return _expressible(e.arg)
+    if isinstance(e, Binary):
+        if e.op in ("+", "-", "*", "/"):
+            return _expressible(e.left) and _expressible(e.right)
+        if e.op == "**" and _is_int_power(e):
+            return _expressible(e.left)
+    return False
+
+
+_PI_FORMS: list[tuple[float, int, int]] = []
+for _m in (1, 2, 3, 4, 6, 8, 12, 16):
+    for _k in range(1, 33):
+        if math.gcd(_k, _m) == 1:
+            _PI_FORMS.append(((_k * math.pi) / _m if _k != 1 else math.pi / _m, _k, _m))
+
+
+def _number(v: float) -> ast.Expression:
+    if not math.isfinite(v):
+        raise ExportError(f"angle evaluates to {v}, which cannot be written in OpenQASM")
+    mag = abs(v)
+    node: ast.Expression | None = None
+    for val, k, m in _PI_FORMS:
+        if val == mag:
+            node = ast.Identifier("pi")
+            if k != 1:
+                node = ast.BinaryExpression(ast.BinaryOperator["*"], ast.IntegerLiteral(k), node)
+            if m != 1:
+                node = ast.BinaryExpression(ast.BinaryOperator["/"], node, ast.IntegerLiteral(m))
+            break
+    if node is None:
+        node = ast.IntegerLiteral(int(mag)) if mag == int(mag) and mag < 1e15 else ast.FloatLiteral(mag)
+    return ast.UnaryExpression(ast.UnaryOperator["-"], node) if v < 0 else node
+
+
+class _ExprConverter:
+    """IR expression -> openqasm3 AST, hoisting non-polynomial functions of inputs into derived inputs."""
+
+    def __init__(self, names: dict[Sym, str], input_name, allow_hoist: bool):
+        self.names = names
+        self.input_name = input_name  # Sym -> .q element name, for formulas
+        self.allow_hoist = allow_hoist
+        self.derived: dict[Expr, str] = {}
+        self.derived_formulas: list[tuple[str, str]] = []
+        self.op: Operation | None = None
+
+    def convert(self, e: Expr) -> ast.Expression:
+        if isinstance(e, Const):
+            return _number(e.val)
+        if isinstance(e, Sym):
+            return ast.Identifier(self.names[e])
+        if isinstance(e, Neg):
+            return ast.UnaryExpression(ast.UnaryOperator["-"], self.convert(e.arg))
+        if isinstance(e, Binary) and e.op in ("+", "-", "*", "/"):
+            return ast.BinaryExpression(ast.BinaryOperator[e.op], self.convert(e.left), self.convert(e.right))
+        if isinstance(e, Binary) and e.op == "**" and _is_int_power(e) and _expressible(e.left):
+            n = int(e.right.val)
+            base = self.convert(e.left)
+            node = base
+            for _ in range(abs(n) - 1):
+                node = ast.BinaryExpression(ast.BinaryOperator["*"], node, self.convert(e.left))
+            if n < 0:
+                node = ast.BinaryExpression(ast.BinaryOperator["/"], ast.IntegerLiteral(1), node)
+            return node
+        return self._hoist(e)
+
+    def _hoist(self, e: Expr) -> ast.Expression:
+        construct = f"{e.fn}(...)" if isinstance(e, Func) else f"'{e.op}'" if isinstance(e, Binary) else type(e).__name__
+        span = self.op.span if self.op is not None else None
+        if e.depends_on("param"):
+            raise ExportError(
+                f"{construct} of a trainable parameter ({to_text(e)}) cannot be expressed in OpenQASM that"
+                " Qiskit loads (only + - * / of parameters); bind the params (--bind-params) or rewrite the angle",
+                span,
+            )
+        if not self.allow_hoist:
+            raise ExportError(f"{construct} of inputs ({to_text(e)}) needs a derived input, which OpenQASM 2 cannot declare", span)
+        if e not in self.derived:
+            name = f"d_{len(self.derived)}"
+            self.derived[e] = name
+            self.derived_formulas.append((name, to_text(e, self.input_name)))
+        return ast.Identifier(self.derived[e])
+
+
+# -- gates ---------------------------------------------------------------------------------
+
+
+def _ident(name: str) -> ast.Identifier:
+    return ast.Identifier(name)
+
+
+def _qubit(k: int) -> ast.IndexedIdentifier:
+    return ast.IndexedIdentifier(_ident(QUBIT_REG), [[ast.IntegerLiteral(k)]])
+
+
+def _u_angles(m: np.ndarray) -> tuple[float, float, float]:
+    """(theta, phi, lambda) with m = e^{i alpha} U(theta, phi, lambda)."""
+    a, b, c, d = m[0, 0], m[0, 1], m[1, 0], m[1, 1]
+    theta = 2 * math.atan2(abs(c), abs(a))
+    eps = 1e-12
+    if abs(c) < eps:  # diagonal
+        return 0.0, 0.0, float(np.angle(d) - np.angle(a))
+    if abs(a) < eps:  # anti-diagonal
+        return math.pi, 0.0, float(np.angle(-b) - np.angle(c))
+    return theta, float(np.angle(c) - np.angle(a)), float(np.angle(-b) - np.angle(a))
+
+
+def _definition(name: str, version: int, conv: _ExprConverter) -> ast.QuantumGateDefinition:
+    angle_args, qubit_args, body = DEFINITIONS[name]
+    stmts = []
+    for gname, angles, qs in body:
+        gname = QASM2_RENAME.get(gname, gname) if version == 2 else gname
+        stmts.append(
+            ast.QuantumGate(
+                [], _ident(gname), [conv.convert(a) for a in angles], [_ident(qubit_args[i]) for i in qs]
+            )
+        )
+    return ast.QuantumGateDefinition(
+        _ident(name), [_ident(a) for a in angle_args], [_ident(q) for q in qubit_args], stmts
+    )
+
+
+class _Qasm2Printer(Printer):
+    """openqasm3's printer with OpenQASM 2 declarations (qreg/creg) and arrow measurements."""
+
+    def __init__(self, stream):
+        super().__init__(stream, old_measurement=True)
+
+    def visit_QubitDeclaration(self, node, context):
+        self._start_line(context)
+        self.stream.write("qreg ")
+        self.visit(node.qubit, context)
+        self.stream.write("[")
+        self.visit(node.size)
+        self.stream.write("]")
+        self._end_statement(context)
+
+    def visit_ClassicalDeclaration(self, node, context):
+        assert isinstance(node.type, ast.BitType)
+        self._start_line(context)
+        self.stream.write("creg ")
+        self.visit(node.identifier, context)
+        self.stream.write("[")
+        self.visit(node.type.size)
+        self.stream.write("]")
+        self._end_statement(context)
+
+
+# -- the emitter ---------------------------------------------------------------------------
+
+
+def emit_qasm(
+    program: Program,
+    *,
+    version: int = 3,
+    bind_params: Any = None,
+    bind_inputs: Any = None,
+    inputs_mode: str = "symbolic",
+    basis: Sequence[str] | str | None = None,
+) -> QasmResult:
+    """Emit ``program`` as OpenQASM ``version`` (3 or 2) text plus a JSON-ready manifest.
+
+    ``bind_params``: flat array (P,) or mapping by name, folded in as numbers. ``bind_inputs``: one
+    sample (I,) or a mapping, folded in (implies ``inputs_mode="bound"``). ``basis``: gate names to
+    translate to (runs the ``basis-translation`` pass).
+    """
+    if version not in (2, 3):
+        raise ExportError(f"unsupported OpenQASM version {version!r} (use 2 or 3)")
+    if inputs_mode not in ("symbolic", "bound"):
+        raise ExportError(f"inputs mode must be 'symbolic' or 'bound', got {inputs_mode!r}")
+    if bind_inputs is not None:
+        inputs_mode = "bound"
+    if inputs_mode == "bound" and bind_inputs is None and program.num_inputs:
+        raise ExportError("inputs mode 'bound' needs input values (bind_inputs / --bind-inputs)")
+    param_names, input_names = declared_names(program)
+    pvals = resolve_param_values(program, bind_params) if bind_params is not None else None
+    xvals = resolve_input_values(program, bind_inputs) if bind_inputs is not None else None
+    if version == 2:
+        if program.num_params and pvals is None:
+            raise ExportError(
+                f"OpenQASM 2 has no inputs, so the {program.num_params} trainable param(s) must be bound"
+                " (bind_params / --bind-params), or emit OpenQASM 3"
+            )
+        if program.num_inputs and xvals is None:
+            raise ExportError(
+                f"OpenQASM 2 has no inputs, so the {program.num_inputs} input(s) must be bound"
+                " (bind_inputs / --bind-inputs), or emit OpenQASM 3"
+            )
+
+    # Fold bound values into the angles.
+    mapping: dict[Sym, Expr] = {}
+    if pvals is not None:
+        mapping.update({s: Const(float(v)) for s, v in zip(program.param_symbols(), pvals)})
+    if xvals is not None:
+        mapping.update({s: Const(float(v)) for s, v in zip(program.input_symbols(), xvals)})
+    work = program
+    if mapping:
+        ops = [op.with_angles([a.subs(mapping) for a in op.angles]) for op in program.circuit.ops()]
+        work = program.with_circuit(Circuit.from_ops(program.num_qubits, ops))
+    basis_list: list[str] | None = None
+    if basis is not None:
+        basis_list = [b for b in (basis.replace(";", ",").split(",") if isinstance(basis, str) else basis) if b]
+        from qcomp.passes import make_pass
+
+        work = make_pass("basis-translation", {"basis": ";".join(basis_list)}).run(work)
+        outside = sorted({op.name for op in work.circuit.ops()} - set(basis_list))
+        if outside:
+            raise ExportError(f"basis translation left gates outside the basis {basis_list}: {', '.join(outside)}")
+
+    names: dict[Sym, str] = {}
+    names.update(zip(program.param_symbols(), param_names))
+    names.update(zip(program.input_symbols(), input_names))
+    input_display = {s: s.name for s in program.input_symbols()}
+    conv = _ExprConverter(names, lambda s: input_display.get(s, s.name), allow_hoist=(version == 3))
+
+    # Gate statements, in the circuit's deterministic topological order.
+    body: list[ast.Statement] = []
+    used: set[str] = set()
+    for op in work.circuit.ops():
+        conv.op = op
+        if op.name == "unitary":
+            if op.num_qubits != 1:
+                raise ExportError(
+                    f"a fused {op.num_qubits}-qubit 'unitary' block cannot be written as OpenQASM gates;"
+                    " compile without fuse-blocks for the qasm target",
+                    op.span,
+                )
+            angles = [_number(v) for v in _u_angles(np.array(op.matrix, dtype=complex))]
+            gname = "U" if version == 3 else "u3"
+            body.append(ast.QuantumGate([], _ident(gname), angles, [_qubit(op.qubits[0])]))
+            continue
+        if op.gate is None:
+            raise ExportError(f"gate '{op.name}' has no OpenQASM form", op.span)
+        gname = op.name
+        if gname == "u" and version == 3:
+            gname = "U"
+        elif version == 2:
+            gname = QASM2_RENAME.get(gname, gname)
+        if needs_definition(op.name, version):
+            used.add(op.name)
+        args = [conv.convert(a) for a in op.angles]
+        body.append(ast.QuantumGate([], _ident(gname), args, [_qubit(q) for q in op.qubits]))
+    conv.op = None
+
+    # Measurements: one register-wide statement when every qubit is measured in order.
+    measured = list(work.measured)
+    meas: list[ast.Statement] = []
+    if measured:
+        if measured == list(range(work.num_qubits)):
+            meas.append(ast.QuantumMeasurementStatement(ast.QuantumMeasurement(_ident(QUBIT_REG)), _ident(BIT_REG)))
+        else:
+            for j, qk in enumerate(measured):
+                meas.append(
+                    ast.QuantumMeasurementStatement(
+                        ast.QuantumMeasurement(_qubit(qk)),
+                        ast.IndexedIdentifier(_ident(BIT_REG), [[ast.IntegerLiteral(j)]]),
+                    )
+                )
+
+    stmts: list[ast.Statement] = []
+    stmts.append(ast.Include("stdgates.inc" if version == 3 else "qelib1.inc"))
+    dconv = _ExprConverter({THETA: "theta"}, lambda s: s.name, allow_hoist=False)
+    for gname in sorted(used, key=list(DEFINITIONS).index):
+        stmts.append(_definition(gname, version, dconv))
+    params_declared = pvals is None
+    inputs_declared = xvals is None
+    if version == 3:
+        # Every param/input is declared when symbolic (stable interface even if a pass removed a use).
+        float64 = ast.FloatType(ast.IntegerLiteral(64))
+        if params_declared:
+            for n in param_names:
+                stmts.append(ast.IODeclaration(ast.IOKeyword.input, float64, _ident(n)))
+        if inputs_declared:
+            for n in input_names:
+                stmts.append(ast.IODeclaration(ast.IOKeyword.input, float64, _ident(n)))
+        for n, _ in conv.derived_formulas:
+            stmts.append(ast.IODeclaration(ast.IOKeyword.input, float64, _ident(n)))
+    stmts.append(ast.QubitDeclaration(_ident(QUBIT_REG), ast.IntegerLiteral(work.num_qubits)))
+    if measured:
+        stmts.append(ast.ClassicalDeclaration(ast.BitType(ast.IntegerLiteral(len(measured))), _ident(BIT_REG), None))
+    stmts.extend(body)
+    stmts.extend(meas)
+    tree = ast.Program(statements=stmts, version="3.0" if version == 3 else "2.0")
+    if version == 3:
+        text = openqasm3.dumps(tree, indent="  ")
+    else:
+        stream = io.StringIO()
+        _Qasm2Printer(stream).visit(tree)
+        text = stream.getvalue()
+
+    manifest = _manifest(
+        program, work, version, param_names if params_declared else [], input_names if inputs_declared else [],
+        conv.derived_formulas, measured, sorted(used, key=list(DEFINITIONS).index), basis_list, pvals is not None,
+        xvals,
+    )
+    return QasmResult(text, manifest)
+
+
+def _manifest(program, work, version, param_names, input_names, derived, measured, defined, basis, params_bound, xvals):
+    names = work.qubit_names()
+    n = work.num_qubits
+    pnames = program.param_names()
+    inames = program.input_names()
+    outputs = []
+    for i, o in enumerate(work.observables):
+        outputs.append(
+            {
+                "index": i,
+                "text": o.text,
+                "terms": [
+                    {
+                        "coeff": t.coeff,
+                        "paulis": [[q, p] for q, p in t.paulis],
+                        "qiskit_label": t.label(n),
+                    }
+                    for t in o.terms
+                ],
+            }
+        )
+    return {
+        "format": MANIFEST_FORMAT,
+        "qcomp_version": __version__,
+        "source": program.source_name,
+        "qasm_version": "3.0" if version == 3 else "2.0",
+        "qubit_order": (
+            f"one register {QUBIT_REG}[{n}]; {QUBIT_REG}[k] is flat qubit k = bit k of the state-vector index"
+            " (Qiskit order: the rightmost character of a Pauli label is qubit 0)"
+        ),
+        "num_qubits": n,
+        "qubits": names,
+        "original_qubits": list(work.qubit_map) if work.qubit_map is not None else None,
+        "params": dict(zip(param_names, pnames)) if param_names else {},
+        "params_bound": params_bound,
+        "inputs": dict(zip(input_names, inames)) if input_names else {},
+        "inputs_bound": xvals is not None,
+        "bound_inputs": [float(v) for v in xvals] if xvals is not None else None,
+        "input_decls": [{"name": d.name, "size": d.size, "scalar": d.scalar} for d in program.inputs],
+        "derived_inputs": [{"name": name, "formula": f} for name, f in derived],
+        "outputs": outputs,
+        "measured": {
+            "register": BIT_REG if measured else None,
+            "qubits": measured,
+            "names": [names[q] for q in measured],
+        },
+        "gate_definitions": defined,
+        "basis": basis,
+    }
+
+
+# -- host-side helpers ---------------------------------------------------------------------
+
+
+def _input_program_source(manifest: Mapping[str, Any], formulas: list[str]) -> str:
+    decls = []
+    for d in manifest.get("input_decls", []):
+        decls.append(f"input {d['name']};" if d["scalar"] else f"input {d['name']}[{d['size']}];")
+    # the register name starts with '_' so it cannot clash with a model's input name
+    calls = [f"rx({f}) _derived_q;" for f in formulas]
+    return "qubit _derived_q;\n" + "\n".join(decls) + "\n" + "\n".join(calls) + "\n"
+
+
+def compute_derived_inputs(manifest: Mapping[str, Any], inputs: Any) -> np.ndarray:
+    """Values of the manifest's derived inputs, shape (B, n_derived) for inputs (B, I) or (n_derived,) for (I,).
+
+    The formulas are in .q syntax over the program's inputs; they are parsed with the qcomp front end.
+    """
+    from ..frontend import parse
+
+    derived = manifest.get("derived_inputs", [])
+    x = np.asarray(inputs, dtype=float)
+    single = x.ndim == 1
+    X = np.atleast_2d(x)
+    n_inputs = sum(d["size"] for d in manifest.get("input_decls", []))
+    if X.shape[-1] != n_inputs:
+        raise InputError(f"expected {n_inputs} input value(s) per sample, got {X.shape[-1]}")
+    if not derived:
+        out = np.zeros((X.shape[0], 0))
+        return out[0] if single else out
+    prog = parse(_input_program_source(manifest, [d["formula"] for d in derived]), name="<manifest>")
+    cols = [op.angles[0].evaluate(np.zeros(0), X) for op in prog.circuit.ops()]
+    out = np.stack([np.broadcast_to(np.asarray(c, dtype=float), (X.shape[0],)) for c in cols], axis=1)
+    return out[0] if single else out
+
+
+def qasm_input_values(manifest: Mapping[str, Any], params: Any = None, inputs: Any = None) -> dict[str, float]:
+    """Values for every ``input float[64]`` of the emitted file (params, inputs, derived inputs), one sample."""
+    out: dict[str, float] = {}
+    pnames = list(manifest.get("params", {}))
+    inames = list(manifest.get("inputs", {}))
+    if pnames:
+        p = np.asarray(params, dtype=float).reshape(-1)
+        if p.size != len(pnames):
+            raise InputError(f"expected {len(pnames)} param value(s), got {p.size}")
+        out.update(zip(pnames, map(float, p)))
+    x = None
+    if manifest.get("input_decls"):
+        x = np.asarray(inputs if inputs is not None else manifest.get("bound_inputs"), dtype=float).reshape(-1)
+    if inames:
+        out.update(zip(inames, map(float, x)))
+    if manifest.get("derived_inputs"):
+        out.update(zip((d["name"] for d in manifest["derived_inputs"]), map(float, compute_derived_inputs(manifest, x))))
+    return out
+
+
+def manifest_pauli_list(manifest: Mapping[str, Any], output: int = 0) -> list[tuple[str, float]]:
+    """[(qiskit_label, coeff)] of output ``output`` for ``SparsePauliOp.from_list``."""
+    o = manifest["outputs"][output]
+    n = manifest["num_qubits"]
+    return [(t["qiskit_label"], t["coeff"]) for t in o["terms"]] or [("I" * n, 0.0)]

@@ -1,0 +1,523 @@
+"""The kernel plan: product-state folding, fused dense and diagonal blocks, forward and adjoint execution."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+
+from ..ir.expr import CompiledExprs, Expr, Sym
+from ..ir.gates import GATES
+from ..ir.ops import Operation
+from ..passes.fuse_blocks import group_ops
+from . import kernels as K
+
+# Frequency of each angle in the gate *matrix* entries (entries are a + b cos(f t) + c sin(f t)),
+# which makes dU/dt = f/2 (U(t + pi/2f) - U(t - pi/2f)) exact.
+MATRIX_FREQ: dict[str, tuple[float, ...]] = {
+    "rx": (0.5,), "ry": (0.5,), "rz": (0.5,), "rxx": (0.5,), "ryy": (0.5,), "rzz": (0.5,),
+    "crx": (0.5,), "cry": (0.5,), "crz": (0.5,), "p": (1.0,), "cp": (1.0,), "u": (0.5, 1.0, 1.0),
+}
+
+DEFAULT_BLOCK_QUBITS = 2
+# diagonal blocks are capped so their phase table stays cache-sized (2**14 complex = 256 KiB)
+MAX_DIAGONAL_QUBITS = 14
+PHASE_TABLE_ELEMENTS = 1 << 16
+# cache blocking: runs of kernels on qubits below LOCAL_BYTES-sized pieces run piece by piece
+LOCAL_BYTES = 1 << 20
+
+
+@dataclass
+class OpRef:
+    """An operation and the slots of its angles in the plan's angle table."""
+
+    op: Operation
+    slots: tuple[int, ...]
+    uses_params: bool
+    uses_inputs: bool
+
+
+@dataclass
+class DenseKernel:
+    qubits: tuple[int, ...]  # sorted ascending; local index bit i = qubits[i]
+    ops: list[OpRef]
+    bv: K.BlockView
+    mask: np.ndarray  # structural nonzeros of the block matrix
+    uses_params: bool
+    uses_inputs: bool
+    kind: str = "dense"
+    perm: list[int] | None = None  # constant permutation blocks (cx, swap, ccx, ...) run in place
+
+
+@dataclass
+class DiagTerm:
+    ref: OpRef
+    h: np.ndarray  # diag(U(t)) = exp(i (t h + c)) in op argument order
+    c: np.ndarray
+
+
+@dataclass
+class DiagKernel:
+    qubits: tuple[int, ...]
+    terms: list[DiagTerm]
+    uses_params: bool
+    uses_inputs: bool
+    kind: str = "diag"
+
+
+@dataclass
+class Plan:
+    n: int
+    prep: dict[int, list[OpRef]]
+    kernels: list
+    exprs: list[Expr]
+    compiled: CompiledExprs
+    # gradient: for each slot, [(param index, derivative slot)], derivative expressions compiled
+    dslots: dict[int, list[tuple[int, int]]] = field(default_factory=dict)
+    dcompiled: CompiledExprs | None = None
+    # physical state position of each logical qubit (None: identity)
+    phys: list[int] | None = None
+
+    def describe(self) -> str:
+        lines = [f"plan: {self.n} qubits, {sum(len(v) for v in self.prep.values())} ops folded into product-state preparation"]
+        for k in self.kernels:
+            names = [r.op.name for r in (k.ops if k.kind == "dense" else [t.ref for t in k.terms])]
+            lines.append(f"  {k.kind} on {list(k.qubits)}: {' '.join(names)}")
+        return "\n".join(lines)
+
+
+def _diag_h_c(op: Operation) -> tuple[np.ndarray, np.ndarray]:
+    g = GATES[op.name]
+    if g.num_angles == 0:
+        d0 = np.diag(g.matrix())
+        return np.zeros(len(d0)), np.angle(d0)
+    d0 = np.diag(g.matrix(0.0))
+    d1 = np.diag(g.matrix(1.0))
+    return np.angle(d1 / d0), np.angle(d0)
+
+
+def choose_layout(rest: Sequence[Operation], n: int, m: int) -> list[int] | None:
+    """Physical positions for logical qubits when the state is larger than a cache piece (2**m).
+
+    The product-state preparation can build the state in any qubit order for free, so the
+    qubits used by most kernels go to the top local positions (m-1, m-2, ...: cache-blocked
+    runs, long contiguous inner loops) and the least used ones above m.
+    """
+    if n <= m:
+        return None
+    use = [0] * n
+    for op in rest:
+        for q in op.qubits:
+            use[q] += 1
+    order = sorted(range(n), key=lambda q: -use[q])  # stable: ties keep index order
+    positions = list(range(m - 1, -1, -1)) + list(range(m, n))
+    phys = [0] * n
+    for q, pos in zip(order, positions):
+        phys[q] = pos
+    return None if phys == list(range(n)) else phys
+
+
+def build_plan(ops: Sequence[Operation], n: int, num_params: int, num_inputs: int = 0, *, block_qubits: int = DEFAULT_BLOCK_QUBITS,
+               fold_params: bool = True, with_gradient: bool = False, local_qubits: int | None = None) -> Plan:
+    """Lower an op list (topological order) to a kernel plan.
+
+    Leading single-qubit gates on |0> fold into the product-state preparation (only gates
+    without params when ``fold_params`` is false, which the adjoint plan needs); the rest is
+    grouped into dense blocks of at most ``block_qubits`` qubits and diagonal blocks of any size.
+    """
+    exprs: list[Expr] = []
+    slot_of: dict[Expr, int] = {}
+
+    def ref(op: Operation) -> OpRef:
+        slots = []
+        for a in op.angles:
+            if a not in slot_of:
+                slot_of[a] = len(exprs)
+                exprs.append(a)
+            slots.append(slot_of[a])
+        return OpRef(op, tuple(slots), any(a.depends_on("param") for a in op.angles),
+                     any(a.depends_on("input") for a in op.angles))
+
+    prep: dict[int, list[OpRef]] = {}
+    blocked: set[int] = set()
+    rest: list[Operation] = []
+    for op in ops:
+        if len(op.qubits) == 1 and op.qubits[0] not in blocked:
+            if fold_params or not op.is_parametric or not any(a.depends_on("param") for a in op.angles):
+                prep.setdefault(op.qubits[0], []).append(ref(op))
+                continue
+        blocked.update(op.qubits)
+        rest.append(op)
+    phys = choose_layout(rest, n, local_qubits) if local_qubits else None
+    if phys is not None:
+        prep = {phys[q]: refs for q, refs in prep.items()}
+        rest = [op.with_qubits([phys[q] for q in op.qubits]) for op in rest]
+
+    groups = group_ops(rest, lambda op: True, block_qubits, max_diagonal_qubits=max(block_qubits, min(n, MAX_DIAGONAL_QUBITS)))
+    kernels: list = []
+    rng = np.random.default_rng(12345)
+    for grp in groups:
+        members = [ref(rest[j]) for j in grp.ops]
+        qs = tuple(sorted(grp.qubits))
+        up = any(r.uses_params for r in members)
+        ui = any(r.uses_inputs for r in members)
+        if grp.diagonal:
+            terms = []
+            for r in members:
+                h, c = _diag_h_c(r.op)
+                terms.append(DiagTerm(r, h, c))
+            kernels.append(DiagKernel(qs, terms, up, ui))
+        else:
+            # structural sparsity from two random angle draws
+            mask = np.zeros((2 ** len(qs),) * 2, dtype=bool)
+            for _ in range(2):
+                vals = rng.uniform(-3, 3, size=len(exprs))[:, None]
+                mask |= np.abs(compose(members, qs, vals)[0]) > 1e-12
+            kernels.append(DenseKernel(qs, members, K.BlockView(n, qs), mask, up, ui))
+    plan = Plan(n, prep, kernels, exprs, CompiledExprs(exprs), phys=phys)
+    if exprs:
+        const_angles = plan.compiled(np.zeros(num_params), np.zeros(num_inputs))
+        for kern in kernels:
+            if kern.kind == "dense" and not kern.uses_params and not kern.uses_inputs:
+                kern.perm = K.permutation_of(compose(kern.ops, kern.qubits, const_angles)[0])
+    else:
+        for kern in kernels:
+            if kern.kind == "dense":
+                kern.perm = K.permutation_of(compose(kern.ops, kern.qubits, np.zeros((0, 1)))[0])
+    if with_gradient:
+        dexprs: list[Expr] = []
+        dslots: dict[int, list[tuple[int, int]]] = {}
+        for s, e in enumerate(exprs):
+            for sym in sorted((y for y in e.symbols() if y.kind == "param"), key=lambda y: y.index):
+                dslots.setdefault(s, []).append((sym.index, len(dexprs)))
+                dexprs.append(e.diff(sym))
+        plan.dslots = dslots
+        plan.dcompiled = CompiledExprs(dexprs)
+    return plan
+
+
+def op_matrix(r: OpRef, angles: np.ndarray, shift: tuple[int, float] | None = None) -> np.ndarray:
+    """(Bm, d, d) matrix of one op with angle values from ``angles`` (E, Bm)."""
+    op = r.op
+    if op.name == "unitary":
+        return np.array(op.matrix, dtype=complex)[None]
+    g = GATES[op.name]
+    if g.num_angles == 0:
+        return np.asarray(g.matrix())[None]
+    vals = [angles[s] for s in r.slots]
+    if shift is not None:
+        vals[shift[0]] = vals[shift[0]] + shift[1]
+    m = g.matrix(*vals)
+    return m if m.ndim == 3 else m[None]
+
+
+def op_dmatrix(r: OpRef, angles: np.ndarray, k: int) -> np.ndarray:
+    """d op_matrix / d (angle k), exact through the matrix frequency rule."""
+    f = MATRIX_FREQ[r.op.name][k]
+    s = math.pi / (2 * f)
+    return (f / 2) * (op_matrix(r, angles, (k, s)) - op_matrix(r, angles, (k, -s)))
+
+
+def apply_small(m: np.ndarray, g: np.ndarray, qubits: Sequence[int], op_qubits: Sequence[int]) -> np.ndarray:
+    """Left-multiply block matrices m (Bm, d, d) (local bit i = qubits[i]) by gate g on op_qubits."""
+    k = len(qubits)
+    kg = len(op_qubits)
+    Bm = max(m.shape[0], g.shape[0])
+    d = 2**k
+    pos = {q: i for i, q in enumerate(qubits)}
+    axes = [1 + (k - 1 - pos[q]) for q in op_qubits]  # tensor axis of each op qubit (batch axis 0)
+    mt = np.broadcast_to(m, (Bm, d, d)).reshape((Bm,) + (2,) * k + (d,))
+    gt = np.broadcast_to(g, (Bm,) + g.shape[1:]).reshape((Bm,) + (2,) * (2 * kg))
+    letters = "abcdefghijklmnopqrstuvwx"
+    st = list(letters[:k])
+    outs = "ABCDEFGHIJKL"[:kg]
+    ins = "".join(st[a - 1] for a in axes)
+    res = list(st)
+    for o, a in zip(outs, axes):
+        res[a - 1] = o
+    out = np.einsum(f"z{outs}{ins},z{''.join(st)}y->z{''.join(res)}y", gt, mt)
+    return out.reshape(Bm, d, d)
+
+
+def compose(members: Sequence[OpRef], qubits: Sequence[int], angles: np.ndarray) -> np.ndarray:
+    """The block matrix (Bm, d, d) of ops applied in order."""
+    d = 2 ** len(qubits)
+    m = np.eye(d, dtype=complex)[None]
+    for r in members:
+        m = apply_small(m, op_matrix(r, angles), qubits, r.op.qubits)
+    return m
+
+
+def block_derivatives(kern: DenseKernel, angles: np.ndarray) -> list[tuple[int, np.ndarray]]:
+    """[(slot, dU_block/d angle)] for every param-dependent angle in a dense block."""
+    qs = kern.qubits
+    d = 2 ** len(qs)
+    eye = np.eye(d, dtype=complex)[None]
+    emb = [apply_small(eye, op_matrix(r, angles), qs, r.op.qubits) for r in kern.ops]
+    L = len(emb)
+    prefix = [eye]
+    for e in emb:
+        prefix.append(np.matmul(e, prefix[-1]))
+    suffix = [eye] * (L + 1)
+    for j in range(L - 1, -1, -1):
+        suffix[j] = np.matmul(suffix[j + 1], emb[j])
+    out = []
+    for j, r in enumerate(kern.ops):
+        for k, (a, s) in enumerate(zip(r.op.angles, r.slots)):
+            if not a.depends_on("param"):
+                continue
+            dg = apply_small(eye, op_dmatrix(r, angles, k), qs, r.op.qubits)
+            out.append((s, np.matmul(suffix[j + 1], np.matmul(dg, prefix[j]))))
+    return out
+
+
+def diag_phase(kern: DiagKernel, angles: np.ndarray, n: int, dtype, conj: bool = False) -> np.ndarray:
+    """exp(i Phi) broadcastable against the (B, 2, ..., 2) state tensor."""
+    Bm = angles.shape[1] if kern.uses_params or kern.uses_inputs else 1
+    phi = None
+    for t in kern.terms:
+        if t.ref.slots:
+            a = angles[t.ref.slots[0]][:Bm if Bm > 1 else 1][:, None]
+            v = a * t.h[None] + t.c[None]
+        else:
+            v = t.c[None]
+        e = K.embed(v, t.ref.op.qubits, n)
+        phi = e if phi is None else phi + e
+    if conj:
+        phi = -phi
+    # widen the table over the lowest qubits (up to PHASE_TABLE_ELEMENTS) so the broadcast
+    # multiply runs long contiguous inner loops instead of 1- or 2-element ones
+    shape = list(phi.shape)
+    size = int(np.prod(shape[1:]))
+    for q in range(n):
+        ax = 1 + (n - 1 - q)
+        if shape[ax] == 2:
+            continue
+        if size * 2 > PHASE_TABLE_ELEMENTS:
+            break
+        shape[ax] = 2
+        size *= 2
+    phi = np.broadcast_to(phi, shape)
+    ph = np.exp(1j * phi)
+    return ph.astype(dtype)
+
+
+def prep_state(plan: Plan, angles_for, Bc: int, dtype, out: np.ndarray) -> None:
+    """Write the folded product state into ``out`` (Bc, 2**n)."""
+    n = plan.n
+    vecs = []
+    for q in range(n):
+        refs = plan.prep.get(q)
+        if not refs:
+            vecs.append(None)
+            continue
+        v = np.array([[1.0 + 0j, 0.0]])
+        for r in refs:
+            a = angles_for(r.uses_params or r.uses_inputs)
+            g = op_matrix(r, a)
+            v = np.einsum("bij,bj->bi", np.broadcast_to(g, (max(g.shape[0], v.shape[0]),) + g.shape[1:]),
+                          np.broadcast_to(v, (max(g.shape[0], v.shape[0]), 2)))
+        vecs.append(v.astype(dtype))
+    # lowest qubits first; a run of |0> qubits at the bottom is a single nonzero stride
+    st = np.ones((1, 1), dtype=dtype)
+    for q in range(n):
+        v = vecs[q]
+        if v is None:
+            z = np.zeros((st.shape[0], 2 * st.shape[1]), dtype=dtype)
+            z[:, : st.shape[1]] = st
+            st = z
+        else:
+            st = (v[:, :, None] * st[:, None, :]).reshape(max(v.shape[0], st.shape[0]), -1)
+    out[...] = st
+
+
+@dataclass
+class CallContext:
+    """Angle values for one call and matrices of row-shared kernels (computed once per call)."""
+
+    plan: Plan
+    angles: np.ndarray  # (E, B)
+    row_varying_params: bool
+    row_varying_inputs: bool
+    dtype: np.dtype
+    cache: dict = field(default_factory=dict)
+
+    def varies(self, uses_params: bool, uses_inputs: bool) -> bool:
+        return (uses_params and self.row_varying_params) or (uses_inputs and self.row_varying_inputs)
+
+    def rows_angles(self, varies: bool, rows: slice) -> np.ndarray:
+        return self.angles[:, rows] if varies else self.angles[:, :1]
+
+    def dense_matrix(self, kern: DenseKernel, rows: slice, adjoint: bool = False) -> np.ndarray:
+        v = self.varies(kern.uses_params, kern.uses_inputs)
+        key = (id(kern), adjoint)
+        if not v and key in self.cache:
+            return self.cache[key]
+        m = compose(kern.ops, kern.qubits, self.rows_angles(v, rows))
+        if adjoint:
+            m = np.conj(np.swapaxes(m, 1, 2))
+        m = np.ascontiguousarray(m)
+        if not v:
+            self.cache[key] = m
+        return m
+
+    def phase(self, kern: DiagKernel, rows: slice, conj: bool = False, n: int | None = None) -> np.ndarray:
+        v = self.varies(kern.uses_params, kern.uses_inputs)
+        n = self.plan.n if n is None else n
+        key = (id(kern), conj, n)
+        if not v and key in self.cache:
+            return self.cache[key]
+        ph = diag_phase(kern, self.rows_angles(v, rows), n, self.dtype, conj)
+        if not v:
+            self.cache[key] = ph
+        return ph
+
+
+def local_qubits(dtype) -> int:
+    """Qubits in one cache-blocking piece of LOCAL_BYTES."""
+    return max(1, (LOCAL_BYTES // np.dtype(dtype).itemsize).bit_length() - 1)
+
+
+def _segments(ctx: CallContext, m: int) -> list[tuple[bool, list]]:
+    """Split the kernels into runs: (True, run) for runs on qubits < m that can be cache-blocked."""
+    key = ("segments", m)
+    if key in ctx.cache:
+        return ctx.cache[key]
+    out: list[tuple[bool, list]] = []
+    for kern in ctx.plan.kernels:
+        local = ctx.plan.n > m and max(kern.qubits) < m and not ctx.varies(kern.uses_params, kern.uses_inputs)
+        if out and out[-1][0] == local:
+            out[-1][1].append(kern)
+        else:
+            out.append((local, [kern]))
+    ctx.cache[key] = out
+    return out
+
+
+def _apply(ctx: CallContext, kern, X: np.ndarray, Y: np.ndarray, rows: slice, n: int) -> bool:
+    """Apply one kernel; True when the result is in Y (the caller swaps)."""
+    if kern.kind == "dense":
+        if kern.perm is not None:
+            K.apply_permutation(X, _bv(kern, n), kern.perm)
+            return False
+        K.apply_dense(X, Y, _bv(kern, n), ctx.dense_matrix(kern, rows), kern.mask)
+        return True
+    K.apply_phase(X, n, ctx.phase(kern, rows, n=n))
+    return False
+
+
+def _bv(kern: DenseKernel, n: int) -> K.BlockView:
+    if kern.bv.n == n:
+        return kern.bv
+    views = kern.__dict__.setdefault("_views", {})
+    if n not in views:
+        views[n] = K.BlockView(n, kern.qubits)
+    return views[n]
+
+
+def forward(ctx: CallContext, rows: slice, Bc: int, bufs: list[np.ndarray]) -> np.ndarray:
+    """Run the plan on rows ``rows`` of the batch; returns the final state (one of ``bufs``).
+
+    Runs of kernels on low qubits are cache-blocked: each LOCAL_BYTES piece of the state goes
+    through the whole run before the next piece is touched.
+    """
+    plan = ctx.plan
+    X, Y = bufs[0][:Bc], bufs[1][:Bc]
+    prep_state(plan, lambda var: ctx.rows_angles(var and (ctx.row_varying_params or ctx.row_varying_inputs), rows),
+               Bc, ctx.dtype, X)
+    m = local_qubits(ctx.dtype)
+    for local, run in _segments(ctx, m):
+        if not local:
+            for kern in run:
+                if _apply(ctx, kern, X, Y, rows, plan.n):
+                    X, Y = Y, X
+            continue
+        Xp = X.reshape(-1, 2**m)
+        Yp = Y.reshape(-1, 2**m)
+        for p in range(Xp.shape[0]):
+            xs, ys = Xp[p:p + 1], Yp[p:p + 1]
+            a, b = xs, ys
+            for kern in run:
+                if _apply(ctx, kern, a, b, rows, m):
+                    a, b = b, a
+            if a is not xs:
+                np.copyto(xs, a)
+    return X
+
+
+def backward(ctx: CallContext, rows: slice, psi: np.ndarray, lam: np.ndarray, dvals: np.ndarray,
+             num_params: int, bufs: list[np.ndarray]) -> np.ndarray:
+    """Adjoint sweep: returns d<lam0|psi>-style gradients (Bc, P) = 2 Re <lam|dU|psi> summed over blocks.
+
+    ``psi`` is the final state and ``lam`` the cotangent-weighted observable applied to it;
+    both are overwritten. ``dvals`` are derivative values (ND, B) of angle expressions.
+    """
+    plan = ctx.plan
+    n = plan.n
+    Bc = psi.shape[0]
+    grad = np.zeros((Bc, num_params))
+    Y1, Y2 = bufs[0][:Bc], bufs[1][:Bc]
+
+    def add(slot: int, g: np.ndarray) -> None:
+        for p, ds in plan.dslots.get(slot, ()):
+            dv = dvals[ds, rows] if dvals.shape[1] > 1 else dvals[ds, :1]
+            grad[:, p] += g * dv
+
+    for kern in reversed(plan.kernels):
+        if kern.kind == "dense" and kern.perm is not None:
+            inv = [0] * len(kern.perm)
+            for i, j in enumerate(kern.perm):
+                inv[j] = i
+            K.apply_permutation(psi, kern.bv, inv)
+            K.apply_permutation(lam, kern.bv, inv)
+        elif kern.kind == "dense":
+            mh = ctx.dense_matrix(kern, rows, adjoint=True)
+            maskT = kern.mask.T
+            K.apply_dense(psi, Y1, kern.bv, mh, maskT)
+            if kern.uses_params:
+                pr = kern.bv.gather(Y1)
+                lr = kern.bv.gather(lam)
+                M = np.matmul(pr.transpose(0, 2, 1), lr.conj())  # M[l, i] = sum psi_in[l] conj(lam[i])
+                v = ctx.varies(kern.uses_params, kern.uses_inputs)
+                for slot, D in block_derivatives(kern, ctx.rows_angles(v, rows)):
+                    g = 2.0 * np.einsum("bil,bli->b", np.broadcast_to(D, (Bc,) + D.shape[1:]), M).real
+                    add(slot, g)
+            K.apply_dense(lam, Y2, kern.bv, mh, maskT)
+            psi, Y1 = Y1, psi
+            lam, Y2 = Y2, lam
+        else:
+            if kern.uses_params:
+                w = np.conj(lam) * psi
+                v = ctx.varies(kern.uses_params, kern.uses_inputs)
+                for t in kern.terms:
+                    if not t.ref.slots or not t.ref.op.angles[0].depends_on("param"):
+                        continue
+                    z = K.marginal(w, t.ref.op.qubits[::-1], n) @ t.h  # marginal bit j = qubits[::-1][j]
+                    add(t.ref.slots[0], -2.0 * z.imag)
+            ph = ctx.phase(kern, rows, conj=True)
+            K.apply_phase(psi, n, ph)
+            K.apply_phase(lam, n, ph)
+    return grad
+
+
+def map_observables(observables, phys: list[int] | None):
+    """Observables with qubits moved to their physical positions."""
+    if phys is None:
+        return list(observables)
+    from ..ir.ops import Observable, PauliTerm
+
+    return [Observable(tuple(PauliTerm(t.coeff, tuple(sorted((phys[q], p) for q, p in t.paulis))) for t in o.terms))
+            for o in observables]
+
+
+def to_logical(state: np.ndarray, phys: list[int] | None) -> np.ndarray:
+    """Reorder a (B, 2**n) state from physical to logical qubit order."""
+    if phys is None:
+        return state
+    B, dim = state.shape
+    n = dim.bit_length() - 1
+    t = state.reshape((B,) + (2,) * n)
+    order = [0] + [n - phys[n - a] for a in range(1, n + 1)]
+    return t.transpose(order).reshape(B, dim)

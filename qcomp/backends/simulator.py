@@ -1,0 +1,407 @@
+"""The embedded simulator: batched state vectors driven by a cached kernel plan (numpy + numexpr)."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from ..errors import InputError, QCompError, ResourceLimitError
+from ..ir.program import Program
+from . import kernels as K
+from . import sim_plan as SP
+
+ArrayLike = Any
+
+# Rows per chunk are capped so that one chunk's state stays cache-resident (cache-blocked
+# execution: the whole plan runs on a chunk before the next one starts).
+CACHE_BLOCK_BYTES = 4 << 20
+FORWARD_WORKSPACE = 4  # state-sized arrays per row in a forward pass (2 buffers, temporaries, probs)
+GRADIENT_WORKSPACE = 8  # psi, lambda, 2 buffers, contractions, forward workspace
+
+
+def available_memory() -> int:
+    """MemAvailable from /proc/meminfo in bytes (a large number when unknown)."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 1 << 62
+
+
+def _fmt_bytes(b: float) -> str:
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
+        if b < 1024 or unit == "TiB":
+            return f"{b:.0f} {unit}" if unit == "bytes" else f"{b:.1f} {unit}"
+        b /= 1024
+    return f"{b:.1f} TiB"
+
+
+class Simulator:
+    """Batched state-vector simulation of a Program.
+
+    ``params``: array (P,) shared by all rows, (B, P) per row, or a dict {declared name: array}.
+    ``inputs``: array (I,) or (B, I), a dict by name, or None for programs without inputs.
+    Results have one row per batch row B (the larger of the params and inputs batches).
+    """
+
+    def __init__(self, program: Program, *, precision: str = "double", threads: int | None = None,
+                 batch_size: int | None = None, max_memory_bytes: int | None = None,
+                 block_qubits: int = SP.DEFAULT_BLOCK_QUBITS) -> None:
+        if precision not in ("double", "single"):
+            raise QCompError(f"precision must be 'double' or 'single', got {precision!r}")
+        if batch_size is not None and batch_size < 1:
+            raise QCompError(f"batch_size must be a positive integer, got {batch_size}")
+        if max_memory_bytes is not None and max_memory_bytes <= 0:
+            raise QCompError(f"max_memory_bytes must be positive, got {max_memory_bytes}")
+        self.program = program
+        self.n = program.num_qubits
+        self.precision = precision
+        self.dtype = np.dtype(np.complex64 if precision == "single" else np.complex128)
+        self.threads = K.set_threads(threads)
+        self.batch_size = batch_size
+        self.max_memory_bytes = max_memory_bytes
+        self.block_qubits = block_qubits
+        self._ops = program.circuit.ops()
+        self._plans: dict[str, SP.Plan] = {}
+
+    # -- plans ------------------------------------------------------------------------
+    def plan(self, kind: str = "forward") -> SP.Plan:
+        """The cached kernel plan ("forward" folds every leading 1-qubit gate; "adjoint" keeps
+        param-dependent ones as blocks so their derivatives can be taken)."""
+        if kind not in self._plans:
+            self._plans[kind] = SP.build_plan(
+                self._ops, self.n, self.program.num_params, self.program.num_inputs, block_qubits=self.block_qubits,
+                fold_params=(kind == "forward"), with_gradient=(kind == "adjoint"),
+                local_qubits=SP.local_qubits(self.dtype))
+        return self._plans[kind]
+
+    # -- argument handling ---------------------------------------------------------------
+    def _values(self, kind: str, value: ArrayLike, allow_none: bool) -> tuple[np.ndarray, bool]:
+        decls = self.program.params if kind == "param" else self.program.inputs
+        total = sum(d.size for d in decls)
+        label = "params" if kind == "param" else "inputs"
+        if value is None:
+            if total == 0 or allow_none:
+                return np.zeros((1, total)), False
+            names = ", ".join(d.name for d in decls)
+            raise InputError(f"missing {label}: the program declares {kind} {names}")
+        if isinstance(value, Mapping):
+            missing = [d.name for d in decls if d.name not in value]
+            if missing:
+                raise InputError(f"missing {kind} '{missing[0]}' (declared: {', '.join(d.name for d in decls)})")
+            extra = [k for k in value if k not in {d.name for d in decls}]
+            if extra:
+                raise InputError(f"unknown {kind} '{extra[0]}' (declared: {', '.join(d.name for d in decls) or 'none'})")
+            parts = []
+            batched = False
+            rows = None
+            for d in decls:
+                a = self._numeric(value[d.name], f"{kind} '{d.name}'")
+                if d.scalar and a.ndim == 0:
+                    a = a.reshape(1)
+                if a.ndim == 1 and (a.shape[0] == d.size and not (d.scalar and a.shape[0] != 1)):
+                    a = a[None, :]
+                elif a.ndim == 1 and d.scalar:
+                    a = a[:, None]
+                    batched = True
+                elif a.ndim == 2 and a.shape[1] == d.size:
+                    batched = True
+                else:
+                    raise InputError(f"{kind} '{d.name}' has shape {np.shape(value[d.name])}; expected ({d.size},) or (batch, {d.size})")
+                if batched and a.shape[0] > 1:
+                    if rows is not None and rows != a.shape[0] and a.shape[0] != 1:
+                        raise InputError(f"{kind} '{d.name}' has {a.shape[0]} rows but another {kind} has {rows}")
+                    rows = a.shape[0]
+                parts.append(a)
+            if not parts:
+                return np.zeros((1, 0)), False
+            R = max(p.shape[0] for p in parts)
+            arr = np.concatenate([np.broadcast_to(p, (R, p.shape[1])) for p in parts], axis=1)
+            return self._check_finite(kind, arr, R > 1 or batched)
+        a = self._numeric(value, label)
+        if a.ndim == 0 and total == 1:
+            a = a.reshape(1)
+        if a.ndim == 1:
+            if a.shape[0] != total:
+                raise InputError(f"{label} have {a.shape[0]} values; the program declares {total} "
+                                 f"({self._decl_text(decls)})")
+            return self._check_finite(kind, a[None, :], False)
+        if a.ndim == 2:
+            if a.shape[1] != total:
+                raise InputError(f"{label} have shape {a.shape}; expected (batch, {total}) ({self._decl_text(decls)})")
+            if a.shape[0] == 0:
+                raise InputError(f"{label} have an empty batch")
+            return self._check_finite(kind, a, True)
+        raise InputError(f"{label} must be a 1-D or 2-D array, got shape {a.shape}")
+
+    @staticmethod
+    def _decl_text(decls) -> str:
+        return ", ".join(d.name if d.scalar else f"{d.name}[{d.size}]" for d in decls) or "none"
+
+    @staticmethod
+    def _numeric(value: ArrayLike, what: str) -> np.ndarray:
+        try:
+            a = np.asarray(value, dtype=float)
+        except (TypeError, ValueError):
+            raise InputError(f"{what} must be numeric") from None
+        return a
+
+    def _check_finite(self, kind: str, arr: np.ndarray, batched: bool) -> tuple[np.ndarray, bool]:
+        bad = ~np.isfinite(arr)
+        if bad.any():
+            r, c = map(int, np.argwhere(bad)[0])
+            names = self.program.param_names() if kind == "param" else self.program.input_names()
+            what = "NaN" if np.isnan(arr[r, c]) else "infinite"
+            where = f" of sample {r}" if batched else ""
+            raise InputError(f"{kind} {names[c]}{where} is {what}")
+        return arr, batched
+
+    def _args(self, params: ArrayLike, inputs: ArrayLike) -> tuple[np.ndarray, np.ndarray, int, bool, bool]:
+        P, pb = self._values("param", params, allow_none=False)
+        X, xb = self._values("input", inputs, allow_none=False)
+        if pb and xb and P.shape[0] != X.shape[0] and 1 not in (P.shape[0], X.shape[0]):
+            raise InputError(f"params have {P.shape[0]} rows but inputs have {X.shape[0]}; use one row of params or match the batch")
+        B = max(P.shape[0], X.shape[0])
+        return P, X, B, pb and P.shape[0] > 1, xb and X.shape[0] > 1
+
+    # -- memory -------------------------------------------------------------------------
+    def _row_bytes(self) -> int:
+        return (2**self.n) * self.dtype.itemsize
+
+    def _chunk_rows(self, B: int, workspace: int, extra_per_row: int = 0) -> int:
+        """Rows per chunk: cache-blocked, within batch_size and the memory budget."""
+        avail = self.max_memory_bytes if self.max_memory_bytes is not None else available_memory()
+        row = self._row_bytes()
+        need_one = row * workspace + extra_per_row * B
+        if need_one > avail:
+            raise ResourceLimitError(
+                f"simulating {self.n} qubits needs {_fmt_bytes(need_one)} ({need_one} bytes: a "
+                f"{_fmt_bytes(row)} state and its workspace) but only {_fmt_bytes(avail)} is available")
+        fit = int((avail - extra_per_row * B) // (row * workspace))
+        rows = max(1, min(B, fit, max(1, CACHE_BLOCK_BYTES // row)))
+        if self.batch_size is not None:
+            rows = min(rows, self.batch_size)
+        return rows
+
+    def memory_plan(self, batch: int, gradient: bool = False) -> dict[str, int]:
+        """Rows per chunk and bytes for a batch (what the memory guard decided)."""
+        ws = GRADIENT_WORKSPACE if gradient else FORWARD_WORKSPACE
+        rows = self._chunk_rows(batch, ws)
+        return {"rows_per_chunk": rows, "chunks": -(-batch // rows), "bytes_per_state": self._row_bytes(),
+                "workspace_bytes": rows * ws * self._row_bytes()}
+
+    # -- execution ------------------------------------------------------------------------
+    def _context(self, plan: SP.Plan, P: np.ndarray, X: np.ndarray, pvar: bool, xvar: bool) -> SP.CallContext:
+        angles = plan.compiled(P, X) if plan.exprs else np.zeros((0, max(P.shape[0], X.shape[0])))
+        if not np.all(np.isfinite(angles)):
+            e, b = map(int, np.argwhere(~np.isfinite(angles))[0])
+            raise InputError(f"gate angle {plan.exprs[e]} is not finite for sample {b} (check params and inputs)")
+        return SP.CallContext(plan, angles, pvar, xvar, self.dtype)
+
+    def _run(self, params, inputs, consume, extra_per_row: int = 0) -> int:
+        """Forward simulation chunk by chunk; ``consume(rows, state)`` receives each final state."""
+        P, X, B, pvar, xvar = self._args(params, inputs)
+        plan = self.plan("forward")
+        ctx = self._context(plan, P, X, pvar, xvar)
+        rows = self._chunk_rows(B, FORWARD_WORKSPACE, extra_per_row)
+        dim = 2**self.n
+
+        def work(sl: slice, bufs: list[np.ndarray]) -> None:
+            consume(sl, SP.forward(ctx, sl, sl.stop - sl.start, bufs))
+
+        self._map_chunks(B, rows, 2, work)
+        return B
+
+    def _map_chunks(self, B: int, rows: int, nbufs: int, work) -> None:
+        """Run ``work(rows_slice, buffers)`` over the batch in chunks. Small states run chunks in
+        parallel threads (numpy releases the GIL); large ones run one at a time and let
+        numexpr's threads split each kernel."""
+        dim = 2**self.n
+        chunks = [slice(s, min(B, s + rows)) for s in range(0, B, rows)]
+        workers = min(self.threads, len(chunks))
+        if rows * dim >= K.NUMEXPR_MIN_ELEMENTS or workers <= 1:
+            bufs = [np.empty((rows, dim), dtype=self.dtype) for _ in range(nbufs)]
+            for sl in chunks:
+                work(sl, bufs)
+            return
+        import threading
+        from concurrent.futures import ThreadPoolExecutor
+
+        local = threading.local()
+
+        def run(sl: slice) -> None:
+            if not hasattr(local, "bufs"):
+                local.bufs = [np.empty((rows, dim), dtype=self.dtype) for _ in range(nbufs)]
+            work(sl, local.bufs)
+
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            for f in [pool.submit(run, sl) for sl in chunks]:
+                f.result()
+
+    def state(self, params: ArrayLike = None, inputs: ArrayLike = None) -> np.ndarray:
+        """Final state vectors (B, 2**n); index bit k is flat qubit k (Qiskit order)."""
+        P, X, B, _, _ = self._args(params, inputs)
+        out = np.empty((B, 2**self.n), dtype=self.dtype)
+
+        phys = self.plan("forward").phys
+
+        def take(sl, st):
+            out[sl] = SP.to_logical(st, phys)
+
+        self._run(params, inputs, take, extra_per_row=self._row_bytes())
+        return out
+
+    def expval(self, params: ArrayLike = None, inputs: ArrayLike = None) -> np.ndarray:
+        """Expectation values of every ``expect`` output, shape (B, n_outputs), float64."""
+        obs = SP.map_observables(self.program.observables, self.plan("forward").phys)
+        results: list[tuple[slice, np.ndarray]] = []
+        B = self._run(params, inputs, lambda sl, st: results.append((sl, K.expval_terms(st, self.n, obs))))
+        out = np.zeros((B, len(obs)))
+        for sl, v in results:
+            out[sl] = v
+        return out
+
+    def expval_batch(self, param_rows: np.ndarray, input_rows: np.ndarray | None = None) -> np.ndarray:
+        """expval for many (params, inputs) rows at once: param_rows (B, P), input_rows (B, I) or None.
+
+        One batched state array; this is the entry point for shifted-circuit gradient rules.
+        """
+        pr = np.atleast_2d(np.asarray(param_rows, dtype=float))
+        if self.program.num_inputs == 0 and input_rows is None:
+            return self.expval(pr, None)
+        return self.expval(pr, np.atleast_2d(np.asarray(input_rows, dtype=float)))
+
+    def _default_qubits(self, qubits: Sequence[int] | None) -> tuple[int, ...]:
+        if qubits is None:
+            return tuple(self.program.measured) if self.program.measured else tuple(range(self.n))
+        qs = tuple(int(q) for q in qubits)
+        for q in qs:
+            if not 0 <= q < self.n:
+                raise InputError(f"qubit {q} is out of range for a {self.n}-qubit program")
+        if len(set(qs)) != len(qs):
+            raise InputError(f"repeated qubit in {list(qs)}")
+        return qs
+
+    def probs(self, params: ArrayLike = None, inputs: ArrayLike = None,
+              qubits: Sequence[int] | None = None) -> np.ndarray:
+        """Outcome probabilities (B, 2**len(qubits)); result bit j is qubits[j]. Default qubits: the
+        measured ones, or all qubits when the program has no ``measure``."""
+        qs = self._default_qubits(qubits)
+        phys = self.plan("forward").phys
+        if phys is not None:
+            qs = tuple(phys[q] for q in qs)
+        results: list[tuple[slice, np.ndarray]] = []
+
+        def take(sl, st):
+            results.append((sl, K.marginal(K.probabilities(st), qs, self.n) if qs != tuple(range(self.n))
+                            else K.probabilities(st)))
+
+        self._run(params, inputs, take)
+        results.sort(key=lambda r: r[0].start)
+        return np.concatenate([r for _, r in results], axis=0)
+
+    def sample(self, params: ArrayLike = None, inputs: ArrayLike = None, shots: int = 1024,
+               seed: int | None = None, qubits: Sequence[int] | None = None) -> list[dict[str, int]]:
+        """Measurement counts per batch row: a list of {bitstring: count} dicts.
+
+        Bitstrings are Qiskit-style: the rightmost character is qubits[0] (default: the measured
+        qubits, or all qubits). Deterministic for a given seed.
+        """
+        if not isinstance(shots, (int, np.integer)) or shots < 1:
+            raise InputError(f"shots must be a positive integer, got {shots}")
+        qs = self._default_qubits(qubits)
+        p = self.probs(params, inputs, qs)
+        rng = np.random.default_rng(seed)
+        out = []
+        width = len(qs)
+        for row in p:
+            row = np.clip(row.astype(float), 0, None)
+            row /= row.sum()
+            counts = rng.multinomial(int(shots), row)
+            out.append({format(int(i), f"0{width}b"): int(counts[i]) for i in np.flatnonzero(counts)})
+        return out
+
+    # -- gradients -----------------------------------------------------------------------
+    def gradient(self, params: ArrayLike = None, inputs: ArrayLike = None, method: str = "adjoint") -> np.ndarray:
+        """d expval / d params, shape (B, n_outputs, n_params) (flat parameter order)."""
+        if method != "adjoint":
+            return self._other_gradient(params, inputs, method)
+        nout = self.program.num_outputs
+        P, X, B, _, _ = self._args(params, inputs)
+        out = np.zeros((B, nout, self.program.num_params))
+        for k in range(nout):
+            cot = np.zeros((B, nout))
+            cot[:, k] = 1.0
+            out[:, k, :] = self._adjoint(params, inputs, cot)
+        return out
+
+    def _other_gradient(self, params, inputs, method: str) -> np.ndarray:
+        # extension point: other differentiation methods (parameter-shift, finite-diff) plug in here
+        hook = _GRADIENT_METHODS.get(method)
+        if hook is None:
+            valid = ", ".join(["adjoint"] + sorted(_GRADIENT_METHODS))
+            raise QCompError(f"unknown gradient method '{method}'; valid methods: {valid}")
+        return hook(self, params, inputs)
+
+    def vjp(self, params: ArrayLike, inputs: ArrayLike, cotangent: ArrayLike) -> np.ndarray:
+        """sum_b sum_k cotangent[b, k] d expval[b, k] / d params: shape (P,) when params are shared
+        across the batch, (B, P) when params are given per row. One adjoint sweep per chunk."""
+        P, X, B, pvar, _ = self._args(params, inputs)
+        cot = np.asarray(cotangent, dtype=float)
+        if cot.ndim == 1 and B == 1:
+            cot = cot[None]
+        if cot.shape != (B, self.program.num_outputs):
+            raise InputError(f"cotangent has shape {cot.shape}; expected ({B}, {self.program.num_outputs})")
+        if not np.all(np.isfinite(cot)):
+            raise InputError("cotangent contains NaN or infinite values")
+        g = self._adjoint(params, inputs, cot)
+        return g if pvar else g.sum(axis=0)
+
+    def _adjoint(self, params, inputs, cot: np.ndarray) -> np.ndarray:
+        """Per-row gradients (B, P) of sum_k cot[b, k] <O_k>_b by one forward and one backward sweep."""
+        P, X, B, pvar, xvar = self._args(params, inputs)
+        plan = self.plan("adjoint")
+        ctx = self._context(plan, P, X, pvar, xvar)
+        dvals = plan.dcompiled(P, X) if plan.dcompiled.exprs else np.zeros((0, B))
+        rows = self._chunk_rows(B, GRADIENT_WORKSPACE)
+        obs = SP.map_observables(self.program.observables, plan.phys)
+        terms = [t for o in obs for t in o.terms]
+        owner = [k for k, o in enumerate(obs) for _ in o.terms]
+        grad = np.zeros((B, self.program.num_params))
+
+        def work(sl: slice, bufs: list[np.ndarray]) -> None:
+            Bc = sl.stop - sl.start
+            psi = SP.forward(ctx, sl, Bc, bufs[:2])
+            coeffs = np.stack([cot[sl, owner[i]] * terms[i].coeff for i in range(len(terms))], axis=1) \
+                if terms else np.zeros((Bc, 0))
+            lam = K.pauli_sum_apply(psi, self.n, terms, coeffs)
+            other = bufs[1] if np.shares_memory(psi, bufs[0]) else bufs[0]
+            grad[sl] = SP.backward(ctx, sl, psi, lam, dvals, self.program.num_params, [other[:Bc], bufs[2]])
+
+        self._map_chunks(B, rows, 3, work)
+        return grad
+
+    def describe(self) -> str:
+        """The forward kernel plan as text."""
+        return self.plan("forward").describe()
+
+
+# name -> fn(simulator, params, inputs) -> (B, n_outputs, n_params); filled by qcomp.gradients
+_GRADIENT_METHODS: dict[str, Any] = {}
+
+
+def register_gradient_method(name: str, fn) -> None:
+    """Make ``Simulator.gradient(..., method=name)`` call ``fn(simulator, params, inputs)``."""
+    _GRADIENT_METHODS[name] = fn
+
+
+def simulate(program: Program, params: ArrayLike = None, inputs: ArrayLike = None, **options: Any) -> np.ndarray:
+    """Convenience: final states (B, 2**n) of a program."""
+    return Simulator(program, **options).state(params, inputs)
+
+
+__all__ = ["Simulator", "register_gradient_method", "simulate", "available_memory"]

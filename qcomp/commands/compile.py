@@ -1,0 +1,217 @@
+"""``qcomp compile``: optimize a model and write OpenQASM 3 (or 2) plus a JSON manifest."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._io import atomic_write_text
+from ..errors import InputError, QCompError
+from . import add_source_args, load_program
+
+NAME = "compile"
+HELP = "compile a model (.q or .qasm) to OpenQASM 3 (or 2) with a JSON manifest"
+DEFAULT_LEVEL = 1
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    add_source_args(p)
+    p.add_argument("-o", "--output", help="output .qasm file ('-' for stdout); default: <model>.qasm beside the input")
+    p.add_argument("--manifest", help="manifest path (default: <output>.json; none for stdout unless given)")
+    p.add_argument("--qasm-version", type=int, choices=(2, 3), default=3, help="OpenQASM version (default 3)")
+    p.add_argument("-O", dest="opt_level", type=int, choices=(0, 1, 2, 3), default=DEFAULT_LEVEL,
+                   help=f"optimization level -O0..-O3 (default -O{DEFAULT_LEVEL})")
+    p.add_argument("--passes", help="explicit pass pipeline instead of the -O preset, e.g. 'cancel-inverses,merge-rotations'")
+    p.add_argument("--basis", help="translate to these gates, e.g. rz,sx,x,cx")
+    p.add_argument("--bind-params", metavar="FILE", help="fold trained params in (.npy/.npz/.json, flat or by name)")
+    p.add_argument("--bind-inputs", metavar="FILE",
+                   help="fold data in (.npy/.json/.csv, one row per sample): one program per sample")
+    p.add_argument("--inputs", choices=("symbolic", "bound"), default=None,
+                   help="keep inputs as 'input float[64]' declarations (symbolic, default) or bind them (needs --bind-inputs)")
+
+
+# -- value files ---------------------------------------------------------------------------------
+
+
+def _load_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read '{path}': {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise InputError(f"'{path}' is not valid JSON: {exc}") from None
+
+
+def _load_npy(path: Path) -> Any:
+    try:
+        data = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot read '{path}' as numpy data: {exc}") from None
+    if isinstance(data, np.lib.npyio.NpzFile):
+        with data:
+            keys = list(data.files)
+            if len(keys) == 1 and keys[0] in ("arr_0", "params", "inputs", "x"):
+                return np.asarray(data[keys[0]])
+            return {k: np.asarray(data[k]) for k in keys}
+    return np.asarray(data)
+
+
+def load_params_file(path: str, program) -> np.ndarray:
+    """Flat param values from .npy/.npz/.json (a flat array or a mapping by declared name)."""
+    from ..backends.qasm import resolve_param_values
+
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"cannot read params file '{path}': no such file")
+    suffix = p.suffix.lower()
+    if suffix in (".npy", ".npz"):
+        data = _load_npy(p)
+    elif suffix == ".json":
+        data = _load_json(p)
+        if isinstance(data, dict) and "params" in data and isinstance(data["params"], (list, dict)):
+            data = data["params"]
+    else:
+        raise InputError(f"params file '{path}' must be .npy, .npz or .json")
+    if not isinstance(data, dict):
+        arr = np.asarray(data, dtype=float)
+        if arr.ndim == 2 and arr.shape[0] == 1:
+            arr = arr[0]
+        data = arr
+    try:
+        return resolve_param_values(program, data)
+    except InputError as exc:
+        raise InputError(f"{path}: {exc.message}") from None
+
+
+def load_inputs_file(path: str, program) -> np.ndarray:
+    """Input rows (B, I) from .npy/.json/.csv (a CSV header of element names reorders columns)."""
+    from ..backends.qasm import resolve_input_values
+
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"cannot read inputs file '{path}': no such file")
+    suffix = p.suffix.lower()
+    rows: list[Any]
+    if suffix in (".npy", ".npz"):
+        data = _load_npy(p)
+        if isinstance(data, dict):
+            raise InputError(f"{path}: expected one array of input rows")
+        rows = list(np.atleast_2d(np.asarray(data, dtype=float)))
+    elif suffix == ".json":
+        data = _load_json(p)
+        if isinstance(data, dict):
+            rows = [data]
+        elif isinstance(data, list) and data and all(isinstance(v, (int, float)) for v in data):
+            rows = [data]
+        elif isinstance(data, list):
+            rows = list(data)
+        else:
+            raise InputError(f"{path}: expected a list of rows, one row, or an object by input name")
+    elif suffix == ".csv":
+        try:
+            lines = [r for r in csv.reader(p.read_text(encoding="utf-8").splitlines()) if r and any(c.strip() for c in r)]
+        except (OSError, UnicodeDecodeError, csv.Error) as exc:
+            raise InputError(f"cannot read '{path}': {exc}") from None
+        header = None
+        if lines:
+            try:
+                [float(c) for c in lines[0]]
+            except ValueError:
+                header, lines = [c.strip() for c in lines[0]], lines[1:]
+        try:
+            numeric = [[float(c) for c in r] for r in lines]
+        except ValueError as exc:
+            raise InputError(f"{path}: {exc}") from None
+        rows = [dict(zip(header, r)) for r in numeric] if header else numeric
+    else:
+        raise InputError(f"inputs file '{path}' must be .npy, .json or .csv")
+    if not rows:
+        raise InputError(f"{path}: no input rows")
+    out = []
+    for i, r in enumerate(rows):
+        try:
+            out.append(resolve_input_values(program, r if isinstance(r, dict) else np.asarray(r, dtype=float)))
+        except InputError as exc:
+            raise InputError(f"{path}: row {i}: {exc.message}") from None
+    return np.stack(out)
+
+
+# -- the command ---------------------------------------------------------------------------------
+
+
+def _pipeline(args):
+    from ..passes import parse_pipeline
+
+    if args.passes is not None:
+        return parse_pipeline(args.passes)
+    try:
+        from ..passes.presets import preset_pipeline
+    except ImportError:  # the presets module comes with the optimization passes
+        if args.opt_level != 0:
+            raise QCompError(f"-O{args.opt_level} needs qcomp.passes.presets, which is not installed; use -O0") from None
+        return []
+    return preset_pipeline(args.opt_level, target="qasm")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..backends.qasm import emit_qasm
+    from ..passes import PassManager
+
+    program = load_program(args)
+    program.circuit.verify()
+    pvals = load_params_file(args.bind_params, program) if args.bind_params else None
+    mode = args.inputs or ("bound" if args.bind_inputs else "symbolic")
+    if mode == "bound" and not args.bind_inputs and program.num_inputs:
+        raise InputError("--inputs bound needs --bind-inputs FILE")
+    if mode == "symbolic" and args.bind_inputs:
+        raise InputError("--bind-inputs folds the inputs in; it cannot be combined with --inputs symbolic")
+    xrows = load_inputs_file(args.bind_inputs, program) if args.bind_inputs else None
+    basis = [b.strip() for b in args.basis.split(",") if b.strip()] if args.basis else None
+
+    optimized = PassManager(_pipeline(args)).run(program)
+
+    results = []
+    if xrows is None:
+        results.append(emit_qasm(optimized, version=args.qasm_version, bind_params=pvals, basis=basis))
+    else:
+        for row in xrows:
+            results.append(emit_qasm(optimized, version=args.qasm_version, bind_params=pvals, bind_inputs=row, basis=basis))
+    for r in results:
+        r.manifest["optimization"] = args.passes if args.passes is not None else f"-O{args.opt_level}"
+
+    src = Path(args.source)
+    many = len(results) > 1
+    if many and args.manifest:
+        raise InputError("--manifest names one file; with several samples each NAME_i.qasm gets NAME_i.qasm.json")
+    if args.output == "-":
+        if many:
+            raise InputError(f"--bind-inputs gave {len(results)} samples; write them to files (-o DIR/ or -o NAME.qasm), not stdout")
+        sys.stdout.write(results[0].text)
+        if args.manifest:
+            atomic_write_text(args.manifest, json.dumps(results[0].manifest, indent=2) + "\n")
+        return 0
+    out = Path(args.output) if args.output else src.with_suffix(".qasm")
+    if args.output and (args.output.endswith(("/", "\\")) or out.is_dir()):
+        out = out / (src.stem + ".qasm")
+    if out.resolve() == src.resolve():
+        raise InputError(f"output '{out}' would overwrite the input; choose another path with -o")
+    targets: list[tuple[Path, Path]] = []
+    for i in range(len(results)):
+        qasm_path = out.with_name(f"{out.stem}_{i}{out.suffix or '.qasm'}") if many else out
+        man_path = Path(args.manifest) if args.manifest else qasm_path.with_name(qasm_path.name + ".json")
+        targets.append((qasm_path, man_path))
+    # Everything succeeded: now write (each file atomically).
+    for r, (qp, mp) in zip(results, targets):
+        atomic_write_text(qp, r.text)
+        atomic_write_text(mp, json.dumps(r.manifest, indent=2) + "\n")
+    if many:
+        print(f"wrote {len(results)} programs: {targets[0][0]} ... {targets[-1][0]}", file=sys.stderr)
+    else:
+        print(f"wrote {targets[0][0]} and {targets[0][1]}", file=sys.stderr)
+    return 0

@@ -1,0 +1,166 @@
+"""``qcomp grad``: export the parameter-shift gradient program as OpenQASM 3 circuits plus manifest.json."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import ExportError, InputError, QCompError
+from . import add_source_args, load_program
+
+NAME = "grad"
+HELP = "export the parameter-shift gradient (or Hessian) program: one OpenQASM 3 file per shifted circuit + manifest.json"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    add_source_args(p)
+    p.add_argument("-o", "--output", required=True, help="output directory (created; replaced if it holds a previous export)")
+    p.add_argument("--order", type=int, choices=(1, 2), default=1, help="1: gradient, 2: Hessian (shift rules applied twice)")
+    p.add_argument("--params", help="a .npy file of flat param values, stored in the manifest (and bound into the"
+                   " circuits when an angle is not expressible in OpenQASM that Qiskit loads)")
+    p.add_argument("--wrt", choices=("params", "inputs", "both"), default="params", help="differentiate with respect to")
+
+
+def _load_params(path: str, n: int) -> np.ndarray:
+    try:
+        arr = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot read params file '{path}': {exc}") from None
+    arr = np.asarray(arr, dtype=float).reshape(-1) if np.ndim(arr) <= 1 else arr
+    if arr.ndim != 1 or arr.shape[0] != n:
+        raise InputError(f"params file '{path}' holds shape {np.shape(arr)}; expected ({n},) flat param values")
+    if not np.all(np.isfinite(arr)):
+        raise InputError(f"params file '{path}' contains NaN or infinite values")
+    return arr
+
+
+def export_gradient_program(gp, param_values: np.ndarray | None = None) -> tuple[dict[str, str], dict[str, Any]]:
+    """Files (name -> OpenQASM 3 text) and the manifest of a GradientProgram."""
+    from ..backends.qasm import emit_qasm
+    from ..hardware import GRAD_MANIFEST_FORMAT
+    from ..ir.expr import to_text
+
+    program = gp.program
+    files: dict[str, str] = {}
+    circuits = []
+    bound = False
+    width = max(3, len(str(max(gp.num_circuits - 1, 0))))
+    ops = program.circuit.ops()
+    for c in range(gp.num_circuits):
+        # expectation values only: a terminal 'measure' would stop Qiskit's statevector estimator
+        prog_c = replace(gp.shifted_program(c), measured=())
+        try:
+            res = emit_qasm(prog_c, version=3)
+        except ExportError as exc:
+            if param_values is None or not program.num_params:
+                raise ExportError(
+                    f"shifted circuit {c} cannot be written as loadable OpenQASM 3 ({exc.message});"
+                    " pass --params to bind the trainable params", exc.span
+                ) from None
+            res = emit_qasm(prog_c, version=3, bind_params=param_values)
+            bound = True
+        name = f"circuit_{c:0{width}d}.qasm"
+        files[name] = res.text
+        qm = res.manifest
+        circuits.append({
+            "file": name,
+            "shifts": [
+                {"position": gp.slots[s][0], "gate": str(ops[gp.slots[s][0]]), "angle": gp.slots[s][1], "shift": x,
+                 "shift_text": to_text(_const(x))}
+                for s, x in gp.circuits[c]
+            ],
+            "qasm": {k: qm[k] for k in ("params", "params_bound", "inputs", "input_decls", "derived_inputs")},
+        })
+    if bound:
+        # all circuits must agree: re-emit the ones that were symbolic with the params bound
+        for c, item in enumerate(circuits):
+            if not item["qasm"]["params_bound"] and program.num_params:
+                res = emit_qasm(replace(gp.shifted_program(c), measured=()), version=3, bind_params=param_values)
+                files[item["file"]] = res.text
+                item["qasm"] = {k: res.manifest[k] for k in ("params", "params_bound", "inputs", "input_decls", "derived_inputs")}
+    derivatives = []
+    for key in sorted(gp.terms):
+        o, idx = key[0], list(key[1:])
+        derivatives.append({
+            "output": o,
+            "wrt": [gp.wrt[i].name for i in idx] if gp.order == 2 else gp.wrt[idx[0]].name,
+            "wrt_index": idx,
+            "terms": [{"circuit": circuits[c]["file"], "coeff": to_text(e)} for c, e in gp.terms[key]],
+        })
+    n = program.num_qubits
+    manifest = {
+        "format": GRAD_MANIFEST_FORMAT,
+        "source": program.source_name,
+        "order": gp.order,
+        "num_qubits": n,
+        "declarations": [{"kind": d.kind, "name": d.name, "size": d.size, "scalar": d.scalar}
+                         for d in program.params + program.inputs],
+        "params": program.param_names(),
+        "inputs": program.input_names(),
+        "wrt": gp.wrt_names(),
+        "param_values": [float(v) for v in param_values] if param_values is not None else None,
+        "params_bound": bound,
+        "outputs": [
+            {"index": i, "text": obs.text,
+             "pauli": [[lbl, cf] for lbl, cf in obs.sparse_pauli_list(n)] or [["I" * n, 0.0]]}
+            for i, obs in enumerate(program.observables)
+        ],
+        "circuits": circuits,
+        "derivatives": derivatives,
+        "note": ("d^order output / d wrt = sum over terms of coeff(params, inputs) * <output> of the circuit;"
+                 " missing (output, wrt) pairs are exactly zero; order 2 lists i <= j (symmetric)"),
+    }
+    return files, manifest
+
+
+def _const(x: float):
+    from ..ir.expr import Const
+
+    return Const(x)
+
+
+def write_directory(out: Path, files: dict[str, str], manifest: dict[str, Any]) -> None:
+    """Write everything into a temporary sibling directory, then rename it into place."""
+    out = Path(out)
+    if out.exists():
+        if not out.is_dir():
+            raise QCompError(f"output '{out}' exists and is not a directory")
+        old = out / "manifest.json"
+        if any(out.iterdir()) and not (old.is_file() and '"qcomp-gradient-manifest/' in old.read_text(errors="replace")):
+            raise QCompError(f"output directory '{out}' is not empty and is not a previous 'qcomp grad' export; refusing to replace it")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        for name, text in files.items():
+            (tmp / name).write_text(text, encoding="utf-8")
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+        if out.exists():
+            trash = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
+            os.replace(out, trash / "old")
+            os.replace(tmp, out)
+            shutil.rmtree(trash, ignore_errors=True)
+        else:
+            os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..passes.param_shift import build_gradient_program
+
+    program = load_program(args)
+    values = _load_params(args.params, program.num_params) if args.params else None
+    gp = build_gradient_program(program, args.wrt, args.order)
+    files, manifest = export_gradient_program(gp, values)
+    write_directory(Path(args.output), files, manifest)
+    print(f"{gp.summary()}\nwrote {len(files)} OpenQASM 3 file(s) and manifest.json to {args.output}")
+    return 0

@@ -1,0 +1,149 @@
+"""``qcomp run``: simulate a model on params and inputs; print or write expectation values or counts."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+
+from .._io import atomic_write_bytes, atomic_write_text
+from ..errors import InputError, QCompError
+from . import add_source_args, load_program
+
+NAME = "run"
+HELP = "simulate a model: expectation values (or shot counts with --shots) for params and a batch of inputs"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    add_source_args(p)
+    p.add_argument("--params", help="parameter values: .npy, .npz (arrays by declared name), .json or .csv")
+    p.add_argument("--inputs", help="input rows: .npy, .npz, .json or .csv (one sample per row)")
+    p.add_argument("--shots", type=int, help="sample the measured qubits (all qubits if none) this many times per row")
+    p.add_argument("--seed", type=int, default=None, help="random seed for --shots")
+    p.add_argument("--batch-size", type=int, default=None, help="rows simulated at once (memory)")
+    p.add_argument("--precision", choices=("double", "single"), default="double")
+    p.add_argument("--threads", type=int, default=None, help="threads (default: QCOMP_NUM_THREADS or all cores)")
+    p.add_argument("-o", "--output", default=None, help="write results to .npy, .json or .csv instead of printing")
+
+
+def load_values(path: str, what: str) -> np.ndarray | dict[str, np.ndarray]:
+    """Read an array (or arrays by name) from .npy, .npz, .json or .csv."""
+    p = Path(path)
+    if not p.is_file():
+        raise QCompError(f"cannot read {what} file '{path}': no such file")
+    suffix = p.suffix.lower()
+    try:
+        if suffix == ".npy":
+            return np.asarray(np.load(p, allow_pickle=False), dtype=float)
+        if suffix == ".npz":
+            with np.load(p, allow_pickle=False) as z:
+                return {k: np.asarray(z[k], dtype=float) for k in z.files}
+        if suffix == ".json":
+            data = json.loads(p.read_text(encoding="utf-8"))
+            if isinstance(data, dict):
+                return {k: np.asarray(v, dtype=float) for k, v in data.items()}
+            return np.asarray(data, dtype=float)
+        if suffix == ".csv":
+            rows = [r for r in csv.reader(io.StringIO(p.read_text(encoding="utf-8"))) if r and any(c.strip() for c in r)]
+            if rows and not _is_number(rows[0][0]):
+                rows = rows[1:]  # header line
+            arr = np.array([[float(c) for c in r] for r in rows], dtype=float)
+            return arr
+    except (ValueError, OSError, json.JSONDecodeError) as exc:
+        raise InputError(f"cannot read {what} from '{path}': {exc}") from None
+    raise InputError(f"{what} file '{path}' must be .npy, .npz, .json or .csv")
+
+
+def _is_number(s: str) -> bool:
+    try:
+        float(s)
+        return True
+    except ValueError:
+        return False
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..backends.simulator import Simulator
+
+    if args.output is not None and Path(args.output).suffix.lower() not in (".npy", ".json", ".csv"):
+        raise QCompError(f"output file '{args.output}' must end in .npy, .json or .csv")
+    program = load_program(args)
+    params = load_values(args.params, "params") if args.params else None
+    inputs = load_values(args.inputs, "inputs") if args.inputs else None
+    if params is None and program.num_params:
+        raise InputError(f"the model declares {program.num_params} params; pass them with --params")
+    if isinstance(params, np.ndarray) and params.ndim == 2 and params.shape[0] == 1:
+        params = params[0]
+    if isinstance(inputs, np.ndarray) and inputs.ndim == 1 and program.num_inputs and inputs.shape[0] != program.num_inputs \
+            and program.num_inputs == 1:
+        inputs = inputs[:, None]  # a single input column written as one value per line
+    sim = Simulator(program, precision=args.precision, batch_size=args.batch_size, threads=args.threads)
+    if args.shots is not None:
+        counts = sim.sample(params, inputs, shots=args.shots, seed=args.seed)
+        _emit_counts(args, counts)
+    else:
+        values = sim.expval(params, inputs)
+        names = [o.text or f"output{k}" for k, o in enumerate(program.observables)]
+        if not names:
+            raise QCompError("the model has no 'expect' outputs; use --shots to sample its measured qubits")
+        _emit_values(args, values, names)
+    return 0
+
+
+def _emit_values(args, values: np.ndarray, names: list[str]) -> None:
+    out = args.output
+    if out is None:
+        width = max(12, *(len(n) for n in names))
+        print("sample  " + "  ".join(f"{n:>{width}}" for n in names))
+        for b, row in enumerate(values):
+            print(f"{b:>6}  " + "  ".join(f"{v:>{width}.10f}" for v in row))
+        return
+    suffix = Path(out).suffix.lower()
+    if suffix == ".npy":
+        buf = io.BytesIO()
+        np.save(buf, values)
+        atomic_write_bytes(out, buf.getvalue())
+    elif suffix == ".json":
+        atomic_write_text(out, json.dumps({"outputs": names, "values": values.tolist()}, indent=2) + "\n")
+    else:
+        s = io.StringIO()
+        w = csv.writer(s, lineterminator="\n")
+        w.writerow(names)
+        for row in values:
+            w.writerow([repr(float(v)) for v in row])
+        atomic_write_text(out, s.getvalue())
+
+
+def _emit_counts(args, counts: list[dict[str, int]]) -> None:
+    out = args.output
+    keys = sorted({k for c in counts for k in c})
+    if out is None:
+        for b, c in enumerate(counts):
+            print(f"sample {b}: " + ", ".join(f"{k}: {c[k]}" for k in sorted(c)))
+        return
+    suffix = Path(out).suffix.lower()
+    if suffix == ".json":
+        atomic_write_text(out, json.dumps({"counts": counts}, indent=2) + "\n")
+        return
+    table = np.array([[c.get(k, 0) for k in keys] for c in counts], dtype=np.int64)
+    if suffix == ".npy":
+        # columns are outcomes 0 .. 2**m - 1 so the file is self-describing by position
+        width = len(keys[0]) if keys else 0
+        full = np.zeros((len(counts), 2**width), dtype=np.int64)
+        for b, c in enumerate(counts):
+            for k, v in c.items():
+                full[b, int(k, 2)] = v
+        buf = io.BytesIO()
+        np.save(buf, full)
+        atomic_write_bytes(out, buf.getvalue())
+    else:
+        s = io.StringIO()
+        w = csv.writer(s, lineterminator="\n")
+        w.writerow(keys)
+        for row in table:
+            w.writerow(list(map(int, row)))
+        atomic_write_text(out, s.getvalue())

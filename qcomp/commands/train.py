@@ -1,0 +1,150 @@
+"""``qcomp train``: train a model's params on a dataset, report test metrics, export the trained QASM."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .._io import atomic_write_text
+from ..errors import QCompError
+from . import add_source_args
+
+NAME = "train"
+HELP = "train a model (hinge/squared/bce/softmax-ce loss, Adam or SGD) on a dataset and export the trained circuit"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    add_source_args(p)
+    add_data_args(p)
+    p.add_argument("--loss", default="hinge", choices=("hinge", "squared", "bce", "softmax-ce"))
+    p.add_argument("--optimizer", default="adam", choices=("adam", "sgd"))
+    p.add_argument("--lr", type=float, default=0.01, help="learning rate (default 0.01)")
+    p.add_argument("--momentum", type=float, default=None, help="SGD momentum")
+    p.add_argument("--epochs", type=int, default=3)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--seed", type=int, default=0, help="seeds the data split, init and shuffling")
+    p.add_argument("--init-scale", type=float, default=np.pi, help="initial params uniform in [-s, s]")
+    p.add_argument("--patience", type=int, default=None, help="early stopping patience (epochs)")
+    p.add_argument("--save", default=None, help="checkpoint .npz (default: <model>.params.npz in the current directory)")
+    p.add_argument("--resume", default=None, help="continue from a checkpoint written by --save")
+    p.add_argument("--export-qasm", default=None, help="trained OpenQASM 3 (default: <model>.trained.qasm)")
+    p.add_argument("--no-export", action="store_true", help="do not write the trained OpenQASM")
+    p.add_argument("--plot", default=None, help="write a training-curve PNG (needs matplotlib: qcomp[plot])")
+    p.add_argument("--baseline", action="store_true", help="also train the classical 16-2-1 baseline for comparison")
+    p.add_argument("-O", dest="optimize", type=int, default=2, choices=(0, 1, 2, 3), help="optimization level")
+    p.add_argument("--precision", default="double", choices=("double", "single"))
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def add_data_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", required=True, help="digits:A,B (ships with scikit-learn), mnist:A,B (with --mnist-path) or FILE.npz")
+    p.add_argument("--mnist-path", default=None, help="a Keras-layout mnist.npz for --data mnist:A,B")
+    p.add_argument("--val-fraction", type=float, default=0.1)
+
+
+def load_dataset(args: argparse.Namespace, n_features: int):
+    from ..train import load_data
+
+    return load_data(args.data, mnist_path=args.mnist_path, seed=args.seed,
+                     validation_fraction=args.val_fraction, expected_features=n_features)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..api import compile as qcompile
+    from ..train import (TrainingInterrupted, evaluate, fit, get_optimizer, init_params,
+                         train_classical_baseline)
+
+    t_start = time.perf_counter()
+    model = qcompile(args.source, optimize=args.optimize, max_qubits=args.max_qubits, max_ops=args.max_ops)
+    if model.num_outputs == 0:
+        raise QCompError(f"{args.source}: the model has no 'expect' output to train")
+    if model.num_params == 0:
+        raise QCompError(f"{args.source}: the model declares no 'param' to train")
+    data = load_dataset(args, model.num_inputs)
+    stem = Path(args.source).stem
+    save = Path(args.save) if args.save else Path(f"{stem}.params.npz")
+    export = None if args.no_export else Path(args.export_qasm or f"{stem}.trained.qasm")
+    if args.plot:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            raise QCompError("--plot needs matplotlib: pip install 'qcomp[plot]'") from None
+    if args.epochs < 1 or args.batch_size < 1:
+        raise QCompError("--epochs and --batch-size must be positive")
+
+    sim = model.simulator(precision=args.precision)
+    opt_kw = {"lr": args.lr}
+    if args.optimizer == "sgd" and args.momentum is not None:
+        opt_kw["momentum"] = args.momentum
+    optimizer = get_optimizer(args.optimizer, **opt_kw)
+    params0 = init_params(model.num_params, seed=args.seed, scale=args.init_scale)
+    print(f"model: {args.source}: {model.program.num_qubits} qubits, {model.num_params} params, "
+          f"{model.num_inputs} inputs; data: {data.description}: {len(data.y_train)} train, "
+          f"{0 if data.x_val is None else len(data.y_val)} validation, {len(data.y_test)} test")
+
+    def log_epoch(epoch, logs, params):
+        parts = [f"epoch {epoch}"] + [f"{k} {v:.4f}" for k, v in logs.items()
+                                      if k not in ("epoch",) and isinstance(v, float)]
+        print("  " + ", ".join(parts), flush=True)
+        return False
+
+    try:
+        result = fit(sim, params0, data, loss=args.loss, optimizer=optimizer, epochs=args.epochs,
+                     batch_size=args.batch_size, seed=args.seed, callbacks=[log_epoch],
+                     early_stopping_patience=args.patience, checkpoint_path=save,
+                     resume_from=args.resume, progress=not args.no_progress and sys.stderr.isatty())
+    except TrainingInterrupted:
+        print(f"interrupted; the last completed epoch is in {save}; continue with --resume {save}", file=sys.stderr)
+        return 130
+    train_time = time.perf_counter() - t_start
+    test = result.test_metrics or evaluate(sim, result.params, data.x_test, data.y_test, args.loss)
+    n_seen = len(data.y_train) * max(result.epochs_completed - (result.resumed_from_epoch or 0), 1)
+    print(f"test: loss {test['loss']:.4f}, accuracy {test['accuracy']:.4f}, hinge accuracy {test['hinge_accuracy']:.4f}")
+    print(f"time: {train_time:.2f} s total, {1e3 * sum(h.get('time_s', 0.0) for h in result.history) / max(n_seen, 1):.2f} ms per training sample")
+    print(f"params: {save}")
+    if export is not None:
+        res = model.qasm_result(3, bind_params=result.params)
+        import json
+
+        atomic_write_text(export, res.text)
+        atomic_write_text(str(export) + ".json", json.dumps(res.manifest, indent=2, sort_keys=True) + "\n")
+        print(f"trained OpenQASM 3: {export} (manifest {export}.json)")
+    if args.plot:
+        _plot(result.history, args.plot)
+        print(f"training curve: {args.plot}")
+    if args.baseline:
+        b = train_classical_baseline(data, epochs=max(args.epochs, 20), batch_size=args.batch_size,
+                                     lr=args.lr, seed=args.seed)
+        print(f"classical 16-2-1 baseline (37 params): test hinge accuracy {b['test_hinge_accuracy']:.4f}")
+    return 0
+
+
+def _plot(history, path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import io
+
+    from .._io import atomic_write_bytes
+
+    epochs = [h["epoch"] for h in history]
+    fig, ax = plt.subplots(1, 2, figsize=(9, 3.5))
+    for key in ("loss", "val_loss"):
+        if key in history[0]:
+            ax[0].plot(epochs, [h[key] for h in history], label=key)
+    for key in ("hinge_accuracy", "val_hinge_accuracy", "accuracy", "val_accuracy"):
+        if key in history[0]:
+            ax[1].plot(epochs, [h[key] for h in history], label=key)
+    for a in ax:
+        a.set_xlabel("epoch")
+        a.legend()
+    buf = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    atomic_write_bytes(path, buf.getvalue())

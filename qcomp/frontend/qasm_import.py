@@ -1,0 +1,539 @@
+"""Import OpenQASM 3 (and 2) through ``openqasm3.parse`` into the qcomp IR.
+
+Supported: qubit/qreg registers, bit/creg registers, ``input float``/``input angle`` (become scalar
+params), ``const`` declarations, stdgates.inc and qelib1.inc gates (plus U, CX, u1/u2/u3, cu1/cu3/cu,
+phase/cphase), gate definitions (expanded; a definition equal to a library gate up to global phase,
+checked numerically, becomes that gate), ``inv @`` and ``pow(k) @`` with integer k, broadcast over
+registers, ``for`` loops over constant ranges (unrolled), terminal ``measure``, ``barrier`` (ignored) and
+``gphase`` (dropped: the IR has no global phase). Everything else raises UnsupportedError with its line.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import io
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import openqasm3
+from openqasm3 import ast
+
+from ..errors import IncludeError, ParseError, ResourceLimitError, SemanticError, Span, UnsupportedError
+from ..ir import expr as E
+from ..ir.circuit import Circuit
+from ..ir.gates import GATES, inverse as gate_inverse
+from ..ir.ops import Operation, Register, ValueDecl
+from ..ir.program import Program
+from .lower import DEFAULT_MAX_OPS, DEFAULT_MAX_QUBITS
+
+__all__ = ["import_qasm", "QASM_GATES"]
+
+STANDARD_INCLUDES = ("stdgates.inc", "qelib1.inc")
+CONSTANTS = {"pi": math.pi, "π": math.pi, "tau": 2 * math.pi, "τ": 2 * math.pi, "euler": math.e, "ℇ": math.e}
+FUNCTIONS = {"sin": "sin", "cos": "cos", "tan": "tan", "exp": "exp", "ln": "log", "log": "log", "sqrt": "sqrt",
+             "arcsin": "arcsin", "arccos": "arccos", "arctan": "arctan"}
+
+Expansion = Callable[[tuple[E.Expr, ...]], list[tuple[str, tuple[E.Expr, ...], tuple[int, ...]]]]
+
+
+def _half(e: E.Expr) -> E.Expr:
+    return E.mul(E.Const(0.5), e)
+
+
+def _cu(a: tuple[E.Expr, ...]):
+    """Controlled U(theta, phi, lambda) with phase gamma on the control (Qiskit's CUGate definition)."""
+    theta, phi, lam, gamma = a
+    return [
+        ("p", (gamma,), (0,)),
+        ("p", (_half(E.add(lam, phi)),), (0,)),
+        ("p", (_half(E.sub(lam, phi)),), (1,)),
+        ("cx", (), (0, 1)),
+        ("u", (E.neg(_half(theta)), E.Const(0.0), E.neg(_half(E.add(phi, lam)))), (1,)),
+        ("cx", (), (0, 1)),
+        ("u", (_half(theta), phi, E.Const(0.0)), (1,)),
+    ]
+
+
+def _direct(name: str, nq: int) -> Expansion:
+    return lambda a: [(name, tuple(a), tuple(range(nq)))]
+
+
+# OpenQASM gate name -> (angles, qubits, expansion into library gates on local qubits 0..k-1)
+QASM_GATES: dict[str, tuple[int, int, Expansion]] = {
+    n: (g.num_angles, g.num_qubits, _direct(n, g.num_qubits)) for n, g in GATES.items()
+}
+QASM_GATES.update(
+    {
+        "U": (3, 1, _direct("u", 1)),
+        "u3": (3, 1, _direct("u", 1)),
+        "u2": (2, 1, lambda a: [("u", (E.Const(math.pi / 2), a[0], a[1]), (0,))]),
+        "u1": (1, 1, _direct("p", 1)),
+        "phase": (1, 1, _direct("p", 1)),
+        "CX": (0, 2, _direct("cx", 2)),
+        "cnot": (0, 2, _direct("cx", 2)),
+        "cphase": (1, 2, _direct("cp", 2)),
+        "cu1": (1, 2, _direct("cp", 2)),
+        "cu3": (3, 2, lambda a: _cu((a[0], a[1], a[2], E.Const(0.0)))),
+        "cu": (4, 2, _cu),
+        "toffoli": (0, 3, _direct("ccx", 3)),
+    }
+)
+
+
+@dataclass
+class _Scope:
+    values: dict[str, E.Expr] = field(default_factory=dict)
+    qubits: dict[str, int] = field(default_factory=dict)
+    parent: "_Scope | None" = None
+
+    def value(self, name: str) -> E.Expr | None:
+        s: _Scope | None = self
+        while s is not None:
+            if name in s.values:
+                return s.values[name]
+            s = s.parent
+        return None
+
+    def qubit(self, name: str) -> int | None:
+        s: _Scope | None = self
+        while s is not None:
+            if name in s.qubits:
+                return s.qubits[name]
+            s = s.parent
+        return None
+
+
+_UNSUPPORTED = {
+    ast.BranchingStatement: "'if' (classical control flow)",
+    ast.WhileLoop: "'while' loops",
+    ast.SwitchStatement: "'switch'",
+    ast.SubroutineDefinition: "subroutine definitions ('def')",
+    ast.CalibrationDefinition: "pulse-level calibrations ('defcal')",
+    ast.CalibrationStatement: "pulse-level 'cal' blocks",
+    ast.CalibrationGrammarDeclaration: "'defcalgrammar'",
+    ast.DelayInstruction: "'delay'",
+    ast.Box: "'box'",
+    ast.ExternDeclaration: "'extern' declarations",
+    ast.ClassicalAssignment: "classical assignments",
+    ast.AliasStatement: "'let' aliases",
+    ast.QuantumReset: "'reset'",
+    ast.ReturnStatement: "'return'",
+    ast.BreakStatement: "'break'",
+    ast.ContinueStatement: "'continue'",
+    ast.EndStatement: "'end'",
+    ast.ExpressionStatement: "expression statements",
+}
+
+
+class _Importer:
+    def __init__(self, name: str, text: str, max_qubits: int, max_ops: int, base_dir: Path):
+        self.file = name
+        self.lines = text.split("\n")
+        self.max_qubits = max_qubits
+        self.max_ops = max_ops
+        self.base_dir = base_dir
+        self.registers: dict[str, Register] = {}
+        self.bits: dict[str, int] = {}
+        self.params: dict[str, ValueDecl] = {}
+        self.consts: dict[str, float] = {}
+        self.gates: dict[str, ast.QuantumGateDefinition] = {}
+        self.library_alias: dict[str, str] = {}  # user definitions equal to a library gate
+        self.num_qubits = 0
+        self.ops: list[Operation] = []
+        self.measured: list[int] = []
+        self.measured_set: set[int] = set()
+        self.include_stack: list[str] = []
+        self.gate_stack: list[str] = []
+        self.current: ast.Statement | None = None  # the statement being imported, for diagnostics
+
+    # -- diagnostics -------------------------------------------------------------------------
+    def span(self, node: ast.QASMNode | None) -> Span | None:
+        s = getattr(node, "span", None)
+        line = self.lines[s.start_line - 1] if s is not None and 0 < s.start_line <= len(self.lines) else None
+        if s is None or line is None or s.start_column >= len(line) or isinstance(node, ast.Identifier):
+            # openqasm3 gives some identifiers bogus columns: fall back to the enclosing statement
+            if node is not self.current and self.current is not None:
+                return self.span(self.current)
+            return None
+        end = s.end_column + 2 if s.end_line == s.start_line and s.end_column >= s.start_column else None
+        return Span(self.file, s.start_line, s.start_column + 1, end, line)
+
+    def unsupported(self, what: str, node) -> UnsupportedError:
+        return UnsupportedError(f"not supported in imported OpenQASM: {what}", self.span(node))
+
+    # -- expressions -------------------------------------------------------------------------
+    def expr(self, node: ast.Expression, scope: _Scope) -> E.Expr:
+        if isinstance(node, ast.IntegerLiteral):
+            return E.Const(float(node.value))
+        if isinstance(node, ast.FloatLiteral):
+            return E.Const(float(node.value))
+        if isinstance(node, ast.Identifier):
+            v = scope.value(node.name)
+            if v is not None:
+                return v
+            if node.name in self.consts:
+                return E.Const(self.consts[node.name])
+            if node.name in CONSTANTS:
+                return E.Const(CONSTANTS[node.name])
+            if node.name in self.params:
+                return self.params[node.name].symbol(0)
+            close = difflib.get_close_matches(node.name, list(self.consts) + list(self.params) + list(CONSTANTS), n=1)
+            raise SemanticError(f"undeclared name '{node.name}'", self.span(node),
+                                (f"did you mean '{close[0]}'?",) if close else ())
+        if isinstance(node, ast.UnaryExpression):
+            if node.op.name == "-":
+                return E.neg(self.expr(node.expression, scope))
+            raise self.unsupported(f"unary operator '{node.op.name}'", node)
+        if isinstance(node, ast.BinaryExpression):
+            op = node.op.name
+            if op in ("+", "-", "*", "/", "**", "%"):
+                return E.binary(op, self.expr(node.lhs, scope), self.expr(node.rhs, scope))
+            raise self.unsupported(f"operator '{op}' in an angle", node)
+        if isinstance(node, ast.FunctionCall):
+            fn = FUNCTIONS.get(node.name.name)
+            if fn is None or len(node.arguments) != 1:
+                raise self.unsupported(f"function '{node.name.name}'", node)
+            return E.func(fn, self.expr(node.arguments[0], scope))
+        if isinstance(node, ast.Cast) and isinstance(node.type, (ast.FloatType, ast.AngleType)):
+            return self.expr(node.argument, scope)
+        raise self.unsupported(f"expression '{type(node).__name__}'", node)
+
+    def int_expr(self, node: ast.Expression, scope: _Scope, what: str) -> int:
+        e = self.expr(node, scope)
+        if not e.is_constant:
+            raise SemanticError(f"{what} must be a constant integer", self.span(node))
+        v = e.value()
+        if not math.isfinite(v) or v != int(v):
+            raise SemanticError(f"{what} must be an integer, got {v}", self.span(node))
+        return int(v)
+
+    # -- qubits ----------------------------------------------------------------------------
+    def qubits_of(self, node, scope: _Scope) -> list[int]:
+        if isinstance(node, ast.Identifier):
+            q = scope.qubit(node.name)
+            if q is not None:
+                return [q]
+            reg = self.registers.get(node.name)
+            if reg is None:
+                self._undeclared_register(node.name, node, scope)
+            return [reg.offset + i for i in range(reg.size)]
+        if isinstance(node, ast.IndexedIdentifier):
+            reg = self.registers.get(node.name.name)
+            if reg is None:
+                self._undeclared_register(node.name.name, node, scope)
+            if len(node.indices) != 1:
+                raise self.unsupported("multi-dimensional qubit indexing", node)
+            index = node.indices[0]
+            out: list[int] = []
+            items = index.values if isinstance(index, ast.DiscreteSet) else index
+            for item in items:
+                if isinstance(item, ast.RangeDefinition):
+                    start = 0 if item.start is None else self.int_expr(item.start, scope, "range start")
+                    end = reg.size - 1 if item.end is None else self.int_expr(item.end, scope, "range end")
+                    step = 1 if item.step is None else self.int_expr(item.step, scope, "range step")
+                    if step == 0:
+                        raise SemanticError("range step must not be zero", self.span(item))
+                    idx = list(range(start, end + (1 if step > 0 else -1), step))  # OpenQASM ranges are inclusive
+                else:
+                    idx = [self.int_expr(item, scope, "qubit index")]
+                for i in idx:
+                    if not 0 <= i < reg.size:
+                        raise SemanticError(f"qubit index {i} out of range for register '{reg.name}' of size {reg.size}",
+                                            self.span(node))
+                    out.append(reg.offset + i)
+            return out
+        raise self.unsupported(f"qubit operand '{type(node).__name__}'", node)
+
+    def _undeclared_register(self, name: str, node, scope: _Scope):
+        close = difflib.get_close_matches(name, list(self.registers) + list(scope.qubits), n=1)
+        raise SemanticError(f"undeclared qubit register '{name}'", self.span(node),
+                            (f"did you mean '{close[0]}'?",) if close else ())
+
+    # -- statements -----------------------------------------------------------------------------
+    def statements(self, stmts, scope: _Scope, out: list[Operation], in_gate: str | None) -> None:
+        for s in stmts:
+            self.statement(s, scope, out, in_gate)
+
+    def statement(self, s: ast.Statement, scope: _Scope, out: list[Operation], in_gate: str | None) -> None:
+        top = in_gate is None and scope.parent is None
+        if in_gate is None:
+            self.current = s
+        if isinstance(s, ast.QuantumGate):
+            self.gate_call(s, scope, out)
+        elif isinstance(s, ast.QuantumPhase):
+            if s.modifiers:
+                raise self.unsupported("modified 'gphase'", s)
+            self.expr(s.argument, scope)  # validated, then dropped: the IR has no global phase
+        elif isinstance(s, ast.QuantumBarrier):
+            for q in s.qubits:
+                self.qubits_of(q, scope)
+        elif isinstance(s, (ast.Include, ast.QubitDeclaration, ast.IODeclaration, ast.ConstantDeclaration,
+                            ast.ClassicalDeclaration, ast.QuantumGateDefinition)):
+            if not top:
+                raise SemanticError(f"{type(s).__name__} is only allowed at the top level", self.span(s))
+            self.declaration(s, scope)
+        elif isinstance(s, ast.QuantumMeasurementStatement):
+            if in_gate:
+                raise SemanticError(f"'measure' inside gate '{in_gate}'", self.span(s))
+            self.measure(s.measure, scope)
+        elif isinstance(s, ast.ForInLoop):
+            self.for_loop(s, scope, out, in_gate)
+        elif isinstance(s, ast.Pragma):
+            return
+        else:
+            what = _UNSUPPORTED.get(type(s), f"'{type(s).__name__}'")
+            raise self.unsupported(what, s)
+
+    def declaration(self, s, scope: _Scope) -> None:
+        if isinstance(s, ast.Include):
+            self.include(s)
+        elif isinstance(s, ast.QubitDeclaration):
+            size = 1 if s.size is None else self.int_expr(s.size, scope, "register size")
+            if size < 1:
+                raise SemanticError(f"register size must be positive, got {size}", self.span(s))
+            if self.num_qubits + size > self.max_qubits:
+                raise ResourceLimitError(
+                    f"program declares {self.num_qubits + size} qubits, over the limit of {self.max_qubits}"
+                    " (raise it with max_qubits= / --max-qubits)", self.span(s))
+            self._declare(s.qubit.name, s)
+            self.registers[s.qubit.name] = Register(s.qubit.name, size, self.num_qubits, s.size is None, self.span(s))
+            self.num_qubits += size
+        elif isinstance(s, ast.IODeclaration):
+            if s.io_identifier != ast.IOKeyword.input:
+                raise self.unsupported("'output' declarations", s)
+            if not isinstance(s.type, (ast.FloatType, ast.AngleType)):
+                raise self.unsupported(f"input of type '{type(s.type).__name__}' (only float and angle)", s)
+            self._declare(s.identifier.name, s)
+            self.params[s.identifier.name] = ValueDecl("param", s.identifier.name, 1, len(self.params), True, self.span(s))
+        elif isinstance(s, ast.ConstantDeclaration):
+            e = self.expr(s.init_expression, scope)
+            if not e.is_constant:
+                raise SemanticError(f"const '{s.identifier.name}' must be a compile-time constant", self.span(s))
+            self._declare(s.identifier.name, s)
+            self.consts[s.identifier.name] = e.value()
+        elif isinstance(s, ast.ClassicalDeclaration):
+            if not isinstance(s.type, ast.BitType):
+                raise self.unsupported("classical variables (declare them 'const')", s)
+            size = 1 if s.type.size is None else self.int_expr(s.type.size, scope, "bit register size")
+            self._declare(s.identifier.name, s)
+            self.bits[s.identifier.name] = size
+            if isinstance(s.init_expression, ast.QuantumMeasurement):
+                self.measure(s.init_expression, scope)
+            elif s.init_expression is not None:
+                raise self.unsupported("initialized bit registers", s)
+        elif isinstance(s, ast.QuantumGateDefinition):
+            self.gate_definition(s)
+
+    def _declare(self, name: str, node) -> None:
+        if name in self.registers or name in self.params or name in self.consts or name in self.bits:
+            raise SemanticError(f"redeclaration of '{name}'", self.span(node))
+
+    def include(self, s: ast.Include) -> None:
+        if s.filename in STANDARD_INCLUDES:
+            return
+        path = (self.base_dir / s.filename).resolve()
+        if str(path) in self.include_stack:
+            raise IncludeError(f"include cycle through '{s.filename}'", self.span(s))
+        if not path.is_file():
+            raise IncludeError(f"cannot find include file '{s.filename}' (looked in {self.base_dir})", self.span(s))
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise IncludeError(f"cannot read include file '{s.filename}': {exc}", self.span(s)) from None
+        program = _parse(text, s.filename)
+        # An include shares this file's declarations: run it with our state and its own diagnostics.
+        saved = (self.file, self.lines, self.base_dir)
+        self.file, self.lines, self.base_dir = s.filename, text.split("\n"), path.parent
+        self.include_stack.append(str(path))
+        try:
+            self.statements([st for st in program.statements], _Scope(), self.ops, None)
+        finally:
+            self.include_stack.pop()
+            self.file, self.lines, self.base_dir = saved
+
+    def gate_definition(self, s: ast.QuantumGateDefinition) -> None:
+        name = s.name.name
+        if name in self.gates:
+            raise SemanticError(f"redefinition of gate '{name}'", self.span(s))
+        self.gates[name] = s
+        # A definition of a known gate (Qiskit writes rzz, sxdg, ... this way) that matches it becomes that gate.
+        known = QASM_GATES.get(name)
+        if known and known[0] == len(s.arguments) and known[1] == len(s.qubits) and self._matches_library(s, known):
+            self.library_alias[name] = name
+
+    def _matches_library(self, s: ast.QuantumGateDefinition, known) -> bool:
+        from ..backends.reference import unitary
+
+        n_angles, n_qubits, expand = known
+        rng = np.random.default_rng(1234)
+        for _ in range(2):
+            angles = tuple(E.Const(float(v)) for v in rng.uniform(-3, 3, n_angles))
+            # definition qubit i -> flat qubit (k-1-i): the unitary is then in argument order like GATES matrices
+            local = tuple(range(n_qubits - 1, -1, -1))
+            try:
+                body = self._expand_definition(s, angles, local, s)
+                lib = [Operation(g, tuple(local[i] for i in qs), a) for g, a, qs in expand(angles)]
+            except (SemanticError, UnsupportedError):
+                return False
+            u1 = unitary(Circuit.from_ops(n_qubits, body))
+            u2 = unitary(Circuit.from_ops(n_qubits, lib))
+            k = np.unravel_index(np.argmax(np.abs(u2)), u2.shape)
+            if abs(u1[k]) < 1e-9:
+                return False
+            ph = u2[k] / u1[k]
+            if abs(abs(ph) - 1) > 1e-9 or np.max(np.abs(u1 * ph - u2)) > 1e-9:
+                return False
+        return True
+
+    def _expand_definition(self, g: ast.QuantumGateDefinition, angles, qubits, call) -> list[Operation]:
+        name = g.name.name
+        if name in self.gate_stack:
+            raise SemanticError(f"recursive gate '{name}'", self.span(call))
+        scope = _Scope(values=dict(zip((a.name for a in g.arguments), angles)),
+                       qubits=dict(zip((q.name for q in g.qubits), qubits)))
+        body: list[Operation] = []
+        self.gate_stack.append(name)
+        try:
+            self.statements(g.body, scope, body, name)
+        finally:
+            self.gate_stack.pop()
+        return body
+
+    def gate_call(self, s: ast.QuantumGate, scope: _Scope, out: list[Operation]) -> None:
+        power = 1
+        for m in s.modifiers:
+            kind = m.modifier.name
+            if kind == "inv":
+                power = -power
+            elif kind == "pow":
+                k = self.expr(m.argument, scope)
+                if not k.is_constant or k.value() != int(k.value()):
+                    raise self.unsupported("'pow' with a non-integer exponent", s)
+                power *= int(k.value())
+            else:
+                raise self.unsupported(f"'{kind} @' modifiers", s)
+        name = s.name.name
+        user = self.gates.get(name) if name not in self.library_alias else None
+        known = QASM_GATES.get(name)
+        if user is None and known is None:
+            candidates = sorted(set(QASM_GATES) | set(self.gates))
+            close = difflib.get_close_matches(name, candidates, n=1)
+            raise SemanticError(f"unknown gate '{name}'", self.span(s.name) or self.span(s),
+                                (f"did you mean '{close[0]}'?",) if close else ())
+        n_angles = len(user.arguments) if user else known[0]
+        n_qubits = len(user.qubits) if user else known[1]
+        if len(s.arguments) != n_angles:
+            raise SemanticError(f"gate '{name}' takes {n_angles} angle(s), got {len(s.arguments)}", self.span(s))
+        if len(s.qubits) != n_qubits:
+            raise SemanticError(f"gate '{name}' takes {n_qubits} qubit(s), got {len(s.qubits)}", self.span(s))
+        angles = tuple(self.expr(a, scope) for a in s.arguments)
+        groups = [self.qubits_of(q, scope) for q in s.qubits]
+        sizes = {len(g) for g in groups if len(g) > 1}
+        if len(sizes) > 1:
+            raise SemanticError("registers of different sizes cannot be broadcast together", self.span(s))
+        width = sizes.pop() if sizes else 1
+        span = self.span(s)
+        for k in range(width):
+            qubits = tuple(g[k] if len(g) > 1 else g[0] for g in groups)
+            if len(set(qubits)) != len(qubits):
+                raise SemanticError(f"a qubit is used twice in one '{name}' gate", span)
+            after = [q for q in qubits if q in self.measured_set]
+            if after:
+                raise UnsupportedError(f"gate '{name}' after measuring its qubit: mid-circuit measurement is not supported", span)
+            if user is not None:
+                ops = self._expand_definition(user, angles, qubits, s)
+            else:
+                ops = [Operation(g, tuple(qubits[i] for i in qs), a) for g, a, qs in known[2](angles)]
+            ops = [Operation(o.name, o.qubits, o.angles, span) for o in ops]
+            if power < 0:
+                ops = _invert(ops)
+            for _ in range(abs(power)):
+                for op in ops:
+                    out.append(op)
+                if len(out) > self.max_ops:
+                    raise ResourceLimitError(
+                        f"program unrolls to more than {self.max_ops} operations (raise the limit with max_ops= / --max-ops)",
+                        span)
+
+    def measure(self, m: ast.QuantumMeasurement, scope: _Scope) -> None:
+        for q in self.qubits_of(m.qubit, scope):
+            if q not in self.measured_set:
+                self.measured_set.add(q)
+                self.measured.append(q)
+
+    def for_loop(self, s: ast.ForInLoop, scope: _Scope, out: list[Operation], in_gate: str | None) -> None:
+        it = s.set_declaration
+        if isinstance(it, ast.RangeDefinition):
+            if it.start is None or it.end is None:
+                raise SemanticError("a loop range needs a start and an end", self.span(it))
+            start = self.int_expr(it.start, scope, "range start")
+            end = self.int_expr(it.end, scope, "range end")
+            step = 1 if it.step is None else self.int_expr(it.step, scope, "range step")
+            if step == 0:
+                raise SemanticError("range step must not be zero", self.span(it))
+            values = list(range(start, end + (1 if step > 0 else -1), step))
+        elif isinstance(it, ast.DiscreteSet):
+            values = [self.int_expr(v, scope, "loop value") for v in it.values]
+        else:
+            raise self.unsupported("loops over non-constant sets", s)
+        if len(values) > self.max_ops:
+            raise ResourceLimitError(f"loop runs {len(values)} times, over the unrolling limit of {self.max_ops}", self.span(s))
+        for v in values:
+            inner = _Scope(values={s.identifier.name: E.Const(float(v))}, parent=scope)
+            self.statements(s.block, inner, out, in_gate)
+
+
+def _invert(ops: list[Operation]) -> list[Operation]:
+    out: list[Operation] = []
+    for op in reversed(ops):
+        for name, angles in gate_inverse(op.name, op.angles):
+            out.append(Operation(name, op.qubits, angles, op.span))
+    return out
+
+
+_ANTLR_MSG = re.compile(r"line (\d+):(\d+) (.*)")
+
+
+def _parse(text: str, name: str) -> ast.Program:
+    err = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(err):
+            return openqasm3.parse(text)
+    except Exception as exc:  # the ANTLR front end raises its own exception types
+        lines = text.split("\n")
+        m = _ANTLR_MSG.search(err.getvalue())
+        if m:
+            line, col = int(m.group(1)), int(m.group(2)) + 1
+            src = lines[line - 1] if 0 < line <= len(lines) else None
+            raise ParseError(f"OpenQASM syntax error: {m.group(3)}", Span(name, line, col, None, src)) from None
+        raise ParseError(f"OpenQASM syntax error in {name}: {exc or type(exc).__name__}") from None
+
+
+def import_qasm(text: str, name: str = "<string>", *, max_qubits: int = DEFAULT_MAX_QUBITS,
+                max_ops: int = DEFAULT_MAX_OPS) -> Program:
+    """Parse OpenQASM 3 (or 2) text and build a Program; ``input float`` declarations become params."""
+    tree = _parse(text, name)
+    base = Path(name).resolve().parent if name not in ("<string>", "<stdin>") else Path.cwd()
+    imp = _Importer(name, text, max_qubits, max_ops, base)
+    if name not in ("<string>", "<stdin>"):
+        imp.include_stack.append(str(Path(name).resolve()))
+    imp.statements(tree.statements, _Scope(), imp.ops, None)
+    if imp.num_qubits == 0:
+        raise SemanticError("empty program: no qubits declared", Span(name, 1, 1, None, imp.lines[0] if imp.lines else None))
+    circuit = Circuit(imp.num_qubits)
+    for op in imp.ops:
+        circuit.add(op)
+    return Program(
+        circuit=circuit,
+        registers=tuple(imp.registers.values()),
+        params=tuple(imp.params.values()),
+        inputs=(),
+        observables=(),
+        measured=tuple(imp.measured),
+        source_name=name,
+    )

@@ -1,0 +1,15 @@
+OPENQASM 3.0;
+include "stdgates.inc";
+input float[64] p_w_0;
+input float[64] p_w_1;
+input float[64] x_x_0;
+input float[64] x_x_1;
+input float[64] d_0;
+input float[64] d_1;
+input float[64] d_2;
+qubit[2] q;
+ry(d_0 * p_w_0) q[0];
+rz(2 * d_1 + p_w_1) q[1];
+rx(d_2 - p_w_0 / 3) q[0];
+ry(d_0) q[1];
+cx q[0], q[1];
