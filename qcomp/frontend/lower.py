@@ -32,15 +32,15 @@ class Limits:
 
 
 @dataclass
-class _Scope:
+class Scope:
     """Value-namespace bindings: consts/loop vars (numbers), gate angle params (exprs), qubit params."""
 
     values: dict[str, E.Expr] = field(default_factory=dict)
     qubits: dict[str, int] = field(default_factory=dict)
-    parent: "_Scope | None" = None
+    parent: "Scope | None" = None
 
     def lookup_value(self, name: str) -> E.Expr | None:
-        s: _Scope | None = self
+        s: Scope | None = self
         while s is not None:
             if name in s.values:
                 return s.values[name]
@@ -48,7 +48,7 @@ class _Scope:
         return None
 
     def lookup_qubit(self, name: str) -> int | None:
-        s: _Scope | None = self
+        s: Scope | None = self
         while s is not None:
             if name in s.qubits:
                 return s.qubits[name]
@@ -90,7 +90,7 @@ class _Lowerer:
         return (f"did you mean '{close[0]}'?",) if close else ()
 
     # -- expressions ---------------------------------------------------------------------
-    def expr(self, node: ast.Node, scope: _Scope) -> E.Expr:
+    def expr(self, node: ast.Node, scope: Scope) -> E.Expr:
         """Lower an angle/compile-time expression to an IR expression."""
         if isinstance(node, ast.Num):
             return E.Const(node.value)
@@ -179,7 +179,7 @@ class _Lowerer:
             )
         return e.value()
 
-    def int_expr(self, node: ast.Node, scope: _Scope, what: str = "index") -> int:
+    def int_expr(self, node: ast.Node, scope: Scope, what: str = "index") -> int:
         e = self.expr(node, scope)
         if not e.is_constant:
             names = ", ".join(sorted(s.name for s in e.symbols()))
@@ -193,7 +193,7 @@ class _Lowerer:
         return int(v)
 
     # -- qubits --------------------------------------------------------------------------
-    def qarg(self, q: ast.QArg, scope: _Scope) -> list[int]:
+    def qarg(self, q: ast.QArg, scope: Scope) -> list[int]:
         """Flat qubits named by a qubit argument (a whole register broadcasts)."""
         bound = scope.lookup_qubit(q.name)
         if bound is not None:
@@ -234,11 +234,11 @@ class _Lowerer:
         return self.values[name].kind
 
     # -- statements ------------------------------------------------------------------------
-    def block(self, stmts, scope: _Scope, out: list[Operation], in_gate: str | None, base_dir: Path) -> None:
+    def block(self, stmts, scope: Scope, out: list[Operation], in_gate: str | None, base_dir: Path) -> None:
         for s in stmts:
             self.statement(s, scope, out, in_gate, base_dir)
 
-    def statement(self, s: ast.Node, scope: _Scope, out: list[Operation], in_gate: str | None, base_dir: Path) -> None:
+    def statement(self, s: ast.Node, scope: Scope, out: list[Operation], in_gate: str | None, base_dir: Path) -> None:
         top = in_gate is None and scope.parent is None
         if isinstance(s, (ast.ConstDecl, ast.QubitDecl, ast.ValueDeclStmt, ast.GateDef, ast.Include)):
             if not top:
@@ -290,7 +290,7 @@ class _Lowerer:
             self._for(s, scope, out, in_gate, base_dir)
         elif isinstance(s, ast.If):
             c = self._const_value(self.expr(s.cond, scope), s.cond, "'if' condition")
-            self.block(s.then if c else s.orelse, _Scope(parent=scope), out, in_gate, base_dir)
+            self.block(s.then if c else s.orelse, Scope(parent=scope), out, in_gate, base_dir)
         elif isinstance(s, ast.Expect):
             if in_gate:
                 raise SemanticError(f"'expect' is not allowed inside gate '{in_gate}'", s.span)
@@ -331,7 +331,7 @@ class _Lowerer:
                 op.span,
             )
 
-    def _gate_call(self, s: ast.GateCall, scope: _Scope, out: list[Operation], base_dir: Path) -> None:
+    def _gate_call(self, s: ast.GateCall, scope: Scope, out: list[Operation], base_dir: Path) -> None:
         name = ALIASES.get(s.name, s.name)
         lib = GATES.get(name)
         user = self.gates.get(s.name)
@@ -398,7 +398,7 @@ class _Lowerer:
         if g.name in self.gate_stack:
             chain = " -> ".join(self.gate_stack + [g.name])
             raise SemanticError(f"recursive gate '{g.name}' ({chain})", call.span)
-        scope = _Scope(values=dict(zip(g.params, angles)), qubits=dict(zip(g.qubits, qubits)))
+        scope = Scope(values=dict(zip(g.params, angles)), qubits=dict(zip(g.qubits, qubits)))
         body: list[Operation] = []
         self.gate_stack.append(g.name)
         try:
@@ -408,7 +408,7 @@ class _Lowerer:
         # Operations take the call's span so diagnostics point at the user's call site.
         return [Operation(o.name, o.qubits, o.angles, call.span or o.span) for o in body]
 
-    def _for(self, s: ast.For, scope: _Scope, out: list[Operation], in_gate: str | None, base_dir: Path) -> None:
+    def _for(self, s: ast.For, scope: Scope, out: list[Operation], in_gate: str | None, base_dir: Path) -> None:
         args = [self.int_expr(a, scope, what="range bound") for a in s.range_args]
         if len(args) == 1:
             start, stop, step = 0, args[0], 1
@@ -433,10 +433,10 @@ class _Lowerer:
                 s.span,
             )
         for i in range(start, stop, step):
-            inner = _Scope(values={s.var: E.Const(float(i))}, parent=scope)
+            inner = Scope(values={s.var: E.Const(float(i))}, parent=scope)
             self.block(s.body, inner, out, in_gate, base_dir)
 
-    def _observable(self, s: ast.Expect, scope: _Scope) -> Observable:
+    def _observable(self, s: ast.Expect, scope: Scope) -> Observable:
         terms = self._pauli_sum(s.expr, scope)
         if any(not math.isfinite(c) for c, _ in terms):
             raise SemanticError("observable coefficient is not finite", s.expr.span or s.span)
@@ -444,7 +444,7 @@ class _Lowerer:
         text = _render_observable(normalized, self._qubit_name)
         return Observable(normalized, s.span, text)
 
-    def _pauli_sum(self, node: ast.Node, scope: _Scope) -> list[tuple[float, dict[int, str]]]:
+    def _pauli_sum(self, node: ast.Node, scope: Scope) -> list[tuple[float, dict[int, str]]]:
         if isinstance(node, ast.Call) and node.fn in PAULI_NAMES:
             arg = node.arg
             if isinstance(arg, ast.Name):
@@ -507,7 +507,7 @@ class _Lowerer:
             raise SemanticError("observable coefficient is not finite", node.span)
         return [(v, {})]
 
-    def _include(self, s: ast.Include, scope: _Scope, out: list[Operation], base_dir: Path) -> None:
+    def _include(self, s: ast.Include, scope: Scope, out: list[Operation], base_dir: Path) -> None:
         path = (base_dir / s.path).resolve()
         key = str(path)
         if key in self.include_stack:
@@ -565,7 +565,7 @@ def lower_module(
     )
     ops: list[Operation] = []
     with deep_recursion(module.file):
-        lw.block(module.statements, _Scope(), ops, None, bd)
+        lw.block(module.statements, Scope(), ops, None, bd)
     if lw.num_qubits == 0:
         lines = module.source.split("\n") if module.source else [""]
         raise SemanticError(

@@ -15,7 +15,6 @@ import difflib
 import io
 import math
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -29,7 +28,7 @@ from ..ir.circuit import Circuit
 from ..ir.gates import GATES, inverse as gate_inverse
 from ..ir.ops import Operation, Register, ValueDecl
 from ..ir.program import Program
-from .lower import DEFAULT_MAX_OPS, DEFAULT_MAX_QUBITS
+from .lower import DEFAULT_MAX_OPS, DEFAULT_MAX_QUBITS, Scope
 
 __all__ = ["import_qasm", "QASM_GATES"]
 
@@ -83,29 +82,6 @@ QASM_GATES.update(
         "toffoli": (0, 3, _direct("ccx", 3)),
     }
 )
-
-
-@dataclass
-class _Scope:
-    values: dict[str, E.Expr] = field(default_factory=dict)
-    qubits: dict[str, int] = field(default_factory=dict)
-    parent: "_Scope | None" = None
-
-    def value(self, name: str) -> E.Expr | None:
-        s: _Scope | None = self
-        while s is not None:
-            if name in s.values:
-                return s.values[name]
-            s = s.parent
-        return None
-
-    def qubit(self, name: str) -> int | None:
-        s: _Scope | None = self
-        while s is not None:
-            if name in s.qubits:
-                return s.qubits[name]
-            s = s.parent
-        return None
 
 
 _UNSUPPORTED = {
@@ -167,13 +143,13 @@ class _Importer:
         return UnsupportedError(f"not supported in imported OpenQASM: {what}", self.span(node))
 
     # -- expressions -------------------------------------------------------------------------
-    def expr(self, node: ast.Expression, scope: _Scope) -> E.Expr:
+    def expr(self, node: ast.Expression, scope: Scope) -> E.Expr:
         if isinstance(node, ast.IntegerLiteral):
             return E.Const(float(node.value))
         if isinstance(node, ast.FloatLiteral):
             return E.Const(float(node.value))
         if isinstance(node, ast.Identifier):
-            v = scope.value(node.name)
+            v = scope.lookup_value(node.name)
             if v is not None:
                 return v
             if node.name in self.consts:
@@ -203,7 +179,7 @@ class _Importer:
             return self.expr(node.argument, scope)
         raise self.unsupported(f"expression '{type(node).__name__}'", node)
 
-    def int_expr(self, node: ast.Expression, scope: _Scope, what: str) -> int:
+    def int_expr(self, node: ast.Expression, scope: Scope, what: str) -> int:
         e = self.expr(node, scope)
         if not e.is_constant:
             raise SemanticError(f"{what} must be a constant integer", self.span(node))
@@ -213,9 +189,9 @@ class _Importer:
         return int(v)
 
     # -- qubits ----------------------------------------------------------------------------
-    def qubits_of(self, node, scope: _Scope) -> list[int]:
+    def qubits_of(self, node, scope: Scope) -> list[int]:
         if isinstance(node, ast.Identifier):
-            q = scope.qubit(node.name)
+            q = scope.lookup_qubit(node.name)
             if q is not None:
                 return [q]
             reg = self.registers.get(node.name)
@@ -249,17 +225,17 @@ class _Importer:
             return out
         raise self.unsupported(f"qubit operand '{type(node).__name__}'", node)
 
-    def _undeclared_register(self, name: str, node, scope: _Scope):
+    def _undeclared_register(self, name: str, node, scope: Scope):
         close = difflib.get_close_matches(name, list(self.registers) + list(scope.qubits), n=1)
         raise SemanticError(f"undeclared qubit register '{name}'", self.span(node),
                             (f"did you mean '{close[0]}'?",) if close else ())
 
     # -- statements -----------------------------------------------------------------------------
-    def statements(self, stmts, scope: _Scope, out: list[Operation], in_gate: str | None) -> None:
+    def statements(self, stmts, scope: Scope, out: list[Operation], in_gate: str | None) -> None:
         for s in stmts:
             self.statement(s, scope, out, in_gate)
 
-    def statement(self, s: ast.Statement, scope: _Scope, out: list[Operation], in_gate: str | None) -> None:
+    def statement(self, s: ast.Statement, scope: Scope, out: list[Operation], in_gate: str | None) -> None:
         top = in_gate is None and scope.parent is None
         if in_gate is None:
             self.current = s
@@ -289,7 +265,7 @@ class _Importer:
             what = _UNSUPPORTED.get(type(s), f"'{type(s).__name__}'")
             raise self.unsupported(what, s)
 
-    def declaration(self, s, scope: _Scope) -> None:
+    def declaration(self, s, scope: Scope) -> None:
         if isinstance(s, ast.Include):
             self.include(s)
         elif isinstance(s, ast.QubitDeclaration):
@@ -351,7 +327,7 @@ class _Importer:
         self.file, self.lines, self.base_dir = s.filename, text.split("\n"), path.parent
         self.include_stack.append(str(path))
         try:
-            self.statements([st for st in program.statements], _Scope(), self.ops, None)
+            self.statements([st for st in program.statements], Scope(), self.ops, None)
         finally:
             self.include_stack.pop()
             self.file, self.lines, self.base_dir = saved
@@ -394,7 +370,7 @@ class _Importer:
         name = g.name.name
         if name in self.gate_stack:
             raise SemanticError(f"recursive gate '{name}'", self.span(call))
-        scope = _Scope(values=dict(zip((a.name for a in g.arguments), angles)),
+        scope = Scope(values=dict(zip((a.name for a in g.arguments), angles)),
                        qubits=dict(zip((q.name for q in g.qubits), qubits)))
         body: list[Operation] = []
         self.gate_stack.append(name)
@@ -404,7 +380,7 @@ class _Importer:
             self.gate_stack.pop()
         return body
 
-    def gate_call(self, s: ast.QuantumGate, scope: _Scope, out: list[Operation]) -> None:
+    def gate_call(self, s: ast.QuantumGate, scope: Scope, out: list[Operation]) -> None:
         power = 1
         for m in s.modifiers:
             kind = m.modifier.name
@@ -460,13 +436,13 @@ class _Importer:
                         f"program unrolls to more than {self.max_ops} operations (raise the limit with max_ops= / --max-ops)",
                         span)
 
-    def measure(self, m: ast.QuantumMeasurement, scope: _Scope) -> None:
+    def measure(self, m: ast.QuantumMeasurement, scope: Scope) -> None:
         for q in self.qubits_of(m.qubit, scope):
             if q not in self.measured_set:
                 self.measured_set.add(q)
                 self.measured.append(q)
 
-    def for_loop(self, s: ast.ForInLoop, scope: _Scope, out: list[Operation], in_gate: str | None) -> None:
+    def for_loop(self, s: ast.ForInLoop, scope: Scope, out: list[Operation], in_gate: str | None) -> None:
         it = s.set_declaration
         if isinstance(it, ast.RangeDefinition):
             if it.start is None or it.end is None:
@@ -484,7 +460,7 @@ class _Importer:
         if len(values) > self.max_ops:
             raise ResourceLimitError(f"loop runs {len(values)} times, over the unrolling limit of {self.max_ops}", self.span(s))
         for v in values:
-            inner = _Scope(values={s.identifier.name: E.Const(float(v))}, parent=scope)
+            inner = Scope(values={s.identifier.name: E.Const(float(v))}, parent=scope)
             self.statements(s.block, inner, out, in_gate)
 
 
@@ -522,7 +498,7 @@ def import_qasm(text: str, name: str = "<string>", *, max_qubits: int = DEFAULT_
     imp = _Importer(name, text, max_qubits, max_ops, base)
     if name not in ("<string>", "<stdin>"):
         imp.include_stack.append(str(Path(name).resolve()))
-    imp.statements(tree.statements, _Scope(), imp.ops, None)
+    imp.statements(tree.statements, Scope(), imp.ops, None)
     if imp.num_qubits == 0:
         raise SemanticError("empty program: no qubits declared", Span(name, 1, 1, None, imp.lines[0] if imp.lines else None))
     circuit = Circuit(imp.num_qubits)

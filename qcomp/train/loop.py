@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import sys
-import tempfile
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -17,6 +17,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 from tqdm.auto import tqdm
 
+from qcomp._io import atomic_write_bytes
 from qcomp.errors import DataError
 from qcomp.train.data import Dataset, iterate_minibatches, validate_dataset
 from qcomp.train.errors import CheckpointError, TrainConfigError, TrainingError
@@ -214,20 +215,9 @@ def _write_checkpoint(path: Path, state: dict[str, Any]) -> None:
     meta = {k: v for k, v in state.items() if k not in ("params", "best_params", "optimizer", "epoch")}
     meta["optimizer_scalars"] = opt_scalars
     arrays["meta"] = np.array(json.dumps(meta))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    atomic_write_bytes(path, buf.getvalue())
 
 
 def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
