@@ -95,6 +95,16 @@ def main(argv=None) -> int:
     print(f"MNIST QNN: {program.num_qubits} qubits, {program.num_params} params, batch {args.batch}; "
           f"parameter shift uses {gp.num_circuits} shifted circuits; threads: {os.environ.get('OMP_NUM_THREADS', 'default')}")
 
+    from qcomp.commands.grad import export_gradient_program
+    from qcomp.passes.param_shift import build_gradient_program
+
+    t_build1 = median_time(lambda: build_gradient_program(program, order=1), args.repeat)
+    t_build2 = median_time(lambda: build_gradient_program(program, order=2), 1)
+    gp2 = build_gradient_program(program, order=2)
+    t_export = median_time(lambda: export_gradient_program(gp), 1)
+    print(f"build GradientProgram: order 1 {t_build1:.4f} s ({gp.num_circuits} circuits), "
+          f"order 2 {t_build2:.3f} s ({gp2.num_circuits} circuits); OpenQASM 3 export of order 1: {t_export:.3f} s")
+
     # correctness first: all methods agree
     g_adj = sim.gradient(w, X[:2], method="adjoint")
     g_ps = parameter_shift_gradient(program, w, X[:2], ex)

@@ -12,10 +12,11 @@ from qcomp.errors import PassError
 from qcomp.ir.expr import Const, Expr, mul, neg
 from qcomp.ir.gates import GATES
 from qcomp.ir.ops import Operation
+from qcomp.ir.circuit import Circuit
 from qcomp.ir.program import Program
 
 from .base import Pass, register
-from .commutation import angle_sum, build_circuit, circuit_ops, paused_gc
+from .commutation import angle_sum, paused_gc, rem
 
 PI = math.pi
 HALF_PI = math.pi / 2
@@ -58,8 +59,8 @@ class BasisTranslation(Pass):
 
     def _run(self, program: Program) -> Program:
         plan = _plan(self.basis)
-        ops = translate_ops(circuit_ops(program.circuit), plan)
-        return program.with_circuit(build_circuit(program.num_qubits, ops))
+        ops = translate_ops(program.circuit.ops(), plan)
+        return program.with_circuit(Circuit.from_ops(program.num_qubits, ops))
 
 
 @dataclass(frozen=True)
@@ -189,6 +190,8 @@ def const_matrix(op: Operation) -> Mat:
             m = _FIXED[name] = _m(name)
         return m
     v = [a.value() for a in op.angles]
+    if not all(math.isfinite(x) for x in v):
+        raise PassError(f"basis-translation: gate {op.name} on qubit {op.qubits[0]} has a non-finite angle {v}")
     if name == "rz":
         return _rz(v[0])
     if name == "p":
@@ -215,7 +218,9 @@ _EIGHTHS = {k: k * PI / 8 for k in range(-8, 9)}
 
 def _norm(v: float) -> float:
     """Angle in [-pi, pi]; multiples of pi/8 snapped to their exact value (prints as k * pi / 8)."""
-    v = math.remainder(v, 2 * PI)
+    v = rem(v, 2 * PI)
+    if not math.isfinite(v):
+        return v
     k = round(v * 8 / PI)
     if abs(v - _EIGHTHS[k]) < 1e-12:
         return _EIGHTHS[k]
@@ -303,7 +308,7 @@ def _is_minimal(run: list[Operation], plan: _Plan) -> bool:
         if op.name == "u" or not op.angles:
             return True
         a = op.angles[0]
-        return not (isinstance(a, Const) and abs(math.remainder(a.val, 2 * PI)) < _TOL)
+        return not (isinstance(a, Const) and abs(rem(a.val, 2 * PI)) < _TOL)
     names = [op.name for op in run]
     if len(names) > 3 or not all(n in plan.basis for n in names):
         return False
@@ -317,7 +322,7 @@ def _is_minimal(run: list[Operation], plan: _Plan) -> bool:
         if names[i] == "x" and len(names) == 3:
             return False
     for op in run:
-        if op.angles and any(isinstance(a, Const) and abs(math.remainder(a.val, 2 * PI)) < _TOL for a in op.angles):
+        if op.angles and any(isinstance(a, Const) and abs(rem(a.val, 2 * PI)) < _TOL for a in op.angles):
             if op.name != "u":
                 return False
     return True
@@ -382,7 +387,7 @@ def _ex(v) -> Expr:
 
 
 def _zero(e: Expr, period: float = 2 * PI) -> bool:
-    return isinstance(e, Const) and abs(math.remainder(e.val, period)) < _TOL
+    return isinstance(e, Const) and abs(rem(e.val, period)) < _TOL
 
 
 def _emit(tokens: list[tuple], q: tuple[int, ...], plan: _Plan) -> list[Operation]:

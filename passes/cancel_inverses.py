@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from qcomp.ir.circuit import Circuit
 from qcomp.ir.program import Program
 
 from .base import Pass, register
-from .commutation import build_circuit, cancel_and_merge, circuit_ops, paused_gc
+from .commutation import cancel_and_merge, paused_gc
 
 
 @register
@@ -28,6 +29,6 @@ class CancelInverses(Pass):
             return self._run(program)
 
     def _run(self, program: Program) -> Program:
-        ops = circuit_ops(program.circuit)
+        ops = program.circuit.ops()
         out = cancel_and_merge(ops, program.num_qubits, cancel=True, merge=self.merge, window=self.window)
-        return program.with_circuit(build_circuit(program.num_qubits, out))
+        return program.with_circuit(Circuit.from_ops(program.num_qubits, out))

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import gc
-import heapq
 import math
 from contextlib import contextmanager
 from functools import lru_cache
-from typing import Iterable, Iterator, Sequence
+from typing import Iterator, Sequence
 
-import networkx as nx
 import numpy as np
 
-from qcomp.ir.circuit import Circuit
 from qcomp.ir.expr import Const, Expr, add
 from qcomp.ir.gates import GATES, ROTATIONS
 from qcomp.ir.ops import Operation
@@ -37,6 +34,11 @@ SYMMETRIC: dict[str, tuple[int, ...]] = {
 ANGLE_TOL = 1e-12
 
 
+def rem(v: float, period: float) -> float:
+    """``math.remainder`` that gives nan (never zero, never an error) for inf and nan."""
+    return math.remainder(v, period) if math.isfinite(v) else math.nan
+
+
 @contextmanager
 def paused_gc() -> Iterator[None]:
     """Pause the cyclic garbage collector: passes allocate ~10 small containers per gate and
@@ -48,149 +50,6 @@ def paused_gc() -> Iterator[None]:
     finally:
         if was:
             gc.enable()
-
-
-# -- fast circuit I/O ----------------------------------------------------------------
-# Circuit's public API costs ~20 us per added gate (networkx edge surgery); passes that rewrite
-# the whole circuit read it once in topological order and build the result graph in one go.
-
-
-class FastCircuit(Circuit):
-    """A Circuit made by a pass: it holds the op list and builds its networkx graph only when a
-    graph method is first used (predecessor, add, remove, verify, ...).
-
-    Reading (``ops``, ``items``, ``len``, ``count_ops``, ``depth``) needs no graph, so a chain of
-    passes hands op lists along without paying ~20 us per gate for networkx each time. Node ids
-    are the list positions, as ``Circuit.from_ops`` would number them.
-    """
-
-    def __init__(self, num_qubits: int, ops: Iterable[Operation]):
-        self.num_qubits = int(num_qubits)
-        ops = list(ops)
-        n = self.num_qubits
-        for op in ops:
-            for q in op.qubits:
-                if not 0 <= q < n:
-                    raise IndexError(f"qubit {q} out of range for a {n}-qubit circuit")
-        self._ops: list[Operation] | None = ops
-        self._graph: nx.MultiDiGraph | None = None
-        self._order = list(range(len(ops)))
-        self._next = len(ops)
-
-    @property
-    def _g(self) -> nx.MultiDiGraph:
-        if self._graph is None:
-            self._graph = _build_graph(self.num_qubits, self._ops)
-            self._ops = None
-        return self._graph
-
-    @_g.setter
-    def _g(self, value: nx.MultiDiGraph) -> None:
-        self._graph = value
-        self._ops = None
-
-    def ops(self) -> list[Operation]:
-        return list(self._ops) if self._ops is not None else super().ops()
-
-    def nodes(self) -> list[int]:
-        return list(range(len(self._ops))) if self._ops is not None else super().nodes()
-
-    def op(self, node: int) -> Operation:
-        return self._ops[node] if self._ops is not None else super().op(node)
-
-    def __contains__(self, node: object) -> bool:
-        if self._ops is not None:
-            return isinstance(node, int) and 0 <= node < len(self._ops)
-        return super().__contains__(node)
-
-    def __len__(self) -> int:
-        return len(self._ops) if self._ops is not None else super().__len__()
-
-    def copy(self) -> Circuit:
-        if self._ops is not None:
-            return FastCircuit(self.num_qubits, self._ops)  # operations are immutable
-        return super().copy()
-
-
-def circuit_ops(circuit: Circuit) -> list[Operation]:
-    """The operations in the circuit's deterministic topological order (same as ``circuit.ops()``).
-
-    The result may be shared with the circuit: do not mutate it.
-    """
-    if isinstance(circuit, FastCircuit) and circuit._ops is not None:
-        return circuit._ops
-    g = circuit._g
-    node = g._node
-    if circuit._order is not None:
-        return [node[n]["op"] for n in circuit._order]
-    pred, succ = g._pred, g._succ
-    indeg: dict[int, int] = {}
-    for n in node:
-        if type(n) is int:
-            indeg[n] = sum(len(keys) for u, keys in pred[n].items() if type(u) is int)
-    heap = [n for n, d in indeg.items() if d == 0]
-    heapq.heapify(heap)
-    order: list[int] = []
-    while heap:
-        n = heapq.heappop(heap)
-        order.append(n)
-        for v, keys in succ[n].items():
-            if type(v) is int:
-                d = indeg[v] - len(keys)
-                indeg[v] = d
-                if d == 0:
-                    heapq.heappush(heap, v)
-    assert len(order) == len(indeg), "circuit graph has a cycle"
-    circuit._order = order  # the same order Circuit.nodes() would compute
-    return [node[n]["op"] for n in order]
-
-
-def build_circuit(num_qubits: int, ops: Iterable[Operation]) -> Circuit:
-    """A circuit of ``ops`` (in a topological order), equal to ``Circuit.from_ops`` but built lazily."""
-    return FastCircuit(num_qubits, ops)
-
-
-def _build_graph(num_qubits: int, ops: Sequence[Operation]) -> nx.MultiDiGraph:
-    """The MultiDiGraph ``Circuit.from_ops`` would build, without per-edge networkx calls."""
-    with paused_gc():
-        g = nx.MultiDiGraph()
-        nodes, succ, pred = g._node, g._succ, g._pred
-        last: list[object] = []
-        for q in range(num_qubits):
-            i = ("in", q)
-            nodes[i] = {}
-            succ[i] = {}
-            pred[i] = {}
-            last.append(i)
-        for n, op in enumerate(ops):
-            nodes[n] = {"op": op}
-            s_n: dict = {}
-            p: dict = {}
-            succ[n] = s_n
-            pred[n] = p
-            for q in op.qubits:
-                u = last[q]
-                su = succ[u]
-                kd = su.get(n)
-                if kd is None:
-                    # like networkx: succ[u][v] and pred[v][u] are one shared key dict
-                    kd = su[n] = p[u] = {}
-                kd[q] = {}
-                last[q] = n
-        for q in range(num_qubits):
-            o = ("out", q)
-            u = last[q]
-            nodes[o] = {}
-            succ[o] = {}
-            kd = {q: {}}
-            pred[o] = {u: kd}
-            succ[u][o] = kd
-    return g
-
-
-def clone_circuit(circuit: Circuit) -> Circuit:
-    """An independent copy of ``circuit`` (cheaper than ``Circuit.copy()``, same node order)."""
-    return FastCircuit(circuit.num_qubits, circuit_ops(circuit))
 
 
 # -- commutation ----------------------------------------------------------------------
@@ -336,7 +195,7 @@ def angle_sum(a: Expr, b: Expr) -> Expr:
 def is_zero_mod(e: Expr, period: float) -> bool:
     if not isinstance(e, Const):
         return False
-    v = math.remainder(e.val, period)
+    v = rem(e.val, period)
     return abs(v) <= ANGLE_TOL * max(1.0, abs(e.val))
 
 

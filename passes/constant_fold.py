@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from qcomp.ir.expr import Const, Expr, Sym
 from qcomp.ir.gates import ROTATIONS
 from qcomp.ir.ops import Operation
+from qcomp.ir.circuit import Circuit
 from qcomp.ir.program import Program
 
 from .base import Pass, register
-from .commutation import ANGLE_TOL, ROTATION_PERIOD, build_circuit, circuit_ops, clone_circuit, paused_gc
+from .commutation import ANGLE_TOL, ROTATION_PERIOD, paused_gc, rem
 
 _TOL = 1e-12
 
@@ -31,7 +32,7 @@ def is_identity(op: Operation) -> bool:
         a = op.angles[0]
         if not isinstance(a, Const):
             return False
-        return abs(math.remainder(a.val, ROTATION_PERIOD[op.name])) <= ANGLE_TOL * max(1.0, abs(a.val))
+        return abs(rem(a.val, ROTATION_PERIOD[op.name])) <= ANGLE_TOL * max(1.0, abs(a.val))
     if op.name == "u":
         if not all(isinstance(a, Const) for a in op.angles):
             return False
@@ -39,7 +40,7 @@ def is_identity(op: Operation) -> bool:
         # u(theta, phi, lam) ~ I iff sin(theta/2) = 0 and the relative phase of the diagonal is 1
         if abs(math.sin(theta / 2)) > _TOL:
             return False
-        return abs(math.remainder(phi + lam, 2 * math.pi)) <= 1e-12 * max(1.0, abs(phi + lam))
+        return abs(rem(phi + lam, 2 * math.pi)) <= 1e-12 * max(1.0, abs(phi + lam))
     if op.name == "unitary" and op.matrix is not None:
         m = op.matrix
         d = len(m)
@@ -54,7 +55,7 @@ def _normalize(op: Operation) -> Operation:
     """Constant rotation angles reduced to (-period/2, period/2] (same gate up to a global phase)."""
     a = op.angles[0]
     period = ROTATION_PERIOD[op.name]
-    v = math.remainder(a.val, period)
+    v = rem(a.val, period)
     if v == -period / 2:
         v = period / 2
     return op if v == a.val else op.with_angles((Const(v),))
@@ -75,7 +76,7 @@ class ConstantFold(Pass):
     def _run(self, program: Program) -> Program:
         out = []
         changed = False
-        for op in circuit_ops(program.circuit):
+        for op in program.circuit.ops():
             new = op
             if op.angles:
                 angles = tuple(_fold(a) for a in op.angles)
@@ -89,5 +90,5 @@ class ConstantFold(Pass):
             changed = changed or new is not op
             out.append(new)
         if not changed:
-            return program.with_circuit(clone_circuit(program.circuit))
-        return program.with_circuit(build_circuit(program.num_qubits, out))
+            return program.with_circuit(program.circuit.copy())
+        return program.with_circuit(Circuit.from_ops(program.num_qubits, out))

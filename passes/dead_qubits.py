@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from qcomp.ir.ops import Observable, PauliTerm
+from qcomp.ir.circuit import Circuit
 from qcomp.ir.program import Program
 
 from .base import Pass, register
-from .commutation import build_circuit, circuit_ops, clone_circuit, paused_gc
+from .commutation import paused_gc
 
 
 @register
@@ -23,14 +24,14 @@ class DeadQubits(Pass):
             return self._run(program)
 
     def _run(self, program: Program) -> Program:
-        ops = circuit_ops(program.circuit)
+        ops = program.circuit.ops()
         used = {q for op in ops for q in op.qubits}
         used |= set(program.measured)
         for o in program.observables:
             used |= o.qubits
         n = program.num_qubits
         if len(used) == n:
-            return program.with_circuit(clone_circuit(program.circuit))
+            return program.with_circuit(program.circuit.copy())
         keep = sorted(used) or [0]  # a program keeps at least one qubit
         new_index = {q: i for i, q in enumerate(keep)}
         old_map = program.qubit_map or tuple(range(n))
@@ -44,7 +45,7 @@ class DeadQubits(Pass):
             for o in program.observables
         )
         return program.with_circuit(
-            build_circuit(len(keep), new_ops),
+            Circuit.from_ops(len(keep), new_ops),
             observables=observables,
             measured=tuple(new_index[q] for q in program.measured),
             qubit_map=tuple(old_map[q] for q in keep),

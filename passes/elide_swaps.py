@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from qcomp.ir.ops import Observable, PauliTerm
+from qcomp.ir.circuit import Circuit
 from qcomp.ir.program import Program
 
 from .base import Pass, register
-from .commutation import build_circuit, circuit_ops, clone_circuit, paused_gc
+from .commutation import paused_gc
 
 
 @register
@@ -23,10 +24,10 @@ class ElideSwaps(Pass):
             return self._run(program)
 
     def _run(self, program: Program) -> Program:
-        ops = circuit_ops(program.circuit)
+        ops = program.circuit.ops()
         if (not program.observables and not program.measured) or not any(op.name == "swap" for op in ops):
             # without outputs the whole state is the result: a relabelled state would differ
-            return program.with_circuit(clone_circuit(program.circuit))
+            return program.with_circuit(program.circuit.copy())
         wire = list(range(program.num_qubits))  # wire[q]: where qubit q's state is now
         out = []
         for op in ops:
@@ -45,7 +46,7 @@ class ElideSwaps(Pass):
             for o in program.observables
         )
         return program.with_circuit(
-            build_circuit(program.num_qubits, out),
+            Circuit.from_ops(program.num_qubits, out),
             observables=observables,
             measured=tuple(wire[q] for q in program.measured),
         )

@@ -11,10 +11,11 @@ import numpy as np
 from qcomp.ir.expr import Sym
 from qcomp.ir.gates import GATES
 from qcomp.ir.ops import Operation
+from qcomp.ir.circuit import Circuit
 from qcomp.ir.program import Program
 
 from .base import Pass, register
-from .commutation import GENERIC_ANGLES, PAULI_MATRICES, build_circuit, circuit_ops, clone_circuit, paused_gc
+from .commutation import GENERIC_ANGLES, PAULI_MATRICES, paused_gc
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +24,7 @@ _BIT = {"X": 1, "Y": 2, "Z": 4}
 
 def used_symbols(program: Program) -> frozenset[Sym]:
     out: set[Sym] = set()
-    for op in circuit_ops(program.circuit):
+    for op in program.circuit.ops():
         for a in op.angles:
             out |= a.symbols()
     return frozenset(out)
@@ -86,7 +87,7 @@ class LightCone(Pass):
     def _run(self, program: Program) -> Program:
         if not program.observables and not program.measured:
             # no outputs declared: the whole state is the result, keep everything
-            return program.with_circuit(clone_circuit(program.circuit))
+            return program.with_circuit(program.circuit.copy())
         n = program.num_qubits
         # what each qubit is observed with at the end: Pauli words by term, Z for measurement
         term_paulis: list[dict[int, int]] = []
@@ -103,7 +104,7 @@ class LightCone(Pass):
             live[q] = True
         pristine = [True] * n  # no kept gate after this point on the wire
         open_wires = n  # wires still pristine or not live: while > 0 gates may be dropped
-        ops = circuit_ops(program.circuit)
+        ops = program.circuit.ops()
         keep = [False] * len(ops)
         commutes = self._commutes_at_end
         for i in range(len(ops) - 1, -1, -1):
@@ -128,7 +129,7 @@ class LightCone(Pass):
                     pristine[q] = False
                     open_wires -= 1
         out = [op for op, k in zip(ops, keep) if k]
-        result = program.with_circuit(build_circuit(n, out))
+        result = program.with_circuit(Circuit.from_ops(n, out))
         if log.isEnabledFor(logging.INFO) and program.num_params:
             dropped = sorted(set(unused_params(result)) - set(unused_params(program)))
             if dropped:

@@ -8,6 +8,10 @@ from .base import REGISTRY, Pass, make_pass
 
 TARGETS = ("qasm", "sim")
 
+# Passes that keep the outputs (expectation values, measured probabilities) but not the state
+# vector: an equivalence check after them must compare outputs only.
+OUTPUT_PRESERVING_PASSES = frozenset({"light-cone", "dead-qubits", "elide-swaps"})
+
 # Pass specs per level. Names of passes that are not registered (the fusion passes live in their
 # own modules and may be absent) are skipped, so every preset works with whatever is installed.
 # "cancel+merge" is cancel-inverses{merge=true}: one sweep that cancels pairs and merges rotations

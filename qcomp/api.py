@@ -53,11 +53,23 @@ class Model:
     optimize_level: int = 2
     passes: str | None = None
     _cache: dict[str, Program] = field(default_factory=dict, repr=False)
+    # on-disk compile cache (qcomp.cache) and this model's source key; None when uncached
+    cache_key: str | None = field(default=None, repr=False, compare=False)
+    _disk: Any = field(default=None, repr=False, compare=False)
 
     def optimized(self, target: str = "qasm") -> Program:
         """The program after the optimization pipeline for ``target`` ("qasm" or "sim")."""
         if target not in self._cache:
-            self._cache[target] = optimize(self.program, self.optimize_level, target=target, passes=self.passes)
+            def build() -> Program:
+                return optimize(self.program, self.optimize_level, target=target, passes=self.passes)
+
+            if self._disk is not None and self.cache_key is not None:
+                from .cache import derive_key
+
+                key = derive_key(self.cache_key, level=self.optimize_level, passes=self.passes, target=target)
+                self._cache[target] = self._disk.get_or_build(f"program-{target}", key, build, Program)
+            else:
+                self._cache[target] = build()
         return self._cache[target]
 
     @property
@@ -101,17 +113,49 @@ class Model:
 
 
 def compile(source: str | os.PathLike, optimize: int = 2, *, passes: str | None = None,
-            max_qubits: int = DEFAULT_MAX_QUBITS, max_ops: int = DEFAULT_MAX_OPS) -> Model:  # noqa: A001
+            max_qubits: int = DEFAULT_MAX_QUBITS, max_ops: int = DEFAULT_MAX_OPS,
+            cache: bool = True) -> Model:  # noqa: A001
     """Compile a ``.q``/``.qasm`` file path or .q source text into a Model.
 
-    ``optimize`` is the preset level 0-3; ``passes`` an explicit pipeline spec instead.
+    ``optimize`` is the preset level 0-3; ``passes`` an explicit pipeline spec instead. With
+    ``cache`` (default; off when ``QCOMP_NO_CACHE`` is set) the lowered and optimized programs are
+    kept in the on-disk compile cache (``QCOMP_CACHE_DIR`` or ``~/.cache/qcomp``, see qcomp.cache),
+    so compiling unchanged source again skips the front end and the passes.
     """
-    if isinstance(source, os.PathLike) or (isinstance(source, str) and _looks_like_path(source)):
-        if not Path(source).is_file():
-            raise QCompError(f"cannot read '{source}': no such file")
-        program = parse_file(source, max_qubits=max_qubits, max_ops=max_ops)
-    else:
-        program = parse(str(source), max_qubits=max_qubits, max_ops=max_ops)
+    from .cache import default_cache
+
     if optimize not in (0, 1, 2, 3):
         raise QCompError(f"optimization level must be 0, 1, 2 or 3, got {optimize}")
-    return Model(program, optimize, passes)
+    is_path = isinstance(source, os.PathLike) or (isinstance(source, str) and _looks_like_path(source))
+    if is_path and not Path(source).is_file():
+        raise QCompError(f"cannot read '{source}': no such file")
+    store = default_cache(cache)
+    if store is None or not store.usable():
+        program = parse_file(source, max_qubits=max_qubits, max_ops=max_ops) if is_path else \
+            parse(str(source), max_qubits=max_qubits, max_ops=max_ops)
+        return Model(program, optimize, passes)
+    from .cache import source_key
+
+    if is_path:
+        p = Path(source)
+        try:
+            text = p.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise QCompError(f"cannot read '{source}': {exc}") from None
+        name, base_dir = str(source), p.resolve().parent
+    else:
+        text, name, base_dir = str(source), "<string>", None
+    key = source_key(text, name, base_dir, {"max_qubits": max_qubits, "max_ops": max_ops})
+    program = store.get_or_build("program", key, lambda: _front_end(text, name, base_dir, max_qubits, max_ops), Program)
+    return Model(program, optimize, passes, cache_key=key, _disk=store)
+
+
+def _front_end(text: str, name: str, base_dir: Path | None, max_qubits: int, max_ops: int) -> Program:
+    """What parse_file / parse do, on text already read (so the cache key and the program agree)."""
+    from . import frontend
+
+    if name.lower().endswith((".qasm", ".qasm3", ".qasm2")):
+        from .frontend.qasm_import import import_qasm
+
+        return import_qasm(text, name, max_qubits=max_qubits, max_ops=max_ops)
+    return frontend.parse(text, name=name, max_qubits=max_qubits, max_ops=max_ops, base_dir=base_dir)

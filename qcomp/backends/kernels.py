@@ -89,6 +89,17 @@ def _coef_for(m: np.ndarray, i: int, j: int, ndim: int, dtype) -> object:
     return c.astype(dtype).reshape((-1,) + (1,) * (ndim - 1))
 
 
+_NZ_CACHE: dict[bytes, list[list[int]]] = {}
+
+
+def _nonzeros(mask: np.ndarray) -> list[list[int]]:
+    key = mask.tobytes() + bytes([mask.shape[0] & 255])
+    nz = _NZ_CACHE.get(key)
+    if nz is None:
+        nz = _NZ_CACHE[key] = [np.flatnonzero(r).tolist() for r in mask]
+    return nz
+
+
 def apply_dense(X: np.ndarray, Y: np.ndarray, bv: BlockView, m: np.ndarray, mask: np.ndarray) -> None:
     """Y = (block matrix m on bv.qubits) X. m is (1|B, d, d); mask (d, d) marks structural nonzeros."""
     dtype = X.dtype
@@ -97,8 +108,9 @@ def apply_dense(X: np.ndarray, Y: np.ndarray, bv: BlockView, m: np.ndarray, mask
     nd = xs[0].ndim
     big = xs[0].size >= NUMEXPR_MIN_ELEMENTS and dtype == np.complex128
     tmp = None
+    rows_nz = _nonzeros(mask)
     for i in range(bv.d):
-        js = np.flatnonzero(mask[i])
+        js = rows_nz[i]
         coefs = [_coef_for(m, i, j, nd, dtype) for j in js]
         if big and len(js) > 1:
             names = {f"s{t}": xs[j] for t, j in enumerate(js)}

@@ -8,7 +8,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..ir.expr import CompiledExprs, Expr, Sym
+from ..ir.expr import CompiledExprs, Expr
 from ..ir.gates import GATES
 from ..ir.ops import Operation
 from ..passes.fuse_blocks import group_ops
@@ -101,9 +101,9 @@ def _diag_h_c(op: Operation) -> tuple[np.ndarray, np.ndarray]:
 def choose_layout(rest: Sequence[Operation], n: int, m: int) -> list[int] | None:
     """Physical positions for logical qubits when the state is larger than a cache piece (2**m).
 
-    The product-state preparation can build the state in any qubit order for free, so the
-    qubits used by most kernels go to the top local positions (m-1, m-2, ...: cache-blocked
-    runs, long contiguous inner loops) and the least used ones above m.
+    The product-state preparation can build the state in any qubit order for free, so the m
+    qubits used by most gates go to the local positions 0..m-1 (keeping their relative order)
+    when that makes more gates cache-blockable; otherwise the identity layout is kept.
     """
     if n <= m:
         return None
@@ -111,12 +111,18 @@ def choose_layout(rest: Sequence[Operation], n: int, m: int) -> list[int] | None
     for op in rest:
         for q in op.qubits:
             use[q] += 1
-    order = sorted(range(n), key=lambda q: -use[q])  # stable: ties keep index order
-    positions = list(range(m - 1, -1, -1)) + list(range(m, n))
+    hot = sorted(sorted(range(n), key=lambda q: -use[q])[:m])
+    cold = [q for q in range(n) if q not in set(hot)]
     phys = [0] * n
-    for q, pos in zip(order, positions):
+    for pos, q in enumerate(hot + cold):
         phys[q] = pos
-    return None if phys == list(range(n)) else phys
+
+    def local_ops(layout: list[int]) -> int:
+        return sum(1 for op in rest if max(layout[q] for q in op.qubits) < m)
+
+    if phys == list(range(n)) or local_ops(phys) <= local_ops(list(range(n))):
+        return None
+    return phys
 
 
 def build_plan(ops: Sequence[Operation], n: int, num_params: int, num_inputs: int = 0, *, block_qubits: int = DEFAULT_BLOCK_QUBITS,
@@ -279,7 +285,7 @@ def diag_phase(kern: DiagKernel, angles: np.ndarray, n: int, dtype, conj: bool =
     phi = None
     for t in kern.terms:
         if t.ref.slots:
-            a = angles[t.ref.slots[0]][:Bm if Bm > 1 else 1][:, None]
+            a = angles[t.ref.slots[0]][:Bm, None]
             v = a * t.h[None] + t.c[None]
         else:
             v = t.c[None]

@@ -208,7 +208,6 @@ class Simulator:
         plan = self.plan("forward")
         ctx = self._context(plan, P, X, pvar, xvar)
         rows = self._chunk_rows(B, FORWARD_WORKSPACE, extra_per_row)
-        dim = 2**self.n
 
         def work(sl: slice, bufs: list[np.ndarray]) -> None:
             consume(sl, SP.forward(ctx, sl, sl.stop - sl.start, bufs))

@@ -12,12 +12,12 @@ from typing import Any
 import numpy as np
 
 from .._io import atomic_write_text
-from ..errors import InputError, QCompError
+from ..errors import InputError
 from . import add_source_args, load_program
 
 NAME = "compile"
 HELP = "compile a model (.q or .qasm) to OpenQASM 3 (or 2) with a JSON manifest"
-DEFAULT_LEVEL = 1
+DEFAULT_LEVEL = 2  # as qcomp.compile(); see docs/passes.md for what each level keeps
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -28,6 +28,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-O", dest="opt_level", type=int, choices=(0, 1, 2, 3), default=DEFAULT_LEVEL,
                    help=f"optimization level -O0..-O3 (default -O{DEFAULT_LEVEL})")
     p.add_argument("--passes", help="explicit pass pipeline instead of the -O preset, e.g. 'cancel-inverses,merge-rotations'")
+    p.add_argument("--verify-each", action="store_true",
+                   help="after every pass run the IR verifier and (<= 12 qubits) a statevector equivalence check")
+    p.add_argument("--print-ir-after-all", action="store_true", help="print the IR to stderr after every pass")
     p.add_argument("--basis", help="translate to these gates, e.g. rz,sx,x,cx")
     p.add_argument("--bind-params", metavar="FILE", help="fold trained params in (.npy/.npz/.json, flat or by name)")
     p.add_argument("--bind-inputs", metavar="FILE",
@@ -145,23 +148,9 @@ def load_inputs_file(path: str, program) -> np.ndarray:
 # -- the command ---------------------------------------------------------------------------------
 
 
-def _pipeline(args):
-    from ..passes import parse_pipeline
-
-    if args.passes is not None:
-        return parse_pipeline(args.passes)
-    try:
-        from ..passes.presets import preset_pipeline
-    except ImportError:  # the presets module comes with the optimization passes
-        if args.opt_level != 0:
-            raise QCompError(f"-O{args.opt_level} needs qcomp.passes.presets, which is not installed; use -O0") from None
-        return []
-    return preset_pipeline(args.opt_level, target="qasm")
-
-
 def run(args: argparse.Namespace) -> int:
+    from ..api import optimize
     from ..backends.qasm import emit_qasm
-    from ..passes import PassManager
 
     program = load_program(args)
     program.circuit.verify()
@@ -174,7 +163,9 @@ def run(args: argparse.Namespace) -> int:
     xrows = load_inputs_file(args.bind_inputs, program) if args.bind_inputs else None
     basis = [b.strip() for b in args.basis.split(",") if b.strip()] if args.basis else None
 
-    optimized = PassManager(_pipeline(args)).run(program)
+    dump = (lambda text: print(text, file=sys.stderr)) if args.print_ir_after_all else None
+    optimized = optimize(program, args.opt_level, target="qasm", passes=args.passes,
+                         verify_each=args.verify_each, print_ir_after_all=dump)
 
     results = []
     if xrows is None:

@@ -143,7 +143,7 @@ class Program:
     def to_dot(self) -> str:
         """Graphviz text of the circuit DAG."""
         names = self.qubit_names()
-        g = self.circuit._g
+        g = self.circuit.graph_view()
         lines = ["digraph circuit {", "  rankdir=LR;"]
 
         def nid(n) -> str:

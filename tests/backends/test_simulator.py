@@ -35,9 +35,9 @@ def random_source(draw, n: int, num_ops: int, num_params: int = 3, num_inputs: i
         args = f"({', '.join(angles)})" if angles else ""
         lines.append(f"{g.name}{args} " + ", ".join(f"q[{q}]" for q in qs) + ";")
     # one Z-only output and one mixed output
-    lines.append(f"expect z(q[0])" + (f" @ z(q[{n - 1}])" if n > 1 else "") + ";")
+    lines.append("expect z(q[0])" + (f" @ z(q[{n - 1}])" if n > 1 else "") + ";")
     if with_y_terms:
-        lines.append(f"expect 0.7 * x(q[{n - 1}]) - 0.2 * y(q[0])" + (f" @ z(q[1])" if n > 1 else "") + " + 0.1;")
+        lines.append(f"expect 0.7 * x(q[{n - 1}]) - 0.2 * y(q[0])" + (" @ z(q[1])" if n > 1 else "") + " + 0.1;")
     return "\n".join(lines)
 
 

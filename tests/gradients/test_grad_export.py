@@ -95,11 +95,23 @@ def test_exported_program_through_qcomp_executor_and_structure(tmp_path):
     np.testing.assert_allclose(run_gradient_program(out, QiskitEstimatorExecutor(), params=w, inputs=x), expected, atol=1e-8)
 
 
+HESS = """
+qubit q[2]; param w[2]; input x;
+h q[0];
+cry(w[0] * x) q[0], q[1];
+rx(w[1]) q[1];
+cp(w[0] - w[1]) q[1], q[0];
+expect z(q[0]) @ x(q[1]);
+expect y(q[1]);
+"""
+
+
 def test_hessian_export(tmp_path):
-    out = _export(tmp_path, SMALL, "--order", "2")
-    program = qcomp.parse(SMALL)
+    out = _export(tmp_path, HESS, "--order", "2")
+    program = qcomp.parse(HESS)
     m = load_manifest(out)
     assert m["order"] == 2
+    assert len(m["circuits"]) == 26  # 1 unshifted + 3 (cry twice) + 1 + 1 + 8 + 8 + 4 (pairs)
     assert any(not c["shifts"] for c in m["circuits"])  # the unshifted circuit appears once
     w, x = _values(program, 2, 4)
     got = run_gradient_program(out, QiskitEstimatorExecutor(), params=w, inputs=x)
@@ -133,11 +145,13 @@ def test_params_file_and_bound_export(tmp_path, capsys):
 
 
 def test_output_directory_handling(tmp_path, capsys):
-    out = _export(tmp_path, SMALL)
-    first = sorted(p.name for p in out.iterdir())
-    out = _export(tmp_path, SMALL, "--order", "2")  # a previous export is replaced as a whole
-    assert load_manifest(out)["order"] == 2
-    assert len(list(out.glob("*.qasm"))) > len(first) - 1
+    out = _export(tmp_path, HESS, "--order", "2")
+    assert len(list(out.glob("*.qasm"))) == 26
+    out = _export(tmp_path, SMALL)  # a previous export is replaced as a whole: no stale files
+    m = load_manifest(out)
+    assert m["order"] == 1
+    assert {p.name for p in out.iterdir()} == {c["file"] for c in m["circuits"]} | {"manifest.json"}
+    assert len(m["circuits"]) < 26
     other = tmp_path / "other"
     other.mkdir()
     (other / "keep.txt").write_text("mine")

@@ -122,3 +122,9 @@ def test_random_circuits_equivalent(data, basis, random_program, check_equivalen
     out = BasisTranslation(basis).run(prog)
     check_equivalent(prog, out)
     assert {o.name for o in out.circuit.ops()} <= set(basis.split(","))
+
+
+def test_non_finite_angle_is_an_error(make_program):
+    prog = make_program(1, [Operation("rx", (0,), (Const(math.inf),))])
+    with pytest.raises(PassError, match="non-finite angle"):
+        BasisTranslation().run(prog)

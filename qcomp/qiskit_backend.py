@@ -1,0 +1,453 @@
+"""Run compiled OpenQASM 3 through Qiskit: exact statevector, Aer shots, or any EstimatorV2 primitive.
+
+Every executor loads the emitted text with ``qiskit.qasm3.loads`` (each ``input float[64]`` becomes a
+Qiskit Parameter of the same name), binds one row of values per batch sample (params, inputs and
+derived inputs, mapped through the emitter's manifest) and returns expectation values shaped
+``(B, n_outputs)`` like qcomp's simulator. They also implement ``estimate(circuits, values,
+observables)``, the ``qcomp.hardware.HardwareExecutor`` interface, so exported gradient programs
+run the same way: ``run_gradient_program(dir, QiskitAerExecutor(shots=4000))``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from .errors import InputError, UnsupportedError
+
+__all__ = [
+    "BACKENDS",
+    "EstimatorExecutor",
+    "QiskitStatevectorExecutor",
+    "QiskitAerExecutor",
+    "executor_for",
+    "model_values",
+    "run_on_qiskit",
+    "run_for_cli",
+    "DEFAULT_AER_SHOTS",
+    "DEFAULT_SAMPLE_SHOTS",
+]
+
+BACKENDS = ("qiskit-statevector", "qiskit-aer")
+# Shots per measured Pauli group when estimating expectation values on Aer without --shots.
+DEFAULT_AER_SHOTS = 4096
+# Shots for counts when none are given (as qcomp's Simulator.sample).
+DEFAULT_SAMPLE_SHOTS = 1024
+
+Values = Mapping[str, np.ndarray]
+Observable = Sequence[tuple[str, float]]
+
+
+def _qiskit():
+    try:
+        import qiskit.qasm3  # noqa: F401
+        from qiskit.quantum_info import SparsePauliOp  # noqa: F401
+    except ImportError as exc:  # pragma: no cover - qiskit is installed with qcomp[qiskit]
+        raise UnsupportedError(f"running on Qiskit needs qiskit and qiskit-qasm3-import ('pip install qcomp[qiskit]'): {exc}") from None
+
+
+# Loaded circuits by (text, keep_measurements): Qiskit's OpenQASM 3 parser takes ~0.1-0.3 s per file,
+# and training loops or repeated gradient evaluations load the same texts again.
+_LOADED: dict[tuple[str, bool], Any] = {}
+_LOADED_MAX = 512
+
+
+def _load(text: str, keep_measurements: bool = False):
+    """The QuantumCircuit of OpenQASM 3 ``text`` (final measurements removed unless kept); a copy."""
+    import qiskit.qasm3
+
+    _qiskit()
+    key = (text, keep_measurements)
+    circ = _LOADED.get(key)
+    if circ is None:
+        try:
+            circ = qiskit.qasm3.loads(text)
+        except Exception as exc:  # the importer raises its own error types
+            raise UnsupportedError(f"Qiskit cannot load the OpenQASM 3 program: {exc}") from None
+        if not keep_measurements:
+            circ = circ.remove_final_measurements(inplace=False)
+        if len(_LOADED) >= _LOADED_MAX:
+            _LOADED.clear()
+        _LOADED[key] = circ
+    return circ.copy()
+
+
+def _batch(values: Values) -> int:
+    return max((int(np.shape(v)[0]) for v in values.values() if np.ndim(v)), default=1)
+
+
+def _bindings(circ, values: Values, B: int) -> np.ndarray:
+    """(B, n_params) values in ``circ.parameters`` order; the file may not use every declared input."""
+    names = [p.name for p in circ.parameters]
+    missing = [n for n in names if n not in values]
+    if missing:
+        raise InputError(f"no value for circuit input '{missing[0]}'")
+    if not names:
+        return np.zeros((B, 0))
+    return np.stack([np.broadcast_to(np.asarray(values[n], dtype=float), (B,)) for n in names], axis=1)
+
+
+def _sparse_ops(observables: Sequence[Observable], num_qubits: int):
+    from qiskit.quantum_info import SparsePauliOp
+
+    return [SparsePauliOp.from_list(list(o) or [("I" * num_qubits, 0.0)]) for o in observables]
+
+
+# -- executors -----------------------------------------------------------------------------
+
+
+class _Base:
+    """Shared model-level entry point; subclasses implement ``estimate`` (and ``sample``)."""
+
+    def estimate(self, circuits: Sequence[str], values: Sequence[Values],
+                 observables: Sequence[Observable]) -> list[np.ndarray]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def expval(self, qasm, params: Any = None, inputs: Any = None, program=None) -> np.ndarray:
+        """(B, n_outputs) for an emitted ``QasmResult`` (or (text, manifest)) and a batch of rows.
+
+        ``program`` (the Program that was emitted) is only needed for its param/input names; by
+        default they are taken from the manifest.
+        """
+        text, manifest = _text_manifest(qasm)
+        vals = model_values(manifest, params, inputs, program)
+        obs = [_manifest_observable(manifest, k) for k in range(len(manifest["outputs"]))]
+        if not obs:
+            raise InputError("the model has no 'expect' outputs")
+        return self.estimate([text], [vals], obs)[0]
+
+
+class EstimatorExecutor(_Base):
+    """Adapter for ANY Qiskit EstimatorV2-style primitive (``run(pubs[, precision]).result()``).
+
+    One pub per circuit: the circuit, its observables as SparsePauliOps, and a (B, 1, n_params)
+    array of bindings, so ``evs`` come back (B, n_outputs). For hardware primitives (e.g.
+    ``qiskit_ibm_runtime.EstimatorV2(mode=backend)``), pass ``pass_manager`` (e.g.
+    ``generate_preset_pass_manager(backend=backend, optimization_level=1)``): circuits are
+    transpiled to the backend's ISA and the observables moved to the chosen layout. ``precision``
+    is handed to ``run`` when given (shot-based estimators take it as the target standard error).
+    """
+
+    def __init__(self, estimator: Any, *, precision: float | None = None, pass_manager: Any = None):
+        _qiskit()
+        if not callable(getattr(estimator, "run", None)):
+            raise InputError(f"{type(estimator).__name__} is not an Estimator primitive (it has no run method)")
+        self.estimator = estimator
+        self.precision = precision
+        self.pass_manager = pass_manager
+
+    def estimate(self, circuits, values, observables):
+        pubs, shapes = [], []
+        for text, vals in zip(circuits, values):
+            circ = _load(text)
+            ops = _sparse_ops(observables, circ.num_qubits)
+            B = _batch(vals)
+            bind = _bindings(circ, vals, B)  # before transpiling: names are the file's inputs
+            order = [p.name for p in circ.parameters]
+            if self.pass_manager is not None:
+                circ = self.pass_manager.run(circ)
+                ops = [op.apply_layout(circ.layout) for op in ops]
+                pos = {n: k for k, n in enumerate(order)}
+                bind = bind[:, [pos[p.name] for p in circ.parameters]] if circ.parameters else np.zeros((B, 0))
+            if bind.shape[1]:
+                pubs.append((circ, [ops], bind[:, None, :]))  # (B, 1) bindings x (1, n_out) observables
+            else:
+                pubs.append((circ, ops))
+            shapes.append(B)
+        job = self.estimator.run(pubs) if self.precision is None else self.estimator.run(pubs, precision=self.precision)
+        result = job.result()
+        n_out = len(observables)
+        return [np.broadcast_to(np.asarray(r.data.evs, dtype=float).reshape(-1, n_out), (B, n_out)).copy()
+                for r, B in zip(result, shapes)]
+
+
+class QiskitStatevectorExecutor(EstimatorExecutor):
+    """Exact expectation values with ``qiskit.primitives.StatevectorEstimator``; counts with
+    ``StatevectorSampler`` (exact probabilities, sampled with ``seed``)."""
+
+    def __init__(self, seed: int | None = None):
+        _qiskit()
+        from qiskit.primitives import StatevectorEstimator
+
+        super().__init__(StatevectorEstimator())
+        self.seed = seed
+
+    def sample(self, text: str, values: Values, shots: int = DEFAULT_SAMPLE_SHOTS) -> list[dict[str, int]]:
+        """Counts per batch row of the circuit's measurements (all qubits if it measures none)."""
+        from qiskit.primitives import StatevectorSampler
+
+        circ = _measured(_load(text, keep_measurements=True))
+        B = _batch(values)
+        bind = _bindings(circ, values, B)
+        pub = (circ, bind) if bind.shape[1] else (circ,)
+        res = StatevectorSampler(seed=self.seed).run([pub], shots=_check_shots(shots)).result()[0]
+        data = getattr(res.data, circ.cregs[0].name)
+        if not bind.shape[1]:
+            return [data.get_counts()] * B if B > 1 else [data.get_counts()]
+        return [data.get_counts(b) for b in range(B)]
+
+
+class QiskitAerExecutor(_Base):
+    """Shot-based estimation on qiskit-aer's ``AerSimulator``, measured like hardware (no noise model
+    unless ``backend_options`` give one).
+
+    Each circuit is transpiled once for Aer; the observables' Pauli terms are grouped into
+    qubit-wise commuting sets, each set measured after basis changes with ``shots`` shots, and all
+    batch rows run in one Aer call (``parameter_binds``). The estimate of an output sum_k c_k P_k
+    has standard deviation at most sum_k |c_k| / sqrt(shots).
+    """
+
+    def __init__(self, shots: int = DEFAULT_AER_SHOTS, seed: int | None = None, **backend_options: Any):
+        try:
+            from qiskit_aer import AerSimulator
+        except ImportError:
+            raise UnsupportedError("the qiskit-aer backend needs qiskit-aer ('pip install qiskit-aer')") from None
+        _qiskit()
+        self.shots = _check_shots(shots)
+        self.seed = seed
+        opts = dict(backend_options)
+        # Aer's thread pools cost more than they give for these small, many-experiment jobs
+        # (measured 4-6x slower on 2 cores, even at 17 qubits); pass max_parallel_threads=0 for all cores
+        opts.setdefault("max_parallel_threads", 1)
+        if seed is not None:
+            opts.setdefault("seed_simulator", seed)
+        self.backend = AerSimulator(**opts)
+        self._pm = None
+
+    def _transpile(self, circ):
+        # one pass manager per executor: transpile(circ, backend) rebuilds Aer's target every call
+        if self._pm is None:
+            from qiskit.transpiler import generate_preset_pass_manager
+
+            self._pm = generate_preset_pass_manager(optimization_level=0, backend=self.backend)
+        return self._pm.run(circ)
+
+    def _prepare(self, text: str, vals: Values, keep_measurements: bool):
+        """(transpiled circuit, its Parameters, (rows, n) bindings, B); rows is 1 without parameters."""
+        circ = _load(text, keep_measurements)
+        if keep_measurements:
+            circ = _measured(circ)
+        B = _batch(vals)
+        bind = _bindings(circ, vals, B)
+        base = self._transpile(circ)
+        params = list(base.parameters)
+        pos = {p.name: k for k, p in enumerate(circ.parameters)}
+        bind = bind[:, [pos[p.name] for p in params]] if params else np.zeros((1, 0))
+        return base, params, bind, B
+
+    def _run(self, jobs: list[tuple[Any, list, np.ndarray]], shots: int) -> list[list[dict[str, int]]]:
+        """One Aer call for all (circuit, params, bindings): counts per circuit per binding row."""
+        if not jobs:
+            return []
+        kwargs: dict[str, Any] = {"shots": shots}
+        if any(params for _, params, _ in jobs):
+            # a circuit without parameters gets {} and runs once
+            kwargs["parameter_binds"] = [{p: bind[:, k].tolist() for k, p in enumerate(params)}
+                                         for _, params, bind in jobs]
+        result = self.backend.run([c for c, _, _ in jobs], **kwargs).result()
+        if not result.success:  # pragma: no cover - Aer reports failures in the result
+            raise UnsupportedError(f"Aer failed: {result.status}")
+        out, k = [], 0
+        for _, params, bind in jobs:
+            rows = bind.shape[0] if params else 1
+            out.append([dict(result.get_counts(k + b)) for b in range(rows)])
+            k += rows
+        return out
+
+    def estimate(self, circuits, values, observables):
+        from qiskit import ClassicalRegister
+        from qiskit.quantum_info import SparsePauliOp
+
+        plans, jobs = [], []
+        for text, vals in zip(circuits, values):
+            base, params, bind, B = self._prepare(text, vals, keep_measurements=False)
+            n = base.num_qubits
+            ops = _sparse_ops(observables, n)
+            labels = sorted({lbl for op in ops for lbl in op.paulis.to_labels()} - {"I" * n})
+            groups = SparsePauliOp(labels).group_commuting(qubit_wise=True) if labels else []
+            first = len(jobs)
+            group_info = []
+            for g in groups:
+                glabels = g.paulis.to_labels()
+                basis: dict[int, str] = {}
+                for lbl in glabels:
+                    for q in range(n):
+                        if lbl[n - 1 - q] != "I":
+                            basis[q] = lbl[n - 1 - q]
+                support = sorted(basis)
+                mc = base.copy()
+                creg = ClassicalRegister(len(support), "m")
+                mc.add_register(creg)
+                for j, q in enumerate(support):
+                    if basis[q] == "X":
+                        mc.h(q)
+                    elif basis[q] == "Y":
+                        mc.sdg(q)
+                        mc.h(q)
+                    mc.measure(q, creg[j])
+                jobs.append((mc, params, bind))
+                group_info.append((glabels, support))
+            plans.append((n, ops, B, bool(params), first, group_info))
+        counts = self._run(jobs, self.shots)
+        out = []
+        for n, ops, B, has_params, first, group_info in plans:
+            rows = B if has_params else 1  # without parameters every row is the same circuit
+            pauli_ev: dict[str, np.ndarray] = {"I" * n: np.ones(rows)}
+            for g, (glabels, support) in enumerate(group_info):
+                for b, cnt in enumerate(counts[first + g]):
+                    keys = list(cnt)
+                    freq = np.array([cnt[k] for k in keys], dtype=float) / self.shots
+                    # bit j of an outcome (rightmost character = bit 0) is qubit support[j]
+                    m = len(support)
+                    bits = np.array([[k.replace(" ", "")[m - 1 - j] == "1" for j in range(m)] for k in keys], dtype=bool)
+                    for lbl in glabels:
+                        mask = np.array([lbl[n - 1 - q] != "I" for q in support], dtype=bool)
+                        parity = bits[:, mask].sum(axis=1) % 2
+                        pauli_ev.setdefault(lbl, np.zeros(rows))[b] = float(np.sum(freq * (1 - 2 * parity)))
+            ev = np.zeros((rows, len(ops)))
+            for k, op in enumerate(ops):
+                for lbl, coeff in zip(op.paulis.to_labels(), op.coeffs):
+                    ev[:, k] += float(np.real(coeff)) * pauli_ev[lbl]
+            out.append(np.broadcast_to(ev, (B, len(ops))).copy())
+        return out
+
+    def sample(self, text: str, values: Values, shots: int = DEFAULT_SAMPLE_SHOTS) -> list[dict[str, int]]:
+        """Counts per batch row of the circuit's measurements (all qubits if it measures none)."""
+        base, params, bind, B = self._prepare(text, values, keep_measurements=True)
+        counts = self._run([(base, params, bind)], _check_shots(shots))[0]
+        return counts if params else counts * B
+
+
+def _check_shots(shots: Any) -> int:
+    if isinstance(shots, bool) or not isinstance(shots, (int, np.integer)) or shots < 1:
+        raise InputError(f"shots must be a positive integer, got {shots!r}")
+    return int(shots)
+
+
+def _measured(circ):
+    """``circ`` with its measurements, or every qubit measured when it has none."""
+    if circ.num_clbits and any(inst.operation.name == "measure" for inst in circ.data):
+        return circ
+    return circ.measure_all(inplace=False)
+
+
+# -- models --------------------------------------------------------------------------------
+
+
+def _text_manifest(qasm) -> tuple[str, Mapping[str, Any]]:
+    if hasattr(qasm, "text") and hasattr(qasm, "manifest"):
+        return qasm.text, qasm.manifest
+    text, manifest = qasm
+    return text, manifest
+
+
+def _manifest_observable(manifest: Mapping[str, Any], k: int) -> list[tuple[str, float]]:
+    from .backends.qasm import manifest_pauli_list
+
+    return manifest_pauli_list(manifest, k)
+
+
+def model_values(manifest: Mapping[str, Any], params: Any = None, inputs: Any = None, program=None) -> dict[str, np.ndarray]:
+    """Values (B,) of every ``input float[64]`` of an emitted file for a batch of rows.
+
+    ``params`` flat (P,) or (B, P); ``inputs`` (I,) or (B, I); rows broadcast like the simulator.
+    """
+    from .hardware import circuit_values
+
+    pmap, imap = manifest.get("params", {}), manifest.get("inputs", {})
+    pnames = program.param_names() if program is not None else list(pmap.values())
+    n_in = sum(d["size"] for d in manifest.get("input_decls", []))
+    inames = program.input_names() if program is not None else list(imap.values())
+    P = len(pnames)
+    p = np.asarray(params if params is not None else np.zeros(0), dtype=float)
+    x = np.asarray(inputs if inputs is not None else np.zeros((1, 0)), dtype=float)
+    if p.ndim == 1:
+        p = p[None, :]
+    if x.ndim == 1:
+        x = x[None, :] if n_in != 1 or x.size == 1 else x[:, None]
+    if P and params is None:
+        raise InputError(f"the model declares {P} param(s); pass params")
+    if n_in and inputs is None and not manifest.get("inputs_bound"):
+        raise InputError(f"the model declares {n_in} input(s); pass inputs")
+    if p.ndim != 2 or p.shape[1] != P:
+        raise InputError(f"expected {P} param value(s) per row, got shape {np.shape(params)}")
+    if n_in and (x.ndim != 2 or x.shape[1] != n_in):
+        raise InputError(f"expected {n_in} input value(s) per row, got shape {np.shape(inputs)}")
+    if not (np.all(np.isfinite(p)) and np.all(np.isfinite(x))):
+        raise InputError("params and inputs must be finite")
+    B = max(p.shape[0], x.shape[0] if n_in else 1)
+    if p.shape[0] not in (1, B) or (n_in and x.shape[0] not in (1, B)):
+        raise InputError(f"params have {p.shape[0]} row(s) and inputs {x.shape[0]}: they must match or be 1")
+    p = np.broadcast_to(p, (B, P))
+    x = np.broadcast_to(x, (B, n_in)) if n_in else np.zeros((B, 0))
+    return circuit_values(manifest, pnames, inames if n_in else [], p, x)
+
+
+def executor_for(backend: str, shots: int | None = None, seed: int | None = None):
+    """The executor named by ``--backend`` (qcomp, qiskit-statevector or qiskit-aer)."""
+    if backend == "qcomp":
+        from .hardware import QcompExecutor
+
+        return QcompExecutor()
+    if backend == "qiskit-statevector":
+        if shots is not None:
+            raise InputError("qiskit-statevector computes exact expectation values; --shots needs --backend qiskit-aer")
+        return QiskitStatevectorExecutor(seed=seed)
+    if backend == "qiskit-aer":
+        return QiskitAerExecutor(shots if shots is not None else DEFAULT_AER_SHOTS, seed)
+    raise InputError(f"unknown backend '{backend}'; valid backends: qcomp, {', '.join(BACKENDS)}")
+
+
+def _program_and_qasm(model):
+    """(Program emitted, QasmResult) of a Model or a Program (compiled at level 2)."""
+    from .api import Model
+    from .ir.program import Program
+
+    if isinstance(model, Program):
+        model = Model(model)
+    if not isinstance(model, Model):
+        raise InputError(f"expected a qcomp Model or Program, got {type(model).__name__}")
+    return model.program, model.qasm_result(3)
+
+
+def run_on_qiskit(model, params: Any = None, inputs: Any = None, backend: str = "qiskit-statevector",
+                  shots: int | None = None, seed: int | None = None, *, counts: bool = False,
+                  estimator: Any = None):
+    """Execute ``model``'s compiled OpenQASM 3 through Qiskit.
+
+    Returns expectation values (B, n_outputs), or with ``counts=True`` a list of {bitstring: count}
+    per row for the measured qubits (all qubits if none; bitstrings Qiskit-style, as
+    Simulator.sample). ``backend``: "qiskit-statevector" (exact; counts sampled from the exact
+    state) or "qiskit-aer" (``shots`` per Pauli group, default 4096). ``estimator``: any
+    EstimatorV2 primitive instead of ``backend`` (expectation values only).
+    """
+    program, qres = _program_and_qasm(model)
+    if estimator is not None:
+        if counts:
+            raise InputError("an Estimator primitive gives expectation values, not counts")
+        return EstimatorExecutor(estimator).expval(qres, params, inputs, program)
+    if backend not in BACKENDS:
+        raise InputError(f"unknown Qiskit backend '{backend}'; valid backends: {', '.join(BACKENDS)}")
+    if counts:
+        vals = model_values(qres.manifest, params, inputs, program)
+        n = shots if shots is not None else DEFAULT_SAMPLE_SHOTS
+        ex = QiskitStatevectorExecutor(seed) if backend == "qiskit-statevector" else QiskitAerExecutor(n, seed)
+        return ex.sample(qres.text, vals, n)
+    return executor_for(backend, shots, seed).expval(qres, params, inputs, program)
+
+
+def run_for_cli(model, params: Any, inputs: Any, backend: str, shots: int | None = None,
+                seed: int | None = None) -> tuple[str, Any]:
+    """What ``qcomp run --backend qiskit-*`` prints: ("values", (B, n_out)) or ("counts", [dict]).
+
+    A model with 'expect' outputs gives expectation values (exact on qiskit-statevector, where
+    --shots is an error; estimated with --shots shots per Pauli group on qiskit-aer); a model with
+    only measurements gives counts of --shots shots.
+    """
+    from .ir.program import Program
+
+    program = model if isinstance(model, Program) else model.program
+    if program.observables:
+        return "values", run_on_qiskit(model, params, inputs, backend, shots, seed)
+    return "counts", run_on_qiskit(model, params, inputs, backend, shots, seed, counts=True)
