@@ -264,7 +264,7 @@ def main() -> int:
         except metadata.PackageNotFoundError:
             pass
     print(f"# machine: {_cpu_model()}, {os.cpu_count()} cores; {', '.join(versions)}; median of {args.repeats} runs")
-    print("| case | simulator | seconds | qcomp (double) speed-up | note |")
+    print("| case | simulator | seconds | time ÷ qcomp (double) | note |")
     print("|---|---|---|---|---|")
     base: dict[str, float] = {}
     for case, who, t, note in rows:

@@ -7,6 +7,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ._bridges import INPUT_DIFF_METHODS, input_vjp, resolve_model
 from .errors import InputError
 
 try:
@@ -51,7 +52,7 @@ def make_jax_function(model: Any, *, optimize: int = 2, precision: str = "double
     """
     if input_diff_method not in INPUT_DIFF_METHODS:
         raise InputError(f"unknown input_diff_method {input_diff_method!r}; choose {' or '.join(INPUT_DIFF_METHODS)}")
-    m = _resolve_model(model, optimize)
+    m = resolve_model(model, optimize)
     sim = m.simulator(precision=precision, **simulator_options)
     P, I, O = m.num_params, m.num_inputs, m.num_outputs
 
@@ -63,7 +64,7 @@ def make_jax_function(model: Any, *, optimize: int = 2, precision: str = "double
         return np.asarray(out, dtype=np.asarray(p).dtype)
 
     def input_vjp_cb(p, x, g):
-        out = _input_vjp(sim, np.asarray(p, np.float64), np.asarray(x, np.float64), np.asarray(g, np.float64),
+        out = input_vjp(sim, np.asarray(p, np.float64), np.asarray(x, np.float64), np.asarray(g, np.float64),
                          input_diff_method)
         return np.asarray(out, dtype=np.asarray(x).dtype)
 
@@ -113,41 +114,3 @@ def make_jax_function(model: Any, *, optimize: int = 2, precision: str = "double
     return f
 
 
-INPUT_DIFF_METHODS = ("parameter-shift", "finite-diff")
-
-
-def _resolve_model(model: Any, optimize: int):
-    """A qcomp Model from a Model, a Program, a path or .q source (same rules as qcomp.torch)."""
-    import os
-
-    from .api import Model, compile
-    from .ir.program import Program
-
-    if isinstance(model, Model):
-        return model
-    if isinstance(model, Program):
-        return Model(model, optimize)
-    if isinstance(model, (str, os.PathLike)):
-        return compile(model, optimize=optimize)
-    raise InputError(f"expected a qcomp Model, a Program, a file path or .q source, got {type(model).__name__}")
-
-
-def _input_vjp(sim, params: np.ndarray, inputs: np.ndarray, cotangent: np.ndarray, method: str) -> np.ndarray:
-    """(B, I) input cotangent from the parameter-shift (or finite-difference) input Jacobian; the
-    simulator's adjoint sweep covers params only."""
-    import warnings
-
-    from .errors import PassError, UnsupportedError
-    from .gradients import finite_diff_gradient, parameter_shift_gradient, simulator_executor_for
-
-    ex = simulator_executor_for(sim)
-    if method == "parameter-shift":
-        try:
-            jac = parameter_shift_gradient(sim.program, params, inputs, ex, wrt="inputs")
-        except (PassError, UnsupportedError) as err:
-            warnings.warn(f"parameter shift w.r.t. inputs unavailable ({err.message}); using finite differences",
-                          RuntimeWarning, stacklevel=2)
-            jac = finite_diff_gradient(sim.program, params, inputs, ex, wrt="inputs")
-    else:
-        jac = finite_diff_gradient(sim.program, params, inputs, ex, wrt="inputs")
-    return np.einsum("bo,boi->bi", cotangent, jac)

@@ -194,7 +194,7 @@ class QiskitAerExecutor(_Base):
 
     Each circuit is transpiled once for Aer; the observables' Pauli terms are grouped into
     qubit-wise commuting sets, each set measured after basis changes with ``shots`` shots, and all
-    batch rows run in one Aer call (``parameter_binds``). The estimate of an output sum_k c_k P_k
+    circuits and batch rows run in one Aer call. The estimate of an output sum_k c_k P_k
     has standard deviation at most sum_k |c_k| / sqrt(shots).
     """
 
@@ -237,20 +237,26 @@ class QiskitAerExecutor(_Base):
         return base, params, bind, B
 
     def _run(self, jobs: list[tuple[Any, list, np.ndarray]], shots: int) -> list[list[dict[str, int]]]:
-        """One Aer call for all (circuit, params, bindings): counts per circuit per binding row."""
+        """One Aer call for all (circuit, params, bindings): counts per circuit per binding row.
+
+        Values are bound in Python (``assign_parameters``), not with Aer's ``parameter_binds``:
+        qiskit-aer 0.18 with Qiskit 2 gives wrong results for bound controlled rotations (crz) that way.
+        """
         if not jobs:
             return []
-        kwargs: dict[str, Any] = {"shots": shots}
-        if any(params for _, params, _ in jobs):
-            # a circuit without parameters gets {} and runs once
-            kwargs["parameter_binds"] = [{p: bind[:, k].tolist() for k, p in enumerate(params)}
-                                         for _, params, bind in jobs]
-        result = self.backend.run([c for c, _, _ in jobs], **kwargs).result()
+        bound, sizes = [], []
+        for circ, params, bind in jobs:
+            if params:
+                bound.extend(circ.assign_parameters(dict(zip(params, row))) for row in bind.tolist())
+                sizes.append(bind.shape[0])
+            else:
+                bound.append(circ)
+                sizes.append(1)
+        result = self.backend.run(bound, shots=shots).result()
         if not result.success:  # pragma: no cover - Aer reports failures in the result
             raise UnsupportedError(f"Aer failed: {result.status}")
         out, k = [], 0
-        for _, params, bind in jobs:
-            rows = bind.shape[0] if params else 1
+        for rows in sizes:
             out.append([dict(result.get_counts(k + b)) for b in range(rows)])
             k += rows
         return out
@@ -437,6 +443,30 @@ def run_on_qiskit(model, params: Any = None, inputs: Any = None, backend: str = 
     return executor_for(backend, shots, seed).expval(qres, params, inputs, program)
 
 
+def _by_name(program, values: Any, kind: str) -> Any:
+    """Arrays keyed by declared name (a .npz / .json file) -> flat rows in declaration order."""
+    if not isinstance(values, Mapping):
+        return values
+    decls = program.params if kind == "param" else program.inputs
+    unknown = sorted(set(values) - {d.name for d in decls})
+    if unknown:
+        raise InputError(f"unknown {kind} name '{unknown[0]}'")
+    missing = [d.name for d in decls if d.name not in values]
+    if missing:
+        raise InputError(f"no value given for {kind} '{missing[0]}'")
+    cols = []
+    for d in decls:
+        a = np.asarray(values[d.name], dtype=float)
+        if a.size % d.size:
+            raise InputError(f"{kind} '{d.name}' has {d.size} element(s) per row, got {a.size} value(s)")
+        cols.append(a.reshape(-1, d.size))
+    B = max(c.shape[0] for c in cols)
+    if any(c.shape[0] not in (1, B) for c in cols):
+        raise InputError(f"the {kind} arrays have different numbers of rows")
+    out = np.concatenate([np.broadcast_to(c, (B, c.shape[1])) for c in cols], axis=1)
+    return out[0] if B == 1 and kind == "param" else out
+
+
 def run_for_cli(model, params: Any, inputs: Any, backend: str, shots: int | None = None,
                 seed: int | None = None) -> tuple[str, Any]:
     """What ``qcomp run --backend qiskit-*`` prints: ("values", (B, n_out)) or ("counts", [dict]).
@@ -448,6 +478,7 @@ def run_for_cli(model, params: Any, inputs: Any, backend: str, shots: int | None
     from .ir.program import Program
 
     program = model if isinstance(model, Program) else model.program
+    params, inputs = _by_name(program, params, "param"), _by_name(program, inputs, "input")
     if program.observables:
         return "values", run_on_qiskit(model, params, inputs, backend, shots, seed)
     return "counts", run_on_qiskit(model, params, inputs, backend, shots, seed, counts=True)

@@ -50,7 +50,7 @@ class QNNClassifier(ClassifierMixin, BaseEstimator):
     Fitted attributes: ``classes_``, ``params_``, ``history_`` (per-epoch logs), ``n_iter_``
     (epochs run), ``n_features_in_``, ``model_`` (the compiled qcomp Model).
 
-    >>> clf = QNNClassifier("qubit q; input x; param w; ry(x) q; ry(w) q; expect z(q);", epochs=5, lr=0.1)
+    >>> clf = QNNClassifier("qubit q; input x; param w; ry(x) q; ry(w) q; expect z(q);", epochs=30, lr=0.3)
     >>> clf.fit([[0.1], [3.0], [0.2], [2.9]], ["a", "b", "a", "b"]).predict([[0.0], [3.1]]).tolist()
     ['a', 'b']
     """
