@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Sequence
 
-import networkx as nx
 import numpy as np
 
 from qcomp.errors import PassError
@@ -133,17 +132,22 @@ def wrt_symbols(program: Program, wrt: str) -> list[Sym]:
 
 
 def light_cones(program: Program) -> list[set[int]]:
-    """Per output, positions (in topological order) of the operations in its backward light cone."""
-    c = program.circuit
-    nodes = c.nodes()
-    pos = {n: i for i, n in enumerate(nodes)}
-    g = c._g  # read-only traversal; copying the graph would cost more than the walk
+    """Per output, positions (in topological order) of the operations in its backward light cone.
+
+    One reverse sweep per output: an operation is in the cone when it touches a live qubit, and
+    then all its qubits become live (the ancestors of the output qubits in the DAG).
+    """
+    ops = program.circuit.ops()
     cones = []
     for obs in program.observables:
-        reach: set[int] = set()
-        for q in obs.qubits:
-            reach |= {pos[n] for n in nx.ancestors(g, ("out", q)) if isinstance(n, int)}
-        cones.append(reach)
+        live = set(obs.qubits)
+        cone: set[int] = set()
+        for pos in range(len(ops) - 1, -1, -1):
+            qs = ops[pos].qubits
+            if live.intersection(qs):
+                cone.add(pos)
+                live.update(qs)
+        cones.append(cone)
     return cones
 
 

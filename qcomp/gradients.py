@@ -79,6 +79,10 @@ def default_executor() -> Executor:
 def _rows(program: Program, params, inputs) -> tuple[np.ndarray, np.ndarray, int]:
     """Params (B, P) and inputs (B, I) broadcast to a common batch B, validated."""
     P, I = program.num_params, program.num_inputs
+    if params is None and P:
+        raise InputError(f"the program has {P} param(s): pass params of shape ({P},) or (batch, {P})")
+    if inputs is None and I:
+        raise InputError(f"the program has {I} input(s): pass inputs of shape ({I},) or (batch, {I})")
     p = np.zeros((1, P)) if params is None else np.asarray(params, dtype=float)
     x = np.zeros((1, I)) if inputs is None else np.asarray(inputs, dtype=float)
     if p.ndim == 1:

@@ -83,7 +83,7 @@ class QiskitEstimatorExecutor:
 
     def __init__(self, estimator=None, precision: float | None = None):
         try:
-            import qiskit.qasm3  # noqa: F401
+            import qiskit.qasm3  # noqa: F401  (fail early when the importer is missing)
             from qiskit.primitives import StatevectorEstimator
         except ImportError as exc:  # pragma: no cover - qiskit is a test dependency
             raise UnsupportedError(f"the Qiskit executor needs qiskit ('pip install qcomp[qiskit]'): {exc}") from None

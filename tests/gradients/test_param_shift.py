@@ -5,6 +5,7 @@ from __future__ import annotations
 import glob
 import math
 
+import networkx as nx
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -22,7 +23,7 @@ from qcomp.gradients import (
 )
 from qcomp.ir.gates import GATES
 from qcomp.passes import make_pass
-from qcomp.passes.param_shift import build_gradient_program
+from qcomp.passes.param_shift import build_gradient_program, light_cones
 
 REF = ReferenceExecutor()
 EXAMPLES = sorted(glob.glob("examples/*.q"))
@@ -145,6 +146,12 @@ def program_source(draw):
 @given(src=program_source(), seed=st.integers(0, 2**31))
 def test_generated_programs_shift_equals_finite_diff_and_adjoint(src, seed):
     program = qcomp.parse(src)
+    # the light cone is exactly the set of DAG ancestors of the output qubits
+    g_nx = program.circuit.to_networkx()
+    pos = {n: i for i, n in enumerate(program.circuit.nodes())}
+    for obs, cone in zip(program.observables, light_cones(program)):
+        anc = {pos[n] for q in obs.qubits for n in nx.ancestors(g_nx, ("out", q)) if isinstance(n, int)}
+        assert cone == anc
     w, x = _values(program, 2, seed)
     g = parameter_shift_gradient(program, w, x, REF, wrt="both")
     fd = finite_diff_gradient(program, w, x, REF, wrt="both")
@@ -241,6 +248,10 @@ def test_input_gradients_and_errors():
         build_gradient_program(program, order=3)
     with pytest.raises(InputError, match="params"):
         parameter_shift_gradient(program, np.zeros(3), x, REF)
+    with pytest.raises(InputError, match="1 param"):
+        parameter_shift_gradient(program, None, x, REF)
+    with pytest.raises(InputError, match="2 input"):
+        finite_diff_gradient(program, w, None, REF)
     with pytest.raises(InputError, match="finite"):
         parameter_shift_gradient(program, np.array([np.nan]), x, REF)
 
