@@ -105,6 +105,19 @@ class Model:
 
         return emit_qasm(self.optimized("qasm"), version=version, **options)
 
+    def gradient_program(self, order: int = 1, wrt: str = "params"):
+        """The symbolic parameter-shift GradientProgram (order 1, or 2 for the Hessian)."""
+        from .gradients import gradient_program
+
+        return gradient_program(self.optimized("sim"), wrt=wrt, order=order)
+
+    def hessian(self, params: Any, inputs: Any = None, *, wrt: str = "params"):
+        """Exact Hessians by shift rules applied twice, shape (B, n_outputs, P, P), on the simulator."""
+        from .gradients import hessian, simulator_executor_for
+
+        sim = self.simulator()
+        return hessian(sim.program, params, inputs, simulator_executor_for(sim), wrt=wrt)
+
     def simulator(self, **options: Any):
         """A batched statevector simulator of the model (options: precision, threads, batch_size, ...)."""
         from .backends.simulator import Simulator

@@ -67,3 +67,19 @@ def test_bad_level_and_missing_file():
         qcomp.compile(SRC, optimize=7)
     with pytest.raises(qcomp.QCompError, match="no such file"):
         qcomp.compile("nope/missing.q")
+
+
+def test_model_hessian_matches_finite_differences_of_the_gradient():
+    m = qcomp.compile("qubit q[2]; param w[2]; input x; rx(w[0] * x) q[0]; cry(w[1]) q[0], q[1]; expect z(q[1]) + 0.5 * x(q[0]);",
+                      optimize=0)
+    w, x = np.array([0.4, 1.3]), np.array([[0.7]])
+    H = m.hessian(w, x)
+    sim = m.simulator()
+    h = 1e-5
+    fd = np.stack([(sim.gradient(w + h * e, x) - sim.gradient(w - h * e, x)) / (2 * h) for e in np.eye(2)], axis=-1)
+    assert H.shape == (1, 1, 2, 2)
+    np.testing.assert_allclose(H, fd, atol=1e-7)
+    np.testing.assert_allclose(H[0, 0], H[0, 0].T, atol=1e-12)
+    gp = m.gradient_program()
+    # rx: two-term rule (2 circuits); cry: four-term rule from its two frequencies (4 circuits)
+    assert (gp.num_slots, gp.num_circuits) == (2, 6)

@@ -179,3 +179,15 @@ def test_errors():
         run_on_qiskit(m, P, X, "qiskit-aer", shots=0)
     kind, vals = run_for_cli(m.program, P, X, "qiskit-statevector")
     assert kind == "values" and vals.shape == (2, 2)
+
+
+def test_cli_values_by_name():
+    m = qcomp.compile(EXAMPLES / "reuploading_classifier.q")
+    P, X = rows(m, 3)
+    kind, vals = run_for_cli(m.program, {"w": P[0]}, {"x": X}, "qiskit-statevector")
+    assert kind == "values"
+    np.testing.assert_allclose(vals, m.simulator().expval(P[0], X), atol=1e-10)
+    with pytest.raises(InputError, match="unknown param name 'v'"):
+        run_for_cli(m.program, {"w": P[0], "v": 1.0}, X, "qiskit-statevector")
+    with pytest.raises(InputError, match="no value given for input 'x'"):
+        run_for_cli(m.program, P[0], {}, "qiskit-statevector")
