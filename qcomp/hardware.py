@@ -9,7 +9,8 @@ from typing import Any, Mapping, Protocol, Sequence
 
 import numpy as np
 
-from .errors import InputError, QCompError, UnsupportedError
+from .errors import InputError, QCompError
+from .qiskit_backend import EstimatorExecutor, QiskitAerExecutor, QiskitStatevectorExecutor  # Qiskit executors
 
 GRAD_MANIFEST_FORMAT = "qcomp-gradient-manifest/1"
 
@@ -17,8 +18,9 @@ __all__ = [
     "GRAD_MANIFEST_FORMAT",
     "HardwareExecutor",
     "QcompExecutor",
-    "QiskitEstimatorExecutor",
-    "AerEstimatorExecutor",
+    "EstimatorExecutor",
+    "QiskitStatevectorExecutor",
+    "QiskitAerExecutor",
     "load_manifest",
     "circuit_values",
     "run_gradient_program",
@@ -72,65 +74,6 @@ class QcompExecutor:
                 if names else np.zeros((B, 0))
             out.append(np.asarray(self.executor(prog, P, np.zeros((B, 0)))))
         return out
-
-
-class QiskitEstimatorExecutor:
-    """Qiskit: ``qiskit.qasm3.loads`` each file, then one Estimator (V2) run with one pub per circuit.
-
-    Defaults to the exact ``qiskit.primitives.StatevectorEstimator``; pass any BaseEstimatorV2
-    (e.g. a hardware backend's estimator) and a ``precision`` for shot-based estimators.
-    """
-
-    def __init__(self, estimator=None, precision: float | None = None):
-        try:
-            import qiskit.qasm3  # noqa: F401  (fail early when the importer is missing)
-            from qiskit.primitives import StatevectorEstimator
-        except ImportError as exc:  # pragma: no cover - qiskit is a test dependency
-            raise UnsupportedError(f"the Qiskit executor needs qiskit ('pip install qcomp[qiskit]'): {exc}") from None
-        self.estimator = estimator if estimator is not None else StatevectorEstimator()
-        self.precision = precision
-
-    def estimate(self, circuits, values, observables):
-        import qiskit.qasm3
-        from qiskit.quantum_info import SparsePauliOp
-
-        ops = [SparsePauliOp.from_list(list(o)) for o in observables]
-        pubs = []
-        for text, vals in zip(circuits, values):
-            circ = qiskit.qasm3.loads(text)
-            B = max((np.shape(v)[0] for v in vals.values()), default=1)
-            names = [p.name for p in circ.parameters]
-            missing = [n for n in names if n not in vals]
-            if missing:
-                raise InputError(f"no value for circuit input '{missing[0]}'")
-            if names:
-                pv = np.stack([np.broadcast_to(np.asarray(vals[n], dtype=float), (B,)) for n in names], axis=1)
-                pubs.append((circ, [ops], pv[:, None, :]))  # (B, 1) bindings x (1, n_out) observables
-            else:
-                pubs.append((circ, [ops]))
-        job = self.estimator.run(pubs, precision=self.precision) if self.precision is not None else self.estimator.run(pubs)
-        res = job.result()
-        out = []
-        for (pub, vals), r in zip(zip(pubs, values), res):
-            ev = np.asarray(r.data.evs, dtype=float)
-            B = max((np.shape(v)[0] for v in vals.values()), default=1)
-            out.append(np.broadcast_to(ev.reshape(-1, len(ops)), (B, len(ops))).copy())
-        return out
-
-
-class AerEstimatorExecutor(QiskitEstimatorExecutor):
-    """Shot-based estimation on qiskit-aer's AerSimulator (``BackendEstimatorV2``: each Pauli group is
-    measured with ``shots`` shots), the same statistics as hardware without noise."""
-
-    def __init__(self, shots: int = 4096, seed: int | None = None):
-        try:
-            from qiskit.primitives import BackendEstimatorV2
-            from qiskit_aer import AerSimulator
-        except ImportError:
-            raise UnsupportedError("the Aer executor needs qiskit-aer ('pip install qcomp[bench]')") from None
-        backend = AerSimulator(seed_simulator=seed) if seed is not None else AerSimulator()
-        super().__init__(BackendEstimatorV2(backend=backend), precision=1.0 / float(np.sqrt(shots)))
-        self.shots = shots
 
 
 def load_manifest(directory: str | os.PathLike) -> dict[str, Any]:

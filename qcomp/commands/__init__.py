@@ -12,9 +12,14 @@ def add_source_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("source", help="a .q model (or an OpenQASM .qasm file)")
     p.add_argument("--max-qubits", type=int, default=DEFAULT_MAX_QUBITS, help="refuse programs with more qubits")
     p.add_argument("--max-ops", type=int, default=DEFAULT_MAX_OPS, help="refuse programs that unroll to more operations")
+    p.add_argument("--no-cache", action="store_true", help="do not use the on-disk compile cache (QCOMP_CACHE_DIR or ~/.cache/qcomp)")
 
 
 def load_program(args: argparse.Namespace):
-    from ..frontend import parse_file
+    from pathlib import Path
 
-    return parse_file(args.source, max_qubits=args.max_qubits, max_ops=args.max_ops)
+    from ..api import compile as qcompile
+
+    # the lowered program, from the compile cache when the source, its includes and the limits are unchanged
+    return qcompile(Path(args.source), max_qubits=args.max_qubits, max_ops=args.max_ops,
+                    cache=not getattr(args, "no_cache", False)).program

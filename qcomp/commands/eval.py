@@ -46,7 +46,8 @@ def run(args: argparse.Namespace) -> int:
     from ..api import compile as qcompile
     from ..train import evaluate
 
-    model = qcompile(args.source, optimize=args.optimize, max_qubits=args.max_qubits, max_ops=args.max_ops)
+    model = qcompile(args.source, optimize=args.optimize, max_qubits=args.max_qubits, max_ops=args.max_ops,
+                     cache=not args.no_cache)
     params = load_params(args.params, model.num_params)
     data = load_dataset(args, model.num_inputs)
     x, y = {"train": (data.x_train, data.y_train), "test": (data.x_test, data.y_test),

@@ -27,19 +27,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--params", help="a .npy file of flat param values, stored in the manifest (and bound into the"
                    " circuits when an angle is not expressible in OpenQASM that Qiskit loads)")
     p.add_argument("--wrt", choices=("params", "inputs", "both"), default="params", help="differentiate with respect to")
-
-
-def _load_params(path: str, n: int) -> np.ndarray:
-    try:
-        arr = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise InputError(f"cannot read params file '{path}': {exc}") from None
-    arr = np.asarray(arr, dtype=float).reshape(-1) if np.ndim(arr) <= 1 else arr
-    if arr.ndim != 1 or arr.shape[0] != n:
-        raise InputError(f"params file '{path}' holds shape {np.shape(arr)}; expected ({n},) flat param values")
-    if not np.all(np.isfinite(arr)):
-        raise InputError(f"params file '{path}' contains NaN or infinite values")
-    return arr
+    p.add_argument("--backend", choices=("qcomp", "qiskit-statevector", "qiskit-aer"), default=None,
+                   help="after exporting, evaluate the gradient program on this backend and print it (needs --params)")
+    p.add_argument("--inputs", help="input rows for --backend (.npy/.npz/.json/.csv, one sample per row)")
+    p.add_argument("--shots", type=int, default=None, help="shots per measured Pauli group with --backend qiskit-aer")
+    p.add_argument("--seed", type=int, default=None, help="seed for --backend qiskit-aer")
 
 
 def export_gradient_program(gp, param_values: np.ndarray | None = None) -> tuple[dict[str, str], dict[str, Any]]:
@@ -157,10 +149,26 @@ def write_directory(out: Path, files: dict[str, str], manifest: dict[str, Any]) 
 def run(args: argparse.Namespace) -> int:
     from ..passes.param_shift import build_gradient_program
 
+    from .compile import load_inputs_file, load_params_file
+
     program = load_program(args)
-    values = _load_params(args.params, program.num_params) if args.params else None
+    values = load_params_file(args.params, program) if args.params else None
+    if args.backend and values is None and program.num_params:
+        raise InputError("--backend evaluates the gradient and needs --params")
+    xrows = load_inputs_file(args.inputs, program) if args.inputs else None
+    if args.backend and program.num_inputs and xrows is None:
+        raise InputError("--backend evaluates the gradient and needs --inputs for this model")
     gp = build_gradient_program(program, args.wrt, args.order)
     files, manifest = export_gradient_program(gp, values)
     write_directory(Path(args.output), files, manifest)
     print(f"{gp.summary()}\nwrote {len(files)} OpenQASM 3 file(s) and manifest.json to {args.output}")
+    if args.backend:
+        from ..hardware import run_gradient_program
+        from ..qiskit_backend import executor_for
+
+        grad = run_gradient_program(args.output, executor_for(args.backend, args.shots, args.seed), values, xrows)
+        names = [s.name for s in gp.wrt]
+        np.set_printoptions(precision=10, suppress=True, linewidth=120)
+        print(f"gradient on {args.backend} (rows: samples, outputs; columns: {', '.join(names)}):")
+        print(grad)
     return 0

@@ -22,7 +22,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_source_args(p)
     p.add_argument("--params", help="parameter values: .npy, .npz (arrays by declared name), .json or .csv")
     p.add_argument("--inputs", help="input rows: .npy, .npz, .json or .csv (one sample per row)")
-    p.add_argument("--shots", type=int, help="sample the measured qubits (all qubits if none) this many times per row")
+    p.add_argument("--backend", choices=("qcomp", "qiskit-statevector", "qiskit-aer"), default="qcomp",
+                   help="qcomp's simulator (default), or the compiled OpenQASM 3 run through Qiskit: exact statevector or Aer shots")
+    p.add_argument("--shots", type=int, help="sample the measured qubits (all qubits if none) this many times per row;"
+                   " with --backend qiskit-aer and 'expect' outputs: shots per measured Pauli group (default 4096)")
     p.add_argument("--seed", type=int, default=None, help="random seed for --shots")
     p.add_argument("--batch-size", type=int, default=None, help="rows simulated at once (memory)")
     p.add_argument("--precision", choices=("double", "single"), default="double")
@@ -81,6 +84,15 @@ def run(args: argparse.Namespace) -> int:
     if isinstance(inputs, np.ndarray) and inputs.ndim == 1 and program.num_inputs and inputs.shape[0] != program.num_inputs \
             and program.num_inputs == 1:
         inputs = inputs[:, None]  # a single input column written as one value per line
+    if args.backend != "qcomp":
+        from ..qiskit_backend import run_for_cli
+
+        kind, result = run_for_cli(program, params, inputs, args.backend, shots=args.shots, seed=args.seed)
+        if kind == "counts":
+            _emit_counts(args, result)
+        else:
+            _emit_values(args, result, [o.text or f"output{k}" for k, o in enumerate(program.observables)])
+        return 0
     sim = Simulator(program, precision=args.precision, batch_size=args.batch_size, threads=args.threads)
     if args.shots is not None:
         counts = sim.sample(params, inputs, shots=args.shots, seed=args.seed)

@@ -13,7 +13,8 @@ import qcomp
 from qcomp.cli import main
 from qcomp.errors import InputError, QCompError
 from qcomp.gradients import ReferenceExecutor, SimulatorExecutor, hessian, parameter_shift_gradient
-from qcomp.hardware import QcompExecutor, QiskitEstimatorExecutor, load_manifest, run_gradient_program
+from qcomp.hardware import QcompExecutor, load_manifest, run_gradient_program
+from qcomp.qiskit_backend import QiskitAerExecutor, QiskitStatevectorExecutor
 
 REF = ReferenceExecutor()
 EXAMPLES = sorted(glob.glob("examples/*.q"))
@@ -65,9 +66,9 @@ def test_examples_exported_gradient_through_qiskit_statevector_estimator(tmp_pat
         # derivative through it (4 of the 64 circuits); the small examples check every derivative
         sel = ["w[3]", "w[20]"]
         expected = expected[..., [3, 20]]
-        got = run_gradient_program(out, QiskitEstimatorExecutor(), params=w[0], inputs=x, wrt=sel)
+        got = run_gradient_program(out, QiskitStatevectorExecutor(), params=w[0], inputs=x, wrt=sel)
     else:
-        got = run_gradient_program(out, QiskitEstimatorExecutor(), params=w, inputs=x)
+        got = run_gradient_program(out, QiskitStatevectorExecutor(), params=w, inputs=x)
     np.testing.assert_allclose(got, expected, atol=1e-8, rtol=0)
     assert len(list(out.glob("*.qasm"))) == len(m["circuits"])
     # every coefficient is printed in .q syntax over params and inputs
@@ -91,7 +92,7 @@ def test_exported_program_through_qcomp_executor_and_structure(tmp_path):
     w, x = _values(program, 3, 2)
     expected = parameter_shift_gradient(program, w, x, REF, wrt="both")
     np.testing.assert_allclose(run_gradient_program(out, QcompExecutor(REF), params=w, inputs=x), expected, atol=1e-10)
-    np.testing.assert_allclose(run_gradient_program(out, QiskitEstimatorExecutor(), params=w, inputs=x), expected, atol=1e-8)
+    np.testing.assert_allclose(run_gradient_program(out, QiskitStatevectorExecutor(), params=w, inputs=x), expected, atol=1e-8)
 
 
 HESS = """
@@ -113,7 +114,7 @@ def test_hessian_export(tmp_path):
     assert len(m["circuits"]) == 26  # 1 unshifted + 3 (cry twice) + 1 + 1 + 8 + 8 + 4 (pairs)
     assert any(not c["shifts"] for c in m["circuits"])  # the unshifted circuit appears once
     w, x = _values(program, 2, 4)
-    got = run_gradient_program(out, QiskitEstimatorExecutor(), params=w, inputs=x)
+    got = run_gradient_program(out, QiskitStatevectorExecutor(), params=w, inputs=x)
     np.testing.assert_allclose(got, hessian(program, w, x, REF), atol=1e-8)
 
 
@@ -133,9 +134,9 @@ def test_params_file_and_bound_export(tmp_path, capsys):
     program = qcomp.parse(src)
     x = np.array([[0.5], [-1.5]])
     expected = parameter_shift_gradient(program, vals, x, REF)
-    np.testing.assert_allclose(run_gradient_program(out, QiskitEstimatorExecutor(), inputs=x), expected, atol=1e-8)
+    np.testing.assert_allclose(run_gradient_program(out, QiskitStatevectorExecutor(), inputs=x), expected, atol=1e-8)
     with pytest.raises(InputError, match="bound"):
-        run_gradient_program(out, QiskitEstimatorExecutor(), params=vals + 1, inputs=x)
+        run_gradient_program(out, QiskitStatevectorExecutor(), params=vals + 1, inputs=x)
     # a malformed params file is a user error
     np.save(tmp_path / "bad.npy", np.zeros(5))
     assert main(["grad", str(f), "-o", str(tmp_path / "g2"), "--params", str(tmp_path / "bad.npy")]) == 1
@@ -165,7 +166,6 @@ def test_output_directory_handling(tmp_path, capsys):
 
 def test_aer_shots_within_statistical_bound(tmp_path):
     pytest.importorskip("qiskit_aer")
-    from qcomp.hardware import AerEstimatorExecutor
 
     src = "qubit q[2]; param w[2]; ry(w[0]) q[0]; crx(w[1]) q[0], q[1]; rx(0.3) q[1]; expect z(q[1]) + 0.5 * x(q[0]);"
     out = _export(tmp_path, src)
@@ -173,7 +173,7 @@ def test_aer_shots_within_statistical_bound(tmp_path):
     w = np.array([0.8, 1.9])
     exact = parameter_shift_gradient(program, w, None, REF)
     shots = 20000
-    got = run_gradient_program(out, AerEstimatorExecutor(shots=shots, seed=11), params=w)
+    got = run_gradient_program(out, QiskitAerExecutor(shots=shots, seed=11), params=w)
     # each circuit's estimate has std <= sum|coeff| / sqrt(shots); the gradient combines them linearly
     m = load_manifest(out)
     norm1 = 1.5
