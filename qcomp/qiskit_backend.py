@@ -359,12 +359,12 @@ def model_values(manifest: Mapping[str, Any], params: Any = None, inputs: Any = 
 
     ``params`` flat (P,) or (B, P); ``inputs`` (I,) or (B, I); rows broadcast like the simulator.
     """
+    from .backends.qasm import manifest_element_names
     from .hardware import circuit_values
 
-    pmap, imap = manifest.get("params", {}), manifest.get("inputs", {})
-    pnames = program.param_names() if program is not None else list(pmap.values())
+    pnames = program.param_names() if program is not None else manifest_element_names(manifest, "params")
     n_in = sum(d["size"] for d in manifest.get("input_decls", []))
-    inames = program.input_names() if program is not None else list(imap.values())
+    inames = program.input_names() if program is not None else manifest_element_names(manifest, "inputs")
     P = len(pnames)
     p = np.asarray(params if params is not None else np.zeros(0), dtype=float)
     x = np.asarray(inputs if inputs is not None else np.zeros((1, 0)), dtype=float)

@@ -507,6 +507,7 @@ def _manifest(program, work, version, param_names, input_names, derived, measure
         "inputs_bound": xvals is not None,
         "bound_inputs": [float(v) for v in xvals] if xvals is not None else None,
         "input_decls": [{"name": d.name, "size": d.size, "scalar": d.scalar} for d in program.inputs],
+        "param_decls": [{"name": d.name, "size": d.size, "scalar": d.scalar} for d in program.params],
         "derived_inputs": [{"name": name, "formula": f} for name, f in derived],
         "outputs": outputs,
         "measured": {
@@ -554,11 +555,42 @@ def compute_derived_inputs(manifest: Mapping[str, Any], inputs: Any) -> np.ndarr
     return out[0] if single else out
 
 
+def _in_flat_order(mapping: Mapping[str, str], decls: Sequence[Mapping[str, Any]] | None) -> list[str]:
+    """Declared names of ``mapping`` (declared name -> element like "w[3]") in flat element order.
+
+    The order comes from the declarations, not from the JSON object's key order, so a manifest
+    rewritten with sorted keys still binds the right values.
+    """
+    if not decls:
+        return list(mapping)
+    offset, total = {}, 0
+    for d in decls:
+        offset[d["name"]] = total
+        total += d["size"]
+
+    def flat(element: str) -> int:
+        name, _, rest = element.partition("[")
+        return offset[name] + (int(rest.rstrip("]")) if rest else 0)
+
+    return sorted(mapping, key=lambda k: flat(mapping[k]))
+
+
+def manifest_element_names(manifest: Mapping[str, Any], kind: str) -> list[str]:
+    """Flat element names ("w[0]", ...) of the model's params (``kind="params"``) or inputs, from the
+    declarations in the manifest (falls back to the mapping's values for older manifests)."""
+    if not manifest.get(kind):  # bound into the circuit: nothing to pass
+        return []
+    decls = manifest.get("param_decls" if kind == "params" else "input_decls")
+    if decls is None:
+        return list(manifest.get(kind, {}).values())
+    return [d["name"] if d["scalar"] else f"{d['name']}[{i}]" for d in decls for i in range(d["size"])]
+
+
 def qasm_input_values(manifest: Mapping[str, Any], params: Any = None, inputs: Any = None) -> dict[str, float]:
     """Values for every ``input float[64]`` of the emitted file (params, inputs, derived inputs), one sample."""
     out: dict[str, float] = {}
-    pnames = list(manifest.get("params", {}))
-    inames = list(manifest.get("inputs", {}))
+    pnames = _in_flat_order(manifest.get("params", {}), manifest.get("param_decls"))
+    inames = _in_flat_order(manifest.get("inputs", {}), manifest.get("input_decls"))
     if pnames:
         p = np.asarray(params, dtype=float).reshape(-1)
         if p.size != len(pnames):

@@ -7,16 +7,17 @@ import pytest
 
 from qcomp.cli import main
 
+# 16 pixel inputs re-uploaded onto 4 data qubits + a readout: small enough to train in seconds
 SMALL = """
-const n = 16;
-qubit data[n];
+qubit data[4];
 qubit readout;
-input pixel[n];
-param w[n];
-for i in range(n) { rx(pi * pixel[i]) data[i]; }
+input pixel[16];
+param w[8];
+for i in range(4) { for j in range(4) { rx(pi / 2 * pixel[4 * j + i]) data[i]; } }
 x readout;
 h readout;
-for i in range(n) { rxx(w[i]) data[i], readout; }
+for i in range(4) { rxx(w[i]) data[i], readout; }
+for i in range(4) { rzz(w[4 + i]) data[i], readout; }
 h readout;
 expect z(readout);
 """
@@ -41,7 +42,7 @@ def test_train_writes_params_and_trained_qasm(model, tmp_path, capsys):
     assert "test: loss" in out and "hinge accuracy" in out
     with np.load(save) as z:
         params = z["params"]
-    assert params.shape == (16,)
+    assert params.shape == (8,)
     text = qasm.read_text()
     assert text.startswith("OPENQASM 3.0;") and "p_w_" not in text and "x_pixel_0" in text  # params bound, inputs kept
     manifest = json.loads((tmp_path / "out" / "trained.qasm.json").read_text())
@@ -55,7 +56,7 @@ def test_train_writes_params_and_trained_qasm(model, tmp_path, capsys):
     from qcomp.backends.qasm import manifest_pauli_list, qasm_input_values
 
     m = qcomp.compile(str(model))
-    x = (np.random.default_rng(0).random(16) > 0.5).astype(float)
+    x = (np.random.default_rng(0).random(16) > 0.5).astype(float)  # one sample
     circ = qiskit.qasm3.loads(text)
     values = qasm_input_values(manifest, params, x)
     circ = circ.assign_parameters({p: values[p.name] for p in circ.parameters}) if circ.parameters else circ
