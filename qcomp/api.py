@@ -118,8 +118,16 @@ class Model:
         sim = self.simulator()
         return hessian(sim.program, params, inputs, simulator_executor_for(sim), wrt=wrt)
 
-    def simulator(self, **options: Any):
-        """A batched statevector simulator of the model (options: precision, threads, batch_size, ...)."""
+    def simulator(self, executor: Any = None, **options: Any):
+        """A batched statevector simulator of the model (options: precision, threads, batch_size, ...).
+
+        With ``executor`` (a ``qcomp.distributed.DaskExecutor``) the batch rows of every call are
+        sharded across its Dask workers (a ``qcomp.distributed.DistributedSimulator``).
+        """
+        if executor is not None:
+            from .distributed import DistributedSimulator
+
+            return DistributedSimulator(self.optimized("sim"), executor, **options)
         from .backends.simulator import Simulator
 
         return Simulator(self.optimized("sim"), **options)

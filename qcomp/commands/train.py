@@ -38,6 +38,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-O", dest="optimize", type=int, default=2, choices=(0, 1, 2, 3), help="optimization level")
     p.add_argument("--precision", default="double", choices=("double", "single"))
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="run the simulations on a Dask cluster (tcp://host:8786; needs qcomp[distributed])")
+    p.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="run the simulations on a local Dask cluster of N worker processes")
 
 
 def add_data_args(p: argparse.ArgumentParser) -> None:
@@ -55,11 +59,10 @@ def load_dataset(args: argparse.Namespace, n_features: int):
 
 def run(args: argparse.Namespace) -> int:
     from ..api import compile as qcompile
-    from ..train import (TrainingInterrupted, evaluate, fit, get_optimizer, init_params,
-                         train_classical_baseline)
 
     t_start = time.perf_counter()
-    model = qcompile(args.source, optimize=args.optimize, max_qubits=args.max_qubits, max_ops=args.max_ops)
+    model = qcompile(args.source, optimize=args.optimize, max_qubits=args.max_qubits, max_ops=args.max_ops,
+                     cache=not args.no_cache)
     if model.num_outputs == 0:
         raise QCompError(f"{args.source}: the model has no 'expect' output to train")
     if model.num_params == 0:
@@ -76,7 +79,26 @@ def run(args: argparse.Namespace) -> int:
     if args.epochs < 1 or args.batch_size < 1:
         raise QCompError("--epochs and --batch-size must be positive")
 
-    sim = model.simulator(precision=args.precision)
+    if args.scheduler is not None and args.workers is not None:
+        raise QCompError("give --scheduler (an existing Dask cluster) or --workers (a local one), not both")
+    if args.workers is not None and args.workers < 1:
+        raise QCompError(f"--workers must be a positive integer, got {args.workers}")
+    executor = None
+    if args.scheduler is not None or args.workers is not None:
+        from ..distributed import DaskExecutor
+
+        executor = DaskExecutor(args.scheduler, n_workers=args.workers)
+    try:
+        return _train(args, model, data, save, export, executor, t_start)
+    finally:
+        if executor is not None:
+            executor.close()
+
+
+def _train(args, model, data, save, export, executor, t_start) -> int:
+    from ..train import TrainingInterrupted, evaluate, fit, get_optimizer, init_params, train_classical_baseline
+
+    sim = model.simulator(executor=executor, precision=args.precision)
     opt_kw = {"lr": args.lr}
     if args.optimizer == "sgd" and args.momentum is not None:
         opt_kw["momentum"] = args.momentum
@@ -111,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
         import json
 
         atomic_write_text(export, res.text)
-        atomic_write_text(str(export) + ".json", json.dumps(res.manifest, indent=2, sort_keys=True) + "\n")
+        atomic_write_text(str(export) + ".json", json.dumps(res.manifest, indent=2) + "\n")
         print(f"trained OpenQASM 3: {export} (manifest {export}.json)")
     if args.plot:
         _plot(result.history, args.plot)

@@ -1,0 +1,454 @@
+"""Dask-distributed simulation: shard batch rows across workers, ship the compiled program once per worker."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import pickle
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from .errors import InputError, QCompError
+from .ir.program import Program
+
+try:  # the plugin base class; without distributed the executor raises DistributedError instead
+    from distributed.diagnostics.plugin import WorkerPlugin as _WorkerPlugin
+except ImportError:  # pragma: no cover
+    _WorkerPlugin = object
+
+__all__ = ["DaskExecutor", "DistributedError", "DistributedSimulator", "worker_stats"]
+
+DEFAULT_TIMEOUT = 10.0
+TASK_RETRIES = 2  # a shard whose task raised (not a user error) is rerun up to this many times
+
+
+class DistributedError(QCompError):
+    """The Dask cluster cannot be used: missing package, unreachable scheduler, no workers."""
+
+
+def _require_distributed():
+    try:
+        import distributed
+    except ImportError:
+        raise DistributedError("distributed execution needs dask and distributed: "
+                               "pip install 'qcomp[distributed]'") from None
+    return distributed
+
+
+class DaskExecutor:
+    """A Dask client: connected to ``address`` (``tcp://host:8786``) or to a new local cluster.
+
+    Without ``address`` a ``distributed.LocalCluster`` of ``n_workers`` worker processes (one
+    thread each; default: the number of CPUs) is started on 127.0.0.1 and shut down by
+    :meth:`close` or at the end of a ``with`` block. With ``address`` the connection must succeed
+    within ``timeout`` seconds, else :class:`DistributedError` is raised.
+    """
+
+    def __init__(self, address: str | None = None, n_workers: int | None = None,
+                 timeout: float = DEFAULT_TIMEOUT) -> None:
+        distributed = _require_distributed()
+        if timeout is None or not timeout > 0:
+            raise DistributedError(f"timeout must be a positive number of seconds, got {timeout}")
+        if n_workers is not None and (not isinstance(n_workers, (int, np.integer)) or n_workers < 1):
+            raise DistributedError(f"n_workers must be a positive integer, got {n_workers!r}")
+        self.address = address
+        self.timeout = float(timeout)
+        self.cluster = None
+        self.client = None
+        if address is None:
+            import os
+
+            n = int(n_workers) if n_workers is not None else (os.cpu_count() or 1)
+            try:
+                self.cluster = distributed.LocalCluster(
+                    n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
+                    dashboard_address=None, silence_logs=logging.ERROR,
+                    # no dashboard, and its HTTP server on a free port (not a clash on 8787)
+                    scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"})
+                self.client = distributed.Client(self.cluster, timeout=self.timeout)
+            except Exception as exc:
+                self.close()
+                raise DistributedError(f"cannot start a local Dask cluster of {n} worker(s): {exc}") from None
+        else:
+            if not isinstance(address, str) or not address.strip():
+                raise DistributedError(f"scheduler address must be a string like tcp://host:8786, got {address!r}")
+            try:
+                self.client = distributed.Client(address, timeout=self.timeout)
+            except (OSError, TimeoutError, ValueError) as exc:
+                raise DistributedError(f"cannot reach the Dask scheduler at {address} within "
+                                       f"{self.timeout:g} s: {exc}") from None
+            if n_workers is not None:
+                try:
+                    self.client.wait_for_workers(int(n_workers), timeout=self.timeout)
+                except (OSError, TimeoutError) as exc:
+                    self.close()
+                    raise DistributedError(f"the scheduler at {address} did not get {n_workers} worker(s) "
+                                           f"within {self.timeout:g} s: {exc}") from None
+        self._programs: dict[str, str] = {}  # program key -> name of its worker plugin
+        self._lock = threading.Lock()
+
+    # -- lifecycle --------------------------------------------------------------------------
+    def close(self) -> None:
+        """Close the client and, when this executor started it, the local cluster."""
+        client, cluster = self.client, self.cluster
+        self.client = self.cluster = None
+        if client is not None and cluster is None:
+            # a shared cluster outlives this client: take our programs off its workers
+            for name in getattr(self, "_programs", {}).values():
+                try:
+                    client.unregister_worker_plugin(name)
+                except Exception:  # best effort: the scheduler may be gone
+                    pass
+        if client is not None:
+            try:
+                client.close()
+            except Exception:  # closing is best effort: the cluster may already be gone
+                pass
+        if cluster is not None:
+            try:
+                cluster.close()
+            except Exception:
+                pass
+
+    def __enter__(self) -> DaskExecutor:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def _check_open(self):
+        if self.client is None:
+            raise DistributedError("the DaskExecutor is closed")
+        return self.client
+
+    @property
+    def n_workers(self) -> int:
+        """Number of workers the scheduler currently knows."""
+        return len(self._check_open().nthreads())
+
+    @property
+    def n_threads(self) -> int:
+        """Total worker threads: the default number of shards per call."""
+        return sum(self._check_open().nthreads().values())
+
+    def worker_pids(self) -> dict[str, int]:
+        """Worker address -> process id (used by tests and for diagnostics)."""
+        import os
+
+        return self._check_open().run(os.getpid)
+
+    # -- program shipping --------------------------------------------------------------------
+    def ship_program(self, blob: bytes, key: str) -> None:
+        """Install the pickled program on every worker once, and on workers that join later.
+
+        A worker plugin, not a scattered future: Dask's active memory manager drops "extra"
+        replicas of scattered data, which would make workers fetch the program again per call,
+        and a worker restarted after a crash runs the plugin at start-up.
+        """
+        client = self._check_open()
+        with self._lock:
+            if key in self._programs:
+                return
+            plugin = _ProgramPlugin(key, blob)
+            if hasattr(client, "register_plugin"):
+                client.register_plugin(plugin, name=plugin.name)
+            else:  # distributed < 2023.9
+                client.register_worker_plugin(plugin, name=plugin.name)
+            self._programs[key] = plugin.name
+
+    def map_shards(self, fn, shards: list[tuple]) -> list[Any]:
+        """Run ``fn(*shard)`` for every shard, one pure task each; results in shard order.
+
+        A shard whose worker dies is recomputed elsewhere by the scheduler; one whose task raised
+        is retried ``TASK_RETRIES`` times. Each result comes from exactly one completed task.
+        """
+        from distributed import KilledWorker
+
+        client = self._check_open()
+        # one client.map: all shards reach the scheduler in one message
+        futures = client.map(fn, *zip(*shards), pure=True, retries=TASK_RETRIES)
+        try:
+            return client.gather(futures)
+        except KilledWorker as exc:
+            raise DistributedError(f"a shard was lost with every worker that ran it ({exc}); "
+                                   "the workers may be running out of memory") from None
+        finally:
+            for f in futures:
+                f.release()
+
+    def __repr__(self) -> str:
+        where = self.address or ("local cluster" if self.cluster is not None else "closed")
+        return f"DaskExecutor({where})"
+
+
+# -- worker side ---------------------------------------------------------------------------------
+
+# Per worker process: program key -> pickled Program (installed by _ProgramPlugin), and
+# simulator key -> Simulator, so plans are built once per worker, not per task.
+_PROGRAMS: dict[str, bytes] = {}
+_SIMULATORS: OrderedDict[str, Any] = OrderedDict()
+_MAX_SIMULATORS = 8
+_STATS = {"shipped": 0, "builds": 0, "tasks": 0}
+_SIM_LOCK = threading.Lock()
+_PROGRAM_LOCK = threading.Lock()
+
+
+class _ProgramPlugin(_WorkerPlugin):
+    """Carries one pickled program to each worker (at registration, or when a worker starts)."""
+
+    def __init__(self, key: str, blob: bytes) -> None:
+        self.key, self.blob, self.name = key, blob, f"qcomp-program-{key}"
+
+    def setup(self, worker: Any = None) -> None:
+        with _PROGRAM_LOCK:
+            if self.key not in _PROGRAMS:
+                _PROGRAMS[self.key] = self.blob
+                _STATS["shipped"] += 1
+
+    def teardown(self, worker: Any = None) -> None:
+        # the plugin was unregistered (executor closed): drop the program and its simulators
+        with _PROGRAM_LOCK:
+            _PROGRAMS.pop(self.key, None)
+        with _SIM_LOCK:
+            for k in [k for k in _SIMULATORS if k.startswith(self.key + ":")]:
+                del _SIMULATORS[k]
+
+
+def worker_stats() -> dict[str, int]:
+    """This process's counts of programs received, Simulators built and shard tasks run."""
+    return dict(_STATS)
+
+
+def _worker_simulator(program_key: str, key: str, options: dict[str, Any]):
+    with _SIM_LOCK:
+        sim = _SIMULATORS.get(key)
+        if sim is None:
+            from .backends.simulator import Simulator
+            from . import gradients  # noqa: F401  (registers the shift-rule gradient methods)
+
+            with _PROGRAM_LOCK:
+                blob = _PROGRAMS.get(program_key)
+            if blob is None:
+                raise DistributedError(f"this worker has not received program {program_key}; "
+                                       "is qcomp the same version on the client and the workers?")
+            sim = Simulator(pickle.loads(blob), **options)
+            _STATS["builds"] += 1
+            _SIMULATORS[key] = sim
+            while len(_SIMULATORS) > _MAX_SIMULATORS:
+                _SIMULATORS.popitem(last=False)
+        else:
+            _SIMULATORS.move_to_end(key)
+        return sim
+
+
+def _call(sim, method: str, args: tuple, kwargs: dict[str, Any]):
+    return getattr(sim, method)(*args, **kwargs)
+
+
+def _shard_task(program_key: str, key: str, options: dict[str, Any], method: str, args: tuple,
+                kwargs: dict[str, Any]):
+    """One shard on a worker: a pure function of its arguments, so Dask may rerun it anywhere."""
+    _STATS["tasks"] += 1
+    try:
+        sim = _worker_simulator(program_key, key, options)
+        return ("ok", _call(sim, method, args, kwargs))
+    except QCompError as exc:
+        # user errors travel as data: not retried, and re-raised locally with their own class
+        return ("error", type(exc), exc.message, exc.span, exc.notes)
+
+
+# -- client side ---------------------------------------------------------------------------------
+
+
+def _batched_rows(value: Any, decls, kind: str) -> int:
+    """Rows of ``value`` along the batch axis (1 when shared by all rows), as Simulator reads it."""
+    if value is None:
+        return 1
+    if isinstance(value, Mapping):
+        rows = 1
+        for d in decls:
+            if d.name not in value:
+                continue  # the simulator reports the missing name
+            a = np.asarray(value[d.name])
+            if a.ndim == 2 or (d.scalar and a.ndim == 1 and a.shape[0] != 1):
+                rows = max(rows, a.shape[0])
+        return rows
+    a = np.asarray(value)
+    return a.shape[0] if a.ndim == 2 else 1
+
+
+def _check_array(value: Any, decls, kind: str, names) -> None:
+    """Shape and finiteness of a plain array argument, checked here so messages use whole-batch rows."""
+    if value is None or isinstance(value, Mapping):
+        return  # the workers' simulators check dicts by declared name
+    label = "params" if kind == "param" else "inputs"
+    try:
+        a = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        raise InputError(f"{label} must be numeric") from None
+    total = sum(d.size for d in decls)
+    if a.ndim == 0 and total == 1:
+        a = a.reshape(1)
+    if a.ndim == 1 and a.shape[0] != total:
+        raise InputError(f"{label} have {a.shape[0]} values; the program declares {total}")
+    if a.ndim == 2 and (a.shape[1] != total or a.shape[0] == 0):
+        raise InputError(f"{label} have shape {a.shape}; expected (batch, {total})")
+    if a.ndim not in (1, 2):
+        raise InputError(f"{label} must be a 1-D or 2-D array, got shape {a.shape}")
+    bad = ~np.isfinite(a.reshape(-1, total))
+    if bad.any():
+        r, c = map(int, np.argwhere(bad)[0])
+        where = f" of sample {r}" if a.ndim == 2 else ""
+        raise InputError(f"{kind} {names[c]}{where} is {'NaN' if np.isnan(a.reshape(-1, total)[r, c]) else 'infinite'}")
+
+
+def _take(value: Any, decls, B: int, sl: slice) -> Any:
+    """Rows ``sl`` of the batched parts of ``value``; parts shared by all rows are passed whole."""
+    if value is None or B == 1:
+        return value
+    if isinstance(value, Mapping):
+        out = {}
+        for name, v in value.items():
+            a = np.asarray(v)
+            d = next((d for d in decls if d.name == name), None)
+            batched = d is not None and (a.ndim == 2 or (d.scalar and a.ndim == 1 and a.shape[0] != 1))
+            out[name] = a[sl] if batched and a.shape[0] == B else v
+        return out
+    a = np.asarray(value)
+    return a[sl] if a.ndim == 2 and a.shape[0] == B else value
+
+
+def _slices(B: int, n: int) -> list[slice]:
+    """``n`` contiguous, nearly equal, non-empty row ranges covering 0..B."""
+    n = max(1, min(n, B))
+    bounds = [B * i // n for i in range(n + 1)]
+    return [slice(bounds[i], bounds[i + 1]) for i in range(n)]
+
+
+class DistributedSimulator:
+    """The :class:`~qcomp.backends.simulator.Simulator` API, with batch rows sharded across Dask workers.
+
+    Every call splits the batch (rows of params and/or inputs) into contiguous shards, one task per
+    shard, and gathers the results in order; ``vjp`` sums the shard gradients. The pickled program
+    is scattered to all workers once; each worker builds and caches its Simulator (and its kernel
+    plans) on first use. Results equal the single-process simulator's to rounding (1e-12).
+    ``shards`` fixes the number of shards per call (default: the number of workers); simulator
+    options are passed to each worker's Simulator, with ``threads=1`` unless given (one worker
+    process per core).
+    """
+
+    def __init__(self, program_or_model: Any, executor: DaskExecutor, *, shards: int | None = None,
+                 **simulator_options: Any) -> None:
+        program = program_or_model.optimized("sim") if hasattr(program_or_model, "optimized") else program_or_model
+        if not isinstance(program, Program):
+            raise QCompError(f"DistributedSimulator needs a Program or a Model, got {type(program_or_model).__name__}")
+        if not isinstance(executor, DaskExecutor):
+            raise QCompError(f"executor must be a qcomp.distributed.DaskExecutor, got {type(executor).__name__}")
+        if shards is not None and (not isinstance(shards, (int, np.integer)) or shards < 1):
+            raise QCompError(f"shards must be a positive integer, got {shards!r}")
+        options = dict(simulator_options)
+        options.setdefault("threads", 1)
+        # validate the options here (cheap: plans are built lazily), not on every worker
+        from .backends.simulator import Simulator
+
+        Simulator(program, **options)
+        self.program = program
+        self.executor = executor
+        self.shards = shards
+        self.options = options
+        self._blob = pickle.dumps(program, protocol=pickle.HIGHEST_PROTOCOL)
+        self._program_key = hashlib.sha256(self._blob).hexdigest()[:24]
+        # the worker's Simulator cache key: program and options (teardown drops by the prefix)
+        self._key = self._program_key + ":" + hashlib.sha256(repr(sorted(options.items())).encode()).hexdigest()[:16]
+
+    @property
+    def n(self) -> int:
+        return self.program.num_qubits
+
+    def _n_shards(self, B: int) -> int:
+        return min(B, self.shards if self.shards is not None else max(self.executor.n_threads, 1))
+
+    def _dispatch(self, method: str, params: Any, inputs: Any, extra: tuple = (), kwargs=None,
+                  row_extra: Any = None) -> tuple[list[Any], int, bool]:
+        """Run ``method`` on shards; returns (shard results, batch size, params batched)."""
+        kwargs = kwargs or {}
+        pdecl, idecl = self.program.params, self.program.inputs
+        _check_array(params, pdecl, "param", self.program.param_names())
+        _check_array(inputs, idecl, "input", self.program.input_names())
+        bp, bi = _batched_rows(params, pdecl, "param"), _batched_rows(inputs, idecl, "input")
+        if bp > 1 and bi > 1 and bp != bi:
+            raise InputError(f"params have {bp} rows but inputs have {bi}; give the same batch or one shared row")
+        B = max(bp, bi)
+        slices = _slices(B, self._n_shards(B))
+        shards = []
+        for sl in slices:
+            args = (_take(params, pdecl, B, sl), _take(inputs, idecl, B, sl))
+            if row_extra is not None:
+                r = np.asarray(row_extra, dtype=float)
+                args += (r[sl] if r.ndim >= 1 and r.shape[0] == B and B > 1 else r,)
+            shards.append((self._program_key, self._key, self.options, method, args + extra, kwargs))
+        self.executor.ship_program(self._blob, self._program_key)
+        results = self.executor.map_shards(_shard_task, shards)
+        out = []
+        for r in results:
+            if r[0] == "error":
+                _, cls, message, span, notes = r
+                try:
+                    err = cls(message, span, notes)
+                except TypeError:
+                    err = QCompError(message, span, notes)
+                raise err
+            out.append(r[1])
+        return out, B, bp > 1
+
+    # -- the Simulator API -----------------------------------------------------------------------
+    def expval(self, params: Any = None, inputs: Any = None) -> np.ndarray:
+        """Expectation values (B, n_outputs), computed shard by shard on the workers."""
+        parts, _, _ = self._dispatch("expval", params, inputs)
+        return np.concatenate(parts, axis=0)
+
+    def expval_batch(self, param_rows: np.ndarray, input_rows: np.ndarray | None = None) -> np.ndarray:
+        """expval for many (params, inputs) rows: param_rows (B, P), input_rows (B, I) or None."""
+        pr = np.atleast_2d(np.asarray(param_rows, dtype=float))
+        ir = None if input_rows is None else np.atleast_2d(np.asarray(input_rows, dtype=float))
+        parts, _, _ = self._dispatch("expval_batch", pr, ir)
+        return np.concatenate(parts, axis=0)
+
+    def probs(self, params: Any = None, inputs: Any = None, qubits=None) -> np.ndarray:
+        """Outcome probabilities (B, 2**len(qubits)), as Simulator.probs."""
+        parts, _, _ = self._dispatch("probs", params, inputs, (None if qubits is None else tuple(qubits),))
+        return np.concatenate(parts, axis=0)
+
+    def gradient(self, params: Any = None, inputs: Any = None, method: str = "adjoint") -> np.ndarray:
+        """d expval / d params (B, n_outputs, n_params), rows computed on the workers."""
+        parts, _, _ = self._dispatch("gradient", params, inputs, (method,))
+        return np.concatenate(parts, axis=0)
+
+    def vjp(self, params: Any, inputs: Any, cotangent: Any) -> np.ndarray:
+        """sum_b cotangent[b] . d expval[b] / d params: (P,) shared params (shard sums added), (B, P) per row."""
+        cot = np.asarray(cotangent, dtype=float)
+        B = max(_batched_rows(params, self.program.params, "param"), _batched_rows(inputs, self.program.inputs, "input"))
+        if cot.ndim == 1 and B == 1:
+            cot = cot[None]
+        if cot.shape != (B, self.program.num_outputs):
+            raise InputError(f"cotangent has shape {cot.shape}; expected ({B}, {self.program.num_outputs})")
+        parts, B, pvar = self._dispatch("vjp", params, inputs, row_extra=cot)
+        if pvar:  # a one-row shard of per-row params comes back as (P,)
+            return np.concatenate([np.atleast_2d(g) for g in parts], axis=0)
+        total = parts[0].copy()
+        for g in parts[1:]:
+            total += g
+        return total
+
+    def describe(self) -> str:
+        """Where this simulator runs and its forward kernel plan (built locally)."""
+        from .backends.simulator import Simulator
+
+        return f"distributed over {self.executor!r}\n" + Simulator(self.program, **self.options).describe()
+
+    def __repr__(self) -> str:
+        return f"DistributedSimulator({self.n} qubits, {self.executor!r})"
