@@ -28,6 +28,19 @@ def median_time(fn, repeat: int) -> float:
     return statistics.median(ts)
 
 
+def paired_median(fns: dict, repeat: int) -> dict[str, float]:
+    """Medians of functions timed in turn (a, b, a, b, ...) so both see the same machine load."""
+    for fn in fns.values():
+        fn()  # warm-up
+    ts: dict[str, list[float]] = {k: [] for k in fns}
+    for _ in range(repeat):
+        for k, fn in fns.items():
+            t = time.perf_counter()
+            fn()
+            ts[k].append(time.perf_counter() - t)
+    return {k: statistics.median(v) for k, v in ts.items()}
+
+
 def lightning_setup(n: int, w: np.ndarray, X: np.ndarray):
     """The same circuit in PennyLane on lightning.qubit with the adjoint method, or None."""
     try:
@@ -111,9 +124,21 @@ def main(argv=None) -> int:
     print(f"max |adjoint - parameter-shift| on 2 samples: {np.abs(g_adj - g_ps).max():.2e}")
 
     rows: dict[str, float] = {}
-    rows["qcomp adjoint: gradient, 1 sample"] = median_time(lambda: sim.gradient(w, X[:1]), args.repeat)
+    pl = lightning_setup(n, w, X)
+    one = {"qcomp adjoint: gradient, 1 sample": lambda: sim.gradient(w, X[:1])}
+    batch = {f"qcomp adjoint: loss VJP, batch {args.batch}": lambda: sim.vjp(w, X, cot)}
+    if pl is not None:
+        grad_one, vjp = pl
+        ref = np.einsum("bo,bop->p", cot, sim.gradient(w, X))
+        print(f"max |lightning VJP - qcomp VJP|: {np.abs(vjp(cot[:, 0]) - ref).max():.2e}")
+        one["lightning adjoint: gradient, 1 sample"] = lambda: grad_one(X[0])
+        batch[f"lightning adjoint: loss VJP, batch {args.batch}"] = lambda: vjp(cot[:, 0])
+    else:
+        print("pennylane-lightning not installed: no peer comparison (pip install qcomp[bench])")
+    # qcomp and lightning alternate run by run, so their ratio is measured under the same load
+    rows.update(paired_median(one, args.repeat))
+    rows.update(paired_median(batch, args.repeat))
     rows["qcomp parameter-shift: gradient, 1 sample"] = median_time(lambda: parameter_shift_gradient(program, w, X[:1], ex), args.repeat)
-    rows[f"qcomp adjoint: loss VJP, batch {args.batch}"] = median_time(lambda: sim.vjp(w, X, cot), args.repeat)
     rows[f"qcomp parameter-shift: loss VJP, batch {args.batch}"] = median_time(
         lambda: np.einsum("bo,bop->p", cot, parameter_shift_gradient(program, w, X, ex)), max(1, args.repeat // 2))
     if not args.skip_reference:
@@ -121,19 +146,10 @@ def main(argv=None) -> int:
         t = median_time(lambda: parameter_shift_gradient(program, w, X[:k], ReferenceExecutor()), 1)
         rows["reference parameter-shift: gradient, 1 sample"] = t / k
         rows[f"reference parameter-shift: loss VJP, batch {args.batch} (scaled from {k})"] = t * args.batch / k
-    pl = lightning_setup(n, w, X)
-    if pl is not None:
-        grad_one, vjp = pl
-        ref = np.einsum("bo,bop->p", cot, sim.gradient(w, X))
-        print(f"max |lightning VJP - qcomp VJP|: {np.abs(vjp(cot[:, 0]) - ref).max():.2e}")
-        rows["lightning adjoint: gradient, 1 sample"] = median_time(lambda: grad_one(X[0]), args.repeat)
-        rows[f"lightning adjoint: loss VJP, batch {args.batch}"] = median_time(lambda: vjp(cot[:, 0]), max(1, args.repeat // 2))
-    else:
-        print("pennylane-lightning not installed: no peer comparison (pip install qcomp[bench])")
 
     width = max(len(k) for k in rows)
     for k, v in rows.items():
-        print(f"{k:<{width}}  {v:9.4f} s")
+        print(f"{k:<{width}}  {v:9.4f} s", flush=True)
     print("ratios (smaller is faster for the first):")
     B = args.batch
 

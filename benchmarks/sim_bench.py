@@ -176,7 +176,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--quick", action="store_true", help="smaller circuits (smoke test)")
+    ap.add_argument("--cases", default="mnist,hea,qft", help="comma-separated subset of mnist,hea,qft")
     args = ap.parse_args()
+    cases = set(args.cases.split(","))
     rng = np.random.default_rng(0)
     rows: list[tuple[str, str, float | None, str]] = []
 
@@ -190,65 +192,68 @@ def main() -> int:
         print(f"  {case:<34} {who:<26} {t:9.4f} s {note}", file=sys.stderr, flush=True)
 
     # MNIST QNN forward, batch 32
-    mnist = parse((ROOT / "examples" / "mnist_qnn.q").read_text())
-    w = rng.uniform(-1, 1, mnist.num_params)
-    x = rng.integers(0, 2, (32, mnist.num_inputs)).astype(float)
-    case = "MNIST QNN 17q fwd, batch 32"
-    for prec in ("double", "single"):
-        sim = Simulator(mnist, precision=prec)
-        add(case, f"qcomp ({prec})", lambda sim=sim: sim.expval(w, x))
-    add(case, "reference", lambda: R.expvals(mnist, w, x))
-    add(case, "qiskit-aer EstimatorV2", aer_expval(mnist, w, x))
-    try:
-        add(case, "lightning (broadcast)", lightning_fns(mnist, w, x))
-    except ImportError as exc:
-        rows.append((case, "lightning", None, f"not installed ({exc.name})"))
+    if 'mnist' in cases:
+        mnist = parse((ROOT / "examples" / "mnist_qnn.q").read_text())
+        w = rng.uniform(-1, 1, mnist.num_params)
+        x = rng.integers(0, 2, (32, mnist.num_inputs)).astype(float)
+        case = "MNIST QNN 17q fwd, batch 32"
+        for prec in ("double", "single"):
+            sim = Simulator(mnist, precision=prec)
+            add(case, f"qcomp ({prec})", lambda sim=sim: sim.expval(w, x))
+        add(case, "reference", lambda: R.expvals(mnist, w, x))
+        add(case, "qiskit-aer EstimatorV2", aer_expval(mnist, w, x))
+        try:
+            add(case, "lightning (broadcast)", lightning_fns(mnist, w, x))
+        except ImportError as exc:
+            rows.append((case, "lightning", None, f"not installed ({exc.name})"))
 
-    # MNIST vjp
-    case = "MNIST QNN 17q VJP, batch 32"
-    cot = np.random.default_rng(0).normal(size=(32, 1))
-    for prec in ("double", "single"):
-        sim = Simulator(mnist, precision=prec)
-        add(case, f"qcomp adjoint ({prec})", lambda sim=sim: sim.vjp(w, x, cot))
-    try:
-        add(case, "lightning adjoint (loop)", lightning_fns(mnist, w, x, diff=True))
-    except ImportError as exc:
-        rows.append((case, "lightning", None, f"not installed ({exc.name})"))
+        # MNIST vjp
+        case = "MNIST QNN 17q VJP, batch 32"
+        cot = np.random.default_rng(0).normal(size=(32, 1))
+        for prec in ("double", "single"):
+            sim = Simulator(mnist, precision=prec)
+            add(case, f"qcomp adjoint ({prec})", lambda sim=sim: sim.vjp(w, x, cot))
+        try:
+            add(case, "lightning adjoint (loop)", lightning_fns(mnist, w, x, diff=True))
+        except ImportError as exc:
+            rows.append((case, "lightning", None, f"not installed ({exc.name})"))
 
     # HEA 20 qubits x 10 layers
-    nq, layers = (12, 4) if args.quick else (20, 10)
-    hea = parse(hea_source(nq, layers))
-    wh = rng.uniform(-1, 1, hea.num_params)
-    case = f"HEA {nq}q x {layers} layers fwd"
-    for prec in ("double", "single"):
-        sim = Simulator(hea, precision=prec)
-        add(case, f"qcomp ({prec})", lambda sim=sim: sim.expval(wh))
-    if nq <= 16:
-        add(case, "reference", lambda: R.expvals(hea, wh))
-    else:
-        rows.append((case, "reference", None, "skipped: > 60 s"))
-    add(case, "qiskit-aer EstimatorV2", aer_expval(hea, wh, None))
-    try:
-        add(case, "lightning", lightning_fns(hea, wh, None))
-    except ImportError as exc:
-        rows.append((case, "lightning", None, f"not installed ({exc.name})"))
+    if 'hea' in cases:
+        nq, layers = (12, 4) if args.quick else (20, 10)
+        hea = parse(hea_source(nq, layers))
+        wh = rng.uniform(-1, 1, hea.num_params)
+        case = f"HEA {nq}q x {layers} layers fwd"
+        for prec in ("double", "single"):
+            sim = Simulator(hea, precision=prec)
+            add(case, f"qcomp ({prec})", lambda sim=sim: sim.expval(wh))
+        if nq <= 16:
+            add(case, "reference", lambda: R.expvals(hea, wh))
+        else:
+            rows.append((case, "reference", None, "skipped: > 60 s"))
+        add(case, "qiskit-aer EstimatorV2", aer_expval(hea, wh, None))
+        try:
+            add(case, "lightning", lightning_fns(hea, wh, None))
+        except ImportError as exc:
+            rows.append((case, "lightning", None, f"not installed ({exc.name})"))
 
     # QFT-24 full state
-    nq = 14 if args.quick else 24
-    qft = parse(qft_source(nq))
-    case = f"QFT-{nq} full state"
-    for prec in ("double", "single"):
-        sim = Simulator(qft, precision=prec)
-        add(case, f"qcomp ({prec})", lambda sim=sim: sim.state())
-    if nq <= 16:
-        add(case, "reference", lambda: R.simulate(qft))
-    else:
-        rows.append((case, "reference", None, "skipped: > 60 s"))
-    add(case, "qiskit-aer statevector", aer_state(qft))
-    try:
-        add(case, "lightning", lightning_fns(qft, np.zeros(0), None))
-    except ImportError as exc:
-        rows.append((case, "lightning", None, f"not installed ({exc.name})"))
+    if 'qft' in cases:
+        nq = 14 if args.quick else 24
+        qft = parse(qft_source(nq))
+        case = f"QFT-{nq} full state"
+        for prec in ("double", "single"):
+            sim = Simulator(qft, precision=prec)
+            add(case, f"qcomp ({prec})", lambda sim=sim: sim.state())
+        if nq <= 16:
+            add(case, "reference", lambda: R.simulate(qft))
+        else:
+            rows.append((case, "reference", None, "skipped: > 60 s"))
+        add(case, "qiskit-aer statevector", aer_state(qft))
+        try:
+            add(case, "lightning", lightning_fns(qft, np.zeros(0), None))
+        except ImportError as exc:
+            rows.append((case, "lightning", None, f"not installed ({exc.name})"))
 
     # the table
     import numexpr

@@ -1,4 +1,4 @@
-"""The kernel plan: product-state folding, fused dense and diagonal blocks, forward and adjoint execution."""
+"""The kernel plan: product-state folding, Pauli rotations, fused dense and diagonal blocks, forward and adjoint execution."""
 
 from __future__ import annotations
 
@@ -51,6 +51,30 @@ class DenseKernel:
     perm: list[int] | None = None  # constant permutation blocks (cx, swap, ccx, ...) run in place
 
 
+# Pauli word of each single-angle Pauli rotation exp(-i t P / 2), in argument order
+PAULI_ROTATIONS: dict[str, str] = {"rx": "X", "ry": "Y", "rz": "Z", "rxx": "XX", "ryy": "YY", "rzz": "ZZ"}
+
+
+@dataclass
+class PauliKernel:
+    qubits: tuple[int, ...]  # sorted ascending
+    ref: OpRef
+    word: tuple[tuple[int, str], ...]  # ((qubit, "X"|"Y"|"Z"), ...)
+    uses_params: bool
+    uses_inputs: bool
+    kind: str = "pauli"
+
+    @property
+    def ops(self) -> list[OpRef]:
+        return [self.ref]
+
+    def view(self, n: int) -> K.PauliView:
+        views = self.__dict__.setdefault("_views", {})
+        if n not in views:
+            views[n] = K.PauliView(n, self.word)
+        return views[n]
+
+
 @dataclass
 class DiagTerm:
     ref: OpRef
@@ -83,7 +107,7 @@ class Plan:
     def describe(self) -> str:
         lines = [f"plan: {self.n} qubits, {sum(len(v) for v in self.prep.values())} ops folded into product-state preparation"]
         for k in self.kernels:
-            names = [r.op.name for r in (k.ops if k.kind == "dense" else [t.ref for t in k.terms])]
+            names = [r.op.name for r in (k.ops if k.kind != "diag" else [t.ref for t in k.terms])]
             lines.append(f"  {k.kind} on {list(k.qubits)}: {' '.join(names)}")
         return "\n".join(lines)
 
@@ -175,6 +199,10 @@ def build_plan(ops: Sequence[Operation], n: int, num_params: int, num_inputs: in
                 h, c = _diag_h_c(r.op)
                 terms.append(DiagTerm(r, h, c))
             kernels.append(DiagKernel(qs, terms, up, ui))
+        elif len(members) == 1 and members[0].op.name in PAULI_ROTATIONS:
+            r = members[0]
+            word = tuple(zip(r.op.qubits, PAULI_ROTATIONS[r.op.name]))
+            kernels.append(PauliKernel(qs, r, word, up, ui))
         else:
             # structural sparsity from two random angle draws
             mask = np.zeros((2 ** len(qs),) * 2, dtype=bool)
@@ -326,17 +354,20 @@ def prep_state(plan: Plan, angles_for, Bc: int, dtype, out: np.ndarray) -> None:
             v = np.einsum("bij,bj->bi", np.broadcast_to(g, (max(g.shape[0], v.shape[0]),) + g.shape[1:]),
                           np.broadcast_to(v, (max(g.shape[0], v.shape[0]), 2)))
         vecs.append(v.astype(dtype))
-    # lowest qubits first; a run of |0> qubits at the bottom is a single nonzero stride
-    st = np.ones((1, 1), dtype=dtype)
-    for q in range(n):
-        v = vecs[q]
-        if v is None:
-            z = np.zeros((st.shape[0], 2 * st.shape[1]), dtype=dtype)
-            z[:, : st.shape[1]] = st
-            st = z
-        else:
+    # small tables for the low and the high half of the qubits, then one outer product written
+    # straight into ``out`` (one pass over the state instead of one per qubit)
+    zero = np.array([[1.0, 0.0]], dtype=dtype)
+
+    def table(qs: range) -> np.ndarray:
+        st = np.ones((1, 1), dtype=dtype)
+        for q in qs:
+            v = zero if vecs[q] is None else vecs[q]
             st = (v[:, :, None] * st[:, None, :]).reshape(max(v.shape[0], st.shape[0]), -1)
-    out[...] = st
+        return st
+
+    low = n // 2
+    lo, hi = table(range(low)), table(range(low, n))
+    np.multiply(hi[:, :, None], lo[:, None, :], out=out.reshape(Bc, hi.shape[1], lo.shape[1]))
 
 
 @dataclass
@@ -404,6 +435,10 @@ def _segments(ctx: CallContext, m: int) -> list[tuple[bool, list]]:
 
 def _apply(ctx: CallContext, kern, X: np.ndarray, Y: np.ndarray, rows: slice, n: int) -> bool:
     """Apply one kernel; True when the result is in Y (the caller swaps)."""
+    if kern.kind == "pauli":
+        a = ctx.rows_angles(ctx.varies(kern.uses_params, kern.uses_inputs), rows)[kern.ref.slots[0]]
+        K.apply_pauli_rotation(X, Y, kern.view(n), a)
+        return True
     if kern.kind == "dense":
         if kern.perm is not None:
             K.apply_permutation(X, _bv(kern, n), kern.perm)
@@ -427,17 +462,29 @@ def forward(ctx: CallContext, rows: slice, Bc: int, bufs: list[np.ndarray]) -> n
     """Run the plan on rows ``rows`` of the batch; returns the final state (one of ``bufs``).
 
     Runs of kernels on low qubits are cache-blocked: each LOCAL_BYTES piece of the state goes
-    through the whole run before the next piece is touched.
+    through the whole run before the next piece is touched. Pauli rotations run in their
+    two-pass deferred form; the cos(t/2) factors are collected per row and applied once at the
+    end of a run (or when they get small, to stay far from underflow).
     """
     plan = ctx.plan
     X, Y = bufs[0][:Bc], bufs[1][:Bc]
     prep_state(plan, lambda var: ctx.rows_angles(var and (ctx.row_varying_params or ctx.row_varying_inputs), rows),
                Bc, ctx.dtype, X)
     m = local_qubits(ctx.dtype)
+    scale = np.ones(1)
     for local, run in _segments(ctx, m):
         if not local:
             for kern in run:
-                if _apply(ctx, kern, X, Y, rows, plan.n):
+                if kern.kind == "pauli":
+                    a = ctx.rows_angles(ctx.varies(kern.uses_params, kern.uses_inputs), rows)[kern.ref.slots[0]]
+                    c = K.apply_pauli_rotation(X, Y, kern.view(plan.n), a, deferred=True)
+                    X, Y = Y, X
+                    if c is not None:
+                        scale = scale * c
+                        if np.min(np.abs(scale)) < 1e-30:
+                            K.scale_rows(X, scale)
+                            scale = np.ones(1)
+                elif _apply(ctx, kern, X, Y, rows, plan.n):
                     X, Y = Y, X
             continue
         Xp = X.reshape(-1, 2**m)
@@ -445,11 +492,25 @@ def forward(ctx: CallContext, rows: slice, Bc: int, bufs: list[np.ndarray]) -> n
         for p in range(Xp.shape[0]):
             xs, ys = Xp[p:p + 1], Yp[p:p + 1]
             a, b = xs, ys
+            pscale = 1.0  # local runs use row-shared angles only, so one factor for every piece
             for kern in run:
-                if _apply(ctx, kern, a, b, rows, m):
+                if kern.kind == "pauli":
+                    t = ctx.angles[kern.ref.slots[0], :1]
+                    c = K.apply_pauli_rotation(a, b, kern.view(m), t, deferred=True)
                     a, b = b, a
+                    if c is not None:
+                        pscale *= float(c[0])
+                        if abs(pscale) < 1e-30:
+                            K.scale_rows(a, np.array([pscale]))
+                            pscale = 1.0
+                elif _apply(ctx, kern, a, b, rows, m):
+                    a, b = b, a
+            if pscale != 1.0:
+                K.scale_rows(a, np.array([pscale]))
             if a is not xs:
                 np.copyto(xs, a)
+    if not np.all(scale == 1.0):
+        K.scale_rows(X, scale)
     return X
 
 
@@ -471,7 +532,29 @@ def backward(ctx: CallContext, rows: slice, psi: np.ndarray, lam: np.ndarray, dv
             dv = dvals[ds, rows] if dvals.shape[1] > 1 else dvals[ds, :1]
             grad[:, p] += g * dv
 
+    # psi and lam are stored divided by ``scale`` (deferred cos factors of Pauli rotations), so
+    # gradients computed from them are multiplied by scale**2; other kernels see true values
+    scale = np.ones(1)
+
+    def flush() -> None:
+        nonlocal scale
+        if not np.all(scale == 1.0):
+            K.scale_rows(psi, scale)
+            K.scale_rows(lam, scale)
+            scale = np.ones(1)
+
     for kern in reversed(plan.kernels):
+        if kern.kind == "pauli":
+            a = ctx.rows_angles(ctx.varies(kern.uses_params, kern.uses_inputs), rows)[kern.ref.slots[0]]
+            g, c = K.pauli_rotation_adjoint_step(psi, lam, Y1, kern.view(n), a, deferred=True)
+            if kern.uses_params:
+                add(kern.ref.slots[0], g * scale**2)
+            if c is not None:
+                scale = scale * c
+                if np.min(np.abs(scale)) < 1e-6:
+                    flush()
+            continue
+        flush()
         if kern.kind == "dense" and kern.perm is not None:
             inv = [0] * len(kern.perm)
             for i, j in enumerate(kern.perm):
@@ -495,13 +578,16 @@ def backward(ctx: CallContext, rows: slice, psi: np.ndarray, lam: np.ndarray, dv
             lam, Y2 = Y2, lam
         else:
             if kern.uses_params:
-                w = np.conj(lam) * psi
-                v = ctx.varies(kern.uses_params, kern.uses_inputs)
+                # Im(conj(lam) psi) marginalised once onto the kernel's qubits (one pass), then per term
+                np.multiply(np.conj(lam, out=Y1), psi, out=Y1)
+                kq = kern.qubits
+                wk = K.marginal(Y1.imag, kq, n)  # bit j = kq[j]
+                pos = {q: j for j, q in enumerate(kq)}
                 for t in kern.terms:
                     if not t.ref.slots or not t.ref.op.angles[0].depends_on("param"):
                         continue
-                    z = K.marginal(w, t.ref.op.qubits[::-1], n) @ t.h  # marginal bit j = qubits[::-1][j]
-                    add(t.ref.slots[0], -2.0 * z.imag)
+                    z = K.marginal(wk, [pos[q] for q in t.ref.op.qubits[::-1]], len(kq)) @ t.h
+                    add(t.ref.slots[0], -2.0 * z)
             ph = ctx.phase(kern, rows, conj=True)
             K.apply_phase(psi, n, ph)
             K.apply_phase(lam, n, ph)

@@ -155,7 +155,8 @@ def test_generated_programs_shift_equals_finite_diff_and_adjoint(src, seed):
     w, x = _values(program, 2, seed)
     g = parameter_shift_gradient(program, w, x, REF, wrt="both")
     fd = finite_diff_gradient(program, w, x, REF, wrt="both")
-    np.testing.assert_allclose(g, fd, atol=1e-7, rtol=0)
+    # central differences (h = 1e-5) carry O(h^2 |f'''|) truncation error: relative slack for steep programs
+    np.testing.assert_allclose(g, fd, atol=1e-7, rtol=1e-7)
     Sim = _simulator()
     if Sim is not None:
         adj = Sim(program).gradient(w, x, method="adjoint")
