@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -335,7 +335,7 @@ class Simulator:
         for k in range(nout):
             cot = np.zeros((B, nout))
             cot[:, k] = 1.0
-            out[:, k, :] = self._adjoint(params, inputs, cot)
+            out[:, k, :] = self._adjoint(params, inputs, cot)[0]
         return out
 
     def _other_gradient(self, params, inputs, method: str) -> np.ndarray:
@@ -357,11 +357,26 @@ class Simulator:
             raise InputError(f"cotangent has shape {cot.shape}; expected ({B}, {self.program.num_outputs})")
         if not np.all(np.isfinite(cot)):
             raise InputError("cotangent contains NaN or infinite values")
-        g = self._adjoint(params, inputs, cot)
+        g, _ = self._adjoint(params, inputs, cot)
         return g if pvar else g.sum(axis=0)
 
-    def _adjoint(self, params, inputs, cot: np.ndarray) -> np.ndarray:
-        """Per-row gradients (B, P) of sum_k cot[b, k] <O_k>_b by one forward and one backward sweep."""
+    def value_and_vjp(self, params: ArrayLike, inputs: ArrayLike,
+                      cotangent_fn: Callable[[np.ndarray, slice], np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """Expectation values and the VJP in one adjoint sweep, for losses that are means of per-row terms.
+
+        ``cotangent_fn(values_rows (b, n_outputs), rows: slice) -> (b, n_outputs)`` gives the
+        cotangent of the rows ``rows`` from their expectation values (it is called once per memory
+        chunk, with the forward state still at hand), so a training step costs one forward and one
+        backward sweep instead of a separate forward pass plus ``vjp``. Returns ``(values (B,
+        n_outputs), gradient)`` with the gradient shaped as in :meth:`vjp`.
+        """
+        _, _, _, pvar, _ = self._args(params, inputs)
+        g, values = self._adjoint(params, inputs, None, cotangent_fn)
+        return values, (g if pvar else g.sum(axis=0))
+
+    def _adjoint(self, params, inputs, cot: np.ndarray | None, cotangent_fn=None) -> tuple[np.ndarray, np.ndarray | None]:
+        """Per-row gradients (B, P) of sum_k cot[b, k] <O_k>_b by one forward and one backward sweep
+        (and the expectation values when the cotangent comes from ``cotangent_fn``)."""
         P, X, B, pvar, xvar = self._args(params, inputs)
         plan = self.plan("adjoint")
         ctx = self._context(plan, P, X, pvar, xvar)
@@ -371,18 +386,27 @@ class Simulator:
         terms = [t for o in obs for t in o.terms]
         owner = [k for k, o in enumerate(obs) for _ in o.terms]
         grad = np.zeros((B, self.program.num_params))
+        values = np.zeros((B, self.program.num_outputs)) if cotangent_fn is not None else None
 
         def work(sl: slice, bufs: list[np.ndarray]) -> None:
             Bc = sl.stop - sl.start
             psi = SP.forward(ctx, sl, Bc, bufs[:2])
-            coeffs = np.stack([cot[sl, owner[i]] * terms[i].coeff for i in range(len(terms))], axis=1) \
+            if cotangent_fn is None:
+                crow = cot[sl]
+            else:
+                values[sl] = K.expval_terms(psi, self.n, obs)
+                crow = np.asarray(cotangent_fn(values[sl], sl), dtype=float)
+                if crow.shape != (Bc, self.program.num_outputs) or not np.all(np.isfinite(crow)):
+                    raise InputError(f"cotangent_fn returned shape {crow.shape} or non-finite values;"
+                                     f" expected finite ({Bc}, {self.program.num_outputs})")
+            coeffs = np.stack([crow[:, owner[i]] * terms[i].coeff for i in range(len(terms))], axis=1) \
                 if terms else np.zeros((Bc, 0))
             lam = K.pauli_sum_apply(psi, self.n, terms, coeffs)
             other = bufs[1] if np.shares_memory(psi, bufs[0]) else bufs[0]
             grad[sl] = SP.backward(ctx, sl, psi, lam, dvals, self.program.num_params, [other[:Bc], bufs[2]])
 
         self._map_chunks(B, rows, 3, work)
-        return grad
+        return grad, values
 
     def describe(self) -> str:
         """The forward kernel plan as text."""

@@ -277,6 +277,27 @@ def _fmt(v: float) -> str:
     return f"{v:.4f}"
 
 
+def _value_and_grad(model: Differentiable, params: np.ndarray, xb: np.ndarray, yb: np.ndarray,
+                    loss_fn: Loss) -> tuple[np.ndarray, np.ndarray]:
+    """Predictions and the loss gradient of one minibatch.
+
+    Models with ``value_and_vjp`` (qcomp's simulator) get the cotangent per memory chunk from the
+    chunk's own predictions, saving the separate forward pass; this relies on every loss being a
+    mean of per-row terms, so a chunk's rows get ``loss.grad(chunk) * len(chunk) / len(batch)``.
+    """
+    if hasattr(model, "value_and_vjp"):
+        n = len(yb)
+
+        def cotangent(values: np.ndarray, rows: slice) -> np.ndarray:
+            return loss_fn.grad(values, yb[rows]) * (values.shape[0] / n)
+
+        y_pred, g = model.value_and_vjp(params, xb, cotangent)
+        return np.asarray(y_pred, dtype=np.float64), np.asarray(g, dtype=np.float64)
+    y_pred = _forward(model, params, xb)
+    cot = loss_fn.grad(y_pred, yb)
+    return y_pred, np.asarray(model.vjp(params, xb, cot), dtype=np.float64)
+
+
 def fit(
     model: Differentiable,
     params0: np.ndarray,
@@ -451,15 +472,13 @@ def fit(
             try:
                 for b, idx in enumerate(iterate_minibatches(n_train, batch_size, rng), start=1):
                     xb, yb = dataset.x_train[idx], dataset.y_train[idx]
-                    y_pred = _forward(model, params, xb)
+                    y_pred, g = _value_and_grad(model, params, xb, yb, loss_fn)
                     value = loss_fn.value(y_pred, yb)
                     if not np.isfinite(value):
                         raise TrainingError(
                             f"non-finite training loss at epoch {epoch}, batch {b} "
                             "(try a smaller learning rate)"
                         )
-                    cot = loss_fn.grad(y_pred, yb)
-                    g = np.asarray(model.vjp(params, xb, cot), dtype=np.float64)
                     if g.shape != params.shape:
                         raise TrainingError(
                             f"model.vjp returned shape {g.shape}, expected {params.shape}"
