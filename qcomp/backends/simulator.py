@@ -339,12 +339,23 @@ class Simulator:
         return out
 
     def _other_gradient(self, params, inputs, method: str) -> np.ndarray:
-        # extension point: other differentiation methods (parameter-shift, finite-diff) plug in here
+        # extension point: other differentiation methods plug in here; qcomp.gradients registers
+        # parameter-shift and finite-diff when imported, so import it on first use
+        if method not in _GRADIENT_METHODS:
+            import qcomp.gradients  # noqa: F401
         hook = _GRADIENT_METHODS.get(method)
         if hook is None:
             valid = ", ".join(["adjoint"] + sorted(_GRADIENT_METHODS))
             raise QCompError(f"unknown gradient method '{method}'; valid methods: {valid}")
         return hook(self, params, inputs)
+
+    def hessian(self, params: ArrayLike, inputs: ArrayLike = None, method: str = "parameter-shift",
+                wrt: str = "params") -> np.ndarray:
+        """Second derivatives (B, n_outputs, n, n) by shift rules applied twice ("parameter-shift")
+        or central differences of the gradient ("finite-diff")."""
+        from qcomp.gradients import simulator_hessian
+
+        return simulator_hessian(self, params, inputs, method, wrt)
 
     def vjp(self, params: ArrayLike, inputs: ArrayLike, cotangent: ArrayLike) -> np.ndarray:
         """sum_b sum_k cotangent[b, k] d expval[b, k] / d params: shape (P,) when params are shared
