@@ -199,12 +199,12 @@ class QiskitAerExecutor(_Base):
     """
 
     def __init__(self, shots: int = DEFAULT_AER_SHOTS, seed: int | None = None, **backend_options: Any):
+        self.shots = _check_shots(shots)  # the user's mistake first, before what is installed
         try:
             from qiskit_aer import AerSimulator
         except ImportError:
             raise UnsupportedError("the qiskit-aer backend needs qiskit-aer ('pip install qiskit-aer')") from None
         _qiskit()
-        self.shots = _check_shots(shots)
         self.seed = seed
         opts = dict(backend_options)
         # Aer's thread pools cost more than they give for these small, many-experiment jobs
