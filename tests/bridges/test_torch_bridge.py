@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -11,23 +13,7 @@ qtorch = pytest.importorskip("qcomp.torch")
 import qcomp  # noqa: E402
 from qcomp.errors import InputError, QCompError  # noqa: E402
 
-# 3 qubits, 2 inputs through non-linear encodings, 2 outputs (one a weighted Pauli sum)
-REUPLOAD = """
-qubit q[3];
-input x[2];
-param w[9];
-for l in range(2) {
-    ry(2 * arctan(x[0])) q[0];
-    ry(x[1] * x[0]) q[1];
-    rz(pi * sin(x[1])) q[2];
-    for k in range(3) { ry(w[3 * l + k]) q[k]; }
-    cx q[0], q[1];
-    cx q[1], q[2];
-}
-for k in range(3) { rx(w[6 + k]) q[k]; }
-expect z(q[0]);
-expect 0.5 * z(q[1]) @ z(q[2]) - 0.25 * x(q[0]);
-"""
+REUPLOAD = (Path(__file__).parent / "reupload.q").read_text()
 
 
 @pytest.fixture(scope="module")
