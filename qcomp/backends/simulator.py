@@ -50,7 +50,7 @@ class Simulator:
 
     def __init__(self, program: Program, *, precision: str = "double", threads: int | None = None,
                  batch_size: int | None = None, max_memory_bytes: int | None = None,
-                 block_qubits: int = SP.DEFAULT_BLOCK_QUBITS) -> None:
+                 block_qubits: int = SP.DEFAULT_BLOCK_QUBITS, pauli_layers: bool = True) -> None:
         if precision not in ("double", "single"):
             raise QCompError(f"precision must be 'double' or 'single', got {precision!r}")
         if batch_size is not None and batch_size < 1:
@@ -65,19 +65,27 @@ class Simulator:
         self.batch_size = batch_size
         self.max_memory_bytes = max_memory_bytes
         self.block_qubits = block_qubits
+        self.pauli_layers = pauli_layers
         self._ops = program.circuit.ops()
         self._plans: dict[str, SP.Plan] = {}
 
     # -- plans ------------------------------------------------------------------------
     def plan(self, kind: str = "forward") -> SP.Plan:
-        """The cached kernel plan ("forward" folds every leading 1-qubit gate; "adjoint" keeps
-        param-dependent ones as blocks so their derivatives can be taken)."""
+        """The cached kernel plan: "forward" (the final state; folds every leading 1-qubit gate),
+        "expval" (as forward, with trailing 1-qubit Clifford gates moved into the observables) or
+        "adjoint" (keeps param-dependent gates as kernels so their derivatives can be taken)."""
+        if kind not in ("forward", "expval", "adjoint"):
+            raise QCompError(f"unknown plan kind '{kind}'; valid kinds: forward, expval, adjoint")
         if kind not in self._plans:
             self._plans[kind] = SP.build_plan(
                 self._ops, self.n, self.program.num_params, self.program.num_inputs, block_qubits=self.block_qubits,
-                fold_params=(kind == "forward"), with_gradient=(kind == "adjoint"),
-                local_qubits=SP.local_qubits(self.dtype))
+                fold_params=(kind != "adjoint"), with_gradient=(kind == "adjoint"),
+                local_qubits=SP.local_qubits(self.dtype), fold_observables=(kind != "forward"),
+                pauli_layers=self.pauli_layers)
         return self._plans[kind]
+
+    def _observables(self, plan: SP.Plan) -> list:
+        return SP.map_observables(plan.observables(self.program.observables), plan.phys)
 
     # -- argument handling ---------------------------------------------------------------
     def _values(self, kind: str, value: ArrayLike, allow_none: bool) -> tuple[np.ndarray, bool]:
@@ -202,10 +210,10 @@ class Simulator:
             raise InputError(f"gate angle {plan.exprs[e]} is not finite for sample {b} (check params and inputs)")
         return SP.CallContext(plan, angles, pvar, xvar, self.dtype)
 
-    def _run(self, params, inputs, consume, extra_per_row: int = 0) -> int:
+    def _run(self, params, inputs, consume, extra_per_row: int = 0, kind: str = "forward") -> int:
         """Forward simulation chunk by chunk; ``consume(rows, state)`` receives each final state."""
         P, X, B, pvar, xvar = self._args(params, inputs)
-        plan = self.plan("forward")
+        plan = self.plan(kind)
         ctx = self._context(plan, P, X, pvar, xvar)
         rows = self._chunk_rows(B, FORWARD_WORKSPACE, extra_per_row)
 
@@ -237,7 +245,9 @@ class Simulator:
                 local.bufs = [np.empty((rows, dim), dtype=self.dtype) for _ in range(nbufs)]
             work(sl, local.bufs)
 
-        with ThreadPoolExecutor(max_workers=workers) as pool:
+        # chunks already use every core: BLAS products inside them (Hadamard kernels) must not
+        # start threads of their own (2 x 2 threads on 2 cores was 1.7x slower than 2 x 1)
+        with _blas_single_thread(), ThreadPoolExecutor(max_workers=workers) as pool:
             for f in [pool.submit(run, sl) for sl in chunks]:
                 f.result()
 
@@ -256,9 +266,9 @@ class Simulator:
 
     def expval(self, params: ArrayLike = None, inputs: ArrayLike = None) -> np.ndarray:
         """Expectation values of every ``expect`` output, shape (B, n_outputs), float64."""
-        obs = SP.map_observables(self.program.observables, self.plan("forward").phys)
+        obs = self._observables(self.plan("expval"))
         results: list[tuple[slice, np.ndarray]] = []
-        B = self._run(params, inputs, lambda sl, st: results.append((sl, K.expval_terms(st, self.n, obs))))
+        B = self._run(params, inputs, lambda sl, st: results.append((sl, K.expval_terms(st, self.n, obs))), kind="expval")
         out = np.zeros((B, len(obs)))
         for sl, v in results:
             out[sl] = v
@@ -393,7 +403,7 @@ class Simulator:
         ctx = self._context(plan, P, X, pvar, xvar)
         dvals = plan.dcompiled(P, X) if plan.dcompiled.exprs else np.zeros((0, B))
         rows = self._chunk_rows(B, GRADIENT_WORKSPACE)
-        obs = SP.map_observables(self.program.observables, plan.phys)
+        obs = self._observables(plan)
         terms = [t for o in obs for t in o.terms]
         owner = [k for k, o in enumerate(obs) for _ in o.terms]
         grad = np.zeros((B, self.program.num_params))
@@ -422,6 +432,24 @@ class Simulator:
     def describe(self) -> str:
         """The forward kernel plan as text."""
         return self.plan("forward").describe()
+
+
+_BLAS_CONTROLLER: list = []
+
+
+def _blas_single_thread():
+    """Context limiting BLAS to one thread (threadpoolctl; a no-op if it is unavailable)."""
+    import contextlib
+
+    if not _BLAS_CONTROLLER:
+        try:
+            from threadpoolctl import ThreadpoolController
+
+            _BLAS_CONTROLLER.append(ThreadpoolController())
+        except Exception:  # pragma: no cover - threadpoolctl ships with scikit-learn, a dependency
+            _BLAS_CONTROLLER.append(None)
+    ctl = _BLAS_CONTROLLER[0]
+    return contextlib.nullcontext() if ctl is None else ctl.limit(limits=1, user_api="blas")
 
 
 # name -> fn(simulator, params, inputs) -> (B, n_outputs, n_params); filled by qcomp.gradients

@@ -125,20 +125,28 @@ def test_pauli_circuits_state_and_adjoint(data):
     np.testing.assert_allclose(g, fd, atol=1e-6, rtol=0)
 
 
-def test_mnist_model_uses_pauli_kernels_and_matches_reference_at_17_qubits():
-    """17 qubits: the cache-blocked piecewise path (pieces of 2**16) runs the rotation kernels."""
+@pytest.mark.parametrize("layers", [True, False])
+def test_mnist_model_matches_reference_at_17_qubits(layers):
+    """17 qubits, with the XX layer as one Pauli layer (Hadamards + phase + Hadamards) or as 16
+    rotation kernels on the cache-blocked piecewise path (pieces of 2**16)."""
     from pathlib import Path
 
     src = (Path(__file__).resolve().parents[2] / "examples" / "mnist_qnn.q").read_text()
     program = parse(src)
-    sim = Simulator(program)
+    sim = Simulator(program, pauli_layers=layers)
     kinds = [k.kind for k in sim.plan("adjoint").kernels]
-    assert kinds.count("pauli") == 16
+    if layers:
+        # the Hadamards before the XX layer fold into the product state, the final h into <X>
+        assert kinds == ["diag", "wht", "diag"]
+        assert all(k.layer for k in sim.plan("adjoint").kernels if k.kind == "diag")
+    else:
+        assert kinds.count("pauli") == 16
     rng = np.random.default_rng(3)
     w = rng.uniform(-np.pi, np.pi, 32)
     x = rng.uniform(0, 1, (2, 16))  # non-binary pixels: a general product state
     np.testing.assert_allclose(sim.expval(w, x), R.expvals(program, w, x), atol=1e-10)
-    np.testing.assert_allclose(Simulator(program, precision="single").expval(w, x), R.expvals(program, w, x), atol=1e-4)
+    np.testing.assert_allclose(Simulator(program, precision="single", pauli_layers=layers).expval(w, x),
+                               R.expvals(program, w, x), atol=1e-4)
     cot = rng.normal(size=(2, 1))
     g = sim.vjp(w, x, cot)
     for i in (0, 15, 16, 31):
