@@ -230,6 +230,11 @@ def apply_pauli(X: np.ndarray, n: int, paulis: Sequence[tuple[int, str]], out: n
 
 def pauli_sum_apply(X: np.ndarray, n: int, terms, coeffs: np.ndarray) -> np.ndarray:
     """sum_t coeffs[:, t] * P_t X; coeffs (B|1, T) real per row."""
+    if len(terms) == 1 and terms[0].paulis:
+        # one term (a typical classifier readout): write P X and scale it, two passes
+        out = apply_pauli(X, n, terms[0].paulis)
+        scale_rows(out, coeffs[:, 0])
+        return out
     acc = np.zeros_like(X)
     buf = np.empty_like(X)
     for t, term in enumerate(terms):

@@ -678,7 +678,11 @@ class CallContext:
         key = (id(kern), conj, n)
         if not v and key in self.cache:
             return self.cache[key]
-        ph = diag_phase(kern, self.rows_angles(v, rows), n, self.dtype, conj)
+        other = (id(kern), not conj, n)
+        if not v and other in self.cache:
+            ph = np.conj(self.cache[other])  # the adjoint's conjugate table from the forward one
+        else:
+            ph = diag_phase(kern, self.rows_angles(v, rows), n, self.dtype, conj)
         if not v:
             self.cache[key] = ph
         return ph
@@ -732,13 +736,16 @@ def _bv(kern: DenseKernel, n: int) -> K.BlockView:
     return views[n]
 
 
-def forward(ctx: CallContext, rows: slice, Bc: int, bufs: list[np.ndarray]) -> np.ndarray:
+def forward(ctx: CallContext, rows: slice, Bc: int, bufs: list[np.ndarray],
+            saves: dict[int, np.ndarray] | None = None) -> np.ndarray:
     """Run the plan on rows ``rows`` of the batch; returns the final state (one of ``bufs``).
 
     Runs of kernels on low qubits are cache-blocked: each LOCAL_BYTES piece of the state goes
     through the whole run before the next piece is touched. Pauli rotations run in their
     two-pass deferred form; the cos(t/2) factors are collected per row and applied once at the
-    end of a run (or when they get small, to stay far from underflow).
+    end of a run (or when they get small, to stay far from underflow). ``saves`` maps a kernel
+    index to a buffer that receives the state just before that kernel (outside cache-blocked
+    runs; the indices actually saved are left in ``saves["done"]``).
     """
     plan = ctx.plan
     X, Y = bufs[0][:Bc], bufs[1][:Bc]
@@ -751,9 +758,17 @@ def forward(ctx: CallContext, rows: slice, Bc: int, bufs: list[np.ndarray]) -> n
     prep_state(plan, vecs, Bc, ctx.dtype, X)
     m = local_qubits(ctx.dtype)
     scale = np.ones(1)
+    index = {id(k): i for i, k in enumerate(plan.kernels)} if saves else {}
+    done: set[int] = set()
     for local, run in _segments(ctx, m):
         if not local:
             for kern in run:
+                i = index.get(id(kern))
+                if i is not None and i in saves:
+                    np.copyto(saves[i][:Bc], X)
+                    if not np.all(scale == 1.0):
+                        K.scale_rows(saves[i][:Bc], scale)
+                    done.add(i)
                 if kern.kind == "pauli":
                     a = ctx.rows_angles(ctx.varies(kern.uses_params, kern.uses_inputs), rows)[kern.ref.slots[0]]
                     c = K.apply_pauli_rotation(X, Y, kern.view(plan.n), a, deferred=True)
@@ -790,15 +805,32 @@ def forward(ctx: CallContext, rows: slice, Bc: int, bufs: list[np.ndarray]) -> n
                 np.copyto(xs, a)
     if not np.all(scale == 1.0):
         K.scale_rows(X, scale)
+    if saves is not None:
+        saves["done"] = done  # type: ignore[assignment]
     return X
 
 
+# the adjoint keeps copies of the forward state before at most this many Hadamard kernels, so
+# the backward sweep restores psi there instead of transforming it back
+MAX_SAVED_STATES = 2
+
+
+def save_points(plan: Plan) -> list[int]:
+    """Kernel indices whose input state the adjoint forward sweep keeps (Hadamard kernels the
+    backward sweep reaches)."""
+    first = next((i for i, k in enumerate(plan.kernels) if k.uses_params), len(plan.kernels))
+    pts = [i for i, k in enumerate(plan.kernels) if k.kind == "wht" and i > first]
+    return pts[-MAX_SAVED_STATES:]
+
+
 def backward(ctx: CallContext, rows: slice, psi: np.ndarray, lam: np.ndarray, dvals: np.ndarray,
-             num_params: int, bufs: list[np.ndarray]) -> np.ndarray:
+             num_params: int, bufs: list[np.ndarray], saves: dict | None = None) -> np.ndarray:
     """Adjoint sweep: returns d<lam0|psi>-style gradients (Bc, P) = 2 Re <lam|dU|psi> summed over blocks.
 
     ``psi`` is the final state and ``lam`` the cotangent-weighted observable applied to it;
     both are overwritten. ``dvals`` are derivative values (ND, B) of angle expressions.
+    ``saves`` are the forward states kept by :func:`forward`: at those kernels psi is restored
+    instead of transformed back, and psi is not updated on the way to a restore point.
     """
     plan = ctx.plan
     n = plan.n
@@ -824,6 +856,17 @@ def backward(ctx: CallContext, rows: slice, psi: np.ndarray, lam: np.ndarray, dv
 
     # kernels before the first param-dependent one need not be undone
     first = next((i for i, k in enumerate(plan.kernels) if k.uses_params), len(plan.kernels))
+    restored = set(saves.get("done", ())) if saves else set()
+    # psi_needed[i]: psi must be transformed back through kernel i (a param kernel comes before
+    # the next restore point on the way down)
+    psi_needed = [True] * len(plan.kernels)
+    need = False
+    for i in range(len(plan.kernels)):
+        psi_needed[i] = need
+        if i in restored:
+            need = False
+        if plan.kernels[i].uses_params:
+            need = True
     for idx in range(len(plan.kernels) - 1, first - 1, -1):
         kern = plan.kernels[idx]
         if kern.kind == "pauli":
@@ -839,7 +882,9 @@ def backward(ctx: CallContext, rows: slice, psi: np.ndarray, lam: np.ndarray, dv
         flush()
         if kern.kind == "wht":
             v = kern.view(n)
-            if v.apply(psi, Y1):
+            if idx in restored:
+                psi = saves[idx][:Bc]
+            elif psi_needed[idx] and v.apply(psi, Y1):
                 psi, Y1 = Y1, psi
             if v.apply(lam, Y2):
                 lam, Y2 = Y2, lam
@@ -874,14 +919,15 @@ def backward(ctx: CallContext, rows: slice, psi: np.ndarray, lam: np.ndarray, dv
                     # Im(conj(lam) psi) are Walsh coefficients, all found in a few passes
                     wt = kern.walsh_terms()
                     need = {m for parts, t in wt for m, _ in parts if t.ref.slots}
-                    W = K.walsh_coefficients(np.ascontiguousarray(Y1.imag), n, sorted(need))
+                    W = K.walsh_coefficients(Y1.imag, n, sorted(need))
                     for parts, t in wt:
                         if t.ref.slots and t.ref.op.angles[0].depends_on("param"):
                             add(t.ref.slots[0], -2.0 * sum(c * W[m] for m, c in parts))
                     if idx == first:
                         break
                     ph = ctx.phase(kern, rows, conj=True)
-                    K.apply_phase(psi, n, ph)
+                    if psi_needed[idx]:
+                        K.apply_phase(psi, n, ph)
                     K.apply_phase(lam, n, ph)
                     continue
                 wk = K.marginal(Y1.imag, kq, n)  # bit j = kq[j]
@@ -892,7 +938,8 @@ def backward(ctx: CallContext, rows: slice, psi: np.ndarray, lam: np.ndarray, dv
                     z = K.marginal(wk, [pos[q] for q in t.ref.op.qubits[::-1]], len(kq)) @ t.h
                     add(t.ref.slots[0], -2.0 * z)
             ph = ctx.phase(kern, rows, conj=True)
-            K.apply_phase(psi, n, ph)
+            if psi_needed[idx]:
+                K.apply_phase(psi, n, ph)
             K.apply_phase(lam, n, ph)
     return grad
 

@@ -197,7 +197,7 @@ class Simulator:
 
     def memory_plan(self, batch: int, gradient: bool = False) -> dict[str, int]:
         """Rows per chunk and bytes for a batch (what the memory guard decided)."""
-        ws = GRADIENT_WORKSPACE if gradient else FORWARD_WORKSPACE
+        ws = GRADIENT_WORKSPACE + len(SP.save_points(self.plan("adjoint"))) if gradient else FORWARD_WORKSPACE
         rows = self._chunk_rows(batch, ws)
         return {"rows_per_chunk": rows, "chunks": -(-batch // rows), "bytes_per_state": self._row_bytes(),
                 "workspace_bytes": rows * ws * self._row_bytes()}
@@ -402,7 +402,8 @@ class Simulator:
         plan = self.plan("adjoint")
         ctx = self._context(plan, P, X, pvar, xvar)
         dvals = plan.dcompiled(P, X) if plan.dcompiled.exprs else np.zeros((0, B))
-        rows = self._chunk_rows(B, GRADIENT_WORKSPACE)
+        points = SP.save_points(plan)
+        rows = self._chunk_rows(B, GRADIENT_WORKSPACE + len(points))
         obs = self._observables(plan)
         terms = [t for o in obs for t in o.terms]
         owner = [k for k, o in enumerate(obs) for _ in o.terms]
@@ -411,7 +412,8 @@ class Simulator:
 
         def work(sl: slice, bufs: list[np.ndarray]) -> None:
             Bc = sl.stop - sl.start
-            psi = SP.forward(ctx, sl, Bc, bufs[:2])
+            saves = {i: bufs[3 + j] for j, i in enumerate(points)}
+            psi = SP.forward(ctx, sl, Bc, bufs[:2], saves)
             if cotangent_fn is None:
                 crow = cot[sl]
             else:
@@ -424,9 +426,9 @@ class Simulator:
                 if terms else np.zeros((Bc, 0))
             lam = K.pauli_sum_apply(psi, self.n, terms, coeffs)
             other = bufs[1] if np.shares_memory(psi, bufs[0]) else bufs[0]
-            grad[sl] = SP.backward(ctx, sl, psi, lam, dvals, self.program.num_params, [other[:Bc], bufs[2]])
+            grad[sl] = SP.backward(ctx, sl, psi, lam, dvals, self.program.num_params, [other[:Bc], bufs[2][:Bc]], saves)
 
-        self._map_chunks(B, rows, 3, work)
+        self._map_chunks(B, rows, 3 + len(points), work)
         return grad, values
 
     def describe(self) -> str:
