@@ -721,10 +721,32 @@ def _apply(ctx: CallContext, kern, X: np.ndarray, Y: np.ndarray, rows: slice, n:
         if kern.perm is not None:
             K.apply_permutation(X, _bv(kern, n), kern.perm)
             return False
-        K.apply_dense(X, Y, _bv(kern, n), ctx.dense_matrix(kern, rows), kern.mask)
+        dense_apply(ctx, kern, X, Y, rows, n)
         return True
     K.apply_phase(X, n, ctx.phase(kern, rows, n=n))
     return False
+
+
+def dense_apply(ctx: CallContext, kern: DenseKernel, X: np.ndarray, Y: np.ndarray, rows: slice, n: int,
+                adjoint: bool = False) -> None:
+    """Y = block X (or block^dagger X), by BLAS products where the qubits allow (see K.dense_mode)."""
+    mode = K.dense_mode(kern.qubits)
+    m = ctx.dense_matrix(kern, rows, adjoint)
+    if mode == "slices":
+        K.apply_dense(X, Y, _bv(kern, n), m, kern.mask.T if adjoint else kern.mask)
+        return
+    if mode == "matmul":
+        K.apply_dense_matmul(X, Y, kern.qubits, m)
+        return
+    low = tuple(range(kern.qubits[-1] + 1))
+    key = (id(kern), adjoint, "wide")
+    mw = ctx.cache.get(key) if not ctx.varies(kern.uses_params, kern.uses_inputs) else None
+    if mw is None:
+        # identity on the other low qubits; block matrices index their qubits lsb-first
+        mw = apply_small(np.eye(2 ** len(low), dtype=complex)[None], m, low, tuple(reversed(kern.qubits)))
+        if not ctx.varies(kern.uses_params, kern.uses_inputs):
+            ctx.cache[key] = mw
+    K.apply_dense_matmul(X, Y, low, mw)
 
 
 def _bv(kern: DenseKernel, n: int) -> K.BlockView:
@@ -895,9 +917,7 @@ def backward(ctx: CallContext, rows: slice, psi: np.ndarray, lam: np.ndarray, dv
             K.apply_permutation(psi, kern.bv, inv)
             K.apply_permutation(lam, kern.bv, inv)
         elif kern.kind == "dense":
-            mh = ctx.dense_matrix(kern, rows, adjoint=True)
-            maskT = kern.mask.T
-            K.apply_dense(psi, Y1, kern.bv, mh, maskT)
+            dense_apply(ctx, kern, psi, Y1, rows, n, adjoint=True)
             if kern.uses_params:
                 pr = kern.bv.gather(Y1)
                 lr = kern.bv.gather(lam)
@@ -906,7 +926,7 @@ def backward(ctx: CallContext, rows: slice, psi: np.ndarray, lam: np.ndarray, dv
                 for slot, D in block_derivatives(kern, ctx.rows_angles(v, rows)):
                     g = 2.0 * np.einsum("bil,bli->b", np.broadcast_to(D, (Bc,) + D.shape[1:]), M).real
                     add(slot, g)
-            K.apply_dense(lam, Y2, kern.bv, mh, maskT)
+            dense_apply(ctx, kern, lam, Y2, rows, n, adjoint=True)
             psi, Y1 = Y1, psi
             lam, Y2 = Y2, lam
         else:
