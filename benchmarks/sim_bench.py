@@ -1,4 +1,4 @@
-"""Simulator benchmark: qcomp vs the reference simulator, qiskit-aer and pennylane-lightning, in one process.
+"""Simulator benchmark: qcomp vs the reference simulator, qiskit-aer, pennylane-lightning and qsimcirq, in one process.
 
 Run: python benchmarks/sim_bench.py [--repeats 3] [--quick]
 Prints one table of median wall times (seconds) and ratios peer/qcomp (> 1 means qcomp is faster).
@@ -125,6 +125,52 @@ def aer_state(program):
     return run
 
 
+def _cirq_gate(cirq, name: str, t: float | None):
+    """The cirq gate for a qcomp gate; rotation angles enter as exp(-i t P / 2) like qcomp's."""
+    import sympy  # noqa: F401  (cirq angles are sympy symbols)
+
+    if name in ("rx", "ry", "rz"):
+        return getattr(cirq, name)(t)
+    if name in ("rxx", "ryy", "rzz"):
+        pow_gate = {"rxx": cirq.XXPowGate, "ryy": cirq.YYPowGate, "rzz": cirq.ZZPowGate}[name]
+        return pow_gate(exponent=t / np.pi, global_shift=-0.5)
+    if name == "cp":
+        return cirq.CZPowGate(exponent=t / np.pi)
+    return {"h": cirq.H, "x": cirq.X, "cx": cirq.CNOT, "swap": cirq.SWAP, "cz": cirq.CZ}[name]
+
+
+def qsim_fns(program, w, x, state: bool = False):
+    """qsimcirq (single precision, cpu_threads = all cores): one expectation sweep over the batch
+    (a resolver per sample; every gate angle is its own symbol), or the final state."""
+    import cirq
+    import qsimcirq
+    import sympy
+
+    from qcomp.ir.expr import CompiledExprs
+
+    n = program.num_qubits
+    qs = cirq.LineQubit.range(n)
+    ops = program.circuit.ops()
+    exprs = [a for op in ops for a in op.angles]
+    syms = [sympy.Symbol(f"a{i}") for i in range(len(exprs))]
+    it = iter(syms)
+    circuit = cirq.Circuit()
+    for op in ops:
+        t = next(it) if op.angles else None
+        circuit.append(_cirq_gate(cirq, op.name, t).on(*[qs[q] for q in op.qubits]))
+    sim = qsimcirq.QSimSimulator(qsimcirq.QSimOptions(cpu_threads=os.cpu_count()))
+    B = x.shape[0] if x is not None else 1
+    P = np.broadcast_to(np.asarray(w, dtype=float), (B, program.num_params)) if program.num_params else np.zeros((B, 0))
+    X = x if x is not None else np.zeros((B, 0))
+    vals = CompiledExprs(exprs)(P, X) if exprs else np.zeros((0, B))
+    sweep = [cirq.ParamResolver({str(s): float(vals[i, b]) for i, s in enumerate(syms)}) for b in range(B)]
+    if state:
+        return lambda: sim.simulate(circuit, param_resolver=sweep[0]).final_state_vector
+    obs = sum((t.coeff * cirq.PauliString({qs[q]: getattr(cirq, p) for q, p in t.paulis})
+               for t in program.observables[0].terms), cirq.PauliSum())
+    return lambda: sim.simulate_expectation_values_sweep(circuit, [obs], sweep)
+
+
 PL_GATES = {"rx": "RX", "ry": "RY", "rz": "RZ", "h": "Hadamard", "x": "PauliX", "cx": "CNOT", "rxx": "IsingXX",
             "rzz": "IsingZZ", "cp": "ControlledPhaseShift", "swap": "SWAP"}
 
@@ -191,6 +237,14 @@ def main() -> int:
         rows.append((case, who, t, note))
         print(f"  {case:<34} {who:<26} {t:9.4f} s {note}", file=sys.stderr, flush=True)
 
+    def add_qsim(case, make):
+        try:
+            fn = make()
+        except ImportError as exc:
+            rows.append((case, "qsimcirq (single)", None, f"not installed ({exc.name})"))
+            return
+        add(case, "qsimcirq (single)", fn)
+
     # MNIST QNN forward, batch 32
     if 'mnist' in cases:
         mnist = parse((ROOT / "examples" / "mnist_qnn.q").read_text())
@@ -206,6 +260,7 @@ def main() -> int:
             add(case, "lightning (broadcast)", lightning_fns(mnist, w, x))
         except ImportError as exc:
             rows.append((case, "lightning", None, f"not installed ({exc.name})"))
+        add_qsim(case, lambda: qsim_fns(mnist, w, x))
 
         # MNIST vjp
         case = "MNIST QNN 17q VJP, batch 32"
@@ -236,6 +291,7 @@ def main() -> int:
             add(case, "lightning", lightning_fns(hea, wh, None))
         except ImportError as exc:
             rows.append((case, "lightning", None, f"not installed ({exc.name})"))
+        add_qsim(case, lambda: qsim_fns(hea, wh, None))
 
     # QFT-24 full state
     if 'qft' in cases:
@@ -254,6 +310,7 @@ def main() -> int:
             add(case, "lightning", lightning_fns(qft, np.zeros(0), None))
         except ImportError as exc:
             rows.append((case, "lightning", None, f"not installed ({exc.name})"))
+        add_qsim(case, lambda: qsim_fns(qft, np.zeros(0), None, state=True))
 
     # the table
     import numexpr
@@ -263,7 +320,7 @@ def main() -> int:
                 f"qiskit {qiskit.__version__}"]
     from importlib import metadata
 
-    for dist in ("qiskit-aer", "pennylane", "pennylane-lightning"):
+    for dist in ("qiskit-aer", "pennylane", "pennylane-lightning", "qsimcirq", "cirq-core"):
         try:
             versions.append(f"{dist} {metadata.version(dist)}")
         except metadata.PackageNotFoundError:

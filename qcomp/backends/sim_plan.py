@@ -688,6 +688,23 @@ class CallContext:
         return ph
 
 
+def warm(ctx: CallContext, adjoint: bool) -> None:
+    """Compute the row-shared tables of a call (phases, block matrices) once, before chunks run
+    in parallel threads that would otherwise each build them."""
+    one = slice(0, 1)
+    for kern in ctx.plan.kernels:
+        if ctx.varies(kern.uses_params, kern.uses_inputs):
+            continue
+        if kern.kind == "diag":
+            ctx.phase(kern, one)
+            if adjoint:
+                ctx.phase(kern, one, conj=True)
+        elif kern.kind == "dense" and kern.perm is None:
+            ctx.dense_matrix(kern, one)
+            if adjoint:
+                ctx.dense_matrix(kern, one, adjoint=True)
+
+
 def local_qubits(dtype) -> int:
     """Qubits in one cache-blocking piece of LOCAL_BYTES."""
     return max(1, (LOCAL_BYTES // np.dtype(dtype).itemsize).bit_length() - 1)
