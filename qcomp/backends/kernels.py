@@ -266,8 +266,17 @@ def apply_pauli(X: np.ndarray, n: int, paulis: Sequence[tuple[int, str]], out: n
 def pauli_sum_apply(X: np.ndarray, n: int, terms, coeffs: np.ndarray) -> np.ndarray:
     """sum_t coeffs[:, t] * P_t X; coeffs (B|1, T) real per row."""
     if len(terms) == 1 and terms[0].paulis:
-        # one term (a typical classifier readout): write P X and scale it, two passes
-        out = apply_pauli(X, n, terms[0].paulis)
+        # one term (a typical classifier readout): X-only words in one pass (a scaled reversed
+        # view), others as P X then a scale
+        word = terms[0].paulis
+        if all(p == "X" for _, p in word):
+            B = X.shape[0]
+            t = X.reshape((B,) + (2,) * n)
+            out = np.empty_like(X)
+            c = coeffs[:, 0].astype(X.real.dtype).reshape((-1,) + (1,) * n)
+            np.multiply(np.flip(t, axis=[1 + (n - 1 - q) for q, _ in word]), c, out=out.reshape(t.shape))
+            return out
+        out = apply_pauli(X, n, word)
         scale_rows(out, coeffs[:, 0])
         return out
     acc = np.zeros_like(X)

@@ -220,7 +220,7 @@ class Simulator:
         def work(sl: slice, bufs: list[np.ndarray]) -> None:
             consume(sl, SP.forward(ctx, sl, sl.stop - sl.start, bufs))
 
-        SP.warm(ctx, adjoint=False)
+        SP.warm(ctx, adjoint=False, threads=self.threads)
         self._map_chunks(B, rows, 2, work)
         return B
 
@@ -429,7 +429,7 @@ class Simulator:
             other = bufs[1] if np.shares_memory(psi, bufs[0]) else bufs[0]
             grad[sl] = SP.backward(ctx, sl, psi, lam, dvals, self.program.num_params, [other[:Bc], bufs[2][:Bc]], saves)
 
-        SP.warm(ctx, adjoint=True)
+        SP.warm(ctx, adjoint=True, threads=self.threads)
         self._map_chunks(B, rows, 3 + len(points), work)
         return grad, values
 
