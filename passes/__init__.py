@@ -9,3 +9,4 @@ from . import basis_translation  # noqa: E402,F401  (H4)
 from .presets import preset_pipeline  # noqa: E402,F401  (H4)
 from . import cancel_inverses, constant_fold, dead_qubits, light_cone, merge_rotations  # noqa: E402,F401  (H4)
 from . import elide_swaps  # noqa: E402,F401  (H4)
+from . import consolidate_2q  # noqa: E402,F401

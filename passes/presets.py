@@ -30,7 +30,8 @@ def _p(*names: str, window: str | None = None) -> list[tuple[str, dict[str, str]
 
 # light-cone runs after the first cleanup (cancelled pairs no longer widen the cone) and, for
 # "qasm", once more at the end to drop trailing rz before measurements that translation exposed.
-_HW_TAIL = ["basis-translation", "cancel+merge", "basis-translation", "light-cone"]
+# consolidate-2q (with the qiskit extra) resynthesises two-qubit blocks once everything is cx.
+_HW_TAIL = ["basis-translation", "cancel+merge", "consolidate-2q", "basis-translation", "light-cone"]
 _PRESETS: dict[tuple[int, str], list[tuple[str, dict[str, str]]]] = {
     (0, "qasm"): [],
     (0, "sim"): [],
@@ -60,8 +61,9 @@ def preset_pipeline(level: int, target: str = "qasm") -> list[Pass]:
     -O0 does nothing; -O1 folds constants, cancels inverse pairs and merges rotations (and for
     "qasm" translates to rz, sx, x, cx); -O2 adds swap elision, light-cone pruning and dead-qubit
     removal (only expectation values and measured probabilities are kept, not the full state;
-    programs without outputs keep their full state), for "qasm" a
-    cancellation round after translation and for "sim" the 1-qubit and diagonal fusion passes;
+    programs without outputs keep their full state), for "qasm" a cancellation round after
+    translation and two-qubit block resynthesis (consolidate-2q, when Qiskit is installed), and
+    for "sim" the 1-qubit and diagonal fusion passes;
     -O3 looks further back along wires (window 256) and, for "sim", also fuses k-qubit blocks.
     """
     out: list[Pass] = []
@@ -69,6 +71,8 @@ def preset_pipeline(level: int, target: str = "qasm") -> list[Pass]:
         if name not in REGISTRY:
             continue
         cls = REGISTRY[name]
+        if not getattr(cls, "available", lambda: True)():
+            continue
         fields = set(getattr(cls, "__dataclass_fields__", {}))
         out.append(make_pass(name, {k: v for k, v in opts.items() if k in fields}))
     return out

@@ -10,7 +10,7 @@ from qcomp.errors import PassError
 from qcomp.passes import REGISTRY, PassManager
 from qcomp.passes.presets import preset_pipeline, preset_spec
 
-STATE_PRESERVING = {"constant-fold", "cancel-inverses", "merge-rotations", "basis-translation"}  # not light-cone, dead-qubits, elide-swaps
+STATE_PRESERVING = {"constant-fold", "cancel-inverses", "merge-rotations", "basis-translation", "consolidate-2q"}  # not light-cone, dead-qubits, elide-swaps
 
 
 @pytest.mark.parametrize("level", [0, 1, 2, 3])

@@ -1,0 +1,64 @@
+"""consolidate-2q: two-qubit block resynthesis keeps the state (up to global phase) and never adds cx."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from qcomp import parse
+from qcomp.errors import PassError
+from qcomp.passes import PassManager, make_pass
+from qcomp.passes import consolidate_2q as C
+from qcomp.passes.presets import preset_pipeline
+
+pytest.importorskip("qiskit.synthesis")
+
+
+def cx_count(program) -> int:
+    return sum(1 for op in program.circuit.ops() if op.name == "cx")
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data(), translate_first=st.booleans())
+def test_preserves_the_state_and_never_adds_cx(data, translate_first, random_program, check_equivalent):
+    prog = data.draw(random_program(max_qubits=5, max_gates=30))
+    if translate_first:  # as in the -O2 pipeline: everything is rz, sx, x, cx before consolidation
+        prog = make_pass("basis-translation", {}).run(prog)
+    out = make_pass("consolidate-2q", {}).run(prog)
+    check_equivalent(prog, out, state=True)
+    if translate_first:
+        assert cx_count(out) <= cx_count(prog)
+
+
+def test_redundant_block_is_resynthesised_with_two_cx():
+    src = ("qubit q[3]; cx q[0], q[1]; h q[1]; cx q[0], q[1]; rz(0.3) q[0]; cx q[1], q[0]; cx q[0], q[1]; "
+           "t q[1]; cx q[0], q[1]; cx q[1], q[2]; measure q;")
+    prog = parse(src)
+    out = make_pass("consolidate-2q", {}).run(prog)
+    # five cx on (0, 1) need only two; the cx on (1, 2) is a block of its own
+    cx = [op.qubits for op in out.circuit.ops() if op.name == "cx"]
+    assert sorted(set(cx)) == [(0, 1), (1, 2)] and cx.count((1, 2)) == 1 and len(cx) == 3
+    assert {op.name for op in out.circuit.ops()} <= {"rz", "sx", "x", "cx"}
+
+
+def test_minimal_and_symbolic_blocks_are_left_alone():
+    # a swap written as three cx is already minimal; a symbolic rotation splits the other pair
+    src = ("qubit q[4]; param w[1]; cx q[0], q[1]; cx q[1], q[0]; cx q[0], q[1]; "
+           "cx q[2], q[3]; rz(w[0]) q[3]; cx q[2], q[3]; expect z(q[0]) + z(q[3]);")
+    prog = parse(src)
+    out = make_pass("consolidate-2q", {}).run(prog)
+    assert out.circuit.ops() == prog.circuit.ops()
+
+
+def test_without_qiskit_the_pass_errors_and_presets_skip_it(monkeypatch):
+    monkeypatch.setattr(C.Consolidate2Q, "available", staticmethod(lambda: False))
+    monkeypatch.setattr(C, "available", lambda: False)
+    assert "consolidate-2q" not in [p.name for p in preset_pipeline(2, "qasm")]
+    with pytest.raises(PassError, match="qcomp\\[qiskit\\]"):
+        PassManager([make_pass("consolidate-2q", {})]).run(parse("qubit q[2]; cx q[0], q[1];"))
+
+
+def test_in_the_o2_qasm_preset():
+    assert "consolidate-2q" in [p.name for p in preset_pipeline(2, "qasm")]
+    assert "consolidate-2q" not in [p.name for p in preset_pipeline(2, "sim")]
