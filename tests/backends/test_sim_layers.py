@@ -226,3 +226,30 @@ def test_dense_block_modes_match_reference(qubits, mode):
         d[i] = 1e-6
         fd[:, :, i] = (R.expvals(program, w + d, x) - R.expvals(program, w - d, x)) / 2e-6
     np.testing.assert_allclose(g, fd, atol=1e-7)
+
+
+def test_layer_inside_a_cache_blocked_run_at_17_qubits():
+    """A layer on low qubits of a 17-qubit state runs piece by piece (pieces of 2**16 elements),
+    including its Hadamard kernels; the adjoint then transforms psi back instead of restoring it."""
+    n = 17
+    lines = [f"qubit q[{n}];", "param w[8];", "input x[2];"]
+    lines += [f"ry({0.2 * (i + 1)}) q[{i}];" for i in range(n)]
+    lines += [f"cx q[{i}], q[{i + 1}];" for i in range(n - 1)]
+    lines += [f"rxx(w[{i}]) q[{i}], q[7];" for i in range(7)]
+    lines += ["ryy(w[7] * x[0]) q[3], q[16];", "expect z(q[7]) + 0.5 * x(q[2]);"]
+    program = parse("\n".join(lines))
+    sim = Simulator(program)
+    plan = sim.plan("adjoint")
+    m = SP.local_qubits(sim.dtype)
+    layer = [k for k in plan.kernels if k.kind == "diag" and k.layer]
+    assert layer and max(layer[0].qubits) < m and any(k.kind == "wht" and max(k.qubits) < m for k in plan.kernels)
+    rng = np.random.default_rng(5)
+    w = rng.uniform(-2, 2, 8)
+    x = rng.uniform(-1, 1, (2, 2))
+    np.testing.assert_allclose(sim.expval(w, x), R.expvals(program, w, x), atol=1e-10)
+    g = sim.gradient(w, x)
+    for i in (0, 6, 7):
+        d = np.zeros(8)
+        d[i] = 1e-6
+        fd = (R.expvals(program, w + d, x) - R.expvals(program, w - d, x)) / 2e-6
+        np.testing.assert_allclose(g[:, :, i], fd, atol=1e-7)
