@@ -503,6 +503,7 @@ def _manifest(program, work, version, param_names, input_names, derived, measure
         "original_qubits": list(work.qubit_map) if work.qubit_map is not None else None,
         "params": dict(zip(param_names, pnames)) if param_names else {},
         "params_bound": params_bound,
+        "unused_params": [] if params_bound else _unused_params(work, pnames),
         "inputs": dict(zip(input_names, inames)) if input_names else {},
         "inputs_bound": xvals is not None,
         "bound_inputs": [float(v) for v in xvals] if xvals is not None else None,
@@ -518,6 +519,13 @@ def _manifest(program, work, version, param_names, input_names, derived, measure
         "gate_definitions": defined,
         "basis": basis,
     }
+
+
+def _unused_params(work, pnames: list[str]) -> list[str]:
+    """Model names of params no emitted gate depends on (e.g. removed by light-cone): their
+    gradient is identically zero."""
+    used = {s.index for op in work.circuit.ops() for a in op.angles for s in a.symbols() if s.kind == "param"}
+    return [name for i, name in enumerate(pnames) if i not in used]
 
 
 # -- host-side helpers ---------------------------------------------------------------------

@@ -205,4 +205,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"wrote {len(results)} programs: {targets[0][0]} ... {targets[-1][0]}", file=sys.stderr)
     else:
         print(f"wrote {targets[0][0]} and {targets[0][1]}", file=sys.stderr)
+    unused = results[0].manifest.get("unused_params") or []
+    if unused:
+        print(f"note: params no longer affecting any output (gradient identically zero): {', '.join(unused)}",
+              file=sys.stderr)
     return 0

@@ -389,3 +389,14 @@ def test_golden_inputs_exist():
 
 def test_errors_are_qcomp_errors():
     assert issubclass(ExportError, QCompError)
+
+
+def test_manifest_lists_params_the_optimizer_disconnected():
+    # w[1] rotates a qubit after its last use by the observable's light cone: -O2 drops the gate
+    src = "qubit q[2]; param w[3]; ry(w[0]) q[0]; cx q[0], q[1]; rz(w[1]) q[1]; rx(w[2]) q[0]; expect z(q[1]);"
+    m0 = qcomp.compile(src, optimize=0, cache=False).qasm_result().manifest
+    m2 = qcomp.compile(src, optimize=2, cache=False).qasm_result().manifest
+    assert m0["unused_params"] == []
+    assert m2["unused_params"] == ["w[1]", "w[2]"]
+    bound = emit_qasm(qcomp.parse(src), bind_params=[0.1, 0.2, 0.3]).manifest
+    assert bound["params_bound"] and bound["unused_params"] == []

@@ -179,3 +179,14 @@ def test_examples_compile_from_the_cli(tmp_path):
         shutil.copy(ex, tmp_path / ex.name)
         assert main(["compile", str(tmp_path / ex.name), "-O0"]) == 0
         assert (tmp_path / (ex.stem + ".qasm")).exists() and (tmp_path / (ex.stem + ".qasm.json")).exists()
+
+
+def test_compile_notes_params_the_optimizer_disconnected(tmp_path, capsys):
+    src = tmp_path / "lc.q"
+    src.write_text("qubit q[2]; param w[3]; ry(w[0]) q[0]; cx q[0], q[1]; rz(w[1]) q[1]; rx(w[2]) q[0]; expect z(q[1]);\n")
+    assert main(["compile", str(src), "-o", str(tmp_path / "lc.qasm"), "--no-cache"]) == 0
+    err = capsys.readouterr().err
+    assert "params no longer affecting any output" in err and "w[1], w[2]" in err
+    assert json.loads((tmp_path / "lc.qasm.json").read_text())["unused_params"] == ["w[1]", "w[2]"]
+    assert main(["compile", str(src), "-O0", "-o", str(tmp_path / "lc0.qasm"), "--no-cache"]) == 0
+    assert "no longer affecting" not in capsys.readouterr().err
