@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
@@ -180,16 +182,33 @@ class Simulator:
     def _row_bytes(self) -> int:
         return (2**self.n) * self.dtype.itemsize
 
-    def _chunk_rows(self, B: int, workspace: int, extra_per_row: int = 0) -> int:
-        """Rows per chunk: cache-blocked, within batch_size and the memory budget."""
+    def _table_bytes(self, kind: str) -> tuple[int, int]:
+        """Memory of a plan's phase tables: (bytes kept for a whole call, bytes per row while one
+        row-varying table is built). Pauli layers make tables as large as a state."""
+        plan = self.plan(kind)
+        item = self.dtype.itemsize
+        kept = biggest = 0
+        for k in plan.kernels:
+            if k.kind != "diag":
+                continue
+            size = min(2**self.n, max(2 ** len(k.qubits), SP.PHASE_TABLE_ELEMENTS))
+            kept += size * item * (2 if kind == "adjoint" else 1)  # the adjoint keeps conjugates too
+            biggest = max(biggest, size)
+        # float64 angle tables while building (one per warm-up thread)
+        return kept + biggest * 8 * max(1, self.threads), biggest * (item + 8)
+
+    def _chunk_rows(self, B: int, workspace: int, extra_per_row: int = 0, kind: str | None = None) -> int:
+        """Rows per chunk: cache-blocked, within batch_size and the memory budget (states, their
+        workspace and, for ``kind``'s plan, its phase tables)."""
         avail = self.max_memory_bytes if self.max_memory_bytes is not None else available_memory()
         row = self._row_bytes()
-        need_one = row * workspace + extra_per_row * B
+        fixed, per_row = self._table_bytes(kind) if kind else (0, 0)
+        need_one = row * workspace + per_row + extra_per_row * B + fixed
         if need_one > avail:
             raise ResourceLimitError(
                 f"simulating {self.n} qubits needs {_fmt_bytes(need_one)} ({need_one} bytes: a "
-                f"{_fmt_bytes(row)} state and its workspace) but only {_fmt_bytes(avail)} is available")
-        fit = int((avail - extra_per_row * B) // (row * workspace))
+                f"{_fmt_bytes(row)} state, its workspace and phase tables) but only {_fmt_bytes(avail)} is available")
+        fit = int((avail - extra_per_row * B - fixed) // (row * workspace + per_row))
         rows = max(1, min(B, fit, max(1, CACHE_BLOCK_BYTES // row)))
         if self.batch_size is not None:
             rows = min(rows, self.batch_size)
@@ -197,10 +216,12 @@ class Simulator:
 
     def memory_plan(self, batch: int, gradient: bool = False) -> dict[str, int]:
         """Rows per chunk and bytes for a batch (what the memory guard decided)."""
+        kind = "adjoint" if gradient else "expval"
         ws = GRADIENT_WORKSPACE + len(SP.save_points(self.plan("adjoint"))) if gradient else FORWARD_WORKSPACE
-        rows = self._chunk_rows(batch, ws)
+        rows = self._chunk_rows(batch, ws, kind=kind)
+        fixed, per_row = self._table_bytes(kind)
         return {"rows_per_chunk": rows, "chunks": -(-batch // rows), "bytes_per_state": self._row_bytes(),
-                "workspace_bytes": rows * ws * self._row_bytes()}
+                "workspace_bytes": rows * (ws * self._row_bytes() + per_row), "table_bytes": fixed}
 
     # -- execution ------------------------------------------------------------------------
     def _context(self, plan: SP.Plan, P: np.ndarray, X: np.ndarray, pvar: bool, xvar: bool) -> SP.CallContext:
@@ -215,7 +236,7 @@ class Simulator:
         P, X, B, pvar, xvar = self._args(params, inputs)
         plan = self.plan(kind)
         ctx = self._context(plan, P, X, pvar, xvar)
-        rows = self._chunk_rows(B, FORWARD_WORKSPACE, extra_per_row)
+        rows = self._chunk_rows(B, FORWARD_WORKSPACE, extra_per_row, kind=kind)
 
         def work(sl: slice, bufs: list[np.ndarray]) -> None:
             consume(sl, SP.forward(ctx, sl, sl.stop - sl.start, bufs))
@@ -404,7 +425,7 @@ class Simulator:
         ctx = self._context(plan, P, X, pvar, xvar)
         dvals = plan.dcompiled(P, X) if plan.dcompiled.exprs else np.zeros((0, B))
         points = SP.save_points(plan)
-        rows = self._chunk_rows(B, GRADIENT_WORKSPACE + len(points))
+        rows = self._chunk_rows(B, GRADIENT_WORKSPACE + len(points), kind="adjoint")
         obs = self._observables(plan)
         terms = [t for o in obs for t in o.terms]
         owner = [k for k, o in enumerate(obs) for _ in o.terms]
@@ -439,21 +460,41 @@ class Simulator:
 
 
 _BLAS_CONTROLLER: list = []
+_BLAS_LOCK = threading.Lock()
+_BLAS_STATE: dict[str, Any] = {"depth": 0, "original": []}
 
 
+@contextlib.contextmanager
 def _blas_single_thread():
-    """Context limiting BLAS to one thread (threadpoolctl; a no-op if it is unavailable)."""
-    import contextlib
+    """Limit BLAS to one thread while chunk threads run (threadpoolctl; a no-op without it).
 
-    if not _BLAS_CONTROLLER:
-        try:
-            from threadpoolctl import ThreadpoolController
+    The limit is process-wide, so concurrent callers share it: the first sets it, the last sets
+    back the thread counts recorded when qcomp first touched BLAS."""
+    with _BLAS_LOCK:
+        if not _BLAS_CONTROLLER:
+            try:
+                from threadpoolctl import ThreadpoolController
 
-            _BLAS_CONTROLLER.append(ThreadpoolController())
-        except Exception:  # pragma: no cover - threadpoolctl ships with scikit-learn, a dependency
-            _BLAS_CONTROLLER.append(None)
-    ctl = _BLAS_CONTROLLER[0]
-    return contextlib.nullcontext() if ctl is None else ctl.limit(limits=1, user_api="blas")
+                ctl = ThreadpoolController().select(user_api="blas")
+                _BLAS_CONTROLLER.append(ctl)
+                _BLAS_STATE["original"] = [lib.num_threads for lib in ctl.lib_controllers]
+            except Exception:  # pragma: no cover - threadpoolctl ships with scikit-learn, a dependency
+                _BLAS_CONTROLLER.append(None)
+        ctl = _BLAS_CONTROLLER[0]
+        if ctl is not None:
+            if _BLAS_STATE["depth"] == 0:
+                for lib in ctl.lib_controllers:
+                    lib.set_num_threads(1)
+            _BLAS_STATE["depth"] += 1
+    try:
+        yield
+    finally:
+        if ctl is not None:
+            with _BLAS_LOCK:
+                _BLAS_STATE["depth"] -= 1
+                if _BLAS_STATE["depth"] == 0:
+                    for lib, n in zip(ctl.lib_controllers, _BLAS_STATE["original"]):
+                        lib.set_num_threads(n)
 
 
 # name -> fn(simulator, params, inputs) -> (B, n_outputs, n_params); filled by qcomp.gradients

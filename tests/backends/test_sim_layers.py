@@ -253,3 +253,69 @@ def test_layer_inside_a_cache_blocked_run_at_17_qubits():
         d[i] = 1e-6
         fd = (R.expvals(program, w + d, x) - R.expvals(program, w - d, x)) / 2e-6
         np.testing.assert_allclose(g[:, :, i], fd, atol=1e-7)
+
+
+def _many_layers(n: int = 14, layers: int = 6):
+    lines = [f"qubit q[{n}];", f"param w[{layers}];"]
+    for layer in range(layers):
+        word = "rxx" if layer % 2 == 0 else "ryy"
+        lines += [f"{word}({0.1 * (i + 1) + layer}) q[{i}], q[{(i + 1) % n}];" for i in range(n)]
+        lines += [f"rz(w[{layer}]) q[{layer}];", f"cx q[{layer}], q[{layer + 1}];"]
+    lines.append("expect z(q[0]);")
+    return parse("\n".join(lines))
+
+
+@pytest.mark.parametrize("gradient", [False, True])
+def test_memory_guard_counts_layer_phase_tables(gradient):
+    """Pauli-layer phase tables are as large as a state and live for the whole call: the memory
+    guard budgets them (traced peak within the budget) and refuses when they do not fit."""
+    import tracemalloc
+
+    from qcomp.errors import ResourceLimitError
+
+    program = _many_layers()
+    mp = Simulator(program, threads=1).memory_plan(1, gradient=gradient)
+    assert mp["table_bytes"] >= 6 * mp["bytes_per_state"]
+    budget = mp["workspace_bytes"] + mp["table_bytes"]
+    sim = Simulator(program, threads=1, max_memory_bytes=budget)
+    w = np.linspace(0.1, 0.6, 6)
+    run = (lambda s: s.gradient(w)) if gradient else (lambda s: s.expval(w))
+    tracemalloc.start()
+    try:
+        run(sim)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak <= budget
+    with pytest.raises(ResourceLimitError, match="phase tables"):
+        run(Simulator(program, threads=1, max_memory_bytes=mp["workspace_bytes"]))
+
+
+def test_blas_threads_restored_after_concurrent_calls():
+    """The chunk threads hold BLAS at one thread; concurrent simulator calls from several user
+    threads must leave BLAS's own thread count as it was."""
+    import threading
+
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+
+    def blas_threads():
+        return [i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]
+
+    before = blas_threads()
+    if not before:
+        pytest.skip("no BLAS library visible to threadpoolctl")
+    program = parse("qubit q[6]; param w[3]; " + " ".join(f"rxx(w[{i % 3}]) q[{i}], q[{(i + 1) % 6}];" for i in range(6))
+                    + " expect z(q[0]);")
+    sim = Simulator(program, threads=4, batch_size=2)
+    w = np.random.default_rng(0).uniform(-1, 1, (64, 3))
+
+    def go():
+        for _ in range(100):
+            sim.expval(w)
+
+    threads = [threading.Thread(target=go) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert blas_threads() == before
