@@ -239,8 +239,10 @@ _Y_FACTOR = np.array([-1j, 1j])
 _Z_FACTOR = np.array([1.0, -1.0])
 
 
-def apply_pauli(X: np.ndarray, n: int, paulis: Sequence[tuple[int, str]], out: np.ndarray | None = None) -> np.ndarray:
-    """P X for a Pauli word ((qubit, "X"|"Y"|"Z"), ...) on a (B, 2**n) state, in one pass."""
+def apply_pauli(X: np.ndarray, n: int, paulis: Sequence[tuple[int, str]], out: np.ndarray | None = None,
+                scale: np.ndarray | None = None) -> np.ndarray:
+    """P X for a Pauli word ((qubit, "X"|"Y"|"Z"), ...) on a (B, 2**n) state, in one pass;
+    with ``scale`` (real, shape (1|B,)) each row is also multiplied by its factor in that pass."""
     B = X.shape[0]
     t = X.reshape((B,) + (2,) * n)
     flips = [1 + (n - 1 - q) for q, p in paulis if p in "XY"]
@@ -248,17 +250,17 @@ def apply_pauli(X: np.ndarray, n: int, paulis: Sequence[tuple[int, str]], out: n
     phased = [(q, p) for q, p in paulis if p in "YZ"]
     res = np.empty_like(X) if out is None else out
     rt = res.reshape(t.shape)
-    if not phased:
+    if not phased and scale is None:
         np.copyto(rt, src)
         return res
-    factor = np.ones((1,) + (1,) * n, dtype=complex)
+    factor = np.ones((1,) + (1,) * n)
     for q, p in phased:
-        f = (_Y_FACTOR if p == "Y" else _Z_FACTOR).astype(complex)
+        f = _Y_FACTOR if p == "Y" else _Z_FACTOR
         shape = [1] * (n + 1)
         shape[1 + (n - 1 - q)] = 2
         factor = factor * f.reshape(shape)
-    if all(p == "Z" for _, p in phased):
-        factor = factor.real
+    if scale is not None:
+        factor = factor * np.asarray(scale, dtype=float).reshape((-1,) + (1,) * n)
     np.multiply(src, factor.astype(X.real.dtype if factor.dtype.kind == "f" else X.dtype), out=rt)
     return res
 
@@ -266,29 +268,15 @@ def apply_pauli(X: np.ndarray, n: int, paulis: Sequence[tuple[int, str]], out: n
 def pauli_sum_apply(X: np.ndarray, n: int, terms, coeffs: np.ndarray) -> np.ndarray:
     """sum_t coeffs[:, t] * P_t X; coeffs (B|1, T) real per row."""
     if len(terms) == 1 and terms[0].paulis:
-        # one term (a typical classifier readout): X-only words in one pass (a scaled reversed
-        # view), others as P X then a scale
-        word = terms[0].paulis
-        if all(p == "X" for _, p in word):
-            B = X.shape[0]
-            t = X.reshape((B,) + (2,) * n)
-            out = np.empty_like(X)
-            c = coeffs[:, 0].astype(X.real.dtype).reshape((-1,) + (1,) * n)
-            np.multiply(np.flip(t, axis=[1 + (n - 1 - q) for q, _ in word]), c, out=out.reshape(t.shape))
-            return out
-        out = apply_pauli(X, n, word)
-        scale_rows(out, coeffs[:, 0])
-        return out
+        # one term (a typical classifier readout): one pass, no accumulator
+        return apply_pauli(X, n, terms[0].paulis, scale=coeffs[:, 0])
     acc = np.zeros_like(X)
     buf = np.empty_like(X)
     for t, term in enumerate(terms):
-        c = coeffs[:, t].astype(X.real.dtype)[:, None]
         if not term.paulis:
-            acc += c * X
+            acc += coeffs[:, t].astype(X.real.dtype)[:, None] * X
             continue
-        apply_pauli(X, n, term.paulis, out=buf)
-        buf *= c
-        acc += buf
+        acc += apply_pauli(X, n, term.paulis, out=buf, scale=coeffs[:, t])
     return acc
 
 

@@ -796,8 +796,8 @@ def forward(ctx: CallContext, rows: slice, Bc: int, bufs: list[np.ndarray],
     through the whole run before the next piece is touched. Pauli rotations run in their
     two-pass deferred form; the cos(t/2) factors are collected per row and applied once at the
     end of a run (or when they get small, to stay far from underflow). ``saves`` maps a kernel
-    index to a buffer that receives the state just before that kernel (outside cache-blocked
-    runs; the indices actually saved are left in ``saves["done"]``).
+    index to a buffer that receives the state just before that kernel; kernels inside cache-blocked
+    runs are not saved and their entries are removed, so ``saves`` ends holding the saved states.
     """
     plan = ctx.plan
     X, Y = bufs[0][:Bc], bufs[1][:Bc]
@@ -858,7 +858,8 @@ def forward(ctx: CallContext, rows: slice, Bc: int, bufs: list[np.ndarray],
     if not np.all(scale == 1.0):
         K.scale_rows(X, scale)
     if saves is not None:
-        saves["done"] = done  # type: ignore[assignment]
+        for i in set(saves) - done:
+            del saves[i]
     return X
 
 
@@ -876,7 +877,7 @@ def save_points(plan: Plan) -> list[int]:
 
 
 def backward(ctx: CallContext, rows: slice, psi: np.ndarray, lam: np.ndarray, dvals: np.ndarray,
-             num_params: int, bufs: list[np.ndarray], saves: dict | None = None) -> np.ndarray:
+             num_params: int, bufs: list[np.ndarray], saves: dict[int, np.ndarray] | None = None) -> np.ndarray:
     """Adjoint sweep: returns d<lam0|psi>-style gradients (Bc, P) = 2 Re <lam|dU|psi> summed over blocks.
 
     ``psi`` is the final state and ``lam`` the cotangent-weighted observable applied to it;
@@ -908,7 +909,7 @@ def backward(ctx: CallContext, rows: slice, psi: np.ndarray, lam: np.ndarray, dv
 
     # kernels before the first param-dependent one need not be undone
     first = next((i for i, k in enumerate(plan.kernels) if k.uses_params), len(plan.kernels))
-    restored = set(saves.get("done", ())) if saves else set()
+    restored = set(saves or ())
     # psi_needed[i]: psi must be transformed back through kernel i (a param kernel comes before
     # the next restore point on the way down)
     psi_needed = [True] * len(plan.kernels)
@@ -973,20 +974,16 @@ def backward(ctx: CallContext, rows: slice, psi: np.ndarray, lam: np.ndarray, dv
                     for parts, t in wt:
                         if t.ref.slots and t.ref.op.angles[0].depends_on("param"):
                             add(t.ref.slots[0], -2.0 * sum(c * W[m] for m, c in parts))
-                    if idx == first:
-                        break
-                    ph = ctx.phase(kern, rows, conj=True)
-                    if psi_needed[idx]:
-                        K.apply_phase(psi, n, ph)
-                    K.apply_phase(lam, n, ph)
-                    continue
-                wk = K.marginal(Y1.imag, kq, n)  # bit j = kq[j]
-                pos = {q: j for j, q in enumerate(kq)}
-                for t in kern.terms:
-                    if not t.ref.slots or not t.ref.op.angles[0].depends_on("param"):
-                        continue
-                    z = K.marginal(wk, [pos[q] for q in t.ref.op.qubits[::-1]], len(kq)) @ t.h
-                    add(t.ref.slots[0], -2.0 * z)
+                else:
+                    wk = K.marginal(Y1.imag, kq, n)  # bit j = kq[j]
+                    pos = {q: j for j, q in enumerate(kq)}
+                    for t in kern.terms:
+                        if not t.ref.slots or not t.ref.op.angles[0].depends_on("param"):
+                            continue
+                        z = K.marginal(wk, [pos[q] for q in t.ref.op.qubits[::-1]], len(kq)) @ t.h
+                        add(t.ref.slots[0], -2.0 * z)
+            if idx == first:
+                break  # nothing before this kernel has params: no need to undo it
             ph = ctx.phase(kern, rows, conj=True)
             if psi_needed[idx]:
                 K.apply_phase(psi, n, ph)
