@@ -12,6 +12,8 @@ from typing import Callable, ClassVar, Sequence
 from qcomp.errors import PassError
 from qcomp.ir.program import Program
 
+from .commutation import paused_gc
+
 REGISTRY: dict[str, type["Pass"]] = {}
 
 
@@ -137,6 +139,10 @@ class PassManager:
     timings: list[tuple[str, float]] = field(default_factory=list)
 
     def run(self, program: Program) -> Program:
+        with paused_gc():  # once for the pipeline: re-enabling between passes cost a full sweep each
+            return self._run(program)
+
+    def _run(self, program: Program) -> Program:
         for p in self.passes:
             t0 = time.perf_counter()
             out = p.run(program)

@@ -14,6 +14,19 @@ from .ops import Operation
 Node = int | tuple  # op nodes are ints; boundaries are ("in", q) and ("out", q)
 
 
+def _qubits_ok(ops: list[Operation], n: int) -> bool:
+    for op in ops:
+        qs = op.qubits
+        if type(qs) is not tuple:
+            return False
+        if len(qs) == 1:
+            if not 0 <= qs[0] < n:
+                return False
+        elif len(set(qs)) != len(qs) or min(qs, default=0) < 0 or max(qs, default=0) >= n:
+            return False
+    return True
+
+
 def _sort_key(n: Node) -> tuple[int, int]:
     if isinstance(n, int):
         return (0, n)
@@ -53,13 +66,16 @@ class Circuit:
         """A circuit of ``ops``, given in an order where each op follows the ones before it on its wires."""
         c = cls(num_qubits)
         ops = list(ops)
-        for op in ops:
-            c._check_qubits(op)
+        if not _qubits_ok(ops, c.num_qubits):  # one cheap sweep; the per-op check names the culprit
+            for op in ops:
+                c._check_qubits(op)
         c._ops = ops
         c._next = len(ops)
         return c
 
     def _check_qubits(self, op: Operation) -> None:
+        assert isinstance(op.qubits, tuple) and isinstance(op.angles, tuple), f"non-tuple fields in {op!r}"
+        assert len(set(op.qubits)) == len(op.qubits), f"repeated qubit in {op}"
         for q in op.qubits:
             if not 0 <= q < self.num_qubits:
                 raise IndexError(f"qubit {q} out of range for a {self.num_qubits}-qubit circuit")

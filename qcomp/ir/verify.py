@@ -41,6 +41,8 @@ def verify_circuit(c: "Circuit") -> None:
         if not isinstance(n, int):
             continue
         op = data["op"]
+        if not isinstance(op.qubits, tuple) or len(set(op.qubits)) != len(op.qubits):
+            raise IRVerificationError(f"{op}: qubits must be a tuple of distinct wires")
         for q in op.qubits:
             if not 0 <= q < c.num_qubits:
                 raise IRVerificationError(f"{op}: qubit {q} out of range")
