@@ -60,7 +60,7 @@ class BasisTranslation(Pass):
     def _run(self, program: Program) -> Program:
         plan = _plan(self.basis)
         ops = translate_ops(program.circuit.ops(), plan)
-        return program.with_circuit(Circuit.from_ops(program.num_qubits, ops))
+        return program.with_circuit(Circuit.from_ops(program.num_qubits, ops, checked=True))
 
 
 @dataclass(frozen=True)
@@ -349,7 +349,53 @@ def synthesize_run(run: list[Operation], plan: _Plan) -> list[Operation]:
     return _synthesize(run, q, plan)
 
 
+def _const_product(run: list[Operation]) -> Mat | None:
+    """The run's matrix when every op is constant (time order: later ops multiply on the left)."""
+    m = None
+    for op in run:
+        if op.name == "id":
+            continue
+        for a in op.angles:
+            if not a.is_constant:
+                return None
+        g = const_matrix(op)
+        m = g if m is None else _mul(g, m)
+    return m
+
+
+def _zsx_ops(m: Mat, q: tuple[int, ...], plan: _Plan) -> list[Operation]:
+    """_emit(_const_tokens(m)) for the rz+sx family without the token machinery (the hot case)."""
+    a, b, c = zyz(m)
+    if b < _TOL:
+        z = _norm(a + c)
+        return [Operation("rz", q, (Const(z),))] if abs(z) >= _TOL else []
+    A, C = a + HALF_PI, c - HALF_PI
+    if abs(b - HALF_PI) < _TOL:
+        mid = [Operation("sx", q)]
+    elif abs(b - PI) < _TOL:
+        A, C = A - C, 0.0
+        mid = [Operation("x", q)] if "x" in plan.basis else [Operation("sx", q), Operation("sx", q)]
+    else:
+        z = _norm(b + PI)
+        mid = [Operation("sx", q), Operation("rz", q, (Const(z),)), Operation("sx", q)] if abs(z) >= _TOL else [
+            Operation("sx", q), Operation("sx", q)]
+        A, C = A + HALF_PI, C + HALF_PI
+    C, A = _norm(C), _norm(A)
+    if abs(C) >= _TOL:
+        mid.insert(0, Operation("rz", q, (Const(C),)))
+    if abs(A) >= _TOL:
+        mid.append(Operation("rz", q, (Const(A),)))
+    return mid
+
+
 def _synthesize(run: list[Operation], q: tuple[int, ...], plan: _Plan) -> list[Operation]:
+    if plan.family == "zsx":
+        m = _const_product(run)
+        if m is not None:
+            out = _zsx_ops(m, q, plan)
+            if len(run) <= len(out) and all(op.name in plan.basis for op in run):
+                return list(run)  # already in the basis and no longer: keep as written
+            return out
     items: list[tuple] = []
     for op in run:
         if op.name == "id":
@@ -437,6 +483,9 @@ def _fold(e: Expr) -> Expr:
     return Const(_norm(e.val)) if isinstance(e, Const) else e
 
 
+_DECOMPOSED: dict[tuple[str, tuple[int, ...]], list[Operation]] = {}  # ops are immutable: shared safely
+
+
 def translate_ops(ops: Sequence[Operation], plan: _Plan) -> list[Operation]:
     """All ops in the basis: multi-qubit gates decomposed, single-qubit runs resynthesised per wire."""
     out: list[Operation] = []
@@ -447,11 +496,27 @@ def translate_ops(ops: Sequence[Operation], plan: _Plan) -> list[Operation]:
         if run:
             out.extend(synthesize_run(run, plan))
 
+    basis = plan.basis
     for op in ops:
-        if op.name in plan.basis and len(op.qubits) > 1:
+        qs = op.qubits
+        if len(qs) == 1:
+            run = pending.get(qs[0])
+            if run is None:
+                pending[qs[0]] = [op]
+            else:
+                run.append(op)
+            continue
+        if op.name in basis:
             parts = [op]
-        else:
+        elif op.angles:
             parts = decompose(op)
+        else:  # fixed multi-qubit gates repeat (cz, swap, ...): decompose each placement once
+            key = (op.name, qs)
+            parts = _DECOMPOSED.get(key)
+            if parts is None:
+                if len(_DECOMPOSED) > 50_000:
+                    _DECOMPOSED.clear()
+                parts = _DECOMPOSED[key] = decompose(op)
         for p in parts:
             if len(p.qubits) == 1:
                 pending.setdefault(p.qubits[0], []).append(p)

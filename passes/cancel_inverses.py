@@ -31,4 +31,4 @@ class CancelInverses(Pass):
     def _run(self, program: Program) -> Program:
         ops = program.circuit.ops()
         out = cancel_and_merge(ops, program.num_qubits, cancel=True, merge=self.merge, window=self.window)
-        return program.with_circuit(Circuit.from_ops(program.num_qubits, out))
+        return program.with_circuit(Circuit.from_ops(program.num_qubits, out, checked=True))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import math
+import threading
 from contextlib import contextmanager
 from functools import lru_cache
 from typing import Iterator, Sequence
@@ -150,9 +151,6 @@ def _special_commute(a: Operation, b: Operation) -> bool:
     return False
 
 
-# name -> the inverse's name when it differs (s -> sdg); pairs otherwise share the name
-_PARTNER: dict[str, str] = {n: g.inverse_name for n, g in GATES.items() if g.inverse_name}
-
 _MASK_DICTS: dict[tuple[str, tuple[int, ...]], dict[int, int]] = {}
 
 
@@ -234,6 +232,88 @@ def is_identity_rotation(op: Operation) -> bool:
 
 
 # -- the wire-walk engine -----------------------------------------------------------------
+#
+# What the walk asks about an earlier gate C and the walking gate B, apart from their angles, is
+# fixed by each gate's name and its argument position on the shared wire, as long as no other wire
+# is shared (always so when one of them is single-qubit) or both are two-qubit gates on the same
+# pair of wires. Each wire entry thus carries a small "local kind" id (name, arity, position), and
+# the answers are kept in module-level tables of relation bits per pair of local kinds: most walks
+# take one or two steps, and a dict hit is far cheaper than mask dicts, ``_special_commute`` and
+# ``are_inverses`` per step. The tables are independent of the circuit, so they stay small.
+_COMMUTES = 1  # C commutes with B
+_CANCELS = 2  # angle-less inverse pair on the same wires (used only when cancelling)
+_ROTATION_PAIR = 4  # same rotation on the same wires: merges, cancels when the angles sum to 0
+_ANGLE_PAIR = 8  # other angled gates on the same wires (u): ``are_inverses`` decides
+_CHECK_WIRES = 16  # both multi-qubit: the bits hold only if no other wire is shared
+
+_LOCAL_IDS: dict[tuple, int] = {}  # (name, arity, position, unitary masks) -> local kind id
+_LOCAL_KEYS: list[tuple] = []  # local kind id -> its key
+_LOCAL_MATRICES: list = []  # local kind id -> a unitary's matrix with those masks (else None)
+_NAME_LOCALS: dict[str, tuple[int, ...]] = {}  # library gate -> local kind id per position
+_REL: list[dict[int, int]] = []  # B's local kind -> {C's local kind: bits}, one shared wire
+_REL_SAME: list[dict[int, int]] = []  # likewise for two-qubit gates on the same two wires
+_LOCAL_LOCK = threading.Lock()  # ids index four lists: allocate them atomically
+
+
+def _local_kinds(op: Operation) -> tuple[int, ...]:
+    """Local kind id of ``op`` at each of its argument positions."""
+    nq = len(op.qubits)
+    # the walk uses nothing of a fused unitary but its masks, which keeps the tables bounded
+    tag = op_masks(op) if op.name == "unitary" else None
+    out = []
+    for pos in range(nq):
+        key = (op.name, nq, pos, tag)
+        k = _LOCAL_IDS.get(key)
+        if k is None:
+            with _LOCAL_LOCK:
+                k = _LOCAL_IDS.get(key)
+                if k is None:
+                    k = len(_LOCAL_KEYS)
+                    _LOCAL_KEYS.append(key)
+                    _LOCAL_MATRICES.append(op.matrix if tag is not None else None)
+                    _REL.append({})
+                    _REL_SAME.append({})
+                    _LOCAL_IDS[key] = k  # published last: readers only see complete entries
+        out.append(k)
+    return tuple(out)
+
+
+def _local_relation(lc: int, lb: int, same: bool) -> int:
+    """Bits for C and B of these local kinds sharing wire 0 and, when ``same``, also their other wire."""
+    cname, cn, cpos, _ = _LOCAL_KEYS[lc]
+    bname, bn, bpos, _ = _LOCAL_KEYS[lb]
+    cq = list(range(1, cn))
+    cq.insert(cpos, 0)
+    bq = list(range(1, bn) if same else range(cn, cn + bn - 1))
+    bq.insert(bpos, 0)
+    c = Operation(cname, tuple(cq), (), None, _LOCAL_MATRICES[lc])
+    r = _relation(c, Operation(bname, tuple(bq), (), None, _LOCAL_MATRICES[lb]))
+    return r | _CHECK_WIRES if cn > 1 and bn > 1 and not same else r
+
+
+def _relation(c: Operation, b: Operation) -> int:
+    """Relation bits for ``c`` followed by ``b`` (angles are ignored)."""
+    r = _COMMUTES if commute(c, b) else 0
+    if c.name == "unitary" or b.name == "unitary" or not same_wires(c, b):
+        return r
+    if not GATES[c.name].num_angles and not GATES[b.name].num_angles:
+        if are_inverses(c, b):
+            r |= _CANCELS
+    elif c.name == b.name:
+        r |= _ROTATION_PAIR if c.name in ROTATION_PERIOD else _ANGLE_PAIR
+    return r
+
+
+def _wide_relation(c: Operation, b: Operation, lc: int, lb: int, r: int) -> int:
+    """Bits for multi-qubit ``c`` and ``b`` of local kinds ``lc``, ``lb`` (one-shared-wire bits ``r``)."""
+    if len(c.qubits) == 2 and len(b.qubits) == 2:
+        if b.qubits[1 - _LOCAL_KEYS[lb][2]] not in c.qubits:  # b's other wire, not the walked one
+            return r & ~_CHECK_WIRES
+        rs = _REL_SAME[lb].get(lc)
+        if rs is None:
+            rs = _REL_SAME[lb][lc] = _local_relation(lc, lb, True)
+        return rs
+    return _relation(c, b)
 
 
 def cancel_and_merge(
@@ -246,51 +326,72 @@ def cancel_and_merge(
     so ``A ... B`` becomes ``(A B) ...``: removed when A B is the identity, else the merged rotation
     takes A's place. Rewrites apply to the current circuit, so chains (h x x h) fold in one sweep.
     """
+    name_locals, rel = _NAME_LOCALS, _REL
     cur: list[Operation | None] = list(ops)
-    masks: list[dict[int, int] | None] = [None] * len(cur)
-    wires: list[list[int]] = [[] for _ in range(num_qubits)]
-    partner = _PARTNER
+    wires: list[list[int]] = [[] for _ in range(num_qubits)]  # op indices per wire, in order
+    wire_kinds: list[list[int]] = [[] for _ in range(num_qubits)]  # their local kinds
     for i, b in enumerate(ops):
         qs = b.qubits
-        mb = mask_dict(b)
         nq = len(qs)
-        bname = b.name
-        inv_name = partner.get(bname)  # the only other name a pair partner can have
+        lb = name_locals.get(b.name)
+        if lb is None:
+            lb = _local_kinds(b)
+            if b.name != "unitary":
+                name_locals[b.name] = lb
+        lb0 = lb[0]
+        row = rel[lb0]
         hit = -1
         result: Operation | None = None
         lst = wires[qs[0]]
-        stop = max(-1, len(lst) - 1 - window)
-        for pos in range(len(lst) - 1, stop, -1):
-            j = lst[pos]
-            c = cur[j]
-            cname = c.name
-            if cname == bname or cname == inv_name:
-                cq = c.qubits
-                if len(cq) == nq and (cq == qs or set(cq) == set(qs)):
-                    if cancel and are_inverses(c, b):
-                        hit, result = j, None
-                        break
-                    if merge:
-                        m = merged(c, b)
-                        if m is not None:
-                            hit, result = j, (None if is_identity_rotation(m) else m)
-                            break
-            mc = masks[j]
-            for q, m in mb.items():
-                x = mc.get(q)
-                if x is not None and not (x & m):
-                    break
-            else:
+        kinds = wire_kinds[qs[0]]
+        pos = len(lst) - 1
+        stop = pos - window
+        if stop < -1:
+            stop = -1
+        while pos > stop:
+            lc = kinds[pos]
+            r = row.get(lc)
+            if r is None:
+                r = row[lc] = _local_relation(lc, lb0, False)
+            if r == _COMMUTES:
+                pos -= 1
                 continue
-            if not _special_commute(c, b):
+            if r & _CHECK_WIRES:
+                r = _wide_relation(cur[lst[pos]], b, lc, lb0, r)
+                if r == _COMMUTES:
+                    pos -= 1
+                    continue
+            if r > _COMMUTES:
+                if r & _CANCELS:
+                    if cancel:
+                        hit = lst[pos]
+                        break
+                elif r & _ROTATION_PAIR:
+                    if cancel or merge:
+                        j = lst[pos]
+                        c = cur[j]
+                        s = angle_sum(c.angles[0], b.angles[0])
+                        if is_zero_mod(s, ROTATION_PERIOD[b.name]):
+                            hit = j
+                            break
+                        if merge:
+                            hit, result = j, c.with_angles((s,))
+                            break
+                elif r & _ANGLE_PAIR and cancel and are_inverses(cur[lst[pos]], b):
+                    hit = lst[pos]
+                    break
+            if not r & _COMMUTES:
                 break
-        if hit >= 0 and nq > 1 and not _clear_between(cur, masks, wires, qs[1:], hit, b, mb, window):
+            pos -= 1
+        if hit >= 0 and nq > 1 and not _clear_between(cur, wires, wire_kinds, b, lb, hit, window):
             hit = -1
         if hit < 0:
-            cur[i] = b
-            masks[i] = mb
-            for q in qs:
-                wires[q].append(i)
+            lst.append(i)
+            kinds.append(lb0)
+            if nq > 1:
+                for q, k in zip(qs[1:], lb[1:]):
+                    wires[q].append(i)
+                    wire_kinds[q].append(k)
             continue
         cur[i] = None
         if result is None:
@@ -300,16 +401,27 @@ def cancel_and_merge(
                 for pos in range(len(w) - 1, -1, -1):
                     if w[pos] == hit:
                         del w[pos]
+                        del wire_kinds[q][pos]
                         break
         else:
             cur[hit] = result
     return [op for op in cur if op is not None]
 
 
-def _clear_between(cur, masks, wires, qubits, hit: int, b: Operation, mb: dict[int, int], window: int) -> bool:
-    """Every gate after ``hit`` on these wires commutes with ``b``."""
-    for q in qubits:
+def _clear_between(
+    cur: list[Operation | None],
+    wires: list[list[int]],
+    wire_kinds: list[list[int]],
+    b: Operation,
+    lb: tuple[int, ...],
+    hit: int,
+    window: int,
+) -> bool:
+    """Every gate after ``hit`` on ``b``'s wires but the first commutes with ``b``."""
+    for q, lbk in zip(b.qubits[1:], lb[1:]):
         lst = wires[q]
+        kinds = wire_kinds[q]
+        row = _REL[lbk]
         steps = 0
         for pos in range(len(lst) - 1, -1, -1):
             j = lst[pos]
@@ -318,13 +430,14 @@ def _clear_between(cur, masks, wires, qubits, hit: int, b: Operation, mb: dict[i
             steps += 1
             if steps > window:
                 return False
-            mc = masks[j]
-            for qq, m in mb.items():
-                x = mc.get(qq)
-                if x is not None and not (x & m):
-                    if not _special_commute(cur[j], b):
-                        return False
-                    break
+            lc = kinds[pos]
+            r = row.get(lc)
+            if r is None:
+                r = row[lc] = _local_relation(lc, lbk, False)
+            if r & _CHECK_WIRES:
+                r = _wide_relation(cur[j], b, lc, lbk, r)
+            if not r & _COMMUTES:
+                return False
         else:
             return False
     return True

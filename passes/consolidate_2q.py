@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cmath
 from dataclasses import dataclass
 
 import numpy as np
@@ -79,6 +80,75 @@ def block_unitary(ops: list[Operation], a: int, b: int) -> np.ndarray:
     return u
 
 
+_R = 0.5 ** 0.5
+# a two-cx block whose invariants are this far from every fewer-cx class is left alone: far above
+# the 1e-10 the exactness guard allows, so no block skipped this way could have been replaced
+_SKIP_TOL = 1e-6
+
+
+def _mat2(op: Operation) -> tuple[complex, complex, complex, complex]:
+    """Row-major 2x2 of a constant one-qubit gate other than rz, as Python complex numbers."""
+    if op.name == "sx":
+        return 0.5 + 0.5j, 0.5 - 0.5j, 0.5 - 0.5j, 0.5 + 0.5j
+    if op.name == "x":
+        return 0j, 1 + 0j, 1 + 0j, 0j
+    m = op.unitary()
+    return complex(m[0, 0]), complex(m[0, 1]), complex(m[1, 0]), complex(m[1, 1])
+
+
+def _two_cx_is_minimal(members: list[Operation], a: int) -> bool:
+    """True when a block cx, (one-qubit gates), cx, ... certainly needs both cx (its invariants below are
+    at least _SKIP_TOL from those of every one-cx or local unitary); False when unsure.
+
+    With C, T the one-qubit products between the two cx on the first cx's control and target,
+    cx_ct (C x T) cx_ct is locally equivalent to exp(-i(beta/2 XX + eps/2 ZZ)), beta the Ry angle
+    of C's ZYZ form and eps the Rz angle of T's XZX form (Rz on the control and Rx on the target
+    commute with cx). A reversed second cx is (H x H) cx_ct (H x H): the same with HC, HT.
+    """
+    c0, c1, c2, c3 = t0, t1, t2, t3 = 1 + 0j, 0j, 0j, 1 + 0j  # running products on a and b
+    for k in range(1, len(members)):
+        op = members[k]
+        qs = op.qubits
+        if len(qs) == 2:
+            if op.name != "cx":
+                return False
+            break
+        if op.name == "rz":  # the common case: a row scaling
+            angle = op.angles[0]
+            if type(angle) is not Const:
+                return False
+            e = cmath.exp(-0.5j * angle.val)
+            f = e.conjugate()
+            if qs[0] == a:
+                c0, c1, c2, c3 = e * c0, e * c1, f * c2, f * c3
+            else:
+                t0, t1, t2, t3 = e * t0, e * t1, f * t2, f * t3
+            continue
+        m0, m1, m2, m3 = _mat2(op)
+        if qs[0] == a:
+            c0, c1, c2, c3 = m0 * c0 + m1 * c2, m0 * c1 + m1 * c3, m2 * c0 + m3 * c2, m2 * c1 + m3 * c3
+        else:
+            t0, t1, t2, t3 = m0 * t0 + m1 * t2, m0 * t1 + m1 * t3, m2 * t0 + m3 * t2, m2 * t1 + m3 * t3
+    else:
+        return False  # pragma: no cover - a cost-2 block of cx has a second cx
+    control = members[0].qubits[0]
+    if control != a:  # control on b: swap the roles
+        c0, c1, c2, c3, t0, t1, t2, t3 = t0, t1, t2, t3, c0, c1, c2, c3
+    # |sin beta| = 2|m00||m10| and |cos beta| = ||m00|^2 - |m10|^2| from a unitary's first column
+    if qs[0] == control:  # first columns of C and of HTH (T in the X basis)
+        p0, p1 = abs(c0), abs(c2)
+        r0, r1 = 0.5 * abs(t0 + t1 + t2 + t3), 0.5 * abs(t0 + t1 - t2 - t3)
+    else:  # of HC and of TH
+        p0, p1 = _R * abs(c0 + c2), _R * abs(c0 - c2)
+        r0, r1 = _R * abs(t0 + t1), _R * abs(t2 + t3)
+    sin_c, cos_c = 2 * p0 * p1, abs(p0 * p0 - p1 * p1)
+    sin_t, cos_t = 2 * r0 * r1, abs(r0 * r0 - r1 * r1)
+    # exp(-i(x XX + y ZZ)) needs no cx when x, y are multiples of pi/2 and one cx when one is and the
+    # other is pi/4 off one: sin(beta) = 0 and sin(eps) or cos(eps) = 0, or the other way round
+    tol = _SKIP_TOL
+    return not ((sin_c < tol and (sin_t < tol or cos_t < tol)) or (sin_t < tol and cos_c < tol))
+
+
 @register
 @dataclass(frozen=True)
 class Consolidate2Q(Pass):
@@ -98,62 +168,87 @@ class Consolidate2Q(Pass):
 
     def _run(self, program: Program) -> Program:
         ops = program.circuit.ops()
-        out: list[Operation | None] = []
+        out: list[Operation | list[Operation] | None] = []
         # open block per qubit: [pair, output slot, member ops, cx cost]
         open_on: dict[int, list] = {}
         dec = None
 
-        def close(q: int) -> None:
+        def close(blk: list) -> None:
             nonlocal dec
-            blk = open_on.get(q)
-            if blk is None:
-                return
             (a, b), slot, members, cost = blk
             del open_on[a], open_on[b]
-            replacement = members
-            if cost >= 2:
-                if dec is None:
-                    dec = _decomposer()
-                u = block_unitary(members, a, b)
-                if dec.num_basis_gates(u) < cost:
-                    candidate = _synthesise(dec, u, a, b)
-                    # Qiskit's Weyl decomposition snaps to a special case within fidelity 1 - 1e-9
-                    # (a crx(6e-5) becomes the identity); keep the block unless the result is exact
-                    if _same_up_to_phase(block_unitary(candidate, a, b), u):
-                        replacement = candidate
-            out[slot] = replacement  # type: ignore[call-overload]
+            out[slot] = members
+            # most blocks are two cx around one-qubit gates and need both; skip those without numpy
+            if cost < 2 or (cost == 2 and members[0].name == "cx" and _two_cx_is_minimal(members, a)):
+                return
+            if dec is None:
+                dec = _decomposer()
+            u = block_unitary(members, a, b)
+            if cost > 3 or dec.num_basis_gates(u) < cost:  # three cx always suffice
+                candidate = _synthesise(dec, u, a, b)
+                # Qiskit's Weyl decomposition snaps to a special case within fidelity 1 - 1e-9
+                # (a crx(6e-5) becomes the identity); keep the block unless the result is exact
+                if _same_up_to_phase(block_unitary(candidate, a, b), u):
+                    out[slot] = candidate
 
+        open_get = open_on.get
+        emit = out.append
         for op in ops:
-            constant = not op.is_parametric and op.name != "measure"
-            if constant and len(op.qubits) == 1 and op.qubits[0] in open_on:
-                open_on[op.qubits[0]][2].append(op)
-                continue
-            if constant and len(op.qubits) == 2 and op.name in CX_COST:
-                a, b = sorted(op.qubits)
-                blk = open_on.get(a)
-                if blk is not None and blk is open_on.get(b):
+            qs = op.qubits
+            if len(qs) == 1:
+                blk = open_get(qs[0])
+                if blk is None:
+                    emit(op)
+                elif _is_constant(op):
                     blk[2].append(op)
-                    blk[3] += CX_COST[op.name]
-                    continue
-                close(a)
-                close(b)
-                blk = [(a, b), len(out), [op], CX_COST[op.name]]
-                out.append(None)
-                open_on[a] = open_on[b] = blk
+                else:
+                    close(blk)
+                    emit(op)
                 continue
-            for q in op.qubits:
-                close(q)
-            out.append(op)
+            cost = CX_COST.get(op.name) if len(qs) == 2 else None
+            if cost is not None and _is_constant(op):
+                a, b = qs
+                if a > b:
+                    a, b = b, a
+                blk = open_get(a)
+                if blk is not None:
+                    if blk is open_get(b):
+                        blk[2].append(op)
+                        blk[3] += cost
+                        continue
+                    close(blk)
+                blk = open_get(b)
+                if blk is not None:
+                    close(blk)
+                open_on[a] = open_on[b] = [(a, b), len(out), [op], cost]
+                emit(None)
+                continue
+            for q in qs:
+                blk = open_get(q)
+                if blk is not None:
+                    close(blk)
+            emit(op)
         for q in sorted(open_on):
-            close(q)
+            blk = open_on.get(q)
+            if blk is not None:
+                close(blk)
         flat: list[Operation] = []
+        append, extend = flat.append, flat.extend
         for item in out:
-            if isinstance(item, list):
-                flat.extend(item)
+            if type(item) is list:
+                extend(item)
             else:
-                assert item is not None
-                flat.append(item)
-        return program.with_circuit(Circuit.from_ops(program.num_qubits, flat))
+                append(item)  # type: ignore[arg-type]
+        return program.with_circuit(Circuit.from_ops(program.num_qubits, flat, checked=True))
+
+
+def _is_constant(op: Operation) -> bool:
+    """A gate with constant angles (what a block may hold)."""
+    angles = op.angles
+    if not angles:
+        return op.name != "measure"
+    # is_parametric walks the expressions; after constant folding angles are plain Const
+    return (len(angles) == 1 and type(angles[0]) is Const) or not op.is_parametric
 
 
 def _same_up_to_phase(v: np.ndarray, u: np.ndarray, atol: float = 1e-10) -> bool:
@@ -163,13 +258,14 @@ def _same_up_to_phase(v: np.ndarray, u: np.ndarray, atol: float = 1e-10) -> bool
 
 def _synthesise(dec, u: np.ndarray, a: int, b: int) -> list[Operation]:
     qc = dec(u)
-    qmap = {0: a, 1: b}
+    qmap = dict(zip(qc.qubits, (a, b)))
     res = []
+    # CircuitInstruction.name/.params/.qubits avoid building the Python gate objects (.operation)
     for inst in qc.data:
-        name = inst.operation.name
+        name = inst.name
         if name not in _DECOMPOSER_GATES:  # pragma: no cover - an internal invariant of the decomposer
             raise PassError(f"consolidate-2q: unexpected gate '{name}' from the two-qubit decomposer")
-        qs = tuple(qmap[qc.find_bit(q).index] for q in inst.qubits)
-        angles = tuple(Const(float(p)) for p in inst.operation.params)
+        qs = tuple([qmap[q] for q in inst.qubits])
+        angles = tuple([Const(float(p)) for p in inst.params])
         res.append(Operation(name, qs, angles))
     return res

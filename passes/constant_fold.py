@@ -80,7 +80,7 @@ class ConstantFold(Pass):
             new = op
             if op.angles:
                 angles = tuple(_fold(a) for a in op.angles)
-                if angles != op.angles:
+                if any(a is not b for a, b in zip(angles, op.angles)):  # _fold returns numbers and symbols as is
                     new = op.with_angles(angles)
             if is_identity(new):
                 changed = True
@@ -91,4 +91,4 @@ class ConstantFold(Pass):
             out.append(new)
         if not changed:
             return program.with_circuit(program.circuit.copy())
-        return program.with_circuit(Circuit.from_ops(program.num_qubits, out))
+        return program.with_circuit(Circuit.from_ops(program.num_qubits, out, checked=True))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from qcomp.ir.ops import Observable, PauliTerm
+from qcomp.ir.ops import Observable, Operation, PauliTerm
 from qcomp.ir.circuit import Circuit
 from qcomp.ir.program import Program
 
@@ -30,13 +30,14 @@ class ElideSwaps(Pass):
             return program.with_circuit(program.circuit.copy())
         wire = list(range(program.num_qubits))  # wire[q]: where qubit q's state is now
         out = []
+        at = wire.__getitem__
         for op in ops:
             if op.name == "swap":
                 a, b = op.qubits
                 wire[a], wire[b] = wire[b], wire[a]
                 continue
-            qs = tuple(wire[q] for q in op.qubits)
-            out.append(op if qs == op.qubits else op.with_qubits(qs))
+            qs = tuple(map(at, op.qubits))
+            out.append(op if qs == op.qubits else Operation(op.name, qs, op.angles, op.span, op.matrix))
         observables = tuple(
             Observable(
                 tuple(PauliTerm(t.coeff, tuple(sorted((wire[q], p) for q, p in t.paulis))) for t in o.terms),
@@ -46,7 +47,7 @@ class ElideSwaps(Pass):
             for o in program.observables
         )
         return program.with_circuit(
-            Circuit.from_ops(program.num_qubits, out),
+            Circuit.from_ops(program.num_qubits, out, checked=True),
             observables=observables,
             measured=tuple(wire[q] for q in program.measured),
         )

@@ -129,7 +129,7 @@ class LightCone(Pass):
                     pristine[q] = False
                     open_wires -= 1
         out = [op for op, k in zip(ops, keep) if k]
-        result = program.with_circuit(Circuit.from_ops(n, out))
+        result = program.with_circuit(Circuit.from_ops(n, out, checked=True))
         if log.isEnabledFor(logging.INFO) and program.num_params:
             dropped = sorted(set(unused_params(result)) - set(unused_params(program)))
             if dropped:

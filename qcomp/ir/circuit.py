@@ -62,11 +62,14 @@ class Circuit:
 
     # -- construction --------------------------------------------------------------
     @classmethod
-    def from_ops(cls, num_qubits: int, ops: Iterable[Operation]) -> "Circuit":
-        """A circuit of ``ops``, given in an order where each op follows the ones before it on its wires."""
+    def from_ops(cls, num_qubits: int, ops: Iterable[Operation], *, checked: bool = False) -> "Circuit":
+        """A circuit of ``ops``, given in an order where each op follows the ones before it on its wires.
+
+        ``checked=True`` skips the qubit sweep: for passes whose ops reuse or permute the wires of
+        a circuit that was already checked (the IR verifier, ``--verify-each``, still checks)."""
         c = cls(num_qubits)
         ops = list(ops)
-        if not _qubits_ok(ops, c.num_qubits):  # one cheap sweep; the per-op check names the culprit
+        if not checked and not _qubits_ok(ops, c.num_qubits):  # one cheap sweep; the per-op check names the culprit
             for op in ops:
                 c._check_qubits(op)
         c._ops = ops
@@ -268,7 +271,9 @@ class Circuit:
     def copy(self) -> "Circuit":
         """An independent copy (operations are immutable and shared)."""
         if self._ops is not None:
-            return Circuit.from_ops(self.num_qubits, self._ops)
+            c = Circuit(self.num_qubits)  # the ops were checked when this circuit was built
+            c._ops, c._next = list(self._ops), len(self._ops)
+            return c
         c = Circuit(self.num_qubits)
         c._ops = None
         c._graph = self._g.copy()

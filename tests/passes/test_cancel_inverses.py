@@ -75,6 +75,37 @@ def test_across_commuting_gates(make_program):
     assert run(make_program, 2, ops) == [op("ryy", 0, 1, angles=(W1,))]
 
 
+def test_pair_tables_see_argument_positions_and_shared_wires(make_program):
+    # the engine keys commutation on (gate, position on the shared wire) and, for two-qubit pairs,
+    # on whether the other wire is shared too
+    ops = [op("cx", 0, 1), op("cx", 2, 0), op("cx", 0, 1)]  # control meets target: blocks
+    assert run(make_program, 3, ops) == ops
+    ops = [op("cx", 0, 1), op("cx", 1, 0), op("cx", 0, 1)]  # same pair, reversed: blocks
+    assert run(make_program, 2, ops) == ops
+    ops = [op("crz", 0, 1, angles=(W0,)), op("crz", 1, 0, angles=(W1,)), op("crz", 0, 1, angles=(-W0,))]
+    assert run(make_program, 2, ops) == [op("crz", 1, 0, angles=(W1,))]  # diagonal, not the same wires
+    ops = [op("x", 1), op("cx", 0, 1), op("x", 1)]  # x passes a target, but not a control
+    assert run(make_program, 2, ops) == [op("cx", 0, 1)]
+    ops = [op("x", 0), op("cx", 0, 1), op("x", 0)]
+    assert run(make_program, 2, ops) == ops
+    ops = [op("ccx", 0, 1, 2), op("z", 0), op("cx", 0, 3), op("ccx", 1, 0, 2)]
+    assert run(make_program, 4, ops) == ops[1:3]
+    ops = [op("ccx", 0, 1, 2), op("cx", 2, 1), op("ccx", 0, 1, 2)]
+    assert run(make_program, 3, ops) == ops
+
+
+def test_fused_unitaries_commute_by_their_masks(make_program):
+    diag = tuple(tuple(complex(math.cos(k), math.sin(k)) if r == k else 0j for k in range(4)) for r in range(4))
+    diag2 = tuple(tuple(v * v for v in row) for row in diag)
+    u1 = Operation("unitary", (0, 1), (), None, diag)
+    u2 = Operation("unitary", (1, 0), (), None, diag2)
+    ops = [op("rz", 0, angles=(W0,)), u1, u2, op("rz", 0, angles=(-W0,))]
+    assert run(make_program, 2, ops) == [u1, u2]
+    swap = tuple(tuple(1 + 0j if (r, k) in ((0, 0), (1, 2), (2, 1), (3, 3)) else 0j for k in range(4)) for r in range(4))
+    ops = [op("rz", 0, angles=(W0,)), Operation("unitary", (0, 1), (), None, swap), op("rz", 0, angles=(-W0,))]
+    assert run(make_program, 2, ops) == ops
+
+
 def test_chains_fold_in_one_run(make_program):
     ops = [op("h", 0), op("x", 0), op("s", 0), op("sdg", 0), op("x", 0), op("h", 0)]
     assert run(make_program, 1, ops) == []

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from qcomp import parse
 from qcomp.errors import PassError
+from qcomp.ir import Const, Operation
 from qcomp.passes import PassManager, make_pass
 from qcomp.passes import consolidate_2q as C
 from qcomp.passes.presets import preset_pipeline
@@ -75,3 +76,30 @@ def test_near_identity_block_is_not_approximated():
     u_out = C.block_unitary(list(out.circuit.ops()), 0, 1)
     assert C._same_up_to_phase(u_out, u_in)
     assert not C._same_up_to_phase(u_out, np.eye(4))
+
+
+_MID_ANGLES = st.sampled_from([0.0, np.pi / 4, np.pi / 2, np.pi, -np.pi / 2, 2 * np.pi, 1e-7]) | st.floats(-7, 7)
+
+
+@settings(max_examples=300, deadline=None)
+@given(first=st.booleans(), second=st.booleans(), tail=st.booleans(),
+       mid=st.lists(st.tuples(st.sampled_from(["rz", "sx", "x", "h", "ry", "s"]), st.integers(0, 1), _MID_ANGLES),
+                    max_size=4))
+def test_two_cx_shortcut_never_skips_a_reducible_block(first, second, tail, mid):
+    # the pass skips Qiskit for two-cx blocks the closed form calls minimal: Qiskit must agree
+    ops = [Operation("cx", (0, 1) if first else (1, 0))]
+    for name, q, t in mid:
+        ops.append(Operation(name, (q,), (Const(t),) if name in ("rz", "ry") else ()))
+    ops.append(Operation("cx", (0, 1) if second else (1, 0)))
+    if tail:
+        ops.append(Operation("sx", (0,)))
+    if C._two_cx_is_minimal(ops, 0):
+        assert C._decomposer().num_basis_gates(C.block_unitary(ops, 0, 1)) == 2
+
+
+def test_two_cx_shortcut_defers_reducible_blocks():
+    cx, rz = Operation("cx", (0, 1)), Operation("rz", (1,), (Const(0.4),))
+    assert C._two_cx_is_minimal([cx, rz, cx], 0)  # an rzz(0.4)
+    assert not C._two_cx_is_minimal([cx, Operation("rz", (0,), (Const(0.4),)), cx], 0)  # rz(0.4) x I
+    assert not C._two_cx_is_minimal([cx, Operation("rz", (1,), (Const(np.pi / 2),)), cx], 0)  # one cx
+    assert not C._two_cx_is_minimal([cx, Operation("h", (0,)), Operation("h", (1,)), Operation("cx", (1, 0))], 0)
