@@ -310,6 +310,8 @@ def _is_minimal(run: list[Operation], plan: _Plan) -> bool:
         a = op.angles[0]
         return not (isinstance(a, Const) and abs(rem(a.val, 2 * PI)) < _TOL)
     names = [op.name for op in run]
+    if plan.family == "zsx" and len(names) >= 3 and _canonical_zsx(run, names):
+        return True
     if len(names) > 3 or not all(n in plan.basis for n in names):
         return False
     mids = [i for i, n in enumerate(names) if n != "rz"]
@@ -326,6 +328,26 @@ def _is_minimal(run: list[Operation], plan: _Plan) -> bool:
             if op.name != "u":
                 return False
     return True
+
+
+_MARGIN = 2 * _TOL  # wider than synthesis' own tolerance: borderline runs take the full path
+
+
+def _canonical_zsx(run: list[Operation], names: list[str]) -> bool:
+    """[rz(c)] sx rz(z) sx [rz(a)] as _zsx_ops writes it for a general unitary: z = b + pi - 2 pi
+    with b in (0, pi) apart from pi/2, outer angles nonzero. Its ZYZ form is unique (b is not 0 or
+    pi), so resynthesis gives the same gates: the common case after a first translation."""
+    i = 1 if names[0] == "rz" else 0
+    j = len(names) - 1 if names[-1] == "rz" and len(names) - i > 3 else len(names)
+    if j - i != 3 or names[i] != "sx" or names[i + 1] != "rz" or names[i + 2] != "sx":
+        return False
+    for op in run:
+        if op.name == "rz":
+            a = op.angles[0]
+            if type(a) is not Const or not abs(rem(a.val, 2 * PI)) >= _MARGIN:
+                return False
+    z = run[i + 1].angles[0].val
+    return -PI + _MARGIN < z < -_MARGIN and abs(z + HALF_PI) > _MARGIN
 
 
 _RUN_CACHE: dict[tuple, list[tuple[str, tuple[Expr, ...]]]] = {}

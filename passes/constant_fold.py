@@ -77,6 +77,24 @@ class ConstantFold(Pass):
         out = []
         changed = False
         for op in program.circuit.ops():
+            if not op.angles and op.name != "id" and op.name != "unitary":
+                out.append(op)  # fixed gates (most of a circuit) are never identities
+                continue
+            period = ROTATION_PERIOD.get(op.name)
+            if period is not None and type(op.angles[0]) is Const:  # the common numeric rotation, inline
+                v = op.angles[0].val
+                r = rem(v, period)
+                if abs(r) <= ANGLE_TOL * max(1.0, abs(v)):
+                    changed = True
+                    continue
+                if self.normalize:
+                    if r == -period / 2:
+                        r = period / 2
+                    if r != v:
+                        op = op.with_angles((Const(r),))
+                        changed = True
+                out.append(op)
+                continue
             new = op
             if op.angles:
                 angles = tuple(_fold(a) for a in op.angles)
