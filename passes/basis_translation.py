@@ -300,8 +300,10 @@ _MIDDLE = {"zsx": ("sx", "x"), "zyz": ("ry",), "zxz": ("rx",), "u": ("u",)}
 
 def _is_minimal(run: list[Operation], plan: _Plan) -> bool:
     """The run is already in the basis and as short as synthesis could make it: at most one
-    non-rz gate with at most one rz on each side (x with rz on both sides folds to rz x)."""
-    if len(run) == 1:
+    non-rz gate with at most one rz on each side (x with rz on both sides folds to rz x), or the
+    canonical rz sx rz sx rz form. One pass over the run: this is asked for every run."""
+    n = len(run)
+    if n == 1:
         op = run[0]
         if op.name not in plan.basis or op.name == "id":
             return False
@@ -309,25 +311,28 @@ def _is_minimal(run: list[Operation], plan: _Plan) -> bool:
             return True
         a = op.angles[0]
         return not (isinstance(a, Const) and abs(rem(a.val, 2 * PI)) < _TOL)
-    names = [op.name for op in run]
-    if plan.family == "zsx" and len(names) >= 3 and _canonical_zsx(run, names):
-        return True
-    if len(names) > 3 or not all(n in plan.basis for n in names):
-        return False
-    mids = [i for i, n in enumerate(names) if n != "rz"]
-    if len(mids) > 1 or (not mids and len(names) > 1):
-        return False
-    if mids:
-        i = mids[0]
-        if names[i] not in _MIDDLE[plan.family] or i > 1 or len(names) - i > 2:
+    if n > 3:
+        return plan.family == "zsx" and n <= 5 and _canonical_zsx(run, [op.name for op in run])
+    basis = plan.basis
+    mid = -1
+    for i, op in enumerate(run):
+        name = op.name
+        if name not in basis:
             return False
-        if names[i] == "x" and len(names) == 3:
-            return False
-    for op in run:
-        if op.angles and any(isinstance(a, Const) and abs(rem(a.val, 2 * PI)) < _TOL for a in op.angles):
-            if op.name != "u":
-                return False
-    return True
+        if name != "rz":
+            if mid >= 0:  # two non-rz gates: only the canonical zsx form is minimal
+                return plan.family == "zsx" and n == 3 and _canonical_zsx(run, [o.name for o in run])
+            mid = i
+        if op.angles and name != "u":
+            for a in op.angles:
+                if isinstance(a, Const) and abs(rem(a.val, 2 * PI)) < _TOL:
+                    return False
+    if mid < 0:
+        return False  # several rz merge into one
+    name = run[mid].name
+    if name not in _MIDDLE[plan.family] or mid > 1 or n - mid > 2:
+        return False
+    return not (name == "x" and n == 3)
 
 
 _MARGIN = 2 * _TOL  # wider than synthesis' own tolerance: borderline runs take the full path
@@ -350,7 +355,7 @@ def _canonical_zsx(run: list[Operation], names: list[str]) -> bool:
     return -PI + _MARGIN < z < -_MARGIN and abs(z + HALF_PI) > _MARGIN
 
 
-_RUN_CACHE: dict[tuple, list[tuple[str, tuple[Expr, ...]]]] = {}
+_RUN_CACHE: dict[tuple, list[Operation]] = {}
 
 
 def synthesize_run(run: list[Operation], plan: _Plan) -> list[Operation]:
@@ -358,16 +363,21 @@ def synthesize_run(run: list[Operation], plan: _Plan) -> list[Operation]:
     if _is_minimal(run, plan):
         return run
     q = run[0].qubits
-    if len(run) == 1 and run[0].matrix is None and all(isinstance(a, Const) for a in run[0].angles):
-        # single constant gates repeat (h, s, t, ...): synthesise each kind once
+    if len(run) == 1 and run[0].matrix is None:
         op = run[0]
-        key = (plan, op.name, tuple(a.val for a in op.angles))
-        tpl = _RUN_CACHE.get(key)
-        if tpl is None:
-            if len(_RUN_CACHE) > 50_000:
-                _RUN_CACHE.clear()
-            tpl = _RUN_CACHE[key] = [(o.name, o.angles) for o in _synthesize(run, q, plan)]
-        return [Operation(n, q, a) for n, a in tpl]
+        if not op.angles:  # single fixed gates repeat (h, s, t, ...): synthesise each placement once
+            key = (plan, op.name, q)
+            out = _RUN_CACHE.get(key)
+            if out is None:
+                if len(_RUN_CACHE) > 50_000:
+                    _RUN_CACHE.clear()
+                out = _RUN_CACHE[key] = _synthesize(run, q, plan)
+            return out  # shared, never mutated: callers extend their own lists with it
+        if op.name in ("rz", "p") and "rz" in plan.basis and type(op.angles[0]) is Const:
+            v = op.angles[0].val  # p(v) = rz(v) up to a global phase
+            if math.isfinite(v):
+                z = _norm(v)
+                return [Operation("rz", q, (Const(z),))] if abs(z) >= _TOL else []
     return _synthesize(run, q, plan)
 
 
@@ -410,9 +420,41 @@ def _zsx_ops(m: Mat, q: tuple[int, ...], plan: _Plan) -> list[Operation]:
     return mid
 
 
+def _const_product_fast(run: list[Operation]) -> Mat | None:
+    """_const_product with the common gates inlined (fixed gates from a table, rz as a row scaling)."""
+    m0, m1, m2, m3 = 1 + 0j, 0j, 0j, 1 + 0j
+    fixed = _FIXED
+    for op in run:
+        name = op.name
+        angles = op.angles
+        if not angles and op.matrix is None:
+            if name == "id":
+                continue
+            g = fixed.get(name)
+            if g is None:
+                g = const_matrix(op)
+        elif name == "rz" and type(angles[0]) is Const and math.isfinite(angles[0].val):
+            e = cmath.exp(-0.5j * angles[0].val)
+            f = e.conjugate()
+            m0, m1, m2, m3 = e * m0, e * m1, f * m2, f * m3
+            continue
+        elif name == "p" and type(angles[0]) is Const and math.isfinite(angles[0].val):
+            e = cmath.exp(1j * angles[0].val)
+            m2, m3 = e * m2, e * m3
+            continue
+        else:
+            for a in angles:
+                if not a.is_constant:
+                    return None
+            g = const_matrix(op)
+        g0, g1, g2, g3 = g
+        m0, m1, m2, m3 = g0 * m0 + g1 * m2, g0 * m1 + g1 * m3, g2 * m0 + g3 * m2, g2 * m1 + g3 * m3
+    return m0, m1, m2, m3
+
+
 def _synthesize(run: list[Operation], q: tuple[int, ...], plan: _Plan) -> list[Operation]:
     if plan.family == "zsx":
-        m = _const_product(run)
+        m = _const_product_fast(run)
         if m is not None:
             out = _zsx_ops(m, q, plan)
             if len(run) <= len(out) and all(op.name in plan.basis for op in run):
@@ -513,10 +555,17 @@ def translate_ops(ops: Sequence[Operation], plan: _Plan) -> list[Operation]:
     out: list[Operation] = []
     pending: dict[int, list[Operation]] = {}
 
+    # a lone fixed basis gate (sx, x after a first translation) is its own minimal run: no call
+    keep1 = frozenset(n for n in plan.basis if n in GATES and GATES[n].num_qubits == 1
+                      and not GATES[n].num_angles and n != "id")
+
     def flush(q: int) -> None:
         run = pending.pop(q, None)
         if run:
-            out.extend(synthesize_run(run, plan))
+            if len(run) == 1 and run[0].name in keep1 and run[0].matrix is None:
+                out.append(run[0])
+            else:
+                out.extend(synthesize_run(run, plan))
 
     basis = plan.basis
     for op in ops:

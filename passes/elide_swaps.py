@@ -31,13 +31,19 @@ class ElideSwaps(Pass):
         wire = list(range(program.num_qubits))  # wire[q]: where qubit q's state is now
         out = []
         at = wire.__getitem__
+        single = [(q,) for q in wire]  # single[q] == (wire[q],), kept in step with wire
         for op in ops:
-            if op.name == "swap":
-                a, b = op.qubits
+            qs = op.qubits
+            if len(qs) == 1:
+                new = single[qs[0]]
+            elif op.name == "swap":
+                a, b = qs
                 wire[a], wire[b] = wire[b], wire[a]
+                single[a], single[b] = single[b], single[a]
                 continue
-            qs = tuple(map(at, op.qubits))
-            out.append(op if qs == op.qubits else Operation(op.name, qs, op.angles, op.span, op.matrix))
+            else:
+                new = tuple(map(at, qs))
+            out.append(op if new == qs else Operation(op.name, new, op.angles, op.span, op.matrix))
         observables = tuple(
             Observable(
                 tuple(PauliTerm(t.coeff, tuple(sorted((wire[q], p) for q, p in t.paulis))) for t in o.terms),
