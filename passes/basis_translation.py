@@ -8,6 +8,8 @@ import re
 from dataclasses import dataclass
 from typing import Sequence
 
+import numpy as np
+
 from qcomp.errors import PassError
 from qcomp.ir.expr import Const, Expr, mul, neg
 from qcomp.ir.gates import GATES
@@ -358,8 +360,11 @@ def _canonical_zsx(run: list[Operation], names: list[str]) -> bool:
 _RUN_CACHE: dict[tuple, list[Operation]] = {}
 
 
-def synthesize_run(run: list[Operation], plan: _Plan) -> list[Operation]:
-    """A run of single-qubit ops on one wire as basis gates, constants multiplied together."""
+def synthesize_run(run: list[Operation], plan: _Plan, batch: list | None = None) -> list[Operation] | None:
+    """A run of single-qubit ops on one wire as basis gates, constants multiplied together.
+
+    With ``batch`` (a list), a general constant run of the rz+sx family is appended to it and None
+    returned: the caller synthesises those together with ``synthesize_batch``."""
     if _is_minimal(run, plan):
         return run
     q = run[0].qubits
@@ -378,6 +383,11 @@ def synthesize_run(run: list[Operation], plan: _Plan) -> list[Operation]:
             if math.isfinite(v):
                 z = _norm(v)
                 return [Operation("rz", q, (Const(z),))] if abs(z) >= _TOL else []
+    if batch is not None and plan.family == "zsx" and all(
+        type(a) is Const for op in run for a in op.angles
+    ):
+        batch.append(run)
+        return None
     return _synthesize(run, q, plan)
 
 
@@ -547,6 +557,126 @@ def _fold(e: Expr) -> Expr:
     return Const(_norm(e.val)) if isinstance(e, Const) else e
 
 
+_BATCH_MIN = 48  # fewer runs than this: numpy's per-call overhead outweighs batching
+_KIND = {"rz": 1, "p": 2, "rx": 3, "ry": 4}  # angle gates the batch evaluates itself
+_TWO_PI = 2 * PI
+
+
+def _norm_array(v: np.ndarray) -> np.ndarray:
+    """_norm over an array: fmod is exact and so is the one correction (Sterbenz), like math.remainder."""
+    r = np.fmod(v, _TWO_PI)
+    r = np.where(r > PI, r - _TWO_PI, np.where(r < -PI, r + _TWO_PI, r))
+    e = np.rint(r * 8 / PI) * PI / 8  # multiples of pi/8 snap to their exact value, as in _norm
+    return np.where(np.abs(r - e) < 1e-12, e, r)
+
+
+def synthesize_batch(runs: list[list[Operation]], plan: _Plan) -> list[list[Operation]]:
+    """``_synthesize`` of many constant runs (rz+sx family): the 2x2 products, ZYZ angles and their
+    normalisation as array operations over all runs; only the output gates are built one by one.
+    The same formulas as the scalar path; numpy's exp/angle/arctan2 may round the last bit of an
+    angle differently from cmath's, which is far inside every tolerance the passes use."""
+    if len(runs) < _BATCH_MIN:
+        return [_synthesize(r, r[0].qubits, plan) for r in runs]
+    table: list[Mat] = [(1 + 0j, 0j, 0j, 1 + 0j)]  # matrices of fixed gates and other ops, by index
+    index: dict[str, int] = {"id": 0}
+    kinds: list[int] = []
+    vals: list[float] = []
+    lengths: list[int] = []
+    for run in runs:
+        lengths.append(len(run))
+        for op in run:
+            k = _KIND.get(op.name, 0) if op.matrix is None else 0
+            if k:
+                kinds.append(k)
+                vals.append(op.angles[0].val)
+                continue
+            kinds.append(0)
+            if not op.angles and op.matrix is None:
+                i = index.get(op.name)
+                if i is None:
+                    i = index[op.name] = len(table)
+                    table.append(const_matrix(op))
+                vals.append(i)
+            else:  # u or a fused matrix: evaluated here (const_matrix reports non-finite angles)
+                vals.append(len(table))
+                table.append(const_matrix(op))
+    kind = np.array(kinds, dtype=np.int8)
+    val = np.array(vals, dtype=float)
+    if not np.isfinite(val).all():  # the scalar path names the gate with the bad angle
+        return [_synthesize(r, r[0].qubits, plan) for r in runs]
+    g = np.empty((len(kinds), 4), dtype=complex)
+    m = kind == 0
+    g[m] = np.array(table, dtype=complex)[val[m].astype(np.intp)]
+    for k, fill in ((1, "rz"), (2, "p"), (3, "rx"), (4, "ry")):
+        m = kind == k
+        if not m.any():
+            continue
+        t = val[m]
+        if fill == "rz":
+            e = np.exp(-0.5j * t)
+            g[m] = np.stack([e, 0 * e, 0 * e, e.conj()], axis=1)
+        elif fill == "p":
+            e = np.exp(1j * t)
+            g[m] = np.stack([np.ones_like(e), 0 * e, 0 * e, e], axis=1)
+        else:
+            c, sn = np.cos(t / 2), np.sin(t / 2)
+            if fill == "rx":
+                g[m] = np.stack([c + 0j, -1j * sn, -1j * sn, c + 0j], axis=1)
+            else:
+                g[m] = np.stack([c + 0j, -sn + 0j, sn + 0j, c + 0j], axis=1)
+    length = np.array(lengths, dtype=np.intp)
+    start = np.concatenate(([0], np.cumsum(length)[:-1]))
+    m0 = np.ones(len(runs), dtype=complex)
+    m1 = np.zeros(len(runs), dtype=complex)
+    m2 = np.zeros(len(runs), dtype=complex)
+    m3 = np.ones(len(runs), dtype=complex)
+    for k in range(int(length.max())):  # later gates multiply on the left, position by position
+        rr = np.nonzero(length > k)[0]
+        gk = g[start[rr] + k]
+        a0, a1, a2, a3 = m0[rr], m1[rr], m2[rr], m3[rr]
+        g0, g1, g2, g3 = gk[:, 0], gk[:, 1], gk[:, 2], gk[:, 3]
+        m0[rr], m1[rr] = g0 * a0 + g1 * a2, g0 * a1 + g1 * a3
+        m2[rr], m3[rr] = g2 * a0 + g3 * a2, g2 * a1 + g3 * a3
+    # zyz(), vectorised
+    r = np.sqrt(m0 * m3 - m1 * m2)
+    u00, u10 = m0 / r, m2 / r
+    b = 2.0 * np.arctan2(np.abs(u10), np.abs(u00))
+    hs = np.where(np.abs(u00) > _TOL, -np.angle(u00), 0.0)
+    hd = np.where(np.abs(u10) > _TOL, np.angle(u10), 0.0)
+    a, c = hs + hd, hs - hd
+    # _zsx_ops, vectorised: form 0 a z rotation, 1 sx in the middle, 2 x, 3 sx rz sx
+    form = np.where(b < _TOL, 0, np.where(np.abs(b - HALF_PI) < _TOL, 1, np.where(np.abs(b - PI) < _TOL, 2, 3)))
+    A, C = a + HALF_PI, c - HALF_PI
+    A, C = np.where(form == 2, A - C, A), np.where(form == 2, 0.0, C)
+    A, C = np.where(form == 3, A + HALF_PI, A), np.where(form == 3, C + HALF_PI, C)
+    z = _norm_array(np.where(form == 0, a + c, b + PI))
+    A, C = _norm_array(A), _norm_array(C)
+    has_x = "x" in plan.basis
+    basis = plan.basis
+    out: list[list[Operation]] = []
+    for run, f, zv, Av, Cv in zip(runs, form.tolist(), z.tolist(), A.tolist(), C.tolist()):
+        q = run[0].qubits
+        if f == 0:
+            res = [Operation("rz", q, (Const(zv),))] if abs(zv) >= _TOL else []
+        else:
+            if f == 1:
+                res = [Operation("sx", q)]
+            elif f == 2:
+                res = [Operation("x", q)] if has_x else [Operation("sx", q), Operation("sx", q)]
+            elif abs(zv) >= _TOL:
+                res = [Operation("sx", q), Operation("rz", q, (Const(zv),)), Operation("sx", q)]
+            else:
+                res = [Operation("sx", q), Operation("sx", q)]
+            if abs(Cv) >= _TOL:
+                res.insert(0, Operation("rz", q, (Const(Cv),)))
+            if abs(Av) >= _TOL:
+                res.append(Operation("rz", q, (Const(Av),)))
+        if len(run) <= len(res) and all(op.name in basis for op in run):
+            res = list(run)  # already in the basis and no longer: keep as written
+        out.append(res)
+    return out
+
+
 _DECOMPOSED: dict[tuple[str, tuple[int, ...]], list[Operation]] = {}  # ops are immutable: shared safely
 
 
@@ -559,13 +689,19 @@ def translate_ops(ops: Sequence[Operation], plan: _Plan) -> list[Operation]:
     keep1 = frozenset(n for n in plan.basis if n in GATES and GATES[n].num_qubits == 1
                       and not GATES[n].num_angles and n != "id")
 
+    batch: list[list[Operation]] = []  # general constant runs, synthesised together at the end
+
     def flush(q: int) -> None:
         run = pending.pop(q, None)
         if run:
             if len(run) == 1 and run[0].name in keep1 and run[0].matrix is None:
                 out.append(run[0])
             else:
-                out.extend(synthesize_run(run, plan))
+                res = synthesize_run(run, plan, batch)
+                if res is None:
+                    out.append(None)  # type: ignore[arg-type]  # the batch's slot
+                else:
+                    out.extend(res)
 
     basis = plan.basis
     for op in ops:
@@ -605,4 +741,13 @@ def translate_ops(ops: Sequence[Operation], plan: _Plan) -> list[Operation]:
             out.append(p)
     for q in sorted(pending):
         flush(q)
-    return out
+    if not batch:
+        return out
+    done = iter(synthesize_batch(batch, plan))
+    flat: list[Operation] = []
+    for op in out:
+        if op is None:
+            flat.extend(next(done))
+        else:
+            flat.append(op)
+    return flat
