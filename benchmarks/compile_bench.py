@@ -119,16 +119,6 @@ def from_qasm(program: Program):
         return to_qiskit(program), f"built from ops (QASM load failed: {type(exc).__name__}: {str(exc)[:60]})"
 
 
-def median_time(fn, repeat: int) -> tuple[float, object]:
-    ts = []
-    out = None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        out = fn()
-        ts.append(time.perf_counter() - t0)
-    return statistics.median(ts), out
-
-
 def counts_qcomp(p: Program) -> tuple[int, int]:
     ops = p.circuit.ops()
     return len(ops), sum(1 for o in ops if len(o.qubits) >= 2)
@@ -140,22 +130,37 @@ def counts_qiskit(qc) -> tuple[int, int]:
 
 
 def bench_one(name: str, program: Program, repeat: int, use_qasm: bool) -> list[dict]:
-    rows = []
+    """Every tool once per round, rounds repeated: on a shared machine a burst of load then hits
+    all tools alike instead of one; each tool's time is its median over the rounds."""
     g0, t0 = counts_qcomp(program)
+    tools: list[tuple[str, object, dict]] = []
     for level in (0, 1, 2, 3):
         passes = preset_pipeline(level, "qasm")
-        dt, out = median_time(lambda: PassManager(passes).run(program), repeat)
-        g, t = counts_qcomp(out)
-        rows.append(dict(circuit=name, tool=f"qcomp -O{level}", seconds=dt, gates_in=g0, cx_in=t0, gates=g, twoq=t))
+        tools.append((f"qcomp -O{level}", lambda passes=passes: PassManager(passes).run(program), {}))
     try:
         import qiskit
     except ImportError:
-        return rows
-    qc, how = from_qasm(program) if use_qasm else (to_qiskit(program), "built from ops")
-    for level in (1, 2, 3):
-        dt, out = median_time(lambda: qiskit.transpile(qc, basis_gates=BASIS, optimization_level=level, seed_transpiler=1), repeat)
-        g, t = counts_qiskit(out)
-        rows.append(dict(circuit=name, tool=f"qiskit L{level}", seconds=dt, gates_in=g0, cx_in=t0, gates=g, twoq=t, how=how))
+        qiskit = None
+    if qiskit is not None:
+        qc, how = from_qasm(program) if use_qasm else (to_qiskit(program), "built from ops")
+        for level in (1, 2, 3):
+            tools.append((
+                f"qiskit L{level}",
+                lambda level=level: qiskit.transpile(qc, basis_gates=BASIS, optimization_level=level, seed_transpiler=1),
+                {"how": how},
+            ))
+    times: dict[str, list[float]] = {t[0]: [] for t in tools}
+    outs: dict[str, object] = {}
+    for _ in range(repeat):
+        for tool, fn, _extra in tools:
+            t = time.perf_counter()
+            outs[tool] = fn()
+            times[tool].append(time.perf_counter() - t)
+    rows = []
+    for tool, _fn, extra in tools:
+        g, t = counts_qcomp(outs[tool]) if tool.startswith("qcomp") else counts_qiskit(outs[tool])
+        rows.append(dict(circuit=name, tool=tool, seconds=statistics.median(times[tool]), gates_in=g0, cx_in=t0,
+                         gates=g, twoq=t, **extra))
     return rows
 
 

@@ -557,6 +557,19 @@ def _fold(e: Expr) -> Expr:
     return Const(_norm(e.val)) if isinstance(e, Const) else e
 
 
+_FIXED_OPS: dict[tuple[str, tuple[int, ...]], Operation] = {}
+
+
+def _fixed_op(name: str, q: tuple[int, ...]) -> Operation:
+    """One shared object per angle-less gate placement (operations are immutable)."""
+    op = _FIXED_OPS.get((name, q))
+    if op is None:
+        if len(_FIXED_OPS) > 50_000:
+            _FIXED_OPS.clear()
+        op = _FIXED_OPS[(name, q)] = Operation(name, q)
+    return op
+
+
 _BATCH_MIN = 48  # fewer runs than this: numpy's per-call overhead outweighs batching
 _KIND = {"rz": 1, "p": 2, "rx": 3, "ry": 4}  # angle gates the batch evaluates itself
 _TWO_PI = 2 * PI
@@ -659,14 +672,15 @@ def synthesize_batch(runs: list[list[Operation]], plan: _Plan) -> list[list[Oper
         if f == 0:
             res = [Operation("rz", q, (Const(zv),))] if abs(zv) >= _TOL else []
         else:
+            sx = _fixed_op("sx", q)
             if f == 1:
-                res = [Operation("sx", q)]
+                res = [sx]
             elif f == 2:
-                res = [Operation("x", q)] if has_x else [Operation("sx", q), Operation("sx", q)]
+                res = [_fixed_op("x", q)] if has_x else [sx, sx]
             elif abs(zv) >= _TOL:
-                res = [Operation("sx", q), Operation("rz", q, (Const(zv),)), Operation("sx", q)]
+                res = [sx, Operation("rz", q, (Const(zv),)), sx]
             else:
-                res = [Operation("sx", q), Operation("sx", q)]
+                res = [sx, sx]
             if abs(Cv) >= _TOL:
                 res.insert(0, Operation("rz", q, (Const(Cv),)))
             if abs(Av) >= _TOL:
@@ -678,6 +692,34 @@ def synthesize_batch(runs: list[list[Operation]], plan: _Plan) -> list[list[Oper
 
 
 _DECOMPOSED: dict[tuple[str, tuple[int, ...]], list[Operation]] = {}  # ops are immutable: shared safely
+# (name, qubits) of a one-angle gate -> its decomposition as (op, factor): factor None for a gate
+# that does not depend on the angle (shared), else the new angle is factor * angle
+_TEMPLATES: dict[tuple[str, tuple[int, ...]], list[tuple[Operation, float | None]]] = {}
+
+
+def _decompose_const(op: Operation) -> list[Operation]:
+    """decompose() of a gate with one constant angle, from a per-placement template: the fixed gates
+    (cx, h, rx(pi/2) ...) are shared and only the angle-dependent ones built. The factors are read
+    off decompositions at angles 1 and 2 (every rule here is linear in the angle); factor * t is
+    bit-identical to decompose()'s Const arithmetic (0.5 * t, -(0.5 * t), t)."""
+    key = (op.name, op.qubits)
+    tpl = _TEMPLATES.get(key)
+    if tpl is None:
+        one = decompose(op.with_angles((Const(1.0),)))
+        two = decompose(op.with_angles((Const(2.0),)))
+        tpl = []
+        for o1, o2 in zip(one, two):
+            if not o1.angles or o1.angles == o2.angles:
+                tpl.append((o1, None))
+            else:
+                f = o1.angles[0].val
+                assert len(o1.angles) == 1 and o2.angles[0].val == 2 * f, f"nonlinear rule for {op.name}"
+                tpl.append((o1, f))
+        if len(_TEMPLATES) > 50_000:
+            _TEMPLATES.clear()
+        _TEMPLATES[key] = tpl
+    t = op.angles[0].val
+    return [o if f is None else Operation(o.name, o.qubits, (Const(f * t),)) for o, f in tpl]
 
 
 def translate_ops(ops: Sequence[Operation], plan: _Plan) -> list[Operation]:
@@ -691,19 +733,23 @@ def translate_ops(ops: Sequence[Operation], plan: _Plan) -> list[Operation]:
 
     batch: list[list[Operation]] = []  # general constant runs, synthesised together at the end
 
+    def emit(run: list[Operation]) -> None:
+        if len(run) == 1 and run[0].name in keep1 and run[0].matrix is None:
+            out.append(run[0])
+        else:
+            res = synthesize_run(run, plan, batch)
+            if res is None:
+                out.append(None)  # type: ignore[arg-type]  # the batch's slot
+            else:
+                out.extend(res)
+
     def flush(q: int) -> None:
         run = pending.pop(q, None)
         if run:
-            if len(run) == 1 and run[0].name in keep1 and run[0].matrix is None:
-                out.append(run[0])
-            else:
-                res = synthesize_run(run, plan, batch)
-                if res is None:
-                    out.append(None)  # type: ignore[arg-type]  # the batch's slot
-                else:
-                    out.extend(res)
+            emit(run)
 
     basis = plan.basis
+    pop = pending.pop
     for op in ops:
         qs = op.qubits
         if len(qs) == 1:
@@ -713,10 +759,18 @@ def translate_ops(ops: Sequence[Operation], plan: _Plan) -> list[Operation]:
             else:
                 run.append(op)
             continue
-        if op.name in basis:
-            parts = [op]
-        elif op.angles:
-            parts = decompose(op)
+        if op.name in basis:  # cx (everything after a first translation): no list, no calls
+            for q in qs:
+                run = pop(q, None)
+                if run:
+                    emit(run)
+            out.append(op)
+            continue
+        if op.angles:
+            if len(op.angles) == 1 and type(op.angles[0]) is Const:
+                parts = _decompose_const(op)
+            else:
+                parts = decompose(op)
         else:  # fixed multi-qubit gates repeat (cz, swap, ...): decompose each placement once
             key = (op.name, qs)
             parts = _DECOMPOSED.get(key)
@@ -726,7 +780,11 @@ def translate_ops(ops: Sequence[Operation], plan: _Plan) -> list[Operation]:
                 parts = _DECOMPOSED[key] = decompose(op)
         for p in parts:
             if len(p.qubits) == 1:
-                pending.setdefault(p.qubits[0], []).append(p)
+                run = pending.get(p.qubits[0])
+                if run is None:
+                    pending[p.qubits[0]] = [p]
+                else:
+                    run.append(p)
                 continue
             if p.name == "cx" and "cx" not in plan.basis:  # the entangler is cz: cx = h cz h
                 a, b = p.qubits
