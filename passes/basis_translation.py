@@ -691,6 +691,21 @@ def synthesize_batch(runs: list[list[Operation]], plan: _Plan) -> list[list[Oper
     return out
 
 
+# One-qubit gates that commute with a two-qubit basis gate on each of its wires: a pending run made
+# only of these stays open past the gate and merges with what follows (diagonal gates pass a
+# control or either wire of cz, X rotations the target of cx), as cancel-inverses would do later.
+_DIAGONAL_1Q = frozenset({"id", "rz", "p", "z", "s", "sdg", "t", "tdg"})
+_X_AXIS_1Q = frozenset({"id", "x", "sx", "sxdg", "rx"})
+_PASS_THROUGH = {"cx": (_DIAGONAL_1Q, _X_AXIS_1Q), "cz": (_DIAGONAL_1Q, _DIAGONAL_1Q)}
+
+
+def _all_in(run: list[Operation], names: frozenset[str]) -> bool:
+    for op in run:
+        if op.name not in names or op.matrix is not None:
+            return False
+    return True
+
+
 _DECOMPOSED: dict[tuple[str, tuple[int, ...]], list[Operation]] = {}  # ops are immutable: shared safely
 # (name, qubits) of a one-angle gate -> its decomposition as (op, factor): factor None for a gate
 # that does not depend on the angle (shared), else the new angle is factor * angle
@@ -760,9 +775,13 @@ def translate_ops(ops: Sequence[Operation], plan: _Plan) -> list[Operation]:
                 run.append(op)
             continue
         if op.name in basis:  # cx (everything after a first translation): no list, no calls
-            for q in qs:
-                run = pop(q, None)
+            passes = _PASS_THROUGH.get(op.name)
+            for i, q in enumerate(qs):
+                run = pending.get(q)
                 if run:
+                    if passes is not None and _all_in(run, passes[i]):
+                        continue  # the run commutes with this gate on q: it stays open past it
+                    del pending[q]
                     emit(run)
             out.append(op)
             continue
@@ -794,8 +813,14 @@ def translate_ops(ops: Sequence[Operation], plan: _Plan) -> list[Operation]:
                 out.append(Operation("cz", (a, b)))
                 pending[b] = [Operation("h", (b,))]
                 continue
-            for q in p.qubits:
-                flush(q)
+            passes = _PASS_THROUGH.get(p.name)
+            for i, q in enumerate(p.qubits):
+                run = pending.get(q)
+                if run:
+                    if passes is not None and _all_in(run, passes[i]):
+                        continue
+                    del pending[q]
+                    emit(run)
             out.append(p)
     for q in sorted(pending):
         flush(q)

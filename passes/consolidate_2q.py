@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import cmath
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -84,6 +85,7 @@ _R = 0.5 ** 0.5
 # a two-cx block whose invariants are this far from every fewer-cx class is left alone: far above
 # the 1e-10 the exactness guard allows, so no block skipped this way could have been replaced
 _SKIP_TOL = 1e-6
+HALF_PI_ = math.pi / 2
 
 
 def _mat2(op: Operation) -> tuple[complex, complex, complex, complex]:
@@ -105,6 +107,12 @@ def _two_cx_is_minimal(members: list[Operation], a: int) -> bool:
     of C's ZYZ form and eps the Rz angle of T's XZX form (Rz on the control and Rx on the target
     commute with cx). A reversed second cx is (H x H) cx_ct (H x H): the same with HC, HT.
     """
+    if len(members) >= 3:  # the translated rzz, cx rz(t) cx: rzz(t) needs 2 cx unless t = 0 or pi/2 mod pi
+        first, mid, second = members[0], members[1], members[2]
+        if (mid.name == "rz" and second.qubits == first.qubits and mid.qubits[0] == first.qubits[1]
+                and second.name == "cx" and type(mid.angles[0]) is Const):
+            k = mid.angles[0].val / HALF_PI_
+            return abs(k - round(k)) >= _SKIP_TOL
     c0, c1, c2, c3 = t0, t1, t2, t3 = 1 + 0j, 0j, 0j, 1 + 0j  # running products on a and b
     for k in range(1, len(members)):
         op = members[k]
