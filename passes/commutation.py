@@ -388,7 +388,11 @@ def cancel_and_merge(
         if hit < 0:
             lst.append(i)
             kinds.append(lb0)
-            if nq > 1:
+            if nq == 2:
+                q = qs[1]
+                wires[q].append(i)
+                wire_kinds[q].append(lb[1])
+            elif nq > 2:
                 for q, k in zip(qs[1:], lb[1:]):
                     wires[q].append(i)
                     wire_kinds[q].append(k)
