@@ -706,6 +706,41 @@ def _all_in(run: list[Operation], names: frozenset[str]) -> bool:
     return True
 
 
+def merge_runs(ops: Sequence[Operation], wires: set[int] | frozenset[int],
+               basis: tuple[str, ...] = ("rz", "sx", "x", "cx")) -> list[Operation]:
+    """Resynthesise the one-qubit runs on ``wires`` that are already in ``basis`` and not minimal;
+    everything else passes through unchanged. For passes that rewrote a few places (consolidate-2q)
+    and would otherwise need a whole basis-translation round to merge their seams."""
+    plan = _plan(tuple(basis))
+    names = plan.basis
+    out: list[Operation] = []
+    pending: dict[int, list[Operation]] = {}
+
+    def flush(q: int) -> None:
+        run = pending.pop(q)
+        if len(run) > 1 and all(o.name in names and o.matrix is None for o in run) and not _is_minimal(run, plan):
+            out.extend(_synthesize(run, run[0].qubits, plan))
+        else:
+            out.extend(run)
+
+    for op in ops:
+        qs = op.qubits
+        if len(qs) == 1 and qs[0] in wires:
+            run = pending.get(qs[0])
+            if run is None:
+                pending[qs[0]] = [op]
+            else:
+                run.append(op)
+            continue
+        for q in qs:
+            if q in pending:
+                flush(q)
+        out.append(op)
+    for q in sorted(pending):
+        flush(q)
+    return out
+
+
 _DECOMPOSED: dict[tuple[str, tuple[int, ...]], list[Operation]] = {}  # ops are immutable: shared safely
 # (name, qubits) of a one-angle gate -> its decomposition as (op, factor): factor None for a gate
 # that does not depend on the angle (shared), else the new angle is factor * angle

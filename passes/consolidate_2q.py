@@ -15,6 +15,7 @@ from qcomp.ir.ops import Operation
 from qcomp.ir.program import Program
 
 from .base import Pass, register
+from .basis_translation import merge_runs
 from .commutation import paused_gc
 
 # cx-equivalent cost of each constant two-qubit gate as written (what basis translation makes of it)
@@ -177,41 +178,68 @@ class Consolidate2Q(Pass):
     def _run(self, program: Program) -> Program:
         ops = program.circuit.ops()
         out: list[Operation | list[Operation] | None] = []
-        # open block per qubit: [pair, output slot, member ops, cx cost]
+        # open block per qubit: [pair, output slot, member ops, cx cost, leading one-qubit ops]
         open_on: dict[int, list] = {}
+        # per wire: output slots of the constant one-qubit gates since its last multi-qubit gate. A
+        # block that opens on the wire takes them in (as Qiskit's ConsolidateBlocks does): a
+        # resynthesised block then covers whole runs, so its one-qubit gates need no later merge.
+        trail: dict[int, list[int]] = {}
+        # per wire: the slot of the last block on it while nothing else has touched the wire since;
+        # a resynthesised block merges that block's trailing one-qubit gates into its first layer
+        last_block: dict[int, int] = {}
+        replaced: set[int] = set()  # slots of resynthesised blocks
         dec = None
 
         def close(blk: list) -> None:
             nonlocal dec
-            (a, b), slot, members, cost = blk
+            (a, b), slot, members, cost, lead, prev = blk
             del open_on[a], open_on[b]
-            out[slot] = members
+            whole = lead + members if lead else members
+            out[slot] = whole
+            new = None
             # most blocks are two cx around one-qubit gates and need both; skip those without numpy
-            if cost < 2 or (cost == 2 and members[0].name == "cx" and _two_cx_is_minimal(members, a)):
-                return
-            if dec is None:
-                dec = _decomposer()
-            u = block_unitary(members, a, b)
-            if cost > 3 or dec.num_basis_gates(u) < cost:  # three cx always suffice
-                candidate = _synthesise(dec, u, a, b)
-                # Qiskit's Weyl decomposition snaps to a special case within fidelity 1 - 1e-9
-                # (a crx(6e-5) becomes the identity); keep the block unless the result is exact
-                if _same_up_to_phase(block_unitary(candidate, a, b), u):
-                    out[slot] = candidate
+            if cost >= 2 and not (cost == 2 and members[0].name == "cx" and _two_cx_is_minimal(members, a)):
+                if dec is None:
+                    dec = _decomposer()
+                u = block_unitary(whole, a, b)
+                if cost > 3 or dec.num_basis_gates(u) < cost:  # three cx always suffice
+                    candidate = _synthesise(dec, u, a, b)
+                    # Qiskit's Weyl decomposition snaps to a special case within fidelity 1 - 1e-9
+                    # (a crx(6e-5) becomes the identity); keep the block unless the result is exact
+                    if _same_up_to_phase(block_unitary(candidate, a, b), u):
+                        new = candidate
+                        replaced.add(slot)
+            # seams: a resynthesised block's one-qubit layers meet the block before it on a wire
+            seam: list[Operation] = []
+            for q, p in zip((a, b), prev):
+                if p is not None and (new is not None or p in replaced):
+                    out[p], tail = _split_tail(out[p], q)  # type: ignore[arg-type]
+                    seam += tail
+            if new is not None or seam:  # the decomposer also leaves rz rz and sx sx
+                out[slot] = merge_runs(seam + (new if new is not None else whole), (a, b))
 
         open_get = open_on.get
         emit = out.append
         for op in ops:
             qs = op.qubits
             if len(qs) == 1:
-                blk = open_get(qs[0])
-                if blk is None:
-                    emit(op)
-                elif _is_constant(op):
-                    blk[2].append(op)
-                else:
+                q = qs[0]
+                blk = open_get(q)
+                if blk is not None:
+                    if _is_constant(op):
+                        blk[2].append(op)
+                        continue
                     close(blk)
-                    emit(op)
+                if _is_constant(op):
+                    t = trail.get(q)
+                    if t is None:
+                        trail[q] = [len(out)]
+                    else:
+                        t.append(len(out))
+                else:
+                    trail.pop(q, None)  # a symbolic gate ends the run a block could take in
+                    last_block.pop(q, None)
+                emit(op)
                 continue
             cost = CX_COST.get(op.name) if len(qs) == 2 else None
             if cost is not None and _is_constant(op):
@@ -228,13 +256,24 @@ class Consolidate2Q(Pass):
                 blk = open_get(b)
                 if blk is not None:
                     close(blk)
-                open_on[a] = open_on[b] = [(a, b), len(out), [op], cost]
+                lead: list[Operation] = []
+                for q in (a, b):
+                    slots = trail.pop(q, None)
+                    if slots:
+                        for i in slots:
+                            lead.append(out[i])  # type: ignore[arg-type]
+                            out[i] = _EMPTY
+                prev = (last_block.get(a), last_block.get(b))
+                last_block[a] = last_block[b] = len(out)
+                open_on[a] = open_on[b] = [(a, b), len(out), [op], cost, lead, prev]
                 emit(None)
                 continue
             for q in qs:
                 blk = open_get(q)
                 if blk is not None:
                     close(blk)
+                trail.pop(q, None)
+                last_block.pop(q, None)
             emit(op)
         for q in sorted(open_on):
             blk = open_on.get(q)
@@ -248,6 +287,23 @@ class Consolidate2Q(Pass):
             else:
                 append(item)  # type: ignore[arg-type]
         return program.with_circuit(Circuit.from_ops(program.num_qubits, flat, checked=True))
+
+
+_EMPTY: list[Operation] = []  # the slot of a one-qubit gate a block took in (never mutated)
+
+
+def _split_tail(ops: list[Operation], q: int) -> tuple[list[Operation], list[Operation]]:
+    """(ops without, ops of) the one-qubit gates on ``q`` after the last multi-qubit gate on it."""
+    i = len(ops)
+    while i > 0:
+        qs = ops[i - 1].qubits
+        if q in qs and len(qs) > 1:
+            break
+        i -= 1
+    tail = [op for op in ops[i:] if op.qubits == (q,)]
+    if not tail:
+        return ops, tail
+    return ops[:i] + [op for op in ops[i:] if op.qubits != (q,)], tail
 
 
 def _is_constant(op: Operation) -> bool:

@@ -128,3 +128,18 @@ def test_non_finite_angle_is_an_error(make_program):
     prog = make_program(1, [Operation("rx", (0,), (Const(math.inf),))])
     with pytest.raises(PassError, match="non-finite angle"):
         BasisTranslation().run(prog)
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=st.data())
+def test_merge_runs_keeps_the_state_and_touches_only_given_wires(data, random_program, check_equivalent):
+    from qcomp.passes.basis_translation import merge_runs
+
+    prog = data.draw(random_program(max_qubits=5, max_gates=30))
+    wires = set(data.draw(st.lists(st.integers(0, prog.num_qubits - 1), max_size=prog.num_qubits)))
+    ops = prog.circuit.ops()
+    merged = merge_runs(ops, wires)
+    check_equivalent(prog, prog.with_circuit(Circuit.from_ops(prog.num_qubits, merged)), state=True)
+    off = [o for o in ops if not set(o.qubits) <= wires or len(o.qubits) > 1]
+    assert [o for o in merged if not set(o.qubits) <= wires or len(o.qubits) > 1] == off
+    assert len(merged) <= len(ops)
