@@ -782,11 +782,114 @@ def translate_ops(ops: Sequence[Operation], plan: _Plan) -> list[Operation]:
                       and not GATES[n].num_angles and n != "id")
 
     batch: list[list[Operation]] = []  # general constant runs, synthesised together at the end
+    rz_ok = "rz" in plan.basis
 
     def emit(run: list[Operation]) -> None:
-        if len(run) == 1 and run[0].name in keep1 and run[0].matrix is None:
-            out.append(run[0])
+        if len(run) == 1:
+            op = run[0]
+            if op.matrix is None:
+                if op.name in keep1:
+                    out.append(op)
+                    return
+                if op.name == "rz" and rz_ok:  # a lone nonzero numeric rz (rzz's middle) is minimal
+                    a = op.angles[0]
+                    if type(a) is Const and abs(rem(a.val, 2 * PI)) >= _TOL:
+                        out.append(op)
+                        return
+        res = synthesize_run(run, plan, batch)
+        if res is None:
+            out.append(None)  # type: ignore[arg-type]  # the batch's slot
         else:
+            out.extend(res)
+
+    def flush(q: int) -> None:
+        run = pending.pop(q)
+        if len(run) > 1 and all(o.name in names and o.matrix is None for o in run) and not _is_minimal(run, plan):
+            out.extend(_synthesize(run, run[0].qubits, plan))
+        else:
+            out.extend(run)
+
+    for op in ops:
+        qs = op.qubits
+        if len(qs) == 1 and qs[0] in wires:
+            run = pending.get(qs[0])
+            if run is None:
+                pending[qs[0]] = [op]
+            else:
+                run.append(op)
+            continue
+        for q in qs:
+            if q in pending:
+                flush(q)
+        out.append(op)
+    for q in sorted(pending):
+        flush(q)
+    return out
+
+
+_DECOMPOSED: dict[tuple[str, tuple[int, ...]], list[Operation]] = {}  # ops are immutable: shared safely
+# (name, qubits) of a one-angle gate -> its decomposition as (op, factor): factor None for a gate
+# that does not depend on the angle (shared), else the new angle is factor * angle
+_TEMPLATES: dict[tuple[str, tuple[int, ...]], list[tuple[Operation, float | None]]] = {}
+
+
+def _decompose_const(op: Operation) -> list[Operation]:
+    """decompose() of a gate with one constant angle, from a per-placement template: the fixed gates
+    (cx, h, rx(pi/2) ...) are shared and only the angle-dependent ones built. The factors are read
+    off decompositions at angles 1 and 2 (every rule here is linear in the angle); factor * t is
+    bit-identical to decompose()'s Const arithmetic (0.5 * t, -(0.5 * t), t)."""
+    key = (op.name, op.qubits)
+    tpl = _TEMPLATES.get(key)
+    if tpl is None:
+        one = decompose(op.with_angles((Const(1.0),)))
+        two = decompose(op.with_angles((Const(2.0),)))
+        tpl = []
+        for o1, o2 in zip(one, two):
+            if not o1.angles or o1.angles == o2.angles:
+                tpl.append((o1, None))
+            else:
+                f = o1.angles[0].val
+                assert len(o1.angles) == 1 and o2.angles[0].val == 2 * f, f"nonlinear rule for {op.name}"
+                tpl.append((o1, f))
+        if len(_TEMPLATES) > 50_000:
+            _TEMPLATES.clear()
+        _TEMPLATES[key] = tpl
+    t = op.angles[0].val
+    return [o if f is None else Operation(o.name, o.qubits, (Const(f * t),)) for o, f in tpl]
+
+
+def translate_ops(ops: Sequence[Operation], plan: _Plan) -> list[Operation]:
+    """All ops in the basis: multi-qubit gates decomposed, single-qubit runs resynthesised per wire."""
+    out: list[Operation] = []
+    pending: dict[int, list[Operation]] = {}
+
+    # a lone fixed basis gate (sx, x after a first translation) is its own minimal run: no call
+    keep1 = frozenset(n for n in plan.basis if n in GATES and GATES[n].num_qubits == 1
+                      and not GATES[n].num_angles and n != "id")
+
+    batch: list[list[Operation]] = []  # general constant runs, synthesised together at the end
+    rz_ok = "rz" in plan.basis
+
+    def emit(run: list[Operation]) -> None:
+        if len(run) == 1:
+            op = run[0]
+            if op.matrix is None:
+                if op.name in keep1:
+                    out.append(op)
+                    return
+                if op.name == "rz" and rz_ok:  # a lone nonzero numeric rz (rzz's middle) is minimal
+                    a = op.angles[0]
+                    if type(a) is Const and abs(rem(a.val, 2 * PI)) >= _TOL:
+                        out.append(op)
+                        return
+        res = synthesize_run(run, plan, batch)
+        if res is None:
+            out.append(None)  # type: ignore[arg-type]  # the batch's slot
+        else:
+            out.extend(res)
+
+    def _unused() -> None:  # pragma: no cover
+        if False:
             res = synthesize_run(run, plan, batch)
             if res is None:
                 out.append(None)  # type: ignore[arg-type]  # the batch's slot
