@@ -154,8 +154,9 @@ def bench_one(name: str, program: Program, repeat: int, use_qasm: bool) -> list[
     for _ in range(repeat):
         for tool, fn, _extra in tools:
             t = time.perf_counter()
-            outs[tool] = fn()
+            res = fn()
             times[tool].append(time.perf_counter() - t)
+            outs[tool] = res  # the previous round's result is freed here, outside the timing
     rows = []
     for tool, _fn, extra in tools:
         g, t = counts_qcomp(outs[tool]) if tool.startswith("qcomp") else counts_qiskit(outs[tool])

@@ -220,18 +220,25 @@ class Consolidate2Q(Pass):
 
         open_get = open_on.get
         emit = out.append
+        trail_get = trail.get
         for op in ops:
             qs = op.qubits
+            angles = op.angles
+            # constant: no angles (but not a measurement) or numbers only; inline, asked per gate
+            if angles:
+                const = (len(angles) == 1 and type(angles[0]) is Const) or not op.is_parametric
+            else:
+                const = op.name != "measure"
             if len(qs) == 1:
                 q = qs[0]
                 blk = open_get(q)
                 if blk is not None:
-                    if _is_constant(op):
+                    if const:
                         blk[2].append(op)
                         continue
                     close(blk)
-                if _is_constant(op):
-                    t = trail.get(q)
+                if const:
+                    t = trail_get(q)
                     if t is None:
                         trail[q] = [len(out)]
                     else:
@@ -242,7 +249,7 @@ class Consolidate2Q(Pass):
                 emit(op)
                 continue
             cost = CX_COST.get(op.name) if len(qs) == 2 else None
-            if cost is not None and _is_constant(op):
+            if cost is not None and const:
                 a, b = qs
                 if a > b:
                     a, b = b, a
@@ -304,15 +311,6 @@ def _split_tail(ops: list[Operation], q: int) -> tuple[list[Operation], list[Ope
     if not tail:
         return ops, tail
     return ops[:i] + [op for op in ops[i:] if op.qubits != (q,)], tail
-
-
-def _is_constant(op: Operation) -> bool:
-    """A gate with constant angles (what a block may hold)."""
-    angles = op.angles
-    if not angles:
-        return op.name != "measure"
-    # is_parametric walks the expressions; after constant folding angles are plain Const
-    return (len(angles) == 1 and type(angles[0]) is Const) or not op.is_parametric
 
 
 def _same_up_to_phase(v: np.ndarray, u: np.ndarray, atol: float = 1e-10) -> bool:
