@@ -174,30 +174,36 @@ def main(argv=None) -> int:
     ap.add_argument("--profile", action="store_true", help="print -O2 time per pass on each random circuit")
     args = ap.parse_args(argv)
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    cases: list[tuple[str, Program]] = []
-    if not args.no_examples:
-        from qcomp.frontend import parse_file
 
-        for path in sorted(glob.glob(os.path.join(root, "examples", "*.q"))):
-            try:
-                cases.append((os.path.basename(path), parse_file(path)))
-            except Exception as exc:  # noqa: BLE001
-                print(f"skip {path}: {exc}", file=sys.stderr)
-    for i, size in enumerate(int(s) for s in args.sizes.split(",") if s):
-        nq = 20 + (i * 10) % 40 if size < 20000 else 50
-        cases.append((f"random {nq}q {size}", random_program(nq, size, seed=size)))
-    all_rows = []
+    def cases():
+        """(name, program), built one at a time: a 100k-gate program kept alive while the 20k case
+        runs would enlarge the heap every garbage collection walks (qcomp's IR is Python objects)."""
+        if not args.no_examples:
+            from qcomp.frontend import parse_file
+
+            for path in sorted(glob.glob(os.path.join(root, "examples", "*.q"))):
+                try:
+                    yield os.path.basename(path), parse_file(path)
+                except Exception as exc:  # noqa: BLE001
+                    print(f"skip {path}: {exc}", file=sys.stderr)
+        for i, size in enumerate(int(s) for s in args.sizes.split(",") if s):
+            nq = 20 + (i * 10) % 40 if size < 20000 else 50
+            yield f"random {nq}q {size}", random_program(nq, size, seed=size)
+
     print(f"{'circuit':<24} {'tool':<12} {'seconds':>9} {'gates':>15} {'2q':>13}")
-    for name, prog in cases:
+    for name, prog in cases():
         rep = args.repeat if len(prog.circuit) <= 20000 else 1
         rows = bench_one(name, prog, rep, args.qasm)
-        all_rows += rows
         for r in rows:
             print(f"{r['circuit']:<24} {r['tool']:<12} {r['seconds']:>9.4f} {r['gates_in']:>7}->{r['gates']:<7} {r['cx_in']:>6}->{r['twoq']:<6}")
         if args.profile and name.startswith("random"):
-            pm = PassManager(preset_pipeline(2, "qasm"))
-            pm.run(prog)
-            print("  -O2 per pass: " + ", ".join(f"{n} {t:.3f}" for n, t in pm.timings))
+            best: dict[tuple[int, str], float] = {}
+            for _ in range(rep):  # fastest of the repeats per pass: where the time goes, not noise
+                pm = PassManager(preset_pipeline(2, "qasm"))
+                pm.run(prog)
+                for k, (n, t) in enumerate(pm.timings):
+                    best[(k, n)] = min(best.get((k, n), t), t)
+            print("  -O2 per pass (fastest of the repeats): " + ", ".join(f"{n} {t:.3f}" for (_, n), t in best.items()))
         q2 = next((r for r in rows if r["tool"] == "qcomp -O2"), None)
         k2 = next((r for r in rows if r["tool"] == "qiskit L2"), None)
         if q2 and k2:

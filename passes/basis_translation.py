@@ -216,6 +216,14 @@ def zyz(m: Mat) -> tuple[float, float, float]:
 
 
 _EIGHTHS = {k: k * PI / 8 for k in range(-8, 9)}
+# one shared Const per multiple of pi/8 (_norm snaps to these): 40% of the angles a translation
+# writes, mostly pi/2, need no object of their own
+_SNAPPED = {v: Const(v) for v in _EIGHTHS.values()}
+
+
+def _const(v: float) -> Const:
+    c = _SNAPPED.get(v)
+    return Const(v) if c is None else c
 
 
 def _norm(v: float) -> float:
@@ -382,7 +390,7 @@ def synthesize_run(run: list[Operation], plan: _Plan, batch: list | None = None)
             v = op.angles[0].val  # p(v) = rz(v) up to a global phase
             if math.isfinite(v):
                 z = _norm(v)
-                return [Operation("rz", q, (Const(z),))] if abs(z) >= _TOL else []
+                return [Operation("rz", q, (_const(z),))] if abs(z) >= _TOL else []
     if batch is not None and plan.family == "zsx" and all(
         type(a) is Const for op in run for a in op.angles
     ):
@@ -410,7 +418,7 @@ def _zsx_ops(m: Mat, q: tuple[int, ...], plan: _Plan) -> list[Operation]:
     a, b, c = zyz(m)
     if b < _TOL:
         z = _norm(a + c)
-        return [Operation("rz", q, (Const(z),))] if abs(z) >= _TOL else []
+        return [Operation("rz", q, (_const(z),))] if abs(z) >= _TOL else []
     A, C = a + HALF_PI, c - HALF_PI
     if abs(b - HALF_PI) < _TOL:
         mid = [Operation("sx", q)]
@@ -419,14 +427,14 @@ def _zsx_ops(m: Mat, q: tuple[int, ...], plan: _Plan) -> list[Operation]:
         mid = [Operation("x", q)] if "x" in plan.basis else [Operation("sx", q), Operation("sx", q)]
     else:
         z = _norm(b + PI)
-        mid = [Operation("sx", q), Operation("rz", q, (Const(z),)), Operation("sx", q)] if abs(z) >= _TOL else [
+        mid = [Operation("sx", q), Operation("rz", q, (_const(z),)), Operation("sx", q)] if abs(z) >= _TOL else [
             Operation("sx", q), Operation("sx", q)]
         A, C = A + HALF_PI, C + HALF_PI
     C, A = _norm(C), _norm(A)
     if abs(C) >= _TOL:
-        mid.insert(0, Operation("rz", q, (Const(C),)))
+        mid.insert(0, Operation("rz", q, (_const(C),)))
     if abs(A) >= _TOL:
-        mid.append(Operation("rz", q, (Const(A),)))
+        mid.append(Operation("rz", q, (_const(A),)))
     return mid
 
 
@@ -670,7 +678,7 @@ def synthesize_batch(runs: list[list[Operation]], plan: _Plan) -> list[list[Oper
     for run, f, zv, Av, Cv in zip(runs, form.tolist(), z.tolist(), A.tolist(), C.tolist()):
         q = run[0].qubits
         if f == 0:
-            res = [Operation("rz", q, (Const(zv),))] if abs(zv) >= _TOL else []
+            res = [Operation("rz", q, (_const(zv),))] if abs(zv) >= _TOL else []
         else:
             sx = _fixed_op("sx", q)
             if f == 1:
@@ -678,13 +686,13 @@ def synthesize_batch(runs: list[list[Operation]], plan: _Plan) -> list[list[Oper
             elif f == 2:
                 res = [_fixed_op("x", q)] if has_x else [sx, sx]
             elif abs(zv) >= _TOL:
-                res = [sx, Operation("rz", q, (Const(zv),)), sx]
+                res = [sx, Operation("rz", q, (_const(zv),)), sx]
             else:
                 res = [sx, sx]
             if abs(Cv) >= _TOL:
-                res.insert(0, Operation("rz", q, (Const(Cv),)))
+                res.insert(0, Operation("rz", q, (_const(Cv),)))
             if abs(Av) >= _TOL:
-                res.append(Operation("rz", q, (Const(Av),)))
+                res.append(Operation("rz", q, (_const(Av),)))
         if len(run) <= len(res) and all(op.name in basis for op in run):
             res = list(run)  # already in the basis and no longer: keep as written
         out.append(res)
