@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import cmath
+import functools
 import math
 import re
 from dataclasses import dataclass
@@ -72,6 +73,7 @@ class _Plan:
     entangler: str
 
 
+@functools.lru_cache(maxsize=64)
 def _plan(basis: tuple[str, ...]) -> _Plan:
     unknown = [b for b in basis if b not in GATES]
     if unknown:
