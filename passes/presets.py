@@ -68,7 +68,8 @@ def preset_pipeline(level: int, target: str = "qasm") -> list[Pass]:
     programs without outputs keep their full state), for "qasm" a cancellation round after
     translation and two-qubit block resynthesis (consolidate-2q, when Qiskit is installed), and
     for "sim" the 1-qubit and diagonal fusion passes;
-    -O3 looks further back along wires (window 256) and, for "sim", also fuses k-qubit blocks.
+    -O3 looks further back along wires (window 256), for "qasm" adds a last translation round
+    after consolidate-2q and for "sim" also fuses k-qubit blocks.
     """
     out: list[Pass] = []
     for spec, opts in preset_spec(level, target):
