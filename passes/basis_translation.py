@@ -401,20 +401,6 @@ def synthesize_run(run: list[Operation], plan: _Plan, batch: list | None = None)
     return _synthesize(run, q, plan)
 
 
-def _const_product(run: list[Operation]) -> Mat | None:
-    """The run's matrix when every op is constant (time order: later ops multiply on the left)."""
-    m = None
-    for op in run:
-        if op.name == "id":
-            continue
-        for a in op.angles:
-            if not a.is_constant:
-                return None
-        g = const_matrix(op)
-        m = g if m is None else _mul(g, m)
-    return m
-
-
 def _zsx_ops(m: Mat, q: tuple[int, ...], plan: _Plan) -> list[Operation]:
     """_emit(_const_tokens(m)) for the rz+sx family without the token machinery (the hot case)."""
     a, b, c = zyz(m)
@@ -440,8 +426,9 @@ def _zsx_ops(m: Mat, q: tuple[int, ...], plan: _Plan) -> list[Operation]:
     return mid
 
 
-def _const_product_fast(run: list[Operation]) -> Mat | None:
-    """_const_product with the common gates inlined (fixed gates from a table, rz as a row scaling)."""
+def _const_product(run: list[Operation]) -> Mat | None:
+    """The run's matrix when every op is constant (later ops multiply on the left), else None.
+    Fixed gates come from a table and rz/p are row scalings: this is asked for every run."""
     m0, m1, m2, m3 = 1 + 0j, 0j, 0j, 1 + 0j
     fixed = _FIXED
     for op in run:
@@ -474,7 +461,7 @@ def _const_product_fast(run: list[Operation]) -> Mat | None:
 
 def _synthesize(run: list[Operation], q: tuple[int, ...], plan: _Plan) -> list[Operation]:
     if plan.family == "zsx":
-        m = _const_product_fast(run)
+        m = _const_product(run)
         if m is not None:
             out = _zsx_ops(m, q, plan)
             if len(run) <= len(out) and all(op.name in plan.basis for op in run):

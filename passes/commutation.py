@@ -151,22 +151,6 @@ def _special_commute(a: Operation, b: Operation) -> bool:
     return False
 
 
-_MASK_DICTS: dict[tuple[str, tuple[int, ...]], dict[int, int]] = {}
-
-
-def mask_dict(op: Operation) -> dict[int, int]:
-    """{qubit: Paulis the op commutes with on that qubit} (shared, do not mutate)."""
-    if op.name == "unitary":
-        return dict(zip(op.qubits, op_masks(op)))
-    key = (op.name, op.qubits)
-    d = _MASK_DICTS.get(key)
-    if d is None:
-        if len(_MASK_DICTS) > 100_000:
-            _MASK_DICTS.clear()
-        d = _MASK_DICTS[key] = dict(zip(op.qubits, gate_masks(op.name)))
-    return d
-
-
 # -- pairs: inverses and mergeable rotations -------------------------------------------
 
 
