@@ -322,7 +322,10 @@ def _is_minimal(run: list[Operation], plan: _Plan) -> bool:
         if op.name == "u" or not op.angles:
             return True
         a = op.angles[0]
-        return not (isinstance(a, Const) and abs(rem(a.val, 2 * PI)) < _TOL)
+        if not isinstance(a, Const):
+            return True
+        v = rem(a.val, 2 * PI)
+        return v == v and abs(v) >= _TOL  # nan (from inf too) goes to synthesis, which reports it
     if n > 3:
         return plan.family == "zsx" and n <= 5 and _canonical_zsx(run, [op.name for op in run])
     basis = plan.basis
@@ -688,56 +691,6 @@ def synthesize_batch(runs: list[list[Operation]], plan: _Plan) -> list[list[Oper
     return out
 
 
-# One-qubit gates that commute with a two-qubit basis gate on each of its wires: a pending run made
-# only of these stays open past the gate and merges with what follows (diagonal gates pass a
-# control or either wire of cz, X rotations the target of cx), as cancel-inverses would do later.
-_DIAGONAL_1Q = frozenset({"id", "rz", "p", "z", "s", "sdg", "t", "tdg"})
-_X_AXIS_1Q = frozenset({"id", "x", "sx", "sxdg", "rx"})
-_PASS_THROUGH = {"cx": (_DIAGONAL_1Q, _X_AXIS_1Q), "cz": (_DIAGONAL_1Q, _DIAGONAL_1Q)}
-
-
-def _all_in(run: list[Operation], names: frozenset[str]) -> bool:
-    for op in run:
-        if op.name not in names or op.matrix is not None:
-            return False
-    return True
-
-
-def merge_runs(ops: Sequence[Operation], wires: set[int] | frozenset[int],
-               basis: tuple[str, ...] = ("rz", "sx", "x", "cx")) -> list[Operation]:
-    """Resynthesise the one-qubit runs on ``wires`` that are already in ``basis`` and not minimal;
-    everything else passes through unchanged. For passes that rewrote a few places (consolidate-2q)
-    and would otherwise need a whole basis-translation round to merge their seams."""
-    plan = _plan(tuple(basis))
-    names = plan.basis
-    out: list[Operation] = []
-    pending: dict[int, list[Operation]] = {}
-
-    def flush(q: int) -> None:
-        run = pending.pop(q)
-        if len(run) > 1 and all(o.name in names and o.matrix is None for o in run) and not _is_minimal(run, plan):
-            out.extend(_synthesize(run, run[0].qubits, plan))
-        else:
-            out.extend(run)
-
-    for op in ops:
-        qs = op.qubits
-        if len(qs) == 1 and qs[0] in wires:
-            run = pending.get(qs[0])
-            if run is None:
-                pending[qs[0]] = [op]
-            else:
-                run.append(op)
-            continue
-        for q in qs:
-            if q in pending:
-                flush(q)
-        out.append(op)
-    for q in sorted(pending):
-        flush(q)
-    return out
-
-
 _DECOMPOSED: dict[tuple[str, tuple[int, ...]], list[Operation]] = {}  # ops are immutable: shared safely
 # (name, qubits) of a one-angle gate -> its decomposition as (op, factor): factor None for a gate
 # that does not depend on the angle (shared), else the new angle is factor * angle
@@ -798,100 +751,6 @@ def translate_ops(ops: Sequence[Operation], plan: _Plan) -> list[Operation]:
             out.append(None)  # type: ignore[arg-type]  # the batch's slot
         else:
             out.extend(res)
-
-    def flush(q: int) -> None:
-        run = pending.pop(q)
-        if len(run) > 1 and all(o.name in names and o.matrix is None for o in run) and not _is_minimal(run, plan):
-            out.extend(_synthesize(run, run[0].qubits, plan))
-        else:
-            out.extend(run)
-
-    for op in ops:
-        qs = op.qubits
-        if len(qs) == 1 and qs[0] in wires:
-            run = pending.get(qs[0])
-            if run is None:
-                pending[qs[0]] = [op]
-            else:
-                run.append(op)
-            continue
-        for q in qs:
-            if q in pending:
-                flush(q)
-        out.append(op)
-    for q in sorted(pending):
-        flush(q)
-    return out
-
-
-_DECOMPOSED: dict[tuple[str, tuple[int, ...]], list[Operation]] = {}  # ops are immutable: shared safely
-# (name, qubits) of a one-angle gate -> its decomposition as (op, factor): factor None for a gate
-# that does not depend on the angle (shared), else the new angle is factor * angle
-_TEMPLATES: dict[tuple[str, tuple[int, ...]], list[tuple[Operation, float | None]]] = {}
-
-
-def _decompose_const(op: Operation) -> list[Operation]:
-    """decompose() of a gate with one constant angle, from a per-placement template: the fixed gates
-    (cx, h, rx(pi/2) ...) are shared and only the angle-dependent ones built. The factors are read
-    off decompositions at angles 1 and 2 (every rule here is linear in the angle); factor * t is
-    bit-identical to decompose()'s Const arithmetic (0.5 * t, -(0.5 * t), t)."""
-    key = (op.name, op.qubits)
-    tpl = _TEMPLATES.get(key)
-    if tpl is None:
-        one = decompose(op.with_angles((Const(1.0),)))
-        two = decompose(op.with_angles((Const(2.0),)))
-        tpl = []
-        for o1, o2 in zip(one, two):
-            if not o1.angles or o1.angles == o2.angles:
-                tpl.append((o1, None))
-            else:
-                f = o1.angles[0].val
-                assert len(o1.angles) == 1 and o2.angles[0].val == 2 * f, f"nonlinear rule for {op.name}"
-                tpl.append((o1, f))
-        if len(_TEMPLATES) > 50_000:
-            _TEMPLATES.clear()
-        _TEMPLATES[key] = tpl
-    t = op.angles[0].val
-    return [o if f is None else Operation(o.name, o.qubits, (Const(f * t),)) for o, f in tpl]
-
-
-def translate_ops(ops: Sequence[Operation], plan: _Plan) -> list[Operation]:
-    """All ops in the basis: multi-qubit gates decomposed, single-qubit runs resynthesised per wire."""
-    out: list[Operation] = []
-    pending: dict[int, list[Operation]] = {}
-
-    # a lone fixed basis gate (sx, x after a first translation) is its own minimal run: no call
-    keep1 = frozenset(n for n in plan.basis if n in GATES and GATES[n].num_qubits == 1
-                      and not GATES[n].num_angles and n != "id")
-
-    batch: list[list[Operation]] = []  # general constant runs, synthesised together at the end
-    rz_ok = "rz" in plan.basis
-
-    def emit(run: list[Operation]) -> None:
-        if len(run) == 1:
-            op = run[0]
-            if op.matrix is None:
-                if op.name in keep1:
-                    out.append(op)
-                    return
-                if op.name == "rz" and rz_ok:  # a lone nonzero numeric rz (rzz's middle) is minimal
-                    a = op.angles[0]
-                    if type(a) is Const and abs(rem(a.val, 2 * PI)) >= _TOL:
-                        out.append(op)
-                        return
-        res = synthesize_run(run, plan, batch)
-        if res is None:
-            out.append(None)  # type: ignore[arg-type]  # the batch's slot
-        else:
-            out.extend(res)
-
-    def _unused() -> None:  # pragma: no cover
-        if False:
-            res = synthesize_run(run, plan, batch)
-            if res is None:
-                out.append(None)  # type: ignore[arg-type]  # the batch's slot
-            else:
-                out.extend(res)
 
     def flush(q: int) -> None:
         run = pending.pop(q, None)
@@ -910,13 +769,9 @@ def translate_ops(ops: Sequence[Operation], plan: _Plan) -> list[Operation]:
                 run.append(op)
             continue
         if op.name in basis:  # cx (everything after a first translation): no list, no calls
-            passes = _PASS_THROUGH.get(op.name)
-            for i, q in enumerate(qs):
-                run = pending.get(q)
+            for q in qs:
+                run = pop(q, None)
                 if run:
-                    if passes is not None and _all_in(run, passes[i]):
-                        continue  # the run commutes with this gate on q: it stays open past it
-                    del pending[q]
                     emit(run)
             out.append(op)
             continue
@@ -948,14 +803,8 @@ def translate_ops(ops: Sequence[Operation], plan: _Plan) -> list[Operation]:
                 out.append(Operation("cz", (a, b)))
                 pending[b] = [Operation("h", (b,))]
                 continue
-            passes = _PASS_THROUGH.get(p.name)
-            for i, q in enumerate(p.qubits):
-                run = pending.get(q)
-                if run:
-                    if passes is not None and _all_in(run, passes[i]):
-                        continue
-                    del pending[q]
-                    emit(run)
+            for q in p.qubits:
+                flush(q)
             out.append(p)
     for q in sorted(pending):
         flush(q)

@@ -40,17 +40,32 @@ def rem(v: float, period: float) -> float:
     return math.remainder(v, period) if math.isfinite(v) else math.nan
 
 
+_GC_LOCK = threading.Lock()
+_gc_depth = 0  # paused_gc contexts open in any thread
+_gc_was_enabled = False
+
+
 @contextmanager
 def paused_gc() -> Iterator[None]:
     """Pause the cyclic garbage collector: passes allocate ~10 small containers per gate and
-    nothing cyclic, and generation-2 sweeps over a large heap were ~half of the pass time."""
-    was = gc.isenabled()
-    gc.disable()
+    nothing cyclic, and generation-2 sweeps over a large heap were ~half of the pass time.
+
+    Counted across threads: the first context records whether the collector was on and the last
+    one to close restores it (reading and switching it per context raced between threads and
+    could leave it off; found by a fuzzing review)."""
+    global _gc_depth, _gc_was_enabled
+    with _GC_LOCK:
+        if _gc_depth == 0:
+            _gc_was_enabled = gc.isenabled()
+            gc.disable()
+        _gc_depth += 1
     try:
         yield
     finally:
-        if was:
-            gc.enable()
+        with _GC_LOCK:
+            _gc_depth -= 1
+            if _gc_depth == 0 and _gc_was_enabled:
+                gc.enable()
 
 
 # -- commutation ----------------------------------------------------------------------
@@ -78,7 +93,7 @@ def matrix_masks(m: np.ndarray) -> tuple[int, ...]:
         mask = 0
         for bit, p in PAULI_MATRICES.items():
             e = _embed(p, pos, k)
-            if np.allclose(m @ e, e @ m, atol=1e-10):
+            if np.allclose(m @ e, e @ m, rtol=0, atol=1e-10):
                 mask |= bit
         out.append(mask)
     return tuple(out)

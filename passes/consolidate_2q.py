@@ -15,7 +15,6 @@ from qcomp.ir.ops import Operation
 from qcomp.ir.program import Program
 
 from .base import Pass, register
-from .basis_translation import merge_runs
 from .commutation import paused_gc
 
 # cx-equivalent cost of each constant two-qubit gate as written (what basis translation makes of it)
@@ -113,7 +112,7 @@ def _two_cx_is_minimal(members: list[Operation], a: int) -> bool:
         if (mid.name == "rz" and second.qubits == first.qubits and mid.qubits[0] == first.qubits[1]
                 and second.name == "cx" and type(mid.angles[0]) is Const):
             k = mid.angles[0].val / HALF_PI_
-            return abs(k - round(k)) >= _SKIP_TOL
+            return math.isfinite(k) and abs(k - round(k)) >= _SKIP_TOL
     c0, c1, c2, c3 = t0, t1, t2, t3 = 1 + 0j, 0j, 0j, 1 + 0j  # running products on a and b
     for k in range(1, len(members)):
         op = members[k]
@@ -155,6 +154,8 @@ def _two_cx_is_minimal(members: list[Operation], a: int) -> bool:
     # exp(-i(x XX + y ZZ)) needs no cx when x, y are multiples of pi/2 and one cx when one is and the
     # other is pi/4 off one: sin(beta) = 0 and sin(eps) or cos(eps) = 0, or the other way round
     tol = _SKIP_TOL
+    if not (math.isfinite(sin_c) and math.isfinite(sin_t)):
+        return False  # a non-finite angle: the caller reports it
     return not ((sin_c < tol and (sin_t < tol or cos_t < tol)) or (sin_t < tol and cos_c < tol))
 
 
@@ -178,49 +179,34 @@ class Consolidate2Q(Pass):
     def _run(self, program: Program) -> Program:
         ops = program.circuit.ops()
         out: list[Operation | list[Operation] | None] = []
-        # open block per qubit: [pair, output slot, member ops, cx cost, leading one-qubit ops]
+        # open block per qubit: [pair, output slot, member ops, cx cost]
         open_on: dict[int, list] = {}
-        # per wire: output slots of the constant one-qubit gates since its last multi-qubit gate. A
-        # block that opens on the wire takes them in (as Qiskit's ConsolidateBlocks does): a
-        # resynthesised block then covers whole runs, so its one-qubit gates need no later merge.
-        trail: dict[int, list[int]] = {}
-        # per wire: the slot of the last block on it while nothing else has touched the wire since;
-        # a resynthesised block merges that block's trailing one-qubit gates into its first layer
-        last_block: dict[int, int] = {}
-        replaced: set[int] = set()  # slots of resynthesised blocks
         dec = None
 
         def close(blk: list) -> None:
             nonlocal dec
-            (a, b), slot, members, cost, lead, prev = blk
+            (a, b), slot, members, cost = blk
             del open_on[a], open_on[b]
-            whole = lead + members if lead else members
-            out[slot] = whole
-            new = None
+            out[slot] = members
             # most blocks are two cx around one-qubit gates and need both; skip those without numpy
-            if cost >= 2 and not (cost == 2 and members[0].name == "cx" and _two_cx_is_minimal(members, a)):
-                if dec is None:
-                    dec = _decomposer()
-                u = block_unitary(whole, a, b)
-                if cost > 3 or dec.num_basis_gates(u) < cost:  # three cx always suffice
-                    candidate = _synthesise(dec, u, a, b)
-                    # Qiskit's Weyl decomposition snaps to a special case within fidelity 1 - 1e-9
-                    # (a crx(6e-5) becomes the identity); keep the block unless the result is exact
-                    if _same_up_to_phase(block_unitary(candidate, a, b), u):
-                        new = candidate
-                        replaced.add(slot)
-            # seams: a resynthesised block's one-qubit layers meet the block before it on a wire
-            seam: list[Operation] = []
-            for q, p in zip((a, b), prev):
-                if p is not None and (new is not None or p in replaced):
-                    out[p], tail = _split_tail(out[p], q)  # type: ignore[arg-type]
-                    seam += tail
-            if new is not None or seam:  # the decomposer also leaves rz rz and sx sx
-                out[slot] = merge_runs(seam + (new if new is not None else whole), (a, b))
+            if cost < 2 or (cost == 2 and members[0].name == "cx" and _two_cx_is_minimal(members, a)):
+                return
+            for op in members:
+                for t in op.angles:
+                    if not math.isfinite(t.value()):
+                        raise PassError(f"consolidate-2q: gate {op} has a non-finite angle")
+            if dec is None:
+                dec = _decomposer()
+            u = block_unitary(members, a, b)
+            if cost > 3 or dec.num_basis_gates(u) < cost:  # three cx always suffice
+                candidate = _synthesise(dec, u, a, b)
+                # Qiskit's Weyl decomposition snaps to a special case within fidelity 1 - 1e-9
+                # (a crx(6e-5) becomes the identity); keep the block unless the result is exact
+                if _same_up_to_phase(block_unitary(candidate, a, b), u):
+                    out[slot] = candidate
 
         open_get = open_on.get
         emit = out.append
-        trail_get = trail.get
         for op in ops:
             qs = op.qubits
             angles = op.angles
@@ -230,23 +216,14 @@ class Consolidate2Q(Pass):
             else:
                 const = op.name != "measure"
             if len(qs) == 1:
-                q = qs[0]
-                blk = open_get(q)
-                if blk is not None:
-                    if const:
-                        blk[2].append(op)
-                        continue
-                    close(blk)
-                if const:
-                    t = trail_get(q)
-                    if t is None:
-                        trail[q] = [len(out)]
-                    else:
-                        t.append(len(out))
+                blk = open_get(qs[0])
+                if blk is None:
+                    emit(op)
+                elif const:
+                    blk[2].append(op)
                 else:
-                    trail.pop(q, None)  # a symbolic gate ends the run a block could take in
-                    last_block.pop(q, None)
-                emit(op)
+                    close(blk)
+                    emit(op)
                 continue
             cost = CX_COST.get(op.name) if len(qs) == 2 else None
             if cost is not None and const:
@@ -263,24 +240,13 @@ class Consolidate2Q(Pass):
                 blk = open_get(b)
                 if blk is not None:
                     close(blk)
-                lead: list[Operation] = []
-                for q in (a, b):
-                    slots = trail.pop(q, None)
-                    if slots:
-                        for i in slots:
-                            lead.append(out[i])  # type: ignore[arg-type]
-                            out[i] = _EMPTY
-                prev = (last_block.get(a), last_block.get(b))
-                last_block[a] = last_block[b] = len(out)
-                open_on[a] = open_on[b] = [(a, b), len(out), [op], cost, lead, prev]
+                open_on[a] = open_on[b] = [(a, b), len(out), [op], cost]
                 emit(None)
                 continue
             for q in qs:
                 blk = open_get(q)
                 if blk is not None:
                     close(blk)
-                trail.pop(q, None)
-                last_block.pop(q, None)
             emit(op)
         for q in sorted(open_on):
             blk = open_on.get(q)
@@ -294,23 +260,6 @@ class Consolidate2Q(Pass):
             else:
                 append(item)  # type: ignore[arg-type]
         return program.with_circuit(Circuit.from_ops(program.num_qubits, flat, checked=True))
-
-
-_EMPTY: list[Operation] = []  # the slot of a one-qubit gate a block took in (never mutated)
-
-
-def _split_tail(ops: list[Operation], q: int) -> tuple[list[Operation], list[Operation]]:
-    """(ops without, ops of) the one-qubit gates on ``q`` after the last multi-qubit gate on it."""
-    i = len(ops)
-    while i > 0:
-        qs = ops[i - 1].qubits
-        if q in qs and len(qs) > 1:
-            break
-        i -= 1
-    tail = [op for op in ops[i:] if op.qubits == (q,)]
-    if not tail:
-        return ops, tail
-    return ops[:i] + [op for op in ops[i:] if op.qubits != (q,)], tail
 
 
 def _same_up_to_phase(v: np.ndarray, u: np.ndarray, atol: float = 1e-10) -> bool:

@@ -37,6 +37,8 @@ def is_identity(op: Operation) -> bool:
         if not all(isinstance(a, Const) for a in op.angles):
             return False
         theta, phi, lam = (a.val for a in op.angles)
+        if not math.isfinite(theta):
+            return False  # not an identity; basis translation reports the angle
         # u(theta, phi, lam) ~ I iff sin(theta/2) = 0 and the relative phase of the diagonal is 1
         if abs(math.sin(theta / 2)) > _TOL:
             return False

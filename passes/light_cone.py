@@ -68,7 +68,7 @@ def commutes_with_words(op: Operation, words: set[tuple[int, ...]]) -> bool:
     for w in words:
         p = _word_matrix(w)
         for m in mats:
-            if not np.allclose(m @ p, p @ m, atol=1e-10):
+            if not np.allclose(m @ p, p @ m, rtol=0, atol=1e-10):  # rtol would pass rz(1e-5)
                 return False
     return True
 

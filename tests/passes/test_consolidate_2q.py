@@ -58,7 +58,6 @@ def test_without_qiskit_the_pass_errors_and_presets_skip_it(monkeypatch):
     monkeypatch.setattr(C, "available", lambda: False)
     names = [p.name for p in preset_pipeline(2, "qasm")]
     assert "consolidate-2q" not in names
-    # its alternative in the -O2 tail: a second translation round merges the one-qubit runs
     assert names[-3:] == ["cancel-inverses", "basis-translation", "light-cone"]
     with pytest.raises(PassError, match="qcomp\\[qiskit\\]"):
         PassManager([make_pass("consolidate-2q", {})]).run(parse("qubit q[2]; cx q[0], q[1];"))
@@ -66,28 +65,7 @@ def test_without_qiskit_the_pass_errors_and_presets_skip_it(monkeypatch):
 
 def test_in_the_o2_qasm_preset():
     names = [p.name for p in preset_pipeline(2, "qasm")]
-    assert "consolidate-2q" in names and names.count("basis-translation") == 1  # it merges its own seams
-    assert [p.name for p in preset_pipeline(3, "qasm")].count("basis-translation") == 2
-
-
-def test_resynthesised_blocks_leave_minimal_runs():
-    # two reducible blocks meet on q[1]: the decomposer's one-qubit layers there are merged
-    src = ("qubit q[3]; cx q[0], q[1]; cx q[1], q[0]; cx q[0], q[1]; cx q[1], q[0]; "
-           "cx q[1], q[2]; h q[2]; cx q[1], q[2]; cx q[2], q[1]; cx q[1], q[2]; measure q;")
-    prog = make_pass("basis-translation", {}).run(parse(src))
-    out = make_pass("consolidate-2q", {}).run(prog)
-    ops = out.circuit.ops()
-    runs: dict[int, list] = {}
-    from qcomp.passes.basis_translation import _plan, synthesize_run
-    plan = _plan(("rz", "sx", "x", "cx"))
-    for op in ops + [None]:
-        done = runs if op is None else {q: runs.pop(q) for q in (op.qubits if len(op.qubits) > 1 else ()) if q in runs}
-        for run in done.values():  # no run that a translation round would shorten
-            assert len(synthesize_run(list(run), plan)) >= len(run), [o.name for o in run]
-        if op is not None and len(op.qubits) == 1:
-            runs.setdefault(op.qubits[0], []).append(op)
-    assert cx_count(out) < cx_count(prog)
-    assert "consolidate-2q" not in [p.name for p in preset_pipeline(2, "sim")]
+    assert names[-3:] == ["consolidate-2q", "basis-translation", "light-cone"]
 
 
 def test_near_identity_block_is_not_approximated():

@@ -85,3 +85,14 @@ def test_random_circuits_same_outputs(data, random_program, check_equivalent):
     out = LightCone().run(prog)
     assert len(out.circuit) <= len(prog.circuit)
     check_equivalent(prog, out, state=False)
+
+
+def test_small_rotation_before_x_is_kept(make_program, check_equivalent):
+    # found by a fuzzing review: allclose's default rtol took rz(1e-5) for commuting with X
+    from qcomp.ir import Const
+
+    ops = [op("h", 0), op("s", 0), op("rz", 0, angles=(Const(1e-5),))]
+    prog = make_program(1, ops, observables=[x(0)])
+    out = LightCone().run(prog)
+    assert out.circuit.ops() == ops
+    check_equivalent(prog, out, state=False)
