@@ -237,13 +237,17 @@ def main() -> int:
         rows.append((case, who, t, note))
         print(f"  {case:<34} {who:<26} {t:9.4f} s {note}", file=sys.stderr, flush=True)
 
-    def add_qsim(case, make):
+    def add_optional(case, who, make):
+        """A peer from an optional extra: a 'not installed' row when its import fails."""
         try:
             fn = make()
         except ImportError as exc:
-            rows.append((case, "qsimcirq (single)", None, f"not installed ({exc.name})"))
+            rows.append((case, who, None, f"not installed ({exc.name})"))
             return
-        add(case, "qsimcirq (single)", fn)
+        add(case, who, fn)
+
+    def add_qsim(case, make):
+        add_optional(case, "qsimcirq (single)", make)
 
     # MNIST QNN forward, batch 32
     if 'mnist' in cases:
@@ -256,10 +260,7 @@ def main() -> int:
             add(case, f"qcomp ({prec})", lambda sim=sim: sim.expval(w, x))
         add(case, "reference", lambda: R.expvals(mnist, w, x))
         add(case, "qiskit-aer EstimatorV2", aer_expval(mnist, w, x))
-        try:
-            add(case, "lightning (broadcast)", lightning_fns(mnist, w, x))
-        except ImportError as exc:
-            rows.append((case, "lightning", None, f"not installed ({exc.name})"))
+        add_optional(case, "lightning (broadcast)", lambda: lightning_fns(mnist, w, x))
         add_qsim(case, lambda: qsim_fns(mnist, w, x))
 
         # MNIST vjp
@@ -268,10 +269,7 @@ def main() -> int:
         for prec in ("double", "single"):
             sim = Simulator(mnist, precision=prec)
             add(case, f"qcomp adjoint ({prec})", lambda sim=sim: sim.vjp(w, x, cot))
-        try:
-            add(case, "lightning adjoint (loop)", lightning_fns(mnist, w, x, diff=True))
-        except ImportError as exc:
-            rows.append((case, "lightning", None, f"not installed ({exc.name})"))
+        add_optional(case, "lightning adjoint (loop)", lambda: lightning_fns(mnist, w, x, diff=True))
 
     # HEA 20 qubits x 10 layers
     if 'hea' in cases:
@@ -287,10 +285,7 @@ def main() -> int:
         else:
             rows.append((case, "reference", None, "skipped: > 60 s"))
         add(case, "qiskit-aer EstimatorV2", aer_expval(hea, wh, None))
-        try:
-            add(case, "lightning", lightning_fns(hea, wh, None))
-        except ImportError as exc:
-            rows.append((case, "lightning", None, f"not installed ({exc.name})"))
+        add_optional(case, "lightning", lambda: lightning_fns(hea, wh, None))
         add_qsim(case, lambda: qsim_fns(hea, wh, None))
 
     # QFT-24 full state
@@ -306,10 +301,7 @@ def main() -> int:
         else:
             rows.append((case, "reference", None, "skipped: > 60 s"))
         add(case, "qiskit-aer statevector", aer_state(qft))
-        try:
-            add(case, "lightning", lightning_fns(qft, np.zeros(0), None))
-        except ImportError as exc:
-            rows.append((case, "lightning", None, f"not installed ({exc.name})"))
+        add_optional(case, "lightning", lambda: lightning_fns(qft, np.zeros(0), None))
         add_qsim(case, lambda: qsim_fns(qft, np.zeros(0), None, state=True))
 
     # the table

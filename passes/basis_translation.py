@@ -19,7 +19,7 @@ from qcomp.ir.circuit import Circuit
 from qcomp.ir.program import Program
 
 from .base import Pass, register
-from .commutation import angle_sum, paused_gc, rem
+from .commutation import TWO_PI, angle_sum, paused_gc, rem
 
 PI = math.pi
 HALF_PI = math.pi / 2
@@ -408,25 +408,38 @@ def _zsx_ops(m: Mat, q: tuple[int, ...], plan: _Plan) -> list[Operation]:
     """_emit(_const_tokens(m)) for the rz+sx family without the token machinery (the hot case)."""
     a, b, c = zyz(m)
     if b < _TOL:
-        z = _norm(a + c)
-        return [Operation("rz", q, (_const(z),))] if abs(z) >= _TOL else []
+        return _zsx_emit(q, 0, _norm(a + c), 0.0, 0.0, plan)
     A, C = a + HALF_PI, c - HALF_PI
     if abs(b - HALF_PI) < _TOL:
-        mid = [Operation("sx", q)]
+        form, z = 1, 0.0
     elif abs(b - PI) < _TOL:
+        form, z = 2, 0.0
         A, C = A - C, 0.0
-        mid = [Operation("x", q)] if "x" in plan.basis else [Operation("sx", q), Operation("sx", q)]
     else:
-        z = _norm(b + PI)
-        mid = [Operation("sx", q), Operation("rz", q, (_const(z),)), Operation("sx", q)] if abs(z) >= _TOL else [
-            Operation("sx", q), Operation("sx", q)]
+        form, z = 3, _norm(b + PI)
         A, C = A + HALF_PI, C + HALF_PI
-    C, A = _norm(C), _norm(A)
+    return _zsx_emit(q, form, z, _norm(A), _norm(C), plan)
+
+
+def _zsx_emit(q: tuple[int, ...], form: int, z: float, A: float, C: float, plan: _Plan) -> list[Operation]:
+    """Gates of a ZSX form (angles normalised): 0 rz(z); 1 rz(C) sx rz(A); 2 rz(C) x rz(A);
+    3 rz(C) sx rz(z) sx rz(A); rotations by (about) zero left out."""
+    if form == 0:
+        return [Operation("rz", q, (_const(z),))] if abs(z) >= _TOL else []
+    sx = _fixed_op("sx", q)
+    if form == 1:
+        res = [sx]
+    elif form == 2:
+        res = [_fixed_op("x", q)] if "x" in plan.basis else [sx, sx]
+    elif abs(z) >= _TOL:
+        res = [sx, Operation("rz", q, (_const(z),)), sx]
+    else:
+        res = [sx, sx]
     if abs(C) >= _TOL:
-        mid.insert(0, Operation("rz", q, (_const(C),)))
+        res.insert(0, Operation("rz", q, (_const(C),)))
     if abs(A) >= _TOL:
-        mid.append(Operation("rz", q, (_const(A),)))
-    return mid
+        res.append(Operation("rz", q, (_const(A),)))
+    return res
 
 
 def _const_product(run: list[Operation]) -> Mat | None:
@@ -572,13 +585,12 @@ def _fixed_op(name: str, q: tuple[int, ...]) -> Operation:
 
 _BATCH_MIN = 48  # fewer runs than this: numpy's per-call overhead outweighs batching
 _KIND = {"rz": 1, "p": 2, "rx": 3, "ry": 4}  # angle gates the batch evaluates itself
-_TWO_PI = 2 * PI
 
 
 def _norm_array(v: np.ndarray) -> np.ndarray:
     """_norm over an array: fmod is exact and so is the one correction (Sterbenz), like math.remainder."""
-    r = np.fmod(v, _TWO_PI)
-    r = np.where(r > PI, r - _TWO_PI, np.where(r < -PI, r + _TWO_PI, r))
+    r = np.fmod(v, TWO_PI)
+    r = np.where(r > PI, r - TWO_PI, np.where(r < -PI, r + TWO_PI, r))
     e = np.rint(r * 8 / PI) * PI / 8  # multiples of pi/8 snap to their exact value, as in _norm
     return np.where(np.abs(r - e) < 1e-12, e, r)
 
@@ -664,27 +676,10 @@ def synthesize_batch(runs: list[list[Operation]], plan: _Plan) -> list[list[Oper
     A, C = np.where(form == 3, A + HALF_PI, A), np.where(form == 3, C + HALF_PI, C)
     z = _norm_array(np.where(form == 0, a + c, b + PI))
     A, C = _norm_array(A), _norm_array(C)
-    has_x = "x" in plan.basis
     basis = plan.basis
     out: list[list[Operation]] = []
     for run, f, zv, Av, Cv in zip(runs, form.tolist(), z.tolist(), A.tolist(), C.tolist()):
-        q = run[0].qubits
-        if f == 0:
-            res = [Operation("rz", q, (_const(zv),))] if abs(zv) >= _TOL else []
-        else:
-            sx = _fixed_op("sx", q)
-            if f == 1:
-                res = [sx]
-            elif f == 2:
-                res = [_fixed_op("x", q)] if has_x else [sx, sx]
-            elif abs(zv) >= _TOL:
-                res = [sx, Operation("rz", q, (_const(zv),)), sx]
-            else:
-                res = [sx, sx]
-            if abs(Cv) >= _TOL:
-                res.insert(0, Operation("rz", q, (_const(Cv),)))
-            if abs(Av) >= _TOL:
-                res.append(Operation("rz", q, (_const(Av),)))
+        res = _zsx_emit(run[0].qubits, f, zv, Av, Cv, plan)
         if len(run) <= len(res) and all(op.name in basis for op in run):
             res = list(run)  # already in the basis and no longer: keep as written
         out.append(res)

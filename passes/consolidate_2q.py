@@ -85,7 +85,7 @@ _R = 0.5 ** 0.5
 # a two-cx block whose invariants are this far from every fewer-cx class is left alone: far above
 # the 1e-10 the exactness guard allows, so no block skipped this way could have been replaced
 _SKIP_TOL = 1e-6
-HALF_PI_ = math.pi / 2
+_HALF_PI = math.pi / 2
 
 
 def _mat2(op: Operation) -> tuple[complex, complex, complex, complex]:
@@ -111,7 +111,7 @@ def _two_cx_is_minimal(members: list[Operation], a: int) -> bool:
         first, mid, second = members[0], members[1], members[2]
         if (mid.name == "rz" and second.qubits == first.qubits and mid.qubits[0] == first.qubits[1]
                 and second.name == "cx" and type(mid.angles[0]) is Const):
-            k = mid.angles[0].val / HALF_PI_
+            k = mid.angles[0].val / _HALF_PI
             return math.isfinite(k) and abs(k - round(k)) >= _SKIP_TOL
     c0, c1, c2, c3 = t0, t1, t2, t3 = 1 + 0j, 0j, 0j, 1 + 0j  # running products on a and b
     for k in range(1, len(members)):
