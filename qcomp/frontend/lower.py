@@ -19,6 +19,11 @@ from .parser import deep_recursion, parse_source
 
 DEFAULT_MAX_OPS = 10_000_000
 DEFAULT_MAX_QUBITS = 4096
+# Angle expressions deeper than this are refused where they are written: simplification,
+# differentiation, printing and pickling recurse once or more per level, and a depth-200 chain of
+# nested calls overflowed Python's stack in a second-order gradient. Long sums do not count
+# against it (they are built as balanced trees), only real nesting: sin(sin(...)), w * w * ...
+MAX_ANGLE_DEPTH = 64
 BUILTIN_CONSTANTS = {"pi": math.pi, "tau": 2 * math.pi, "e": math.e}
 PAULI_NAMES = {"i": "I", "x": "X", "y": "Y", "z": "Z"}
 
@@ -149,6 +154,16 @@ class _Lowerer:
         if isinstance(node, ast.BinOp):
             if node.op == "@":
                 raise SemanticError("'@' (tensor product) is only allowed in 'expect'", node.span)
+            if node.op in ("+", "-"):
+                # a chain a + b - c ... parses left-deep; lowered as one signed sum (balanced when
+                # long) without recursing once per term
+                chain: list[tuple[bool, ast.Node]] = []
+                left: ast.Node = node
+                while isinstance(left, ast.BinOp) and left.op in ("+", "-"):
+                    chain.append((left.op == "-", left.right))
+                    left = left.left
+                chain.append((False, left))
+                return E.signed_sum([(negate, self.expr(t, scope)) for negate, t in reversed(chain)])
             a = self.expr(node.left, scope)
             b = self.expr(node.right, scope)
             if node.op in ("+", "-", "*", "/", "**", "%"):
@@ -350,6 +365,13 @@ class _Lowerer:
             )
         angles = tuple(self.expr(a, scope) for a in s.args)
         for node, a in zip(s.args, angles):
+            d = E.depth(a)
+            if d > MAX_ANGLE_DEPTH:
+                raise ResourceLimitError(
+                    f"angle of gate '{s.name}' is nested {d} levels deep, over the limit of {MAX_ANGLE_DEPTH}"
+                    " (sums of any length are fine; nested calls and long products are not)",
+                    node.span or s.span,
+                )
             if a.is_constant and not math.isfinite(a.value()):
                 raise SemanticError(f"angle of gate '{s.name}' is not a finite number ({a.value()})", node.span or s.span)
         groups = [self.qarg(q, scope) for q in s.qargs]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Callable, Iterable, Mapping, Union
+from typing import Callable, Iterable, Mapping, Sequence, Union
 
 import numpy as np
 
@@ -500,32 +500,75 @@ def binary(op: str, a: Expr, b: Expr) -> Expr:
     return _BINARY[op](a, b)
 
 
+# -- long sums ---------------------------------------------------------------------------
+
+# Sums of more terms than this are built as balanced trees (depth log2 n) instead of left-deep
+# chains: every algorithm on expressions recurses once per level, and a 3000-term left-deep sum
+# overflowed Python's stack in simplification, printing and pickling. Shorter sums keep the
+# left-to-right order (and its rounding), so their printed form does not change.
+BALANCE_ABOVE = 32
+
+
+def signed_sum(terms: Sequence[tuple[bool, Expr]]) -> Expr:
+    """Sum of ``(negate, term)`` pairs: left to right when short, a balanced tree when long."""
+    if not terms:
+        return ZERO
+    if len(terms) <= BALANCE_ABOVE:
+        neg0, out = terms[0]
+        out = neg(out) if neg0 else out
+        for negate, t in terms[1:]:
+            out = sub(out, t) if negate else add(out, t)
+        return out
+    mid = len(terms) // 2
+    left, right = signed_sum(terms[:mid]), terms[mid:]
+    if right[0][0]:  # left - (t_mid - ...): flip the right half's signs
+        return sub(left, signed_sum([(not n, t) for n, t in right]))
+    return add(left, signed_sum(right))
+
+
+def depth(e: Expr) -> int:
+    """Levels of the expression tree (a leaf is 1), computed without recursion."""
+    best = 0
+    stack = [(e, 1)]
+    while stack:
+        node, d = stack.pop()
+        best = max(best, d)
+        stack.extend((c, d + 1) for c in node.children())
+    return best
+
+
 # -- canonical form: linear combination of non-linear terms ---------------------
 
 
 def _linear_terms(e: Expr, scale: float, acc: dict[Expr, float]) -> None:
-    """Accumulate ``scale * e`` as {term: coefficient}; the constant term is keyed by ONE."""
-    if isinstance(e, Const):
-        acc[ONE] = acc.get(ONE, 0.0) + scale * e.val
-    elif isinstance(e, Neg):
-        _linear_terms(e.arg, -scale, acc)
-    elif isinstance(e, Binary) and e.op in "+-":
-        _linear_terms(e.left, scale, acc)
-        _linear_terms(e.right, scale if e.op == "+" else -scale, acc)
-    elif isinstance(e, Binary) and e.op == "*" and isinstance(e.left, Const):
-        _linear_terms(e.right, scale * e.left.val, acc)
-    elif isinstance(e, Binary) and e.op == "*" and isinstance(e.right, Const):
-        _linear_terms(e.left, scale * e.right.val, acc)
-    elif isinstance(e, Binary) and e.op == "/" and isinstance(e.right, Const) and e.right.val != 0:
-        _linear_terms(e.left, scale / e.right.val, acc)
-    else:
-        t = e.map_children(_canonical)
-        if isinstance(t, Const):
-            acc[ONE] = acc.get(ONE, 0.0) + scale * t.val
-        elif isinstance(t, Neg) or (isinstance(t, Binary) and t.op in "+-"):
-            _linear_terms(t, scale, acc)
+    """Accumulate ``scale * e`` as {term: coefficient}; the constant term is keyed by ONE.
+
+    Walks sums with an explicit stack (left operand first, so terms keep their order of first
+    appearance): a sum built term by term through the Python API is one left-deep chain."""
+    stack = [(e, scale)]
+    while stack:
+        e, scale = stack.pop()
+        if isinstance(e, Const):
+            acc[ONE] = acc.get(ONE, 0.0) + scale * e.val
+        elif isinstance(e, Neg):
+            stack.append((e.arg, -scale))
+        elif isinstance(e, Binary) and e.op in "+-":
+            stack.append((e.right, scale if e.op == "+" else -scale))
+            stack.append((e.left, scale))
+        elif isinstance(e, Binary) and e.op == "*" and isinstance(e.left, Const):
+            stack.append((e.right, scale * e.left.val))
+        elif isinstance(e, Binary) and e.op == "*" and isinstance(e.right, Const):
+            stack.append((e.left, scale * e.right.val))
+        elif isinstance(e, Binary) and e.op == "/" and isinstance(e.right, Const) and e.right.val != 0:
+            stack.append((e.left, scale / e.right.val))
         else:
-            acc[t] = acc.get(t, 0.0) + scale
+            t = e.map_children(_canonical)
+            if isinstance(t, Const):
+                acc[ONE] = acc.get(ONE, 0.0) + scale * t.val
+            elif isinstance(t, Neg) or (isinstance(t, Binary) and t.op in "+-"):
+                stack.append((t, scale))
+            else:
+                acc[t] = acc.get(t, 0.0) + scale
 
 
 def _canonical(e: Expr) -> Expr:
@@ -534,6 +577,9 @@ def _canonical(e: Expr) -> Expr:
     acc: dict[Expr, float] = {}
     _linear_terms(e, 1.0, acc)
     const = acc.pop(ONE, 0.0)
+    if len(acc) > BALANCE_ABOVE:
+        terms = [(c < 0, term if abs(c) == 1.0 else mul(Const(abs(c)), term)) for term, c in acc.items() if c != 0.0]
+        return add(signed_sum(terms), Const(const)) if const != 0.0 else signed_sum(terms)
     # Order terms deterministically by first appearance (dicts keep insertion order).
     out: Expr = ZERO
     for term, coeff in acc.items():

@@ -226,3 +226,17 @@ def test_long_hamiltonian_parses_and_too_deep_is_an_error() -> None:
     with pytest.raises(ResourceLimitError, match="^error: f.q: expression or nesting too deep to compile"):
         with deep_recursion("f.q"):
             raise RecursionError
+
+
+def test_deeply_nested_angle_is_refused_where_written() -> None:
+    from qcomp.frontend.lower import MAX_ANGLE_DEPTH
+
+    nested = "w"
+    for _ in range(MAX_ANGLE_DEPTH):  # one level more than the limit
+        nested = f"sin({nested})"
+    check(f"qubit q;\nparam w;\nh q;\nrx({nested}) q;", ResourceLimitError, 4, 4,
+          rf"angle of gate 'rx' is nested {MAX_ANGLE_DEPTH + 1} levels deep, over the limit of {MAX_ANGLE_DEPTH}")
+    # at the limit it compiles; a sum of any length is not nesting
+    ok = nested[4:-1]
+    qcomp.parse(f"qubit q;\nparam w;\nrx({ok}) q;")
+    qcomp.parse("qubit q;\nparam w;\nrx(" + " + ".join(["w"] * 5000) + ") q;")

@@ -220,3 +220,32 @@ def test_example_reuploading_classifier_depends_on_inputs() -> None:
     assert out.shape == (2, 2) and np.all(np.abs(out) <= 1) and not np.allclose(out[0], out[1])
     text = p.to_text()
     assert "arctan(x[0])" in text and "sin(x[0])" in text and "cos(x[0] - x[1])" in text
+
+
+def test_long_angle_sum_is_balanced_exact_and_compiles() -> None:
+    """A 1200-term angle (a classical feature map written out; as a left-deep chain it overflowed
+    Python's stack after lowering) becomes a tree of logarithmic depth with the same value, and
+    every stage (optimisation, OpenQASM, simulation, gradients) handles it."""
+    from qcomp.ir.expr import depth
+
+    n = 1200
+    signs = ["+" if i % 3 else "-" for i in range(n)]
+    body = "".join(f" {s} {i % 7 + 1} * sin(x[{i}]) * w[{i % 4}]" for i, s in enumerate(signs))
+    src = f"qubit q[2];\nparam w[4];\ninput x[{n}];\nrx(0.5{body}) q[0];\ncx q[0], q[1];\nexpect z(q[1]);\n"
+    p = qcomp.parse(src)
+    (angle,) = p.circuit.ops()[0].angles
+    assert depth(angle) <= 40
+    rng = np.random.default_rng(3)
+    w, x = rng.uniform(-1, 1, 4), rng.uniform(-1, 1, n)
+    want = 0.5 + sum((1 if s == "+" else -1) * (i % 7 + 1) * np.sin(x[i]) * w[i % 4] for i, s in enumerate(signs))
+    assert angle.evaluate(w, x) == pytest.approx(want, rel=1e-12, abs=1e-12)
+    model = qcomp.compile(src, optimize=2, cache=False)
+    assert "OPENQASM 3.0" in model.qasm()
+    sim = model.simulator()
+    val = sim.expval(w, x[None, :])
+    assert float(np.ravel(val)[0]) == pytest.approx(np.cos(want), abs=1e-9)
+    grad = sim.gradient(w, x[None, :])
+    eps = 1e-6
+    fd = [(float(np.ravel(sim.expval(w + eps * e, x[None, :]))[0])
+           - float(np.ravel(sim.expval(w - eps * e, x[None, :]))[0])) / (2 * eps) for e in np.eye(4)]
+    assert np.ravel(grad) == pytest.approx(fd, abs=1e-6)

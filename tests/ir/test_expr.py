@@ -246,3 +246,40 @@ def test_property_simplify_preserves_value(e: E.Expr, point) -> None:
     v1, v2 = float(e.evaluate(p, x)), float(e.simplify().evaluate(p, x))
     assume(math.isfinite(v1) and abs(v1) < 1e6)
     assert v2 == pytest.approx(v1, rel=1e-9, abs=1e-9)
+
+
+# -- long sums ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("n", [1, 2, E.BALANCE_ABOVE, E.BALANCE_ABOVE + 1, 1000])
+def test_signed_sum_value_and_depth(n: int) -> None:
+    rng = np.random.default_rng(n)
+    negs = rng.random(n) < 0.4
+    terms = [(bool(s), Func("sin", W[i % 3]) * X[i % 2] + Const(float(i))) for i, s in enumerate(negs)]
+    e = E.signed_sum(terms)
+    w, x = rng.uniform(-1, 1, 3), rng.uniform(-1, 1, 2)
+    want = sum((-1 if s else 1) * (np.sin(w[i % 3]) * x[i % 2] + i) for i, s in enumerate(negs))
+    assert e.evaluate(w, x) == pytest.approx(want, rel=1e-12, abs=1e-9)
+    if n > E.BALANCE_ABOVE:
+        assert E.depth(e) <= E.BALANCE_ABOVE + math.ceil(math.log2(n)) + 4  # chunks of <= 32, then halving
+    else:  # short sums keep the left-to-right chain (and its printed form)
+        left = terms[0][1] if not terms[0][0] else -terms[0][1]
+        for s, t in terms[1:]:
+            left = left - t if s else left + t
+        assert e == left
+
+
+def test_long_left_deep_sums_simplify_without_recursion() -> None:
+    # built term by term through the Python API: one left-deep chain 6000 levels deep
+    e: E.Expr = Const(0.0)
+    for i in range(3000):
+        e = e + Func("cos", W[i % 3] * (i % 5 + 1)) - X[i % 2] * 0.5
+    assert E.depth(e) > 5000
+    s = e.simplify()
+    assert E.depth(s) < 40
+    w, x = RNG.uniform(-1, 1, 3), RNG.uniform(-1, 1, 2)
+    assert s.evaluate(w, x) == pytest.approx(
+        sum(np.cos(w[i % 3] * (i % 5 + 1)) - 0.5 * x[i % 2] for i in range(3000)), rel=1e-10)
+    d = s.diff(W[1])
+    h = 1e-6
+    fd = (s.evaluate(w + [0, h, 0], x) - s.evaluate(w - [0, h, 0], x)) / (2 * h)
+    assert d.evaluate(w, x) == pytest.approx(fd, rel=1e-6)
+    assert parse_angle(to_text(s)).evaluate(w, x) == pytest.approx(s.evaluate(w, x), rel=1e-12)
