@@ -103,6 +103,7 @@ class Model:
     def qasm_result(self, version: int = 3, **options: Any):
         from .backends.qasm import emit_qasm
 
+        options.setdefault("source", self.program)  # export errors point at the source line
         return emit_qasm(self.optimized("qasm"), version=version, **options)
 
     def gradient_program(self, order: int = 1, wrt: str = "params"):

@@ -21,9 +21,9 @@ from openqasm3 import ast
 from openqasm3.printer import Printer
 
 from .. import __version__
-from ..errors import ExportError, InputError
+from ..errors import ExportError, InputError, Span
 from ..ir.circuit import Circuit
-from ..ir.expr import Binary, Const, Expr, Func, Neg, Sym, to_text
+from ..ir.expr import Binary, Const, Expr, Func, Neg, Sym, iter_nodes, to_text
 from ..ir.ops import Operation
 from ..ir.program import Program
 from .qasm_gates import DEFINITIONS, QASM2_RENAME, THETA, needs_definition
@@ -208,13 +208,31 @@ def _number(v: float) -> ast.Expression:
 class _ExprConverter:
     """IR expression -> openqasm3 AST, hoisting non-polynomial functions of inputs into derived inputs."""
 
-    def __init__(self, names: dict[Sym, str], input_name, allow_hoist: bool):
+    def __init__(self, names: dict[Sym, str], input_name, allow_hoist: bool, source: Program | None = None):
         self.names = names
         self.input_name = input_name  # Sym -> .q element name, for formulas
         self.allow_hoist = allow_hoist
         self.derived: dict[Expr, str] = {}
         self.derived_formulas: list[tuple[str, str]] = []
         self.op: Operation | None = None
+        self.source = source  # the program before optimisation, to locate errors
+
+    def _span(self, e: Expr) -> Span | None:
+        """Where ``e`` comes from: the gate's own span, or (when a pass rewrote the gate and the
+        span was lost) the first gate of the source program whose angle contains ``e``."""
+        if self.op is not None and self.op.span is not None:
+            return self.op.span
+        if self.source is None:
+            return None
+        ops = [op for op in self.source.circuit.ops() if op.span is not None and op.angles]
+        for op in ops:
+            if any(node == e for a in op.angles for node in iter_nodes(a)):
+                return op.span
+        kind = "param" if e.depends_on("param") else "input"
+        for op in ops:  # simplification may have rewritten e: the first angle of the same trouble
+            if any(not _expressible(a) and a.depends_on(kind) for a in op.angles):
+                return op.span
+        return None
 
     def convert(self, e: Expr) -> ast.Expression:
         if isinstance(e, Const):
@@ -238,7 +256,7 @@ class _ExprConverter:
 
     def _hoist(self, e: Expr) -> ast.Expression:
         construct = f"{e.fn}(...)" if isinstance(e, Func) else f"'{e.op}'" if isinstance(e, Binary) else type(e).__name__
-        span = self.op.span if self.op is not None else None
+        span = self._span(e)
         if e.depends_on("param"):
             raise ExportError(
                 f"{construct} of a trainable parameter ({to_text(e)}) cannot be expressed in OpenQASM that"
@@ -329,12 +347,15 @@ def emit_qasm(
     bind_inputs: Any = None,
     inputs_mode: str = "symbolic",
     basis: Sequence[str] | str | None = None,
+    source: Program | None = None,
 ) -> QasmResult:
     """Emit ``program`` as OpenQASM ``version`` (3 or 2) text plus a JSON-ready manifest.
 
     ``bind_params``: flat array (P,) or mapping by name, folded in as numbers. ``bind_inputs``: one
     sample (I,) or a mapping, folded in (implies ``inputs_mode="bound"``). ``basis``: gate names to
-    translate to (runs the ``basis-translation`` pass).
+    translate to (runs the ``basis-translation`` pass). ``source``: the program before
+    optimisation; an angle that cannot be exported is reported at its gate there when the
+    optimised gate no longer carries a source location.
     """
     if version not in (2, 3):
         raise ExportError(f"unsupported OpenQASM version {version!r} (use 2 or 3)")
@@ -383,7 +404,7 @@ def emit_qasm(
     names.update(zip(program.param_symbols(), param_names))
     names.update(zip(program.input_symbols(), input_names))
     input_display = {s: s.name for s in program.input_symbols()}
-    conv = _ExprConverter(names, lambda s: input_display.get(s, s.name), allow_hoist=(version == 3))
+    conv = _ExprConverter(names, lambda s: input_display.get(s, s.name), allow_hoist=(version == 3), source=source)
 
     # Gate statements, in the circuit's deterministic topological order.
     body: list[ast.Statement] = []

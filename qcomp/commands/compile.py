@@ -169,10 +169,11 @@ def run(args: argparse.Namespace) -> int:
 
     results = []
     if xrows is None:
-        results.append(emit_qasm(optimized, version=args.qasm_version, bind_params=pvals, basis=basis))
+        results.append(emit_qasm(optimized, version=args.qasm_version, bind_params=pvals, basis=basis, source=program))
     else:
         for row in xrows:
-            results.append(emit_qasm(optimized, version=args.qasm_version, bind_params=pvals, bind_inputs=row, basis=basis))
+            results.append(emit_qasm(optimized, version=args.qasm_version, bind_params=pvals, bind_inputs=row, basis=basis,
+                                      source=program))
     for r in results:
         r.manifest["optimization"] = args.passes if args.passes is not None else f"-O{args.opt_level}"
 

@@ -22,13 +22,14 @@ import numpy as np
 import openqasm3
 from openqasm3 import ast
 
-from ..errors import IncludeError, ParseError, ResourceLimitError, SemanticError, Span, UnsupportedError
+from ..errors import IncludeError, ParseError, QCompError, ResourceLimitError, SemanticError, Span, UnsupportedError
 from ..ir import expr as E
 from ..ir.circuit import Circuit
 from ..ir.gates import GATES, inverse as gate_inverse
 from ..ir.ops import Operation, Register, ValueDecl
 from ..ir.program import Program
-from .lower import DEFAULT_MAX_OPS, DEFAULT_MAX_QUBITS, Scope
+from .lower import DEFAULT_MAX_OPS, DEFAULT_MAX_QUBITS, MAX_ANGLE_DEPTH, Scope
+from .parser import deep_recursion
 
 __all__ = ["import_qasm", "QASM_GATES"]
 
@@ -167,7 +168,15 @@ class _Importer:
             raise self.unsupported(f"unary operator '{node.op.name}'", node)
         if isinstance(node, ast.BinaryExpression):
             op = node.op.name
-            if op in ("+", "-", "*", "/", "**", "%"):
+            if op in ("+", "-"):  # a left-deep chain: one signed sum, balanced when long (as for .q)
+                chain: list[tuple[bool, ast.Expression]] = []
+                left: ast.Expression = node
+                while isinstance(left, ast.BinaryExpression) and left.op.name in ("+", "-"):
+                    chain.append((left.op.name == "-", left.rhs))
+                    left = left.lhs
+                chain.append((False, left))
+                return E.signed_sum([(negate, self.expr(t, scope)) for negate, t in reversed(chain)])
+            if op in ("*", "/", "**", "%"):
                 return E.binary(op, self.expr(node.lhs, scope), self.expr(node.rhs, scope))
             raise self.unsupported(f"operator '{op}' in an angle", node)
         if isinstance(node, ast.FunctionCall):
@@ -408,6 +417,13 @@ class _Importer:
         if len(s.qubits) != n_qubits:
             raise SemanticError(f"gate '{name}' takes {n_qubits} qubit(s), got {len(s.qubits)}", self.span(s))
         angles = tuple(self.expr(a, scope) for a in s.arguments)
+        for node, a in zip(s.arguments, angles):
+            d = E.depth(a)
+            if d > MAX_ANGLE_DEPTH:
+                raise ResourceLimitError(
+                    f"angle of gate '{name}' is nested {d} levels deep, over the limit of {MAX_ANGLE_DEPTH}",
+                    self.span(node) or self.span(s),
+                )
         groups = [self.qubits_of(q, scope) for q in s.qubits]
         sizes = {len(g) for g in groups if len(g) > 1}
         if len(sizes) > 1:
@@ -478,8 +494,12 @@ _ANTLR_MSG = re.compile(r"line (\d+):(\d+) (.*)")
 def _parse(text: str, name: str) -> ast.Program:
     err = io.StringIO()
     try:
-        with contextlib.redirect_stderr(err):
+        # the ANTLR parser recurses once per operator of a left-deep sum: a few hundred terms
+        # overflowed the default limit; deep_recursion raises it and reports what is still too deep
+        with deep_recursion(name), contextlib.redirect_stderr(err):
             return openqasm3.parse(text)
+    except QCompError:
+        raise
     except Exception as exc:  # the ANTLR front end raises its own exception types
         lines = text.split("\n")
         m = _ANTLR_MSG.search(err.getvalue())
@@ -498,7 +518,8 @@ def import_qasm(text: str, name: str = "<string>", *, max_qubits: int = DEFAULT_
     imp = _Importer(name, text, max_qubits, max_ops, base)
     if name not in ("<string>", "<stdin>"):
         imp.include_stack.append(str(Path(name).resolve()))
-    imp.statements(tree.statements, Scope(), imp.ops, None)
+    with deep_recursion(name):
+        imp.statements(tree.statements, Scope(), imp.ops, None)
     if imp.num_qubits == 0:
         raise SemanticError("empty program: no qubits declared", Span(name, 1, 1, None, imp.lines[0] if imp.lines else None))
     circuit = Circuit(imp.num_qubits)

@@ -204,3 +204,23 @@ def test_qcomp_emitted_qasm_imports_back(example):
     got = reference.simulate(back, np.array([values[n] for n in back.param_names()]))[0]
     want = reference.simulate(program, p if p.size else None, x if x.size else None)[0]
     assert _close_up_to_phase(got, want)
+
+
+def test_long_sums_import_and_deep_nesting_is_a_located_limit():
+    # a 700-term left-deep sum overflowed the ANTLR parser's recursion ("syntax error")
+    n = 700
+    decl = "".join(f"input float[64] w{i};\n" for i in range(4))
+    angle = " + ".join(f"{i % 5 + 1} * w{i % 4}" for i in range(n)) + " - 0.25"
+    head = f'OPENQASM 3.0;\ninclude "stdgates.inc";\n{decl}qubit[1] q;\n'
+    prog = import_qasm(head + f"rx({angle}) q[0];\n", "long.qasm")
+    (op,) = prog.circuit.ops()
+    w = np.array([0.1, -0.2, 0.3, 0.05])
+    want = sum((i % 5 + 1) * w[i % 4] for i in range(n)) - 0.25
+    assert op.angles[0].evaluate(w, np.zeros(0)) == pytest.approx(want, rel=1e-12)
+    nested = "w0"
+    for _ in range(70):
+        nested = f"sin({nested})"
+    with pytest.raises(ResourceLimitError) as e:
+        import_qasm(head + f"h q[0];\nrx({nested}) q[0];\n", "deep.qasm")
+    assert (e.value.span.file, e.value.span.line) == ("deep.qasm", 9)
+    assert "nested 71 levels deep, over the limit of 64" in e.value.message
