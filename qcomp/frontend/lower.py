@@ -28,6 +28,17 @@ BUILTIN_CONSTANTS = {"pi": math.pi, "tau": 2 * math.pi, "e": math.e}
 PAULI_NAMES = {"i": "I", "x": "X", "y": "Y", "z": "Z"}
 
 
+def check_angle_depth(angle: E.Expr, gate: str, span: Span | None) -> None:
+    """Refuse an angle nested deeper than MAX_ANGLE_DEPTH, at ``span`` (the argument)."""
+    d = E.depth(angle)
+    if d > MAX_ANGLE_DEPTH:
+        raise ResourceLimitError(
+            f"angle of gate '{gate}' is nested {d} levels deep, over the limit of {MAX_ANGLE_DEPTH}"
+            " (sums of any length are fine; nested calls and long products are not)",
+            span,
+        )
+
+
 @dataclass(frozen=True)
 class Limits:
     """Resource limits checked while lowering (before any simulation work)."""
@@ -365,13 +376,7 @@ class _Lowerer:
             )
         angles = tuple(self.expr(a, scope) for a in s.args)
         for node, a in zip(s.args, angles):
-            d = E.depth(a)
-            if d > MAX_ANGLE_DEPTH:
-                raise ResourceLimitError(
-                    f"angle of gate '{s.name}' is nested {d} levels deep, over the limit of {MAX_ANGLE_DEPTH}"
-                    " (sums of any length are fine; nested calls and long products are not)",
-                    node.span or s.span,
-                )
+            check_angle_depth(a, s.name, node.span or s.span)
             if a.is_constant and not math.isfinite(a.value()):
                 raise SemanticError(f"angle of gate '{s.name}' is not a finite number ({a.value()})", node.span or s.span)
         groups = [self.qarg(q, scope) for q in s.qargs]

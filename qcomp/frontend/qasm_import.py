@@ -28,7 +28,7 @@ from ..ir.circuit import Circuit
 from ..ir.gates import GATES, inverse as gate_inverse
 from ..ir.ops import Operation, Register, ValueDecl
 from ..ir.program import Program
-from .lower import DEFAULT_MAX_OPS, DEFAULT_MAX_QUBITS, MAX_ANGLE_DEPTH, Scope
+from .lower import DEFAULT_MAX_OPS, DEFAULT_MAX_QUBITS, Scope, check_angle_depth
 from .parser import deep_recursion
 
 __all__ = ["import_qasm", "QASM_GATES"]
@@ -418,12 +418,7 @@ class _Importer:
             raise SemanticError(f"gate '{name}' takes {n_qubits} qubit(s), got {len(s.qubits)}", self.span(s))
         angles = tuple(self.expr(a, scope) for a in s.arguments)
         for node, a in zip(s.arguments, angles):
-            d = E.depth(a)
-            if d > MAX_ANGLE_DEPTH:
-                raise ResourceLimitError(
-                    f"angle of gate '{name}' is nested {d} levels deep, over the limit of {MAX_ANGLE_DEPTH}",
-                    self.span(node) or self.span(s),
-                )
+            check_angle_depth(a, name, self.span(node) or self.span(s))
         groups = [self.qubits_of(q, scope) for q in s.qubits]
         sizes = {len(g) for g in groups if len(g) > 1}
         if len(sizes) > 1:
