@@ -22,7 +22,8 @@ DEFAULT_MAX_QUBITS = 4096
 # Angle expressions deeper than this are refused where they are written: simplification,
 # differentiation, printing and pickling recurse once or more per level, and a depth-200 chain of
 # nested calls overflowed Python's stack in a second-order gradient. Long sums do not count
-# against it (they are built as balanced trees), only real nesting: sin(sin(...)), w * w * ...
+# against it beyond 16 + log2(terms) levels (they are built as balanced trees); real nesting
+# does: sin(sin(...)), w * w * ...
 MAX_ANGLE_DEPTH = 64
 BUILTIN_CONSTANTS = {"pi": math.pi, "tau": 2 * math.pi, "e": math.e}
 PAULI_NAMES = {"i": "I", "x": "X", "y": "Y", "z": "Z"}
@@ -34,7 +35,7 @@ def check_angle_depth(angle: E.Expr, gate: str, span: Span | None) -> None:
     if d > MAX_ANGLE_DEPTH:
         raise ResourceLimitError(
             f"angle of gate '{gate}' is nested {d} levels deep, over the limit of {MAX_ANGLE_DEPTH}"
-            " (sums of any length are fine; nested calls and long products are not)",
+            " (a sum of more than 16 terms counts 16 + log2(terms) levels; each call or product a level)",
             span,
         )
 

@@ -154,13 +154,19 @@ class Const(Expr):
     def __new__(cls, val: float) -> "Const":
         # built through a mutable twin with the same slot (like Operation): a plain attribute
         # store instead of the frozen class's object.__setattr__, and no instance __dict__
+        if cls is not Const:  # a subclass has its own layout: the generic (slower) way
+            c = _new_twin(cls)
+            object.__setattr__(c, "val", val)
+            return c
         c = _new_twin(_MutableConst)
         c.val = val
         c.__class__ = cls
         return c
 
+    _symbols = frozenset()  # Expr's cached property needs a __dict__; a number has no symbols
+
     def __reduce__(self):
-        return (Const, (self.val,))
+        return (type(self), (self.val,))
 
     def evaluate(self, params, inputs):
         return self.val
@@ -506,14 +512,15 @@ def binary(op: str, a: Expr, b: Expr) -> Expr:
 # chains: every algorithm on expressions recurses once per level, and a 3000-term left-deep sum
 # overflowed Python's stack in simplification, printing and pickling. Shorter sums keep the
 # left-to-right order (and its rounding), so their printed form does not change.
-BALANCE_ABOVE = 32
+BALANCE_ABOVE = 16
 
 
 def signed_sum(terms: Sequence[tuple[bool, Expr]]) -> Expr:
-    """Sum of ``(negate, term)`` pairs: left to right when short, a balanced tree when long."""
+    """Sum of ``(negate, term)`` pairs: left to right when short or all numbers (compile-time
+    values keep their left-to-right rounding), a balanced tree when long."""
     if not terms:
         return ZERO
-    if len(terms) <= BALANCE_ABOVE:
+    if len(terms) <= BALANCE_ABOVE or all(type(t) is Const for _, t in terms):
         neg0, out = terms[0]
         out = neg(out) if neg0 else out
         for negate, t in terms[1:]:
@@ -527,14 +534,21 @@ def signed_sum(terms: Sequence[tuple[bool, Expr]]) -> Expr:
 
 
 def depth(e: Expr) -> int:
-    """Levels of the expression tree (a leaf is 1), computed without recursion."""
-    best = 0
-    stack = [(e, 1)]
+    """Levels of the expression tree (a leaf is 1), without recursion and visiting each shared
+    subexpression once (user gates that reuse a parameter build DAGs with exponentially many paths)."""
+    memo: dict[int, int] = {}
+    stack = [(e, False)]
     while stack:
-        node, d = stack.pop()
-        best = max(best, d)
-        stack.extend((c, d + 1) for c in node.children())
-    return best
+        node, done = stack.pop()
+        if id(node) in memo:
+            continue
+        kids = node.children()
+        if done or not kids:
+            memo[id(node)] = 1 + max((memo[id(c)] for c in kids), default=0)
+        else:
+            stack.append((node, True))
+            stack.extend((c, False) for c in kids if id(c) not in memo)
+    return memo[id(e)]
 
 
 # -- canonical form: linear combination of non-linear terms ---------------------
@@ -577,8 +591,13 @@ def _canonical(e: Expr) -> Expr:
     acc: dict[Expr, float] = {}
     _linear_terms(e, 1.0, acc)
     const = acc.pop(ONE, 0.0)
-    if len(acc) > BALANCE_ABOVE:
-        terms = [(c < 0, term if abs(c) == 1.0 else mul(Const(abs(c)), term)) for term, c in acc.items() if c != 0.0]
+    nonzero = [(term, c) for term, c in acc.items() if c != 0.0]
+    if len(nonzero) > BALANCE_ABOVE:
+        # the first term written as the short path below writes it (-2 * w, not -(2 * w)), so
+        # simplifying the result again gives the same tree
+        (t0, c0), rest = nonzero[0], nonzero[1:]
+        first = (c0 == -1.0, t0 if abs(c0) == 1.0 else mul(Const(c0), t0))
+        terms = [first] + [(c < 0, term if abs(c) == 1.0 else mul(Const(abs(c)), term)) for term, c in rest]
         return add(signed_sum(terms), Const(const)) if const != 0.0 else signed_sum(terms)
     # Order terms deterministically by first appearance (dicts keep insertion order).
     out: Expr = ZERO

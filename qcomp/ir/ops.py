@@ -41,6 +41,11 @@ class Operation:
         # No checks here: tuple fields and distinct in-range qubits are checked by
         # Circuit.from_ops/add and the IR verifier, and the front end reports repeated qubits in
         # user source with a location.
+        if cls is not Operation:  # a subclass has its own layout: the generic (slower) way
+            op = _new_twin(cls)
+            for k, v in zip(_FIELDS, (name, qubits, angles, span, matrix)):
+                object.__setattr__(op, k, v)
+            return op
         op = _new_twin(_MutableOperation)
         op.name = name
         op.qubits = qubits
@@ -51,7 +56,7 @@ class Operation:
         return op
 
     def __reduce__(self):
-        return (Operation, (self.name, self.qubits, self.angles, self.span, self.matrix))
+        return (type(self), (self.name, self.qubits, self.angles, self.span, self.matrix))
 
     @property
     def gate(self):
@@ -103,6 +108,7 @@ class _MutableOperation:
 
 
 _new_twin = object.__new__
+_FIELDS = ("name", "qubits", "angles", "span", "matrix")
 assert Operation.__slots__ == _MutableOperation.__slots__
 
 

@@ -283,3 +283,30 @@ def test_long_left_deep_sums_simplify_without_recursion() -> None:
     fd = (s.evaluate(w + [0, h, 0], x) - s.evaluate(w - [0, h, 0], x)) / (2 * h)
     assert d.evaluate(w, x) == pytest.approx(fd, rel=1e-6)
     assert parse_angle(to_text(s)).evaluate(w, x) == pytest.approx(s.evaluate(w, x), rel=1e-12)
+
+
+def test_long_constant_sums_fold_left_to_right() -> None:
+    # compile-time values (const, if, indices) must not change with the tree shape: 45 x 0.2
+    # added left to right is exactly 9.0, pairwise it is 9.000000000000004
+    text = " + ".join(["0.2"] * 45)
+    assert parse_angle(text) == Const(9.0)
+    assert qcomp.parse(f"const c = {text};\nqubit q[10];\nif (c == 9) {{ x q[c]; }}").circuit.ops()[0].qubits == (9,)
+
+
+def test_long_canonical_forms_are_stable() -> None:
+    # a cancelling pair must not change the form, and simplifying twice changes nothing
+    base = [Const(-2.0) * W[0]] + [Func("sin", X[0] * float(k)) for k in range(1, 40)]
+    e = base[0]
+    for t in base[1:]:
+        e = e + t
+    with_pair = e + W[2] - W[2]
+    s = e.simplify()
+    assert s.simplify() == s and with_pair.simplify() == s
+    assert to_text(s).startswith("-2 * w[0] + ")
+
+
+def test_depth_visits_shared_subexpressions_once() -> None:
+    e: E.Expr = W[0]
+    for _ in range(200):  # 2**200 root-to-leaf paths, 201 levels
+        e = Binary("*", e, e)
+    assert E.depth(e) == 201

@@ -73,3 +73,19 @@ def test_with_angles_and_with_qubits_return_new_values() -> None:
     moved = op.with_qubits([4])
     assert moved.qubits == (4,) and op.qubits == (1,)
     assert op.with_angles([Const(1.0)]).angles == (Const(1.0),) and op.angles == (Const(0.25),)
+
+
+class Tagged(Operation):
+    pass
+
+
+class Number(Const):
+    pass
+
+
+def test_subclasses_keep_their_type_and_stay_frozen() -> None:
+    op, c = Tagged("rz", (0,), (Number(0.5),)), Number(0.5)
+    assert type(op) is Tagged and op.qubits == (0,) and type(c) is Number and c.val == 0.5
+    assert type(pickle.loads(pickle.dumps(op))) is Tagged and type(copy.deepcopy(c)) is Number
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        op.name = "x"  # type: ignore[misc]
