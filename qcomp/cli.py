@@ -65,6 +65,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
+    except OSError as exc:
+        # a path the file system refuses (missing directory, a directory, read-only, too long):
+        # a user mistake, reported like the others; outputs are written atomically, so none is partial
+        if getattr(args, "traceback", False):
+            raise
+        where = f"'{exc.filename}': " if exc.filename else ""
+        print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 1
+    except MemoryError:
+        if getattr(args, "traceback", False):
+            raise
+        print("error: out of memory (lower the problem size, --batch-size or --max-qubits)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -23,3 +23,23 @@ def load_program(args: argparse.Namespace):
     # the lowered program, from the compile cache when the source, its includes and the limits are unchanged
     return qcompile(Path(args.source), max_qubits=args.max_qubits, max_ops=args.max_ops,
                     cache=not getattr(args, "no_cache", False)).program
+
+
+def check_outputs(outputs, inputs=()) -> None:
+    """Refuse before any work when an output path is an input file or another output (a user
+    typing the same name twice would lose the source, a checkpoint or one of the outputs)."""
+    from pathlib import Path
+
+    from ..errors import InputError
+
+    seen: dict[Path, str] = {}
+    for name in inputs:
+        if name and str(name) != "-":
+            seen[Path(name).resolve()] = f"input '{name}'"
+    for name in outputs:
+        if not name or str(name) == "-":
+            continue
+        p = Path(name).resolve()
+        if p in seen:
+            raise InputError(f"output '{name}' is the same file as the {seen[p]}; choose another path")
+        seen[p] = f"output '{name}'"

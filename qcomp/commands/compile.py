@@ -13,7 +13,7 @@ import numpy as np
 
 from .._io import atomic_write_text
 from ..errors import InputError
-from . import add_source_args, load_program
+from . import add_source_args, check_outputs, load_program
 
 NAME = "compile"
 HELP = "compile a model (.q or .qasm) to OpenQASM 3 (or 2) with a JSON manifest"
@@ -184,6 +184,7 @@ def run(args: argparse.Namespace) -> int:
     if args.output == "-":
         if many:
             raise InputError(f"--bind-inputs gave {len(results)} samples; write them to files (-o DIR/ or -o NAME.qasm), not stdout")
+        check_outputs([args.manifest], [args.source, args.bind_params, args.bind_inputs])
         sys.stdout.write(results[0].text)
         if args.manifest:
             atomic_write_text(args.manifest, json.dumps(results[0].manifest, indent=2) + "\n")
@@ -198,6 +199,7 @@ def run(args: argparse.Namespace) -> int:
         qasm_path = out.with_name(f"{out.stem}_{i}{out.suffix or '.qasm'}") if many else out
         man_path = Path(args.manifest) if args.manifest else qasm_path.with_name(qasm_path.name + ".json")
         targets.append((qasm_path, man_path))
+    check_outputs([p for pair in targets for p in pair], [args.source, args.bind_params, args.bind_inputs])
     # Everything succeeded: now write (each file atomically).
     for r, (qp, mp) in zip(results, targets):
         atomic_write_text(qp, r.text)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import tempfile
 from dataclasses import replace
@@ -119,6 +120,9 @@ def _const(x: float):
     return Const(x)
 
 
+_EXPORT_FILE = re.compile(r"manifest\.json|circuit_\d+\.qasm")
+
+
 def write_directory(out: Path, files: dict[str, str], manifest: dict[str, Any]) -> None:
     """Write everything into a temporary sibling directory, then rename it into place."""
     out = Path(out)
@@ -128,6 +132,13 @@ def write_directory(out: Path, files: dict[str, str], manifest: dict[str, Any]) 
         old = out / "manifest.json"
         if any(out.iterdir()) and not (old.is_file() and '"qcomp-gradient-manifest/' in old.read_text(errors="replace")):
             raise QCompError(f"output directory '{out}' is not empty and is not a previous 'qcomp grad' export; refusing to replace it")
+        # the whole directory is replaced: only when it holds nothing but what an export writes
+        foreign = sorted(p.name for p in out.iterdir() if not _EXPORT_FILE.fullmatch(p.name) or not p.is_file())
+        if foreign:
+            raise QCompError(
+                f"output directory '{out}' holds files a 'qcomp grad' export did not write ({', '.join(foreign[:3])}"
+                f"{', ...' if len(foreign) > 3 else ''}); refusing to replace it"
+            )
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from .._io import atomic_write_text
-from . import add_source_args, load_program
+from . import add_source_args, check_outputs, load_program
 
 NAME = "ir"
 HELP = "dump the lowered IR (text, json or dot)"
@@ -18,6 +18,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_outputs([args.output], [args.source])
     program = load_program(args)
     text = {"text": program.to_text, "json": program.to_json, "dot": program.to_dot}[args.format]()
     if args.output == "-":

@@ -12,7 +12,7 @@ import numpy as np
 
 from .._io import atomic_write_bytes, atomic_write_text
 from ..errors import InputError, QCompError
-from . import add_source_args, load_program
+from . import add_source_args, check_outputs, load_program
 
 NAME = "run"
 HELP = "simulate a model: expectation values (or shot counts with --shots) for params and a batch of inputs"
@@ -52,13 +52,36 @@ def load_values(path: str, what: str) -> np.ndarray | dict[str, np.ndarray]:
             return np.asarray(data, dtype=float)
         if suffix == ".csv":
             rows = [r for r in csv.reader(io.StringIO(p.read_text(encoding="utf-8"))) if r and any(c.strip() for c in r)]
-            if rows and not _is_number(rows[0][0]):
-                rows = rows[1:]  # header line
+            if rows and not all(_is_number(c) for c in rows[0]):
+                rows = rows[1:]  # a header of labels that name no element: the columns are positional
             arr = np.array([[float(c) for c in r] for r in rows], dtype=float)
             return arr
     except (ValueError, OSError, json.JSONDecodeError) as exc:
         raise InputError(f"cannot read {what} from '{path}': {exc}") from None
     raise InputError(f"{what} file '{path}' must be .npy, .npz, .json or .csv")
+
+
+def _csv_names_inputs(path: str, program) -> bool:
+    """True when the CSV's header names input elements (``x[1],x[0]``): the columns are then
+    mapped by name. A header naming none of them is a row of labels (columns by position); one
+    naming only some is refused, since either reading could silently misassign columns."""
+    p = Path(path)
+    try:
+        with p.open(encoding="utf-8", newline="") as f:
+            first = next((r for r in csv.reader(f) if r and any(c.strip() for c in r)), None)
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise InputError(f"cannot read inputs from '{path}': {exc}") from None
+    if first is None or all(_is_number(c) for c in first):
+        return False
+    names = set(program.input_names())
+    known = [c.strip() in names for c in first]
+    if all(known):
+        return True
+    if any(known):
+        bad = [c.strip() for c, k in zip(first, known) if not k]
+        raise InputError(f"{path}: header names inputs but also {', '.join(repr(b) for b in bad[:3])}, which the model"
+                         f" does not declare (inputs: {', '.join(program.input_names()[:6])}...)")
+    return False
 
 
 def _is_number(s: str) -> bool:
@@ -74,9 +97,15 @@ def run(args: argparse.Namespace) -> int:
 
     if args.output is not None and Path(args.output).suffix.lower() not in (".npy", ".json", ".csv"):
         raise QCompError(f"output file '{args.output}' must end in .npy, .json or .csv")
+    check_outputs([args.output], [args.source, args.params, args.inputs])
     program = load_program(args)
     params = load_values(args.params, "params") if args.params else None
-    inputs = load_values(args.inputs, "inputs") if args.inputs else None
+    if args.inputs and Path(args.inputs).suffix.lower() == ".csv" and _csv_names_inputs(args.inputs, program):
+        from .compile import load_inputs_file
+
+        inputs = load_inputs_file(args.inputs, program)  # a header of element names maps the columns
+    else:
+        inputs = load_values(args.inputs, "inputs") if args.inputs else None
     if params is None and program.num_params:
         raise InputError(f"the model declares {program.num_params} params; pass them with --params")
     if isinstance(params, np.ndarray) and params.ndim == 2 and params.shape[0] == 1:

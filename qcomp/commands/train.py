@@ -11,7 +11,7 @@ import numpy as np
 
 from .._io import atomic_write_text
 from ..errors import QCompError
-from . import add_source_args
+from . import add_source_args, check_outputs
 
 NAME = "train"
 HELP = "train a model (hinge/squared/bce/softmax-ce loss, Adam or SGD) on a dataset and export the trained circuit"
@@ -60,6 +60,13 @@ def load_dataset(args: argparse.Namespace, n_features: int):
 def run(args: argparse.Namespace) -> int:
     from ..api import compile as qcompile
 
+    stem = Path(args.source).stem
+    save = Path(args.save) if args.save else Path(f"{stem}.params.npz")
+    export = None if args.no_export else Path(args.export_qasm or f"{stem}.trained.qasm")
+    outputs = [save] + ([export, Path(str(export) + ".json")] if export is not None else []) + [args.plot]
+    # (--resume and --save may name the same checkpoint: it is read first, rewritten at the end)
+    inputs = [args.source, args.data, args.mnist_path]
+    check_outputs(outputs, [i for i in inputs if i and Path(str(i)).exists()])
     t_start = time.perf_counter()
     model = qcompile(args.source, optimize=args.optimize, max_qubits=args.max_qubits, max_ops=args.max_ops,
                      cache=not args.no_cache)
@@ -68,9 +75,6 @@ def run(args: argparse.Namespace) -> int:
     if model.num_params == 0:
         raise QCompError(f"{args.source}: the model declares no 'param' to train")
     data = load_dataset(args, model.num_inputs)
-    stem = Path(args.source).stem
-    save = Path(args.save) if args.save else Path(f"{stem}.params.npz")
-    export = None if args.no_export else Path(args.export_qasm or f"{stem}.trained.qasm")
     if args.plot:
         try:
             import matplotlib  # noqa: F401
