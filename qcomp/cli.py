@@ -78,6 +78,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print("error: out of memory (lower the problem size, --batch-size or --max-qubits)", file=sys.stderr)
         return 1
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: a bug, or a mistake not yet diagnosed
+        if getattr(args, "traceback", False):
+            raise
+        print(f"error: internal error: {type(exc).__name__}: {exc}\n"
+              f"note: this input is not diagnosed yet; rerun with --traceback and report it", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -166,3 +166,19 @@ def test_closed_pipe_is_quiet(tmp_path: Path) -> None:
     err = proc.stderr.read()
     proc.wait()
     assert "Traceback" not in err and "BrokenPipeError" not in err
+
+
+def test_unexpected_exceptions_are_reported_without_a_traceback(tmp_path, capsys, monkeypatch):
+    import qcomp.commands.check as check_cmd
+
+    def boom(args):
+        raise ZeroDivisionError("synthetic")
+
+    monkeypatch.setattr(check_cmd, "run", boom)
+    from qcomp.cli import main
+
+    p = tmp_path / "m.q"
+    p.write_text("qubit q;\nh q;\n")
+    assert main(["check", str(p)]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "internal error: ZeroDivisionError: synthetic" in err and "--traceback" in err

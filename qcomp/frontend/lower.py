@@ -380,6 +380,9 @@ class _Lowerer:
             check_angle_depth(a, s.name, node.span or s.span)
             if a.is_constant and not math.isfinite(a.value()):
                 raise SemanticError(f"angle of gate '{s.name}' is not a finite number ({a.value()})", node.span or s.span)
+            bad = next((c.val for c in E.iter_nodes(a) if type(c) is E.Const and not math.isfinite(c.val)), None)
+            if bad is not None:  # w * (1 / 0): every later stage would evaluate or print it
+                raise SemanticError(f"angle of gate '{s.name}' contains a non-finite number ({bad})", node.span or s.span)
         groups = [self.qarg(q, scope) for q in s.qargs]
         sizes = {len(g) for g in groups if len(g) > 1}
         if len(sizes) > 1:
@@ -446,7 +449,7 @@ class _Lowerer:
             start, stop, step = args
         if step == 0:
             raise SemanticError("range step must not be zero", s.range_args[2].span)
-        trips = len(range(start, stop, step))
+        trips = max(0, -(-(stop - start) // step))  # len(range(...)), which overflows past 2**63
         if trips > self.limits.max_ops:
             raise ResourceLimitError(
                 f"loop runs {trips} times, over the unrolling limit of {self.limits.max_ops} operations", s.span

@@ -497,11 +497,22 @@ def _parse(text: str, name: str) -> ast.Program:
         raise
     except Exception as exc:  # the ANTLR front end raises its own exception types
         lines = text.split("\n")
+        if not text.strip():
+            raise ParseError(f"OpenQASM syntax error in {name}: the file is empty") from None
         m = _ANTLR_MSG.search(err.getvalue())
         if m:
             line, col = int(m.group(1)), int(m.group(2)) + 1
             src = lines[line - 1] if 0 < line <= len(lines) else None
             raise ParseError(f"OpenQASM syntax error: {m.group(3)}", Span(name, line, col, None, src)) from None
+        # openqasm3 1.x: QASM3ParsingError from ParseCancellationException(<ANTLR error with the token>)
+        cause = exc.__cause__
+        inner = cause.args[0] if cause is not None and cause.args else None
+        tok = getattr(inner, "offendingToken", None)
+        if tok is not None and getattr(tok, "line", None):
+            line, col = tok.line, tok.column + 1
+            src = lines[line - 1] if 0 < line <= len(lines) else None
+            what = "end of file" if tok.text == "<EOF>" else f"'{tok.text}'"
+            raise ParseError(f"OpenQASM syntax error: unexpected {what}", Span(name, line, col, None, src)) from None
         raise ParseError(f"OpenQASM syntax error in {name}: {exc or type(exc).__name__}") from None
 
 

@@ -240,3 +240,13 @@ def test_deeply_nested_angle_is_refused_where_written() -> None:
     ok = nested[4:-1]
     qcomp.parse(f"qubit q;\nparam w;\nrx({ok}) q;")
     qcomp.parse("qubit q;\nparam w;\nrx(" + " + ".join(["w"] * 5000) + ") q;")
+
+
+def test_non_finite_number_inside_a_symbolic_angle() -> None:
+    check("qubit q;\nparam w;\nrx(w * (1 / 0)) q;", SemanticError, 3, 4, r"contains a non-finite number \(inf\)")
+    check("qubit q;\nparam w;\nh q;\nry(w + 0 * (1 / 0)) q;", SemanticError, 4, 4, r"contains a non-finite number \(nan\)")
+
+
+def test_loop_trip_count_past_machine_integers_is_a_limit() -> None:
+    check("qubit q;\nfor i in range(2**63) { h q; }", ResourceLimitError, 2, 1, r"loop runs 9223372036854775808 times")
+    check("qubit q;\nfor i in range(0, -2**70, -3) { h q; }", ResourceLimitError, 2, 1, r"over the unrolling limit")

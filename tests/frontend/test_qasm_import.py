@@ -224,3 +224,12 @@ def test_long_sums_import_and_deep_nesting_is_a_located_limit():
         import_qasm(head + f"h q[0];\nrx({nested}) q[0];\n", "deep.qasm")
     assert (e.value.span.file, e.value.span.line) == ("deep.qasm", 9)
     assert "nested 71 levels deep, over the limit of 64" in e.value.message
+
+
+def test_syntax_errors_are_located_and_empty_files_named():
+    with pytest.raises(ParseError) as e:
+        import_qasm('OPENQASM 3.0;\ninclude "stdgates.inc";\nqubit q\nh q;\n', "m.qasm")
+    assert (e.value.span.line, e.value.span.column) == (4, 1) and "unexpected 'h'" in e.value.message
+    assert str(e.value).split("\n")[1:3] == ["    h q;", "    ^"]
+    with pytest.raises(ParseError, match="m.qasm: the file is empty"):
+        import_qasm("  \n", "m.qasm")
