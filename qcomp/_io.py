@@ -40,7 +40,14 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
 
 
 def _umask() -> int:
-    with _UMASK_LOCK:  # os.umask can only be read by setting it
+    try:  # Linux reports it without changing it (other threads may be creating files)
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    with _UMASK_LOCK:  # elsewhere os.umask can only be read by setting it
         mask = os.umask(0o022)
         os.umask(mask)
     return mask

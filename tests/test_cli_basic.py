@@ -182,3 +182,20 @@ def test_unexpected_exceptions_are_reported_without_a_traceback(tmp_path, capsys
     assert main(["check", str(p)]) == 1
     err = capsys.readouterr().err
     assert "Traceback" not in err and "internal error: ZeroDivisionError: synthetic" in err and "--traceback" in err
+
+
+def test_outputs_get_the_usual_file_mode(tmp_path):
+    import os
+    import stat
+
+    from qcomp._io import atomic_write_text
+
+    old = os.umask(0o027)
+    try:
+        atomic_write_text(tmp_path / "a.txt", "x")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "a.txt").stat().st_mode) == 0o640
+    (tmp_path / "a.txt").chmod(0o604)
+    atomic_write_text(tmp_path / "a.txt", "y")  # an existing file keeps its mode
+    assert stat.S_IMODE((tmp_path / "a.txt").stat().st_mode) == 0o604 and (tmp_path / "a.txt").read_text() == "y"
