@@ -161,7 +161,7 @@ def compile(source: str | os.PathLike, optimize: int = 2, *, passes: str | None 
     if is_path:
         p = Path(source)
         try:
-            text = p.read_text(encoding="utf-8")
+            text = p.read_text(encoding="utf-8-sig")  # a UTF-8 byte-order mark is not part of the program
         except (OSError, UnicodeDecodeError) as exc:
             raise QCompError(f"cannot read '{source}': {exc}") from None
         name, base_dir = str(source), p.resolve().parent

@@ -199,3 +199,13 @@ def test_outputs_get_the_usual_file_mode(tmp_path):
     (tmp_path / "a.txt").chmod(0o604)
     atomic_write_text(tmp_path / "a.txt", "y")  # an existing file keeps its mode
     assert stat.S_IMODE((tmp_path / "a.txt").stat().st_mode) == 0o604 and (tmp_path / "a.txt").read_text() == "y"
+
+
+def test_sources_with_a_utf8_byte_order_mark(tmp_path, capsys):
+    from qcomp.cli import main
+
+    (tmp_path / "m.q").write_bytes(b"\xef\xbb\xbfqubit q;\nh q;\nexpect z(q);\n")
+    (tmp_path / "m.qasm").write_bytes(b"\xef\xbb\xbfOPENQASM 3.0;\nqubit[1] q;\nh q[0];\n")
+    assert main(["check", str(tmp_path / "m.q")]) == 0
+    assert main(["check", str(tmp_path / "m.qasm")]) == 0
+    assert capsys.readouterr().out.count("ok") == 2

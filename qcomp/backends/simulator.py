@@ -35,11 +35,17 @@ def available_memory() -> int:
 
 
 def _fmt_bytes(b: float) -> str:
+    if b >= 1024**6:  # thousands of TiB and up (past ~50 qubits): a power of two reads better
+        return f"~2^{int(b).bit_length() - 1} bytes"
     for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
         if b < 1024 or unit == "TiB":
             return f"{b:.0f} {unit}" if unit == "bytes" else f"{b:.1f} {unit}"
         b /= 1024
     return f"{b:.1f} TiB"
+
+
+def _raw_bytes(b: int) -> str:
+    return f"{b} bytes" if b < 1024**6 else _fmt_bytes(b)
 
 
 class Simulator:
@@ -206,7 +212,7 @@ class Simulator:
         need_one = row * workspace + per_row + extra_per_row * B + fixed
         if need_one > avail:
             raise ResourceLimitError(
-                f"simulating {self.n} qubits needs {_fmt_bytes(need_one)} ({need_one} bytes: a "
+                f"simulating {self.n} qubits needs {_fmt_bytes(need_one)} ({_raw_bytes(need_one)}: a "
                 f"{_fmt_bytes(row)} state, its workspace and phase tables) but only {_fmt_bytes(avail)} is available")
         fit = int((avail - extra_per_row * B - fixed) // (row * workspace + per_row))
         rows = max(1, min(B, fit, max(1, CACHE_BLOCK_BYTES // row)))

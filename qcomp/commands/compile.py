@@ -6,6 +6,7 @@ import argparse
 import csv
 import json
 import sys
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def _load_json(path: Path) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
+    except RecursionError:
+        raise InputError(f"'{path}': JSON nested too deeply") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read '{path}': {exc}") from None
     except json.JSONDecodeError as exc:
@@ -54,15 +57,23 @@ def _load_json(path: Path) -> Any:
 def _load_npy(path: Path) -> Any:
     try:
         data = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise InputError(f"cannot read '{path}' as numpy data: {exc}") from None
-    if isinstance(data, np.lib.npyio.NpzFile):
-        with data:
-            keys = list(data.files)
-            if len(keys) == 1 and keys[0] in ("arr_0", "params", "inputs", "x"):
-                return np.asarray(data[keys[0]])
-            return {k: np.asarray(data[k]) for k in keys}
-    return np.asarray(data)
+        if isinstance(data, np.lib.npyio.NpzFile):
+            with data:
+                keys = list(data.files)
+                if len(keys) == 1 and keys[0] in ("arr_0", "params", "inputs", "x"):
+                    return _floats(data[keys[0]], path)
+                return {k: _floats(data[k], path) for k in keys}
+        return _floats(data, path)
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:  # truncated, empty, not numpy
+        raise InputError(f"cannot read '{path}' as numpy data: {exc or type(exc).__name__}") from None
+
+
+def _floats(a: Any, path: Path) -> np.ndarray:
+    """A real float array, or an InputError naming the file (strings, records, objects)."""
+    try:
+        return np.asarray(a, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"'{path}' does not hold real numbers: {exc}") from None
 
 
 def load_params_file(path: str, program) -> np.ndarray:
@@ -82,7 +93,7 @@ def load_params_file(path: str, program) -> np.ndarray:
     else:
         raise InputError(f"params file '{path}' must be .npy, .npz or .json")
     if not isinstance(data, dict):
-        arr = np.asarray(data, dtype=float)
+        arr = _floats(data, p)
         if arr.ndim == 2 and arr.shape[0] == 1:
             arr = arr[0]
         data = arr
@@ -90,6 +101,8 @@ def load_params_file(path: str, program) -> np.ndarray:
         return resolve_param_values(program, data)
     except InputError as exc:
         raise InputError(f"{path}: {exc.message}") from None
+    except (TypeError, ValueError) as exc:  # e.g. {"w": {"a": 1}} or {"w": [0.1, "x"]}
+        raise InputError(f"{path}: param values must be real numbers ({exc})") from None
 
 
 def load_inputs_file(path: str, program) -> np.ndarray:
@@ -105,7 +118,7 @@ def load_inputs_file(path: str, program) -> np.ndarray:
         data = _load_npy(p)
         if isinstance(data, dict):
             raise InputError(f"{path}: expected one array of input rows")
-        rows = list(np.atleast_2d(np.asarray(data, dtype=float)))
+        rows = list(np.atleast_2d(_floats(data, p)))
     elif suffix == ".json":
         data = _load_json(p)
         if isinstance(data, dict):
@@ -139,9 +152,11 @@ def load_inputs_file(path: str, program) -> np.ndarray:
     out = []
     for i, r in enumerate(rows):
         try:
-            out.append(resolve_input_values(program, r if isinstance(r, dict) else np.asarray(r, dtype=float)))
+            out.append(resolve_input_values(program, r if isinstance(r, dict) else _floats(r, p)))
         except InputError as exc:
             raise InputError(f"{path}: row {i}: {exc.message}") from None
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"{path}: row {i}: input values must be real numbers ({exc})") from None
     return np.stack(out)
 
 

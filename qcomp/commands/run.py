@@ -6,6 +6,7 @@ import argparse
 import csv
 import io
 import json
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -56,8 +57,9 @@ def load_values(path: str, what: str) -> np.ndarray | dict[str, np.ndarray]:
                 rows = rows[1:]  # a header of labels that name no element: the columns are positional
             arr = np.array([[float(c) for c in r] for r in rows], dtype=float)
             return arr
-    except (ValueError, OSError, json.JSONDecodeError) as exc:
-        raise InputError(f"cannot read {what} from '{path}': {exc}") from None
+    except (ValueError, TypeError, OSError, EOFError, zipfile.BadZipFile, RecursionError) as exc:
+        # truncated or empty numpy files, records or strings, JSON too deep or not numbers
+        raise InputError(f"cannot read {what} from '{path}': {exc or type(exc).__name__}") from None
     raise InputError(f"{what} file '{path}' must be .npy, .npz, .json or .csv")
 
 

@@ -32,7 +32,7 @@ def parse_file(path: str | os.PathLike, *, max_qubits: int = DEFAULT_MAX_QUBITS,
     if not p.is_file():
         raise QCompError(f"cannot read '{path}': no such file")
     try:
-        text = p.read_text(encoding="utf-8")
+        text = p.read_text(encoding="utf-8-sig")  # a UTF-8 byte-order mark is not part of the program
     except (OSError, UnicodeDecodeError) as exc:
         raise QCompError(f"cannot read '{path}': {exc}") from None
     if p.suffix.lower() in (".qasm", ".qasm3", ".qasm2"):

@@ -302,6 +302,13 @@ class _Lowerer:
             size = 1 if s.size is None else self.int_expr(s.size, scope, what=f"{s.kind} size")
             if size < 1:
                 raise SemanticError(f"{s.kind} size must be positive, got {size}", s.size.span if s.size else s.span)
+            total = size + (self.num_params if s.kind == "param" else self.num_inputs)
+            if total > self.limits.max_ops:  # every element becomes a symbol, a name and a column
+                raise ResourceLimitError(
+                    f"{s.kind}s would number {total}, over the limit of {self.limits.max_ops}"
+                    " (the operation limit; raise it with max_ops= / --max-ops)",
+                    s.size.span if s.size else s.span,
+                )
             self._declare(s.name, s.span)
             offset = self.num_params if s.kind == "param" else self.num_inputs
             self.values[s.name] = ValueDecl(s.kind, s.name, size, offset, s.size is None, s.span)
@@ -547,7 +554,7 @@ class _Lowerer:
         if not path.is_file():
             raise IncludeError(f"cannot find include file '{s.path}' (looked in {base_dir})", s.span)
         try:
-            text = path.read_text(encoding="utf-8")
+            text = path.read_text(encoding="utf-8-sig")
         except (OSError, UnicodeDecodeError) as exc:
             raise IncludeError(f"cannot read include file '{s.path}': {exc}", s.span) from None
         module = parse_source(text, str(s.path if not Path(s.path).is_absolute() else path))

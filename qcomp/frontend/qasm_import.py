@@ -327,7 +327,7 @@ class _Importer:
         if not path.is_file():
             raise IncludeError(f"cannot find include file '{s.filename}' (looked in {self.base_dir})", self.span(s))
         try:
-            text = path.read_text(encoding="utf-8")
+            text = path.read_text(encoding="utf-8-sig")
         except (OSError, UnicodeDecodeError) as exc:
             raise IncludeError(f"cannot read include file '{s.filename}': {exc}", self.span(s)) from None
         program = _parse(text, s.filename)

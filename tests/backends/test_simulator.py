@@ -368,3 +368,10 @@ def test_cache_blocked_segments_match_reference(data):
             np.testing.assert_allclose(sim.state(w[None].repeat(3, 0), x), R.simulate(program, w, x), atol=1e-10)
     finally:
         SP.LOCAL_BYTES, SP.PHASE_TABLE_ELEMENTS, SP.MAX_DIAGONAL_QUBITS = saved
+
+
+def test_memory_message_for_a_thousand_qubits():
+    # the byte count no longer fits a float: the message still comes out, as a power of two
+    prog = parse("qubit q[1100];\nh q;\nexpect z(q[0]);\n")
+    with pytest.raises(ResourceLimitError, match=r"1100 qubits needs ~2\^1106 bytes"):
+        Simulator(prog).expval(np.zeros(0))

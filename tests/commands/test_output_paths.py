@@ -68,3 +68,31 @@ def test_run_maps_a_csv_header_of_input_names_and_refuses_a_mixed_one(tmp_path, 
     (value,) = np.ravel(json.loads(out.read_text())["values"])
     assert value == __import__("pytest").approx(np.cos(0.1) + 2 * np.cos(0.2), abs=1e-12)
     _refused(["run", str(src), "--inputs", str(tmp_path / "bad.csv")], capsys, "also 'bar'")
+
+
+@pytest.mark.parametrize("kind", ["zip", "empty", "records", "strings", "dict", "deep", "text", "ragged"])
+def test_bad_value_files_are_input_errors(kind, model, tmp_path, capsys):
+    import json
+
+    import numpy as np
+
+    name = {"zip": "v.npz", "empty": "v.npy", "records": "v.npy", "strings": "v.npy"}.get(kind, "v.json")
+    f = tmp_path / name
+    if kind == "zip":
+        f.write_bytes(b"PK\x03\x04garbage")
+    elif kind == "empty":
+        f.write_bytes(b"")
+    elif kind == "records":
+        np.save(f, np.zeros(2, dtype=[("a", "f8"), ("b", "i4")]))
+    elif kind == "strings":
+        np.save(f, np.array(["a", "b"]))
+    else:
+        f.write_text({"dict": json.dumps({"w": {"a": 1}}), "deep": "[" * 100000 + "]" * 100000,
+                      "text": json.dumps({"w": [0.1, "x"]}), "ragged": json.dumps([[0.1, 0.2], [0.3]])}[kind])
+    for argv in (["run", str(model), "--params", str(f)],
+                 ["compile", str(model), "--bind-params", str(f), "-o", str(tmp_path / "o.qasm")],
+                 ["grad", str(model), "-o", str(tmp_path / "g"), "--params", str(f)]):
+        assert main(argv) == 1
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and "internal error" not in err and "Traceback" not in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["m.q", name])

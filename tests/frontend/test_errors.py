@@ -250,3 +250,9 @@ def test_non_finite_number_inside_a_symbolic_angle() -> None:
 def test_loop_trip_count_past_machine_integers_is_a_limit() -> None:
     check("qubit q;\nfor i in range(2**63) { h q; }", ResourceLimitError, 2, 1, r"loop runs 9223372036854775808 times")
     check("qubit q;\nfor i in range(0, -2**70, -3) { h q; }", ResourceLimitError, 2, 1, r"over the unrolling limit")
+
+
+def test_param_and_input_registers_are_limited() -> None:
+    check("qubit q;\nparam w[10**18];", ResourceLimitError, 2, 9, r"params would number 1000000000000000000, over the limit")
+    check("qubit q;\ninput a[15];\ninput b[10];", ResourceLimitError, 3, 9, r"inputs would number 25, over the limit of 20",
+          max_ops=20)
