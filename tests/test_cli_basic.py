@@ -209,3 +209,14 @@ def test_sources_with_a_utf8_byte_order_mark(tmp_path, capsys):
     assert main(["check", str(tmp_path / "m.q")]) == 0
     assert main(["check", str(tmp_path / "m.qasm")]) == 0
     assert capsys.readouterr().out.count("ok") == 2
+
+
+@pytest.mark.parametrize("argv", [["run", "M", "--shots", "10", "--seed", "-1"], ["run", "M", "--shots", "100000000000000000000"],
+                                  ["run", "M", "--threads", "0"], ["train", "M", "--data", "digits:3,6", "--seed", "-5"]])
+def test_out_of_range_counts_are_usage_errors(argv, tmp_path, capsys):
+    from qcomp.cli import main
+
+    (tmp_path / "m.q").write_text("qubit q;\nh q;\nexpect z(q);\n")
+    with pytest.raises(SystemExit) as e:
+        main([str(tmp_path / "m.q") if a == "M" else a for a in argv])
+    assert e.value.code == 2 and "must be between" in capsys.readouterr().err

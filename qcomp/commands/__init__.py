@@ -43,3 +43,19 @@ def check_outputs(outputs, inputs=()) -> None:
         if p in seen:
             raise InputError(f"output '{name}' is the same file as the {seen[p]}; choose another path")
         seen[p] = f"output '{name}'"
+
+
+def int_in(lo: int, hi: int, what: str):
+    """An argparse type: an integer in [lo, hi] (numpy refuses negative seeds, shot counts past
+    int64 overflow, thread counts are checked by numexpr only with a printed warning)."""
+
+    def parse(text: str) -> int:
+        try:
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{what} must be an integer, got '{text}'") from None
+        if not lo <= v <= hi:
+            raise argparse.ArgumentTypeError(f"{what} must be between {lo} and {hi}, got {v}")
+        return v
+
+    return parse

@@ -8,7 +8,7 @@ import json
 import numpy as np
 
 from ..errors import InputError
-from . import add_source_args
+from . import add_source_args, int_in
 from .train import add_data_args, load_dataset
 
 NAME = "eval"
@@ -20,7 +20,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_data_args(p)
     p.add_argument("--params", required=True, help="a checkpoint from 'qcomp train --save' (.npz) or a .npy array")
     p.add_argument("--loss", default="hinge", choices=("hinge", "squared", "bce", "softmax-ce"))
-    p.add_argument("--seed", type=int, default=0, help="the seed used for the data split when training")
+    p.add_argument("--seed", type=int_in(0, 2**63 - 1, "--seed"), default=0, help="the seed used for the data split when training")
     p.add_argument("--split", default="test", choices=("train", "test", "val"))
     p.add_argument("-O", dest="optimize", type=int, default=2, choices=(0, 1, 2, 3))
     p.add_argument("--json", action="store_true")

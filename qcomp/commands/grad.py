@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ExportError, InputError, QCompError
-from . import add_source_args, load_program
+from . import add_source_args, int_in, load_program
 
 NAME = "grad"
 HELP = "export the parameter-shift gradient (or Hessian) program: one OpenQASM 3 file per shifted circuit + manifest.json"
@@ -31,8 +31,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backend", choices=("qcomp", "qiskit-statevector", "qiskit-aer"), default=None,
                    help="after exporting, evaluate the gradient program on this backend and print it (needs --params)")
     p.add_argument("--inputs", help="input rows for --backend (.npy/.npz/.json/.csv, one sample per row)")
-    p.add_argument("--shots", type=int, default=None, help="shots per measured Pauli group with --backend qiskit-aer")
-    p.add_argument("--seed", type=int, default=None, help="seed for --backend qiskit-aer")
+    p.add_argument("--shots", type=int_in(1, 2**62, "--shots"), default=None, help="shots per measured Pauli group with --backend qiskit-aer")
+    p.add_argument("--seed", type=int_in(0, 2**63 - 1, "--seed"), default=None, help="seed for --backend qiskit-aer")
 
 
 def export_gradient_program(gp, param_values: np.ndarray | None = None) -> tuple[dict[str, str], dict[str, Any]]:

@@ -13,7 +13,7 @@ import numpy as np
 
 from .._io import atomic_write_bytes, atomic_write_text
 from ..errors import InputError, QCompError
-from . import add_source_args, check_outputs, load_program
+from . import add_source_args, check_outputs, int_in, load_program
 
 NAME = "run"
 HELP = "simulate a model: expectation values (or shot counts with --shots) for params and a batch of inputs"
@@ -25,12 +25,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--inputs", help="input rows: .npy, .npz, .json or .csv (one sample per row)")
     p.add_argument("--backend", choices=("qcomp", "qiskit-statevector", "qiskit-aer"), default="qcomp",
                    help="qcomp's simulator (default), or the compiled OpenQASM 3 run through Qiskit: exact statevector or Aer shots")
-    p.add_argument("--shots", type=int, help="sample the measured qubits (all qubits if none) this many times per row;"
+    p.add_argument("--shots", type=int_in(1, 2**62, "--shots"), help="sample the measured qubits (all qubits if none) this many times per row;"
                    " with --backend qiskit-aer and 'expect' outputs: shots per measured Pauli group (default 4096)")
-    p.add_argument("--seed", type=int, default=None, help="random seed for --shots")
+    p.add_argument("--seed", type=int_in(0, 2**63 - 1, "--seed"), default=None, help="random seed for --shots")
     p.add_argument("--batch-size", type=int, default=None, help="rows simulated at once (memory)")
     p.add_argument("--precision", choices=("double", "single"), default="double")
-    p.add_argument("--threads", type=int, default=None, help="threads (default: QCOMP_NUM_THREADS or all cores)")
+    p.add_argument("--threads", type=int_in(1, 4096, "--threads"), default=None, help="threads (default: QCOMP_NUM_THREADS or all cores)")
     p.add_argument("-o", "--output", default=None, help="write results to .npy, .json or .csv instead of printing")
 
 

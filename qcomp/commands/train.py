@@ -11,7 +11,7 @@ import numpy as np
 
 from .._io import atomic_write_text
 from ..errors import QCompError
-from . import add_source_args, check_outputs
+from . import add_source_args, check_outputs, int_in
 
 NAME = "train"
 HELP = "train a model (hinge/squared/bce/softmax-ce loss, Adam or SGD) on a dataset and export the trained circuit"
@@ -26,7 +26,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--momentum", type=float, default=None, help="SGD momentum")
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--seed", type=int, default=0, help="seeds the data split, init and shuffling")
+    p.add_argument("--seed", type=int_in(0, 2**63 - 1, "--seed"), default=0, help="seeds the data split, init and shuffling")
     p.add_argument("--init-scale", type=float, default=np.pi, help="initial params uniform in [-s, s]")
     p.add_argument("--patience", type=int, default=None, help="early stopping patience (epochs)")
     p.add_argument("--save", default=None, help="checkpoint .npz (default: <model>.params.npz in the current directory)")
