@@ -67,7 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 141
     except OSError as exc:
         # a path the file system refuses (missing directory, a directory, read-only, too long):
-        # a user mistake, reported like the others; outputs are written atomically, so none is partial
+        # a user mistake, reported like the others (each output file is written atomically)
         if getattr(args, "traceback", False):
             raise
         where = f"'{exc.filename}': " if exc.filename else ""

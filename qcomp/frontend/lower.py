@@ -29,6 +29,19 @@ BUILTIN_CONSTANTS = {"pi": math.pi, "tau": 2 * math.pi, "e": math.e}
 PAULI_NAMES = {"i": "I", "x": "X", "y": "Y", "z": "Z"}
 
 
+def sum_chain(node, split) -> list:
+    """The terms of a left-deep chain a + b - c ... as ``(negate, node)`` pairs in source order;
+    ``split(node)`` gives ``(negate, left, right)`` for a + or - node, else None. Shared by the
+    .q front end and the OpenQASM importer (their ASTs differ), walked without recursion."""
+    chain = []
+    while (parts := split(node)) is not None:
+        negate, node, right = parts
+        chain.append((negate, right))
+    chain.append((False, node))
+    chain.reverse()
+    return chain
+
+
 def check_angle_depth(angle: E.Expr, gate: str, span: Span | None) -> None:
     """Refuse an angle nested deeper than MAX_ANGLE_DEPTH, at ``span`` (the argument)."""
     d = E.depth(angle)
@@ -169,13 +182,9 @@ class _Lowerer:
             if node.op in ("+", "-"):
                 # a chain a + b - c ... parses left-deep; lowered as one signed sum (balanced when
                 # long) without recursing once per term
-                chain: list[tuple[bool, ast.Node]] = []
-                left: ast.Node = node
-                while isinstance(left, ast.BinOp) and left.op in ("+", "-"):
-                    chain.append((left.op == "-", left.right))
-                    left = left.left
-                chain.append((False, left))
-                return E.signed_sum([(negate, self.expr(t, scope)) for negate, t in reversed(chain)])
+                chain = sum_chain(node, lambda n: (n.op == "-", n.left, n.right)
+                                  if isinstance(n, ast.BinOp) and n.op in ("+", "-") else None)
+                return E.signed_sum([(negate, self.expr(t, scope)) for negate, t in chain])
             a = self.expr(node.left, scope)
             b = self.expr(node.right, scope)
             if node.op in ("+", "-", "*", "/", "**", "%"):
@@ -384,6 +393,8 @@ class _Lowerer:
             )
         angles = tuple(self.expr(a, scope) for a in s.args)
         for node, a in zip(s.args, angles):
+            if type(a) is E.Sym or (type(a) is E.Const and math.isfinite(a.val)):
+                continue  # the common case: nothing to walk
             check_angle_depth(a, s.name, node.span or s.span)
             if a.is_constant and not math.isfinite(a.value()):
                 raise SemanticError(f"angle of gate '{s.name}' is not a finite number ({a.value()})", node.span or s.span)

@@ -28,7 +28,7 @@ from ..ir.circuit import Circuit
 from ..ir.gates import GATES, inverse as gate_inverse
 from ..ir.ops import Operation, Register, ValueDecl
 from ..ir.program import Program
-from .lower import DEFAULT_MAX_OPS, DEFAULT_MAX_QUBITS, Scope, check_angle_depth
+from .lower import DEFAULT_MAX_OPS, DEFAULT_MAX_QUBITS, Scope, check_angle_depth, sum_chain
 from .parser import deep_recursion
 
 __all__ = ["import_qasm", "QASM_GATES"]
@@ -169,13 +169,9 @@ class _Importer:
         if isinstance(node, ast.BinaryExpression):
             op = node.op.name
             if op in ("+", "-"):  # a left-deep chain: one signed sum, balanced when long (as for .q)
-                chain: list[tuple[bool, ast.Expression]] = []
-                left: ast.Expression = node
-                while isinstance(left, ast.BinaryExpression) and left.op.name in ("+", "-"):
-                    chain.append((left.op.name == "-", left.rhs))
-                    left = left.lhs
-                chain.append((False, left))
-                return E.signed_sum([(negate, self.expr(t, scope)) for negate, t in reversed(chain)])
+                chain = sum_chain(node, lambda n: (n.op.name == "-", n.lhs, n.rhs)
+                                  if isinstance(n, ast.BinaryExpression) and n.op.name in ("+", "-") else None)
+                return E.signed_sum([(negate, self.expr(t, scope)) for negate, t in chain])
             if op in ("*", "/", "**", "%"):
                 return E.binary(op, self.expr(node.lhs, scope), self.expr(node.rhs, scope))
             raise self.unsupported(f"operator '{op}' in an angle", node)
