@@ -58,7 +58,8 @@ class Simulator:
 
     def __init__(self, program: Program, *, precision: str = "double", threads: int | None = None,
                  batch_size: int | None = None, max_memory_bytes: int | None = None,
-                 block_qubits: int = SP.DEFAULT_BLOCK_QUBITS, pauli_layers: bool = True) -> None:
+                 block_qubits: int = SP.DEFAULT_BLOCK_QUBITS, pauli_layers: bool = True,
+                 engine: str = "auto") -> None:
         if precision not in ("double", "single"):
             raise QCompError(f"precision must be 'double' or 'single', got {precision!r}")
         if batch_size is not None and batch_size < 1:
@@ -76,6 +77,11 @@ class Simulator:
         self.pauli_layers = pauli_layers
         self._ops = program.circuit.ops()
         self._plans: dict[str, SP.Plan] = {}
+        if engine not in ENGINES:
+            raise QCompError(f"unknown engine '{engine}'; valid engines: {', '.join(ENGINES)}")
+        self.engine = choose_engine(self._ops) if engine == "auto" else engine
+        self._fused: dict[bool, Any] = {}
+        self._obs_arrays: tuple | None = None
 
     # -- plans ------------------------------------------------------------------------
     def plan(self, kind: str = "forward") -> SP.Plan:
@@ -91,6 +97,24 @@ class Simulator:
                 local_qubits=SP.local_qubits(self.dtype), fold_observables=(kind != "forward"),
                 pauli_layers=self.pauli_layers)
         return self._plans[kind]
+
+    def fused_plan(self, gradient: bool = False):
+        """The fused-engine plan (``qcomp.backends.engine``), built once per kind."""
+        if gradient not in self._fused:
+            from . import engine as E
+
+            self._fused[gradient] = E.build_plan(self._ops, self.n, with_gradient=gradient)
+        return self._fused[gradient]
+
+    def _fused_observables(self) -> tuple:
+        if self._obs_arrays is None:
+            from . import engine as E
+
+            self._obs_arrays = E.observable_arrays(self.program.observables)
+        return self._obs_arrays
+
+    def _forward_phys(self) -> list[int] | None:
+        return None if self.engine == "fused" else self.plan("forward").phys
 
     def _observables(self, plan: SP.Plan) -> list:
         return SP.map_observables(plan.observables(self.program.observables), plan.phys)
@@ -203,19 +227,22 @@ class Simulator:
         # float64 angle tables while building (one per warm-up thread)
         return kept + biggest * 8 * max(1, self.threads), biggest * (item + 8)
 
-    def _chunk_rows(self, B: int, workspace: int, extra_per_row: int = 0, kind: str | None = None) -> int:
-        """Rows per chunk: cache-blocked, within batch_size and the memory budget (states, their
-        workspace and, for ``kind``'s plan, its phase tables)."""
+    def _chunk_rows(self, B: int, workspace: int, extra_per_row: int = 0, kind: str | None = None,
+                    cache_blocked: bool = True, chunk_row_bytes: int = 0) -> int:
+        """Rows per chunk: cache-blocked (unless the fused engine, which keeps each row in cache
+        itself, runs them), within batch_size and the memory budget (states, their workspace and,
+        for ``kind``'s plan, its phase tables)."""
         avail = self.max_memory_bytes if self.max_memory_bytes is not None else available_memory()
         row = self._row_bytes()
-        fixed, per_row = self._table_bytes(kind) if kind else (0, 0)
+        fixed, per_row = self._table_bytes(kind) if kind and self.engine != "fused" else (0, 0)
+        per_row += chunk_row_bytes
         need_one = row * workspace + per_row + extra_per_row * B + fixed
         if need_one > avail:
             raise ResourceLimitError(
                 f"simulating {self.n} qubits needs {_fmt_bytes(need_one)} ({_raw_bytes(need_one)}: a "
                 f"{_fmt_bytes(row)} state, its workspace and phase tables) but only {_fmt_bytes(avail)} is available")
         fit = int((avail - extra_per_row * B - fixed) // (row * workspace + per_row))
-        rows = max(1, min(B, fit, max(1, CACHE_BLOCK_BYTES // row)))
+        rows = max(1, min(B, fit, max(1, CACHE_BLOCK_BYTES // row) if cache_blocked else B))
         if self.batch_size is not None:
             rows = min(rows, self.batch_size)
         return rows
@@ -223,6 +250,12 @@ class Simulator:
     def memory_plan(self, batch: int, gradient: bool = False) -> dict[str, int]:
         """Rows per chunk and bytes for a batch (what the memory guard decided)."""
         kind = "adjoint" if gradient else "expval"
+        if self.engine == "fused":
+            ws = FUSED_GRADIENT_WORKSPACE if gradient else FUSED_FORWARD_WORKSPACE
+            mat = self._fused_matrix_bytes(gradient)
+            rows = self._chunk_rows(batch, ws, cache_blocked=False, chunk_row_bytes=mat)
+            return {"rows_per_chunk": rows, "chunks": -(-batch // rows), "bytes_per_state": self._row_bytes(),
+                    "workspace_bytes": rows * (ws * self._row_bytes() + mat), "table_bytes": 0}
         ws = GRADIENT_WORKSPACE + len(SP.save_points(self.plan("adjoint"))) if gradient else FORWARD_WORKSPACE
         rows = self._chunk_rows(batch, ws, kind=kind)
         fixed, per_row = self._table_bytes(kind)
@@ -240,6 +273,8 @@ class Simulator:
     def _run(self, params, inputs, consume, extra_per_row: int = 0, kind: str = "forward") -> int:
         """Forward simulation chunk by chunk; ``consume(rows, state)`` receives each final state."""
         P, X, B, pvar, xvar = self._args(params, inputs)
+        if self.engine == "fused":
+            return self._run_fused(P, X, B, pvar, xvar, consume, extra_per_row)
         plan = self.plan(kind)
         ctx = self._context(plan, P, X, pvar, xvar)
         rows = self._chunk_rows(B, FORWARD_WORKSPACE, extra_per_row, kind=kind)
@@ -251,6 +286,28 @@ class Simulator:
         self._map_chunks(B, rows, 2, work)
         return B
 
+    def _fused_matrix_bytes(self, gradient: bool) -> int:
+        """Bytes per batch row of the fused engine's gate, derivative and block matrices."""
+        plan = self.fused_plan(gradient)
+        entries = sum(4 ** len(op.qubits) * (1 + len(op.angles) * gradient) for op in plan.gates if op.angles)
+        entries += sum((2 ** len(b.qubits) if b.diagonal else 4 ** len(b.qubits)) for b in plan.blocks)
+        return entries * 16 * 2 + len(plan.exprs) * 8 * (2 + gradient)
+
+    def _run_fused(self, P, X, B, pvar, xvar, consume, extra_per_row: int, raw: bool = False) -> int:
+        """Forward chunks of the fused engine; ``consume`` gets complex rows, or the split planes
+        (2, b, 2**n) with ``raw``."""
+        from . import engine as E
+
+        plan = self.fused_plan(False)
+        rows = self._chunk_rows(B, FUSED_FORWARD_WORKSPACE, extra_per_row, cache_blocked=False,
+                                chunk_row_bytes=self._fused_matrix_bytes(False))
+        buf = np.empty((2, rows, 2**self.n), dtype=self.dtype.char.lower())
+        for sl in _chunks(B, rows):
+            bound = E.Bound(plan, *_rows_of(P, X, sl), pvar, xvar, self.dtype)
+            planes = bound.forward(slice(0, sl.stop - sl.start), buf, self.threads)
+            consume(sl, planes if raw else E.to_complex(planes, self.dtype))
+        return B
+
     def _map_chunks(self, B: int, rows: int, nbufs: int, work) -> None:
         """Run ``work(rows_slice, buffers)`` over the batch in chunks. Small states run chunks in
         parallel threads (numpy releases the GIL); large ones run one at a time and let
@@ -260,8 +317,11 @@ class Simulator:
         workers = min(self.threads, len(chunks))
         if rows * dim >= K.NUMEXPR_MIN_ELEMENTS or workers <= 1:
             bufs = [np.empty((rows, dim), dtype=self.dtype) for _ in range(nbufs)]
-            for sl in chunks:
-                work(sl, bufs)
+            # numexpr's threads split each kernel here: BLAS threads beside them oversubscribe the
+            # cores (10x slower on a busy 2-core machine), so BLAS stays on one thread
+            with _blas_single_thread():
+                for sl in chunks:
+                    work(sl, bufs)
             return
         import threading
         from concurrent.futures import ThreadPoolExecutor
@@ -284,7 +344,7 @@ class Simulator:
         P, X, B, _, _ = self._args(params, inputs)
         out = np.empty((B, 2**self.n), dtype=self.dtype)
 
-        phys = self.plan("forward").phys
+        phys = self._forward_phys()
 
         def take(sl, st):
             out[sl] = SP.to_logical(st, phys)
@@ -294,6 +354,18 @@ class Simulator:
 
     def expval(self, params: ArrayLike = None, inputs: ArrayLike = None) -> np.ndarray:
         """Expectation values of every ``expect`` output, shape (B, n_outputs), float64."""
+        if self.engine == "fused":
+            from . import engine as E
+
+            res: list[tuple[slice, np.ndarray]] = []
+            nout = self.program.num_outputs
+            P, X, B, pvar, xvar = self._args(params, inputs)
+            self._run_fused(P, X, B, pvar, xvar, lambda sl, st: res.append(
+                (sl, E.values(st, self._fused_observables(), nout, self.threads))), 0, raw=True)
+            out = np.zeros((B, nout))
+            for sl, v in res:
+                out[sl] = v
+            return out
         obs = self._observables(self.plan("expval"))
         results: list[tuple[slice, np.ndarray]] = []
         B = self._run(params, inputs, lambda sl, st: results.append((sl, K.expval_terms(st, self.n, obs))), kind="expval")
@@ -328,7 +400,7 @@ class Simulator:
         """Outcome probabilities (B, 2**len(qubits)); result bit j is qubits[j]. Default qubits: the
         measured ones, or all qubits when the program has no ``measure``."""
         qs = self._default_qubits(qubits)
-        phys = self.plan("forward").phys
+        phys = self._forward_phys()
         if phys is not None:
             qs = tuple(phys[q] for q in qs)
         results: list[tuple[slice, np.ndarray]] = []
@@ -427,6 +499,8 @@ class Simulator:
         """Per-row gradients (B, P) of sum_k cot[b, k] <O_k>_b by one forward and one backward sweep
         (and the expectation values when the cotangent comes from ``cotangent_fn``)."""
         P, X, B, pvar, xvar = self._args(params, inputs)
+        if self.engine == "fused":
+            return self._adjoint_fused(P, X, B, pvar, xvar, cot, cotangent_fn)
         plan = self.plan("adjoint")
         ctx = self._context(plan, P, X, pvar, xvar)
         dvals = plan.dcompiled(P, X) if plan.dcompiled.exprs else np.zeros((0, B))
@@ -460,8 +534,42 @@ class Simulator:
         self._map_chunks(B, rows, 3 + len(points), work)
         return grad, values
 
+    def _adjoint_fused(self, P, X, B, pvar, xvar, cot, cotangent_fn) -> tuple[np.ndarray, np.ndarray | None]:
+        from . import engine as E
+
+        plan = self.fused_plan(True)
+        nout, npar = self.program.num_outputs, self.program.num_params
+        rows = self._chunk_rows(B, FUSED_GRADIENT_WORKSPACE, cache_blocked=False,
+                                chunk_row_bytes=self._fused_matrix_bytes(True))
+        obs = self._fused_observables()
+        grad = np.zeros((B, npar))
+        values = np.zeros((B, nout)) if cotangent_fn is not None else None
+        psi_buf = np.empty((2, rows, 2**self.n), dtype=self.dtype.char.lower())
+        lam_buf = np.empty_like(psi_buf)
+        for sl in _chunks(B, rows):
+            Bc = sl.stop - sl.start
+            Pc, Xc = _rows_of(P, X, sl)
+            bound = E.Bound(plan, Pc, Xc, pvar, xvar, self.dtype)
+            local = slice(0, Bc)
+            psi = bound.forward(local, psi_buf, self.threads)
+            if cotangent_fn is None:
+                crow = cot[sl]
+            else:
+                values[sl] = E.values(psi, obs, nout, self.threads)
+                crow = np.asarray(cotangent_fn(values[sl], sl), dtype=float)
+                if crow.shape != (Bc, nout) or not np.all(np.isfinite(crow)):
+                    raise InputError(f"cotangent_fn returned shape {crow.shape} or non-finite values;"
+                                     f" expected finite ({Bc}, {nout})")
+            lam = E.cotangent_states(psi, obs, crow, self.threads, lam_buf[:, :Bc])
+            gslots = bound.backward(psi, lam, local, self.threads)
+            dvals = plan.dcompiled(Pc, Xc) if plan.dcompiled.exprs else np.zeros((0, Bc))
+            grad[sl] = bound.chain_rule(gslots, dvals, npar)
+        return grad, values
+
     def describe(self) -> str:
         """The forward kernel plan as text."""
+        if self.engine == "fused":
+            return self.fused_plan(False).describe()
         return self.plan("forward").describe()
 
 
@@ -501,6 +609,28 @@ def _blas_single_thread():
                 if _BLAS_STATE["depth"] == 0:
                     for lib, n in zip(ctl.lib_controllers, _BLAS_STATE["original"]):
                         lib.set_num_threads(n)
+
+
+def _chunks(B: int, rows: int) -> list[slice]:
+    return [slice(s, min(B, s + rows)) for s in range(0, B, rows)]
+
+
+def _rows_of(P: np.ndarray, X: np.ndarray, sl: slice) -> tuple[np.ndarray, np.ndarray]:
+    """The params and inputs of batch rows ``sl`` (a single shared row stays shared)."""
+    return (P[sl] if P.shape[0] > 1 else P), (X[sl] if X.shape[0] > 1 else X)
+
+
+ENGINES = ("auto", "fused", "layers")
+# per row: the state, its copy for the caller, the adjoint's lambda and slack for temporaries
+FUSED_FORWARD_WORKSPACE = 2
+FUSED_GRADIENT_WORKSPACE = 3
+
+
+def choose_engine(ops) -> str:
+    """"layers" for circuits with two-qubit XX/YY rotations (the seed QNN's couplings: Pauli layers
+    turn them into phase tables between Hadamard transforms, which beats any gate-by-gate
+    kernel); "fused" (numba kernels over fused gate blocks) for everything else."""
+    return "layers" if any(op.name in ("rxx", "ryy") for op in ops) else "fused"
 
 
 # name -> fn(simulator, params, inputs) -> (B, n_outputs, n_params); filled by qcomp.gradients

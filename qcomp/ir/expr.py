@@ -759,11 +759,12 @@ class CompiledExprs:
 
         outs = [visit(e) for e in self.exprs]
         body = "\n".join(lines)
-        ret = ", ".join(f"np.broadcast_to({o}, (B,))" for o in outs)
+        # row assignments broadcast scalars and (1,) columns in place: one array, no temporaries
+        fills = "".join(f"    out[{i}] = {o}\n" for i, o in enumerate(outs))
         src = (
             "def _f(P, X, B):\n"
             + (body + "\n" if body else "")
-            + (f"    return np.array([{ret}], dtype=float).reshape({len(outs)}, B)\n")
+            + f"    out = np.empty(({len(outs)}, B))\n" + fills + "    return out\n"
         )
         glb: dict = {"np": np, **consts}
         exec(compile(src, "<qcomp-exprs>", "exec"), glb)  # noqa: S102 - generated from our own tree

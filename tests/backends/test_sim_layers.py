@@ -61,11 +61,11 @@ def test_layer_plans_match_reference(reference_fd, src, seed, B, per_row_params)
     rng = np.random.default_rng(seed)
     w = rng.uniform(-3, 3, (B, 4) if per_row_params else 4)
     x = rng.uniform(-2, 2, (B, 2))
-    sim = Simulator(program)
+    sim = Simulator(program, engine="layers")
     want = R.expvals(program, w, x)
     np.testing.assert_allclose(sim.expval(w, x), want, atol=1e-10, rtol=0)
     np.testing.assert_allclose(sim.state(w, x), R.simulate(program, w, x), atol=1e-10, rtol=0)
-    np.testing.assert_allclose(Simulator(program, precision="single").expval(w, x), want, atol=2e-5, rtol=0)
+    np.testing.assert_allclose(Simulator(program, engine="layers", precision="single").expval(w, x), want, atol=2e-5, rtol=0)
     # adjoint through layers, Hadamard kernels and folded observables vs central differences
     g = sim.gradient(w, x)
     np.testing.assert_allclose(g, reference_fd(program, w, x), atol=1e-6, rtol=0)
@@ -78,7 +78,7 @@ def test_xx_layer_becomes_one_layer_and_matches_rotation_kernels():
     src += [f"ryy(w[{n - 1 + i}]) q[{i}], q[{i + 1}];" for i in range(n - 1)]
     src += ["expect z(q[0]);", f"expect x(q[{n - 1}]);"]
     program = parse("\n".join(src))
-    sim = Simulator(program)
+    sim = Simulator(program, engine="layers")
     plan = sim.plan("adjoint")
     layers = [k for k in plan.kernels if k.kind == "diag" and k.layer]
     assert [len(k.terms) for k in layers] == [n - 1, n - 1]
@@ -86,7 +86,7 @@ def test_xx_layer_becomes_one_layer_and_matches_rotation_kernels():
     assert plan.kernels[0].kind == "diag" and plan.kernels[0].layer
     rng = np.random.default_rng(0)
     w = rng.uniform(-3, 3, 2 * (n - 1))
-    slow = Simulator(program, pauli_layers=False)
+    slow = Simulator(program, engine="layers", pauli_layers=False)
     assert not any(k.kind == "wht" for k in slow.plan("adjoint").kernels)
     np.testing.assert_allclose(sim.expval(w), slow.expval(w), atol=1e-12)
     np.testing.assert_allclose(sim.gradient(w), slow.gradient(w), atol=1e-12)
@@ -172,7 +172,7 @@ def _dense(n: int, term: PauliTerm) -> np.ndarray:
 
 def test_folded_observables_do_not_change_states_or_probabilities():
     program = parse("qubit q[3]; param w[1]; rxx(w[0]) q[0], q[1]; h q[2]; s q[1]; h q[1]; measure q; expect z(q[1]);")
-    sim = Simulator(program)
+    sim = Simulator(program, engine="layers")
     assert [g.name for g in sim.plan("expval").obs_gates] == ["h", "s", "h"]
     assert not sim.plan("forward").obs_gates
     w = np.array([0.8])
@@ -203,7 +203,7 @@ def test_dense_block_modes_match_reference(qubits, mode):
         lines.append(f"ry(w[1]) {qs[2]};")
     lines.append(f"expect z({qs[0]}) + 0.5 * z({qs[-1]}) @ x(q[{n - 1 if qubits[-1] != n - 1 else 0}]);")
     program = parse("\n".join(lines))
-    sim = Simulator(program)
+    sim = Simulator(program, engine="layers")
     for kind in ("expval", "adjoint"):
         modes = {K.dense_mode(k.qubits) for k in sim.plan(kind).kernels if k.kind == "dense" and k.uses_params}
         assert mode in modes, (kind, sim.plan(kind).describe())
@@ -212,7 +212,7 @@ def test_dense_block_modes_match_reference(qubits, mode):
     x = rng.uniform(-2, 2, (3, 1))
     want = R.expvals(program, w, x)
     np.testing.assert_allclose(sim.expval(w, x), want, atol=1e-12)
-    np.testing.assert_allclose(Simulator(program, precision="single").expval(w, x), want, atol=2e-5)
+    np.testing.assert_allclose(Simulator(program, engine="layers", precision="single").expval(w, x), want, atol=2e-5)
     g = sim.gradient(w, x)
     fd = np.zeros_like(g)
     for i in range(2):
@@ -232,7 +232,7 @@ def test_layer_inside_a_cache_blocked_run_at_17_qubits():
     lines += [f"rxx(w[{i}]) q[{i}], q[7];" for i in range(7)]
     lines += ["ryy(w[7] * x[0]) q[3], q[16];", "expect z(q[7]) + 0.5 * x(q[2]);"]
     program = parse("\n".join(lines))
-    sim = Simulator(program)
+    sim = Simulator(program, engine="layers")
     plan = sim.plan("adjoint")
     m = SP.local_qubits(sim.dtype)
     layer = [k for k in plan.kernels if k.kind == "diag" and k.layer]
@@ -268,10 +268,10 @@ def test_memory_guard_counts_layer_phase_tables(gradient):
     from qcomp.errors import ResourceLimitError
 
     program = _many_layers()
-    mp = Simulator(program, threads=1).memory_plan(1, gradient=gradient)
+    mp = Simulator(program, engine="layers", threads=1).memory_plan(1, gradient=gradient)
     assert mp["table_bytes"] >= 6 * mp["bytes_per_state"]
     budget = mp["workspace_bytes"] + mp["table_bytes"]
-    sim = Simulator(program, threads=1, max_memory_bytes=budget)
+    sim = Simulator(program, engine="layers", threads=1, max_memory_bytes=budget)
     w = np.linspace(0.1, 0.6, 6)
     run = (lambda s: s.gradient(w)) if gradient else (lambda s: s.expval(w))
     tracemalloc.start()
@@ -282,7 +282,7 @@ def test_memory_guard_counts_layer_phase_tables(gradient):
         tracemalloc.stop()
     assert peak <= budget
     with pytest.raises(ResourceLimitError, match="phase tables"):
-        run(Simulator(program, threads=1, max_memory_bytes=mp["workspace_bytes"]))
+        run(Simulator(program, engine="layers", threads=1, max_memory_bytes=mp["workspace_bytes"]))
 
 
 def test_blas_threads_restored_after_concurrent_calls():
@@ -300,7 +300,7 @@ def test_blas_threads_restored_after_concurrent_calls():
         pytest.skip("no BLAS library visible to threadpoolctl")
     program = parse("qubit q[6]; param w[3]; " + " ".join(f"rxx(w[{i % 3}]) q[{i}], q[{(i + 1) % 6}];" for i in range(6))
                     + " expect z(q[0]);")
-    sim = Simulator(program, threads=4, batch_size=2)
+    sim = Simulator(program, engine="layers", threads=4, batch_size=2)
     w = np.random.default_rng(0).uniform(-1, 1, (64, 3))
 
     def go():

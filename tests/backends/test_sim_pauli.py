@@ -113,7 +113,7 @@ def test_pauli_circuits_state_and_adjoint(reference_fd, data):
     B = data.draw(st.sampled_from([1, 4]))
     w = rng.uniform(-2, 2, 3)
     x = rng.uniform(-2, 2, (B, 2))
-    sim = Simulator(program)
+    sim = Simulator(program, engine="layers")
     np.testing.assert_allclose(sim.state(w, x), R.simulate(program, w, x), atol=1e-10, rtol=0)
     g = sim.gradient(w, x)
     np.testing.assert_allclose(g, reference_fd(program, w, x), atol=1e-6, rtol=0)
@@ -127,7 +127,7 @@ def test_mnist_model_matches_reference_at_17_qubits(layers):
 
     src = (Path(__file__).resolve().parents[2] / "examples" / "mnist_qnn.q").read_text()
     program = parse(src)
-    sim = Simulator(program, pauli_layers=layers)
+    sim = Simulator(program, engine="layers", pauli_layers=layers)
     kinds = [k.kind for k in sim.plan("adjoint").kernels]
     if layers:
         # the Hadamards before the XX layer fold into the product state, the final h into <X>
@@ -139,7 +139,7 @@ def test_mnist_model_matches_reference_at_17_qubits(layers):
     w = rng.uniform(-np.pi, np.pi, 32)
     x = rng.uniform(0, 1, (2, 16))  # non-binary pixels: a general product state
     np.testing.assert_allclose(sim.expval(w, x), R.expvals(program, w, x), atol=1e-10)
-    np.testing.assert_allclose(Simulator(program, precision="single", pauli_layers=layers).expval(w, x),
+    np.testing.assert_allclose(Simulator(program, engine="layers", precision="single", pauli_layers=layers).expval(w, x),
                                R.expvals(program, w, x), atol=1e-4)
     cot = rng.normal(size=(2, 1))
     g = sim.vjp(w, x, cot)

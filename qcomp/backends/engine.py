@@ -1,0 +1,1302 @@
+"""The fused kernel engine for general circuits: gates fused into k-qubit blocks and run by numba kernels."""
+
+from __future__ import annotations
+
+import math
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numba
+import numpy as np
+from numba import njit
+
+from ..errors import InputError
+from ..ir.expr import CompiledExprs, Expr
+from ..ir.gates import GATES
+from ..ir.ops import Operation
+
+# Frequency of each angle in the gate matrix entries (entries are a + b cos(f t) + c sin(f t)),
+# which makes dU/dt = f/2 (U(t + pi/2f) - U(t - pi/2f)) exact.
+MATRIX_FREQ: dict[str, tuple[float, ...]] = {
+    "rx": (0.5,), "ry": (0.5,), "rz": (0.5,), "rxx": (0.5,), "ryy": (0.5,), "rzz": (0.5,),
+    "crx": (0.5,), "cry": (0.5,), "crz": (0.5,), "p": (1.0,), "cp": (1.0,), "u": (0.5, 1.0, 1.0),
+}
+
+# Dense blocks hold at most this many qubits. Measured on the HEA and IQP benchmarks (2-core
+# Zen4): 2-qubit blocks beat 3 and 4 (the extra flops of a larger block cost more than the
+# state passes they save at these sizes, as qsim's own measurements found).
+DENSE_QUBITS = 2
+# Diagonal blocks cost one multiply per amplitude whatever their size: fuse up to this many qubits
+DIAG_QUBITS = 10
+# Runs of blocks on qubits below log2(CHUNK_BYTES / itemsize) are applied chunk by chunk, so
+# each chunk stays in cache while the whole run goes over it (cache blocking).
+CHUNK_BYTES = 1 << 18
+KMAX = max(DENSE_QUBITS, DIAG_QUBITS)
+# amplitude updates below which a call runs on the calling thread (a pool hand-off costs ~20 us)
+PARALLEL_WORK = 1 << 16
+
+_POOLS: dict[int, ThreadPoolExecutor] = {}
+_POOLS_LOCK = threading.Lock()
+
+
+def _pool(threads: int) -> ThreadPoolExecutor:
+    with _POOLS_LOCK:
+        if threads not in _POOLS:
+            _POOLS[threads] = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="qcomp-kernel")
+        return _POOLS[threads]
+
+
+def _parallel(fn, parts: int, threads: int, work: int) -> None:
+    """fn(part, parts) for every part, on ``threads`` threads when the work is worth it.
+
+    The kernels release the GIL, so this pool is the one owner of parallelism (BLAS and numexpr
+    are not used by this engine)."""
+    n = min(parts, threads) if work >= PARALLEL_WORK else 1
+    if n <= 1:
+        fn(0, 1)
+        return
+    futures = [_pool(threads).submit(fn, i, n) for i in range(1, n)]
+    fn(0, n)
+    for f in futures:
+        f.result()
+
+
+def _split(B: int, part: int, parts: int) -> slice:
+    step = -(-B // parts)
+    return slice(min(B, part * step), min(B, (part + 1) * step))
+
+
+# ----------------------------------------------------------------------------------------------
+# numba kernels. A state row is split complex: re and im planes of 2**n floats each, index bit q
+# is qubit q (split planes are what LLVM vectorises: interleaved complex arithmetic stayed scalar,
+# 3-7x slower per pass). A block acts on k sorted qubits qs[0] < ... < qs[k-1]; its matrix index
+# bit j is qs[j]. Gate matrices are in argument order (argument i is bit g-1-i of the gate index)
+# and are placed on block-local bit positions pos[i]. Index arithmetic is unsigned: numba then
+# drops the negative-index wraparound check, which also blocks vectorisation.
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _deposit(j, qs, k):
+    """The state index with zeros at the block qubits whose other bits are j (qs ascending)."""
+    i = j
+    for t in range(k):
+        q = qs[t]
+        i = ((i >> q) << (q + 1)) | (i & ((1 << q) - 1))
+    return i
+
+
+@njit(cache=True, nogil=True)
+def _offsets(qs, k):
+    D = 1 << k
+    offs = np.zeros(D, np.int64)
+    for m in range(D):
+        o = 0
+        for t in range(k):
+            if (m >> t) & 1:
+                o |= 1 << qs[t]
+        offs[m] = o
+    return offs
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def _apply1(re, im, q, m, lo, hi):
+    """One-qubit matrix m on qubit q over pair index range [lo, hi) of a row."""
+    a00r, a00i, a01r, a01i = m[0, 0].real, m[0, 0].imag, m[0, 1].real, m[0, 1].imag
+    a10r, a10i, a11r, a11i = m[1, 0].real, m[1, 0].imag, m[1, 1].real, m[1, 1].imag
+    one = numba.uint64(1)
+    uq = numba.uint64(q)
+    s = one << uq
+    low = s - one
+    j = numba.uint64(lo)
+    end = numba.uint64(hi)
+    while j < end:
+        t0 = j & low
+        run = min(s - t0, end - j)
+        i0 = ((j >> uq) << (uq + one)) | t0
+        for u in range(run):
+            i = i0 + numba.uint64(u)
+            k = i + s
+            xr = re[i]
+            xi = im[i]
+            yr = re[k]
+            yi = im[k]
+            re[i] = a00r * xr - a00i * xi + a01r * yr - a01i * yi
+            im[i] = a00r * xi + a00i * xr + a01r * yi + a01i * yr
+            re[k] = a10r * xr - a10i * xi + a11r * yr - a11i * yi
+            im[k] = a10r * xi + a10i * xr + a11r * yi + a11i * yr
+        j += run
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def _apply2(re, im, q0, q1, m, lo, hi):
+    """Two-qubit matrix (index bit 0 = q0 < q1) over base index range [lo, hi)."""
+    mr = np.empty((4, 4))
+    mi = np.empty((4, 4))
+    for y in range(4):
+        for x in range(4):
+            mr[y, x] = m[y, x].real
+            mi[y, x] = m[y, x].imag
+    b00, b01, b02, b03 = mr[0, 0], mr[0, 1], mr[0, 2], mr[0, 3]
+    b10, b11, b12, b13 = mr[1, 0], mr[1, 1], mr[1, 2], mr[1, 3]
+    b20, b21, b22, b23 = mr[2, 0], mr[2, 1], mr[2, 2], mr[2, 3]
+    b30, b31, b32, b33 = mr[3, 0], mr[3, 1], mr[3, 2], mr[3, 3]
+    c00, c01, c02, c03 = mi[0, 0], mi[0, 1], mi[0, 2], mi[0, 3]
+    c10, c11, c12, c13 = mi[1, 0], mi[1, 1], mi[1, 2], mi[1, 3]
+    c20, c21, c22, c23 = mi[2, 0], mi[2, 1], mi[2, 2], mi[2, 3]
+    c30, c31, c32, c33 = mi[3, 0], mi[3, 1], mi[3, 2], mi[3, 3]
+    one = numba.uint64(1)
+    u0 = numba.uint64(q0)
+    u1 = numba.uint64(q1)
+    s0 = one << u0
+    s1 = one << u1
+    l0 = s0 - one
+    l1 = s1 - one
+    j = numba.uint64(lo)
+    end = numba.uint64(hi)
+    while j < end:
+        t0 = j & l0
+        run = min(s0 - t0, end - j)
+        i0 = ((j >> u0) << (u0 + one)) | t0
+        i0 = ((i0 >> u1) << (u1 + one)) | (i0 & l1)
+        for u in range(run):
+            i = i0 + numba.uint64(u)
+            i1 = i + s0
+            i2 = i + s1
+            i3 = i2 + s0
+            xr0, xr1, xr2, xr3 = re[i], re[i1], re[i2], re[i3]
+            xi0, xi1, xi2, xi3 = im[i], im[i1], im[i2], im[i3]
+            re[i] = b00 * xr0 + b01 * xr1 + b02 * xr2 + b03 * xr3 - c00 * xi0 - c01 * xi1 - c02 * xi2 - c03 * xi3
+            im[i] = b00 * xi0 + b01 * xi1 + b02 * xi2 + b03 * xi3 + c00 * xr0 + c01 * xr1 + c02 * xr2 + c03 * xr3
+            re[i1] = b10 * xr0 + b11 * xr1 + b12 * xr2 + b13 * xr3 - c10 * xi0 - c11 * xi1 - c12 * xi2 - c13 * xi3
+            im[i1] = b10 * xi0 + b11 * xi1 + b12 * xi2 + b13 * xi3 + c10 * xr0 + c11 * xr1 + c12 * xr2 + c13 * xr3
+            re[i2] = b20 * xr0 + b21 * xr1 + b22 * xr2 + b23 * xr3 - c20 * xi0 - c21 * xi1 - c22 * xi2 - c23 * xi3
+            im[i2] = b20 * xi0 + b21 * xi1 + b22 * xi2 + b23 * xi3 + c20 * xr0 + c21 * xr1 + c22 * xr2 + c23 * xr3
+            re[i3] = b30 * xr0 + b31 * xr1 + b32 * xr2 + b33 * xr3 - c30 * xi0 - c31 * xi1 - c32 * xi2 - c33 * xi3
+            im[i3] = b30 * xi0 + b31 * xi1 + b32 * xi2 + b33 * xi3 + c30 * xr0 + c31 * xr1 + c32 * xr2 + c33 * xr3
+        j += run
+
+
+@njit(cache=True, nogil=True)
+def _applyk(re, im, qs, k, m, lo, hi):
+    D = 1 << k
+    offs = _offsets(qs, k)
+    v = np.empty(D, np.complex128)
+    for j in range(lo, hi):
+        i = _deposit(j, qs, k)
+        for x in range(D):
+            v[x] = complex(re[i + offs[x]], im[i + offs[x]])
+        for y in range(D):
+            acc = 0j
+            for x in range(D):
+                acc += m[y, x] * v[x]
+            re[i + offs[y]] = acc.real
+            im[i + offs[y]] = acc.imag
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def _applydiag(re, im, qs, k, d, lo, hi):
+    """Diagonal block: amplitude i times d[local index of i], over state indices [lo, hi)."""
+    one = numba.uint64(1)
+    for ii in range(lo, hi):
+        i = numba.uint64(ii)
+        loc = numba.uint64(0)
+        for t in range(k):
+            loc |= ((i >> numba.uint64(qs[t])) & one) << numba.uint64(t)
+        dr = d[loc].real
+        di = d[loc].imag
+        xr = re[i]
+        xi = im[i]
+        re[i] = dr * xr - di * xi
+        im[i] = dr * xi + di * xr
+
+
+@njit(cache=True, nogil=True)
+def _apply_block(re, im, qs, k, diag, m, d, lo, hi):
+    """Block on a row over [lo, hi): base indices for dense blocks, state indices for diagonal ones."""
+    if diag:
+        _applydiag(re, im, qs, k, d, lo, hi)
+    elif k == 1:
+        _apply1(re, im, qs[0], m, lo, hi)
+    elif k == 2:
+        _apply2(re, im, qs[0], qs[1], m, lo, hi)
+    else:
+        _applyk(re, im, qs, k, m, lo, hi)
+
+
+@njit(cache=True, nogil=True)
+def _block_mats(b, row, b_k, b_diag, b_moff, b_mstride, mats):
+    """(dense matrix, diagonal) views of block b for a row (the unused one is a dummy)."""
+    D = 1 << b_k[b]
+    off = b_moff[b] + row * b_mstride[b]
+    if b_diag[b]:
+        return mats[off:off + 1].reshape(1, 1), mats[off:off + D]
+    return mats[off:off + D * D].reshape(D, D), mats[off:off + 1]
+
+
+@njit(cache=True, nogil=True)
+def _run_blocks_on_row(re, im, first, last, b_k, b_qs, b_diag, b_moff, b_mstride, mats, mrow):
+    n_amp = re.shape[0]
+    for b in range(first, last):
+        k = b_k[b]
+        m, d = _block_mats(b, mrow, b_k, b_diag, b_moff, b_mstride, mats)
+        hi = n_amp if b_diag[b] else n_amp >> k
+        _apply_block(re, im, b_qs[b], k, b_diag[b], m, d, 0, hi)
+
+
+# Kernels are serial and release the GIL; qcomp's own thread pool (``_parallel``) splits rows, or
+# the pair range of one large state, over the threads. numba's parallel layers were tried: their
+# OpenMP workers spin between launches and took milliseconds per launch on a busy machine.
+
+
+@njit(cache=True, nogil=True)
+def run_rows(re, im, first, last, b_k, b_qs, b_diag, b_moff, b_mstride, mats, row_base, row_div):
+    """Blocks [first, last) on every row of the planes ``re``, ``im`` (rows, amplitudes); a row's
+    matrices are those of row ``row_base + r // row_div`` (pseudo-rows of one state for cache
+    blocking)."""
+    for r in range(re.shape[0]):
+        _run_blocks_on_row(re[r], im[r], first, last, b_k, b_qs, b_diag, b_moff, b_mstride,
+                           mats, row_base + r // row_div)
+
+
+@njit(cache=True, nogil=True)
+def run_block_range(re, im, b, b_k, b_qs, b_diag, b_moff, b_mstride, mats, mrow, part, parts):
+    """Part ``part`` of ``parts`` of block b on one large row; the parts are independent."""
+    k = b_k[b]
+    m, d = _block_mats(b, mrow, b_k, b_diag, b_moff, b_mstride, mats)
+    hi = re.shape[0] if b_diag[b] else re.shape[0] >> k
+    step = (hi + parts - 1) // parts
+    lo = min(hi, part * step)
+    _apply_block(re, im, b_qs[b], k, b_diag[b], m, d, lo, min(hi, lo + step))
+
+
+# -- products of small matrices (block composition) ------------------------------------------
+
+@njit(cache=True, nogil=True)
+def _gate_offsets(pos, g):
+    gd = 1 << g
+    offs = np.zeros(gd, np.int64)
+    for x in range(gd):
+        o = 0
+        for i in range(g):
+            if (x >> (g - 1 - i)) & 1:
+                o |= 1 << pos[i]
+        offs[x] = o
+    return offs
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _goff(x, g, pos):
+    """Block-local index offset of gate-local index x (gate argument i is bit g-1-i of x)."""
+    o = 0
+    for i in range(g):
+        if (x >> (g - 1 - i)) & 1:
+            o |= 1 << pos[i]
+    return o
+
+
+@njit(cache=True, nogil=True)
+def _lmul(M, D, G, g, pos, conj):
+    """M <- (G x I) M on block-local bit positions ``pos`` (G conjugated elementwise if conj)."""
+    gd = 1 << g
+    mask = _goff(gd - 1, g, pos)
+    t0 = 0j
+    t1 = 0j
+    t2 = 0j
+    t3 = 0j
+    t4 = 0j
+    t5 = 0j
+    t6 = 0j
+    t7 = 0j
+    for base in range(D):
+        if base & mask:
+            continue
+        for col in range(M.shape[1]):
+            # gates have at most 3 qubits: the gathered column lives in registers
+            for x in range(gd):
+                v = M[base + _goff(x, g, pos), col]
+                if x == 0:
+                    t0 = v
+                elif x == 1:
+                    t1 = v
+                elif x == 2:
+                    t2 = v
+                elif x == 3:
+                    t3 = v
+                elif x == 4:
+                    t4 = v
+                elif x == 5:
+                    t5 = v
+                elif x == 6:
+                    t6 = v
+                else:
+                    t7 = v
+            for y in range(gd):
+                acc = 0j
+                for x in range(gd):
+                    gv = G[y, x]
+                    if conj:
+                        gv = gv.conjugate()
+                    tv = t0 if x == 0 else t1 if x == 1 else t2 if x == 2 else t3 if x == 3 else \
+                        t4 if x == 4 else t5 if x == 5 else t6 if x == 6 else t7
+                    acc += gv * tv
+                M[base + _goff(y, g, pos), col] = acc
+
+
+@njit(cache=True, nogil=True)
+def _rmul(M, D, G, g, pos, dag):
+    """M <- M (G x I), or M (G x I)^dagger when dag: a gate applied to the rows of M."""
+    gd = 1 << g
+    mask = _goff(gd - 1, g, pos)
+    tmp = np.empty(8, np.complex128)
+    for base in range(D):
+        if base & mask:
+            continue
+        for a in range(M.shape[0]):
+            for x in range(gd):
+                tmp[x] = M[a, base + _goff(x, g, pos)]
+            for y in range(gd):
+                acc = 0j
+                for x in range(gd):
+                    acc += tmp[x] * (G[y, x].conjugate() if dag else G[x, y])
+                M[a, base + _goff(y, g, pos)] = acc
+
+
+@njit(cache=True, nogil=True)
+def _trace_lmul(G, g, pos, M, D):
+    """Re Tr((G x I) M) without forming the product."""
+    gd = 1 << g
+    mask = _goff(gd - 1, g, pos)
+    tr = 0.0
+    for base in range(D):
+        if base & mask:
+            continue
+        for y in range(gd):
+            oy = base + _goff(y, g, pos)
+            for x in range(gd):
+                tr += (G[y, x] * M[base + _goff(x, g, pos), oy]).real
+    return tr
+
+
+@njit(cache=True, nogil=True)
+def _gate_mat(gi, row, g_nq, g_off, g_stride, gmats):
+    gd = 1 << g_nq[gi]
+    off = g_off[gi] + row * g_stride[gi]
+    return gmats[off:off + gd * gd].reshape(gd, gd)
+
+
+@njit(cache=True, nogil=True)
+def compose(nrows, b_k, b_diag, b_moff, b_mstride, b_gfirst, b_glast, g_nq, g_pos, g_off, g_stride,
+            gmats, mats):
+    """Block matrices (or diagonals) from their member gates, for every block and matrix row."""
+    nb = b_k.shape[0]
+    if True:
+        for t in range(nb * nrows):
+            _compose_one(t // nrows, t % nrows, b_k, b_diag, b_moff, b_mstride, b_gfirst, b_glast, g_nq,
+                         g_pos, g_off, g_stride, gmats, mats)
+
+
+@njit(cache=True, nogil=True)
+def _compose_one(b, r, b_k, b_diag, b_moff, b_mstride, b_gfirst, b_glast, g_nq, g_pos, g_off, g_stride,
+                 gmats, mats):
+    if True:
+        if r > 0 and b_mstride[b] == 0:
+            return
+        D = 1 << b_k[b]
+        if b_diag[b]:
+            d = np.ones(D, np.complex128)
+            for gi in range(b_gfirst[b], b_glast[b]):
+                G = _gate_mat(gi, r, g_nq, g_off, g_stride, gmats)
+                g = g_nq[gi]
+                for loc in range(D):
+                    x = 0
+                    for i in range(g):
+                        x |= ((loc >> g_pos[gi, i]) & 1) << (g - 1 - i)
+                    d[loc] *= G[x, x]
+            off = b_moff[b] + r * b_mstride[b]
+            for loc in range(D):
+                mats[off + loc] = d[loc]
+        else:
+            M = np.eye(D, dtype=np.complex128)
+            for gi in range(b_gfirst[b], b_glast[b]):
+                _lmul(M, D, _gate_mat(gi, r, g_nq, g_off, g_stride, gmats), g_nq[gi], g_pos[gi], False)
+            off = b_moff[b] + r * b_mstride[b]
+            for y in range(D):
+                for x in range(D):
+                    mats[off + y * D + x] = M[y, x]
+
+
+# -- product states, observables ------------------------------------------------------------
+
+@njit(cache=True, nogil=True)
+def product_states(re, im, vecs, vrow_var, row0):
+    """Row r = kron over qubits of vecs[q, row] (qubit 0 = least significant index bit)."""
+    for r in range(re.shape[0]):
+        _product_state(re[r], im[r], vecs, (row0 + r) * vrow_var)
+
+
+@njit(cache=True, nogil=True)
+def _product_state(re, im, vecs, vr):
+    N = re.shape[0]
+    n = vecs.shape[0]
+    re[0] = 1.0
+    im[0] = 0.0
+    size = 1
+    for q in range(n):
+        v0 = vecs[q, vr, 0]
+        v1 = vecs[q, vr, 1]
+        for i in range(size):
+            a = complex(re[i], im[i])
+            b0 = a * v0
+            b1 = a * v1
+            re[i] = b0.real
+            im[i] = b0.imag
+            re[i + size] = b1.real
+            im[i + size] = b1.imag
+        size *= 2
+    for i in range(size, N):
+        re[i] = 0.0
+        im[i] = 0.0
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _parity(x):
+    x ^= x >> 32
+    x ^= x >> 16
+    x ^= x >> 8
+    x ^= x >> 4
+    x ^= x >> 2
+    x ^= x >> 1
+    return x & 1
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _ipow(ny):
+    r = ny & 3
+    if r == 0:
+        return 1.0 + 0j
+    if r == 1:
+        return 1j
+    if r == 2:
+        return -1.0 + 0j
+    return -1j
+
+
+@njit(cache=True, nogil=True)
+def expvals(re, im, t_x, t_z, t_ny, t_out, t_coeff, out):
+    """out[r, k] = sum over terms of output k of coeff * <psi_r| P |psi_r>."""
+    for r in range(re.shape[0]):
+        _expvals_row(re[r], im[r], t_x, t_z, t_ny, t_out, t_coeff, out[r])
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def _expvals_row(re, im, t_x, t_z, t_ny, t_out, t_coeff, out):
+    N = re.shape[0]
+    for t in range(t_x.shape[0]):
+        x = t_x[t]
+        z = t_z[t]
+        if x == 0:
+            acc = 0.0
+            for i in range(N):
+                p = re[i] * re[i] + im[i] * im[i]
+                acc += -p if _parity(i & z) else p
+            val = acc
+        else:
+            # sum_i conj(psi_i) psi_j (-1)^{parity(j & z)}, j = i ^ x, times i^{ny}
+            ar = 0.0
+            ai = 0.0
+            for i in range(N):
+                j = i ^ x
+                vr = re[i] * re[j] + im[i] * im[j]
+                vi = re[i] * im[j] - im[i] * re[j]
+                if _parity(j & z):
+                    ar -= vr
+                    ai -= vi
+                else:
+                    ar += vr
+                    ai += vi
+            val = (_ipow(t_ny[t]) * complex(ar, ai)).real
+        out[t_out[t]] += t_coeff[t] * val
+
+
+@njit(cache=True, nogil=True)
+def pauli_sum(re, im, lre, lim, t_x, t_z, t_ny, coeffs):
+    """lam[r] = sum_t coeffs[r, t] P_t psi[r] (split planes)."""
+    for r in range(re.shape[0]):
+        _pauli_sum_row(re[r], im[r], lre[r], lim[r], t_x, t_z, t_ny, coeffs[r])
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def _pauli_sum_row(re, im, ore, oim, t_x, t_z, t_ny, coeffs):
+    N = re.shape[0]
+    for i in range(N):
+        ore[i] = 0.0
+        oim[i] = 0.0
+    for t in range(t_x.shape[0]):
+        cf = coeffs[t]
+        if cf == 0.0:
+            continue
+        c = _ipow(t_ny[t]) * cf
+        cr = c.real
+        ci = c.imag
+        x = t_x[t]
+        z = t_z[t]
+        for i in range(N):
+            j = i ^ x
+            sr = cr * re[j] - ci * im[j]
+            si = cr * im[j] + ci * re[j]
+            if _parity(j & z):
+                ore[i] -= sr
+                oim[i] -= si
+            else:
+                ore[i] += sr
+                oim[i] += si
+
+
+# -- adjoint ---------------------------------------------------------------------------------
+
+@njit(cache=True, nogil=True)
+def _cross(pr, pi, lr, li, qs, k, lo, hi, C):
+    """C[a, b] += sum over the other bits of psi[(a, rest)] conj(lam[(b, rest)]), base range [lo, hi)."""
+    if k == 1:
+        _cross1(pr, pi, lr, li, qs[0], lo, hi, C)
+        return
+    if k == 2:
+        _cross2(pr, pi, lr, li, qs[0], qs[1], lo, hi, C)
+        return
+    D = 1 << k
+    offs = _offsets(qs, k)
+    for j in range(lo, hi):
+        i = _deposit(j, qs, k)
+        for a in range(D):
+            pa = complex(pr[i + offs[a]], pi[i + offs[a]])
+            for b in range(D):
+                C[a, b] += pa * complex(lr[i + offs[b]], -li[i + offs[b]])
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def _cross1(pr, pi, lr, li, q, lo, hi, C):
+    one = numba.uint64(1)
+    uq = numba.uint64(q)
+    s = one << uq
+    low = s - one
+    acc = np.zeros(8)  # re, im of C00, C01, C10, C11
+    j = numba.uint64(lo)
+    end = numba.uint64(hi)
+    while j < end:
+        t0 = j & low
+        run = min(s - t0, end - j)
+        i0 = ((j >> uq) << (uq + one)) | t0
+        r0 = r1 = r2 = r3 = r4 = r5 = r6 = r7 = 0.0
+        for u in range(run):
+            i = i0 + numba.uint64(u)
+            k = i + s
+            a0r, a0i, a1r, a1i = pr[i], pi[i], pr[k], pi[k]
+            b0r, b0i, b1r, b1i = lr[i], li[i], lr[k], li[k]
+            # p_a conj(l_b) = (ar br + ai bi) + i (ai br - ar bi)
+            r0 += a0r * b0r + a0i * b0i
+            r1 += a0i * b0r - a0r * b0i
+            r2 += a0r * b1r + a0i * b1i
+            r3 += a0i * b1r - a0r * b1i
+            r4 += a1r * b0r + a1i * b0i
+            r5 += a1i * b0r - a1r * b0i
+            r6 += a1r * b1r + a1i * b1i
+            r7 += a1i * b1r - a1r * b1i
+        acc[0] += r0
+        acc[1] += r1
+        acc[2] += r2
+        acc[3] += r3
+        acc[4] += r4
+        acc[5] += r5
+        acc[6] += r6
+        acc[7] += r7
+        j += run
+    C[0, 0] += complex(acc[0], acc[1])
+    C[0, 1] += complex(acc[2], acc[3])
+    C[1, 0] += complex(acc[4], acc[5])
+    C[1, 1] += complex(acc[6], acc[7])
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def _cross2(pr, pi, lr, li, q0, q1, lo, hi, C):
+    one = numba.uint64(1)
+    u0 = numba.uint64(q0)
+    u1 = numba.uint64(q1)
+    s0 = one << u0
+    s1 = one << u1
+    l0m = s0 - one
+    l1m = s1 - one
+    accr = np.zeros((4, 4))
+    acci = np.zeros((4, 4))
+    ar = np.empty(4)
+    ai = np.empty(4)
+    br = np.empty(4)
+    bi = np.empty(4)
+    j = numba.uint64(lo)
+    end = numba.uint64(hi)
+    while j < end:
+        t0 = j & l0m
+        run = min(s0 - t0, end - j)
+        i0 = ((j >> u0) << (u0 + one)) | t0
+        i0 = ((i0 >> u1) << (u1 + one)) | (i0 & l1m)
+        for u in range(run):
+            i = i0 + numba.uint64(u)
+            idx = (i, i + s0, i + s1, i + s0 + s1)
+            for a in range(4):
+                ar[a] = pr[idx[a]]
+                ai[a] = pi[idx[a]]
+                br[a] = lr[idx[a]]
+                bi[a] = li[idx[a]]
+            for a in range(4):
+                for b in range(4):
+                    accr[a, b] += ar[a] * br[b] + ai[a] * bi[b]
+                    acci[a, b] += ai[a] * br[b] - ar[a] * bi[b]
+        j += run
+    for a in range(4):
+        for b in range(4):
+            C[a, b] += complex(accr[a, b], acci[a, b])
+
+
+@njit(cache=True, nogil=True)
+def _cross_diag(pr, pi, lr, li, qs, k, lo, hi, C):
+    """Diagonal blocks only need C[a, a]: sum over indices with local index a."""
+    for i in range(lo, hi):
+        loc = 0
+        for t in range(k):
+            loc |= ((i >> qs[t]) & 1) << t
+        C[loc, loc] += complex(pr[i] * lr[i] + pi[i] * li[i], pi[i] * lr[i] - pr[i] * li[i])
+
+
+@njit(cache=True, nogil=True)
+def _diag_of(G, g, pos, D):
+    """The diagonal of a diagonal gate placed on block-local bits ``pos``, as D entries."""
+    out = np.empty(D, np.complex128)
+    for loc in range(D):
+        x = 0
+        for i in range(g):
+            x |= ((loc >> pos[i]) & 1) << (g - 1 - i)
+        out[loc] = G[x, x]
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _block_grad_diag(b, row, C, b_k, b_gfirst, b_glast, g_nq, g_pos, g_off, g_stride, gmats,
+                     d_off, d_stride, d_slot, d_first, d_last, dmats, out):
+    """_block_grad for diagonal blocks: every C_j is diagonal, so all of it is O(D) per gate."""
+    D = 1 << b_k[b]
+    g0 = b_gfirst[b]
+    g1 = b_glast[b]
+    c = np.empty(D, np.complex128)
+    for a in range(D):
+        c[a] = C[a, a]
+    for gi in range(g1 - 1, g0, -1):
+        c *= _diag_of(_gate_mat(gi, row, g_nq, g_off, g_stride, gmats), g_nq[gi], g_pos[gi], D)
+    for gi in range(g0, g1):
+        gd = 1 << g_nq[gi]
+        for e in range(d_first[gi], d_last[gi]):
+            off = d_off[e] + row * d_stride[e]
+            dG = _diag_of(dmats[off:off + gd * gd].reshape(gd, gd), g_nq[gi], g_pos[gi], D)
+            out[d_slot[e]] += 2.0 * (dG * c).sum().real
+        if gi + 1 < g1:
+            c *= _diag_of(_gate_mat(gi, row, g_nq, g_off, g_stride, gmats), g_nq[gi], g_pos[gi], D)
+            c *= _diag_of(_gate_mat(gi + 1, row, g_nq, g_off, g_stride, gmats), g_nq[gi + 1], g_pos[gi + 1], D).conj()
+
+
+@njit(cache=True, nogil=True)
+def _block_grad(b, row, C, b_k, b_diag, b_gfirst, b_glast, g_nq, g_pos, g_off, g_stride, gmats,
+                d_gate, d_off, d_stride, d_slot, d_first, d_last, dmats, out):
+    """Add 2 Re Tr(dG_j C_j) for every differentiable angle of block b's gates to out[slot]:
+    C_j = G_{j-1}..G_1 C (G_m..G_{j+1}), built gate by gate from C = psi_in x lam_out^dagger."""
+    if b_diag[b]:
+        _block_grad_diag(b, row, C, b_k, b_gfirst, b_glast, g_nq, g_pos, g_off, g_stride, gmats,
+                         d_off, d_stride, d_slot, d_first, d_last, dmats, out)
+        return
+    D = 1 << b_k[b]
+    g0 = b_gfirst[b]
+    g1 = b_glast[b]
+    # C_1 = C M G_1^dagger = C G_m ... G_2
+    Cj = C
+    for gi in range(g1 - 1, g0, -1):
+        _rmul(Cj, D, _gate_mat(gi, row, g_nq, g_off, g_stride, gmats), g_nq[gi], g_pos[gi], False)
+    for gi in range(g0, g1):
+        gd = 1 << g_nq[gi]
+        for e in range(d_first[gi], d_last[gi]):
+            off = d_off[e] + row * d_stride[e]
+            out[d_slot[e]] += 2.0 * _trace_lmul(dmats[off:off + gd * gd].reshape(gd, gd), g_nq[gi], g_pos[gi], Cj, D)
+        if gi + 1 < g1:
+            _lmul(Cj, D, _gate_mat(gi, row, g_nq, g_off, g_stride, gmats), g_nq[gi], g_pos[gi], False)
+            _rmul(Cj, D, _gate_mat(gi + 1, row, g_nq, g_off, g_stride, gmats), g_nq[gi + 1], g_pos[gi + 1], True)
+
+
+@njit(cache=True, nogil=True)
+def _dag_block(b, row, b_k, b_diag, b_moff, b_mstride, mats):
+    m, d = _block_mats(b, row, b_k, b_diag, b_moff, b_mstride, mats)
+    if b_diag[b]:
+        return m, d.conj()
+    return m.conj().T.copy(), d
+
+
+@njit(cache=True, nogil=True)
+def adjoint_rows(pr, pi, lr, li, b_k, b_qs, b_diag, b_moff, b_mstride, mats, b_grad, b_gfirst, b_glast,
+                 g_nq, g_pos, g_off, g_stride, gmats, d_gate, d_off, d_stride, d_slot, d_first, d_last,
+                 dmats, out, row0):
+    """Backward sweep per row: psi and lam (split planes, rows x amplitudes) go back through the
+    blocks; blocks with differentiable gates add their angle gradients to out (rows, slots) from
+    the cross matrix of psi_in and lam_out."""
+    for r in range(pr.shape[0]):
+        _adjoint_row(pr[r], pi[r], lr[r], li[r], row0 + r, b_k, b_qs, b_diag, b_moff, b_mstride, mats, b_grad, b_gfirst,
+                     b_glast, g_nq, g_pos, g_off, g_stride, gmats, d_gate, d_off, d_stride, d_slot, d_first,
+                     d_last, dmats, out[r])
+
+
+@njit(cache=True, nogil=True)
+def _adjoint_row(pr, pi, lr, li, row, b_k, b_qs, b_diag, b_moff, b_mstride, mats, b_grad, b_gfirst, b_glast,
+                 g_nq, g_pos, g_off, g_stride, gmats, d_gate, d_off, d_stride, d_slot, d_first, d_last,
+                 dmats, out):
+    N = pr.shape[0]
+    kmax = 0
+    for b in range(b_k.shape[0]):
+        if b_grad[b]:
+            kmax = max(kmax, b_k[b])
+    C = np.zeros((1 << kmax, 1 << kmax), np.complex128)
+    for b in range(b_k.shape[0] - 1, -1, -1):
+        k = b_k[b]
+        D = 1 << k
+        m, d = _dag_block(b, row, b_k, b_diag, b_moff, b_mstride, mats)
+        hi = N if b_diag[b] else N >> k
+        _apply_block(pr, pi, b_qs[b], k, b_diag[b], m, d, 0, hi)
+        if b_grad[b]:
+            Cb = C[:D, :D]
+            Cb[:, :] = 0
+            if b_diag[b]:
+                _cross_diag(pr, pi, lr, li, b_qs[b], k, 0, N, Cb)
+            else:
+                _cross(pr, pi, lr, li, b_qs[b], k, 0, N >> k, Cb)
+            _block_grad(b, row, Cb, b_k, b_diag, b_gfirst, b_glast, g_nq, g_pos, g_off, g_stride, gmats,
+                        d_gate, d_off, d_stride, d_slot, d_first, d_last, dmats, out)
+        _apply_block(lr, li, b_qs[b], k, b_diag[b], m, d, 0, hi)
+
+
+@njit(cache=True, nogil=True)
+def adjoint_block_range(pr, pi, lr, li, b, row, b_k, b_qs, b_diag, b_moff, b_mstride, mats, part, parts, C):
+    """Part ``part`` of block b's backward step on one large row: p and l go back through the
+    block and C (D, D) gathers that part's cross matrix; parts touch disjoint amplitudes."""
+    k = b_k[b]
+    m, d = _dag_block(b, row, b_k, b_diag, b_moff, b_mstride, mats)
+    N = pr.shape[0]
+    hi = N if b_diag[b] else N >> k
+    step = (hi + parts - 1) // parts
+    lo = min(hi, part * step)
+    top = min(hi, lo + step)
+    _apply_block(pr, pi, b_qs[b], k, b_diag[b], m, d, lo, top)
+    if C.shape[0] > 0:
+        if b_diag[b]:
+            _cross_diag(pr, pi, lr, li, b_qs[b], k, lo, top, C)
+        else:
+            _cross(pr, pi, lr, li, b_qs[b], k, lo, top, C)
+    _apply_block(lr, li, b_qs[b], k, b_diag[b], m, d, lo, top)
+
+
+# ----------------------------------------------------------------------------------------------
+# Planning (Python, once per simulator)
+
+
+@dataclass
+class Block:
+    qubits: tuple[int, ...]  # sorted
+    gates: list[int]  # indices into FusedPlan.gates, in application order
+    diagonal: bool
+    differentiable: bool = False  # holds a gate whose angle depends on a param (gradient plans)
+
+
+@dataclass
+class FusedPlan:
+    """Gates, their fusion into blocks, and the angle slots; arrays laid out for the kernels."""
+
+    n: int
+    gates: list[Operation]
+    slots: list[tuple[int, ...]]  # angle slots of each gate
+    exprs: list[Expr]
+    compiled: CompiledExprs
+    prep: dict[int, list[int]]  # qubit -> leading one-qubit gates folded into the product state
+    blocks: list[Block]
+    dslots: dict[int, list[tuple[int, int]]] = field(default_factory=dict)
+    dcompiled: CompiledExprs | None = None
+    with_gradient: bool = False
+    layouts: dict = field(default_factory=dict)  # (pvar, xvar) -> Layout
+
+    def describe(self) -> str:
+        nd = sum(1 for b in self.blocks if b.diagonal)
+        lines = [f"fused plan: {self.n} qubits, {len(self.gates)} gates, "
+                 f"{sum(len(v) for v in self.prep.values())} folded into the product state, "
+                 f"{len(self.blocks)} blocks ({nd} diagonal)"]
+        for b in self.blocks:
+            names = " ".join(self.gates[g].name for g in b.gates)
+            lines.append(f"  {'diag' if b.diagonal else 'dense'} on {list(b.qubits)}: {names}")
+        return "\n".join(lines)
+
+    def state_passes(self, local: int) -> int:
+        """Passes over the state a forward run makes with 2**local-amplitude chunks (a
+        cache-blocked run of blocks counts once)."""
+        return sum(1 if chunked else last - first for first, last, chunked in _segments(self, self.n, local))
+
+
+def _is_diag(op: Operation) -> bool:
+    g = GATES.get(op.name)
+    if g is not None:
+        return g.diagonal
+    m = np.asarray(op.matrix)
+    return bool(np.all(np.abs(m - np.diag(np.diag(m))) < 1e-15))
+
+
+def build_plan(ops: Sequence[Operation], n: int, *, with_gradient: bool = False,
+               dense_qubits: int = DENSE_QUBITS, diag_qubits: int = DIAG_QUBITS) -> FusedPlan:
+    """Fuse an op list (topological order) into blocks.
+
+    Leading one-qubit gates on |0> fold into the product state (not those with params when the
+    plan serves gradients). The rest is fused greedily: a gate joins the latest block touching its
+    qubits when the union stays within the size limit (dense: ``dense_qubits``; all-diagonal
+    blocks: ``diag_qubits``), which never moves it past a gate on a shared qubit.
+    """
+    exprs: list[Expr] = []
+    slot_of: dict[Expr, int] = {}
+    gates: list[Operation] = []
+    slots: list[tuple[int, ...]] = []
+    prep: dict[int, list[int]] = {}
+    blocks: list[Block] = []
+    last: dict[int, int] = {}  # qubit -> index of the latest block on it
+    started: set[int] = set()
+
+    def add_gate(op: Operation) -> int:
+        s = []
+        for a in op.angles:
+            if a not in slot_of:
+                slot_of[a] = len(exprs)
+                exprs.append(a)
+            s.append(slot_of[a])
+        gates.append(op)
+        slots.append(tuple(s))
+        return len(gates) - 1
+
+    for op in ops:
+        qs = op.qubits
+        if len(qs) == 1 and qs[0] not in started and not (
+                with_gradient and any(a.depends_on("param") for a in op.angles)):
+            prep.setdefault(qs[0], []).append(add_gate(op))
+            continue
+        started.update(qs)
+        gi = add_gate(op)
+        diag = _is_diag(op)
+        differentiable = with_gradient and any(a.depends_on("param") for a in op.angles)
+        cand = max((last.get(q, -1) for q in qs), default=-1)
+        if cand >= 0:
+            blk = blocks[cand]
+            union = set(blk.qubits) | set(qs)
+            both_diag = blk.diagonal and diag
+            # a large phase table costs its gradient O(table) per gate: differentiable gates
+            # only join small blocks
+            big_ok = both_diag and not (differentiable or (with_gradient and blk.differentiable))
+            limit = diag_qubits if big_ok else dense_qubits
+            if len(union) <= limit:
+                blk.qubits = tuple(sorted(union))
+                blk.gates.append(gi)
+                blk.diagonal = both_diag
+                blk.differentiable = blk.differentiable or differentiable
+                for q in qs:
+                    last[q] = cand
+                continue
+        blocks.append(Block(tuple(sorted(qs)), [gi], diag, differentiable))
+        for q in qs:
+            last[q] = len(blocks) - 1
+    plan = FusedPlan(n, gates, slots, exprs, CompiledExprs(exprs), prep, blocks, with_gradient=with_gradient)
+    if with_gradient:
+        dexprs: list[Expr] = []
+        dslots: dict[int, list[tuple[int, int]]] = {}
+        for s, e in enumerate(exprs):
+            for sym in sorted((y for y in e.symbols() if y.kind == "param"), key=lambda y: y.index):
+                dslots.setdefault(s, []).append((sym.index, len(dexprs)))
+                dexprs.append(e.diff(sym))
+        plan.dslots = dslots
+        plan.dcompiled = CompiledExprs(dexprs)
+    return plan
+
+
+def _segments(plan: FusedPlan, n: int, local: int) -> list[tuple[int, int, bool]]:
+    """Split the block list into (first, last, chunked) runs: maximal runs of blocks whose qubits
+    are all below ``local`` are applied chunk by chunk (each chunk of 2**local amplitudes is a
+    pseudo-row); other blocks go one by one over the whole state."""
+    out: list[tuple[int, int, bool]] = []
+    if n <= local:
+        return [(0, len(plan.blocks), True)]
+    for i, b in enumerate(plan.blocks):
+        low = b.qubits[-1] < local
+        if out and out[-1][2] and low:
+            out[-1] = (out[-1][0], i + 1, True)
+        elif out and not out[-1][2] and not low:
+            out[-1] = (out[-1][0], i + 1, False)
+        else:
+            out.append((i, i + 1, low))
+    return out
+
+
+class Layout:
+    """Where a plan's matrices live in the kernels' flat buffers, for one (params vary per row,
+    inputs vary per row) combination: built once, so a call only evaluates and fills.
+
+    Each buffer is a shared region (matrices equal for every row) followed by one region per
+    batch row; the members of a (gate name, varies) group are contiguous in both, so numpy fills
+    a whole group with one assignment."""
+
+    def __init__(self, plan: FusedPlan, pvar: bool, xvar: bool) -> None:
+        gates = plan.gates
+        ng = len(gates)
+        self.gvar = np.array([any((pvar and a.depends_on("param")) or (xvar and a.depends_on("input"))
+                                  for a in op.angles) for op in gates], dtype=bool)
+        groups: dict[tuple[str, bool], list[int]] = {}
+        for gi, op in enumerate(gates):
+            groups.setdefault((op.name, bool(self.gvar[gi])), []).append(gi)
+        self.g_nq = np.array([len(op.qubits) for op in gates], dtype=np.int64)
+        off = np.zeros(ng, dtype=np.int64)
+        shared = per_row = 0
+        self.groups = []  # (name, varies, members, start within its region, entries per gate)
+        for (name, var), members in groups.items():
+            d2 = 4 ** len(gates[members[0]].qubits)
+            start = per_row if var else shared
+            for j, gi in enumerate(members):
+                off[gi] = start + j * d2
+            if var:
+                per_row += len(members) * d2
+            else:
+                shared += len(members) * d2
+            slots = [np.array([plan.slots[gi][k] for gi in members], dtype=np.int64)
+                     for k in range(len(gates[members[0]].angles))]
+            self.groups.append((name, var, members, start, d2, slots))
+        self.g_shared, self.g_row = shared, per_row
+        self.g_off = np.where(self.gvar, shared + off, off).astype(np.int64)
+        self.g_stride = np.where(self.gvar, per_row, 0).astype(np.int64)
+        self._derivatives(plan)
+        self._blocks(plan)
+        self.prep_var = any(self.gvar[g] for gs in plan.prep.values() for g in gs)
+
+    def _derivatives(self, plan: FusedPlan) -> None:
+        deriv: list[tuple[int, int, int]] = []  # (gate, angle index, slot), gates ascending
+        if plan.with_gradient:
+            for gi, op in enumerate(plan.gates):
+                for k in range(len(op.angles)):
+                    if plan.slots[gi][k] in plan.dslots:
+                        deriv.append((gi, k, plan.slots[gi][k]))
+        ng = len(plan.gates)
+        self.d_first = np.zeros(ng, dtype=np.int64)
+        self.d_last = np.zeros(ng, dtype=np.int64)
+        for e, (gi, _, _) in enumerate(deriv):
+            if self.d_last[gi] == 0:
+                self.d_first[gi] = e
+            self.d_last[gi] = e + 1
+        by: dict[tuple[str, int, bool], list[int]] = {}
+        for e, (gi, k, _) in enumerate(deriv):
+            by.setdefault((plan.gates[gi].name, k, bool(self.gvar[gi])), []).append(e)
+        off = np.zeros(len(deriv), dtype=np.int64)
+        shared = per_row = 0
+        self.dgroups = []  # (name, angle, varies, entries, start, d2, [slots of every angle of those gates])
+        for (name, k, var), es in by.items():
+            d2 = 4 ** GATES[name].num_qubits
+            start = per_row if var else shared
+            for j, e in enumerate(es):
+                off[e] = start + j * d2
+            if var:
+                per_row += len(es) * d2
+            else:
+                shared += len(es) * d2
+            slots = [np.array([plan.slots[deriv[e][0]][a] for e in es], dtype=np.int64)
+                     for a in range(GATES[name].num_angles)]
+            self.dgroups.append((name, k, var, es, start, d2, slots))
+        dvar = np.array([self.gvar[g] for g, _, _ in deriv], dtype=bool)
+        self.d_shared, self.d_row = shared, per_row
+        self.d_off = np.where(dvar, shared + off, off).astype(np.int64) if deriv else np.zeros(0, np.int64)
+        self.d_stride = np.where(dvar, per_row, 0).astype(np.int64) if deriv else np.zeros(0, np.int64)
+        self.d_gate = np.array([g for g, _, _ in deriv], dtype=np.int64)
+        self.d_slot = np.array([sl for _, _, sl in deriv], dtype=np.int64)
+        # chain rule: gradient[:, param] += d expr / d param * gradient[:, slot]
+        trip = [(sl, p, di) for sl, lst in plan.dslots.items() for p, di in lst]
+        self.chain_slot = np.array([t[0] for t in trip], dtype=np.int64)
+        self.chain_param = np.array([t[1] for t in trip], dtype=np.int64)
+        self.chain_dexpr = np.array([t[2] for t in trip], dtype=np.int64)
+
+    def _blocks(self, plan: FusedPlan) -> None:
+        nb = len(plan.blocks)
+        order: list[int] = []
+        self.b_gfirst = np.zeros(nb, dtype=np.int64)
+        self.b_glast = np.zeros(nb, dtype=np.int64)
+        for b, blk in enumerate(plan.blocks):
+            self.b_gfirst[b] = len(order)
+            order.extend(blk.gates)
+            self.b_glast[b] = len(order)
+        # the kernels walk a block's gates as a contiguous range: gate arrays in block order
+        o = np.array(order, dtype=np.int64)
+        self.g_nq_b, self.g_off_b, self.g_stride_b = self.g_nq[o], self.g_off[o], self.g_stride[o]
+        self.d_first_b, self.d_last_b = self.d_first[o], self.d_last[o]
+        self.g_pos = np.zeros((max(1, len(o)), max([3] + [len(op.qubits) for op in plan.gates])), dtype=np.int64)
+        self.b_k = np.array([len(blk.qubits) for blk in plan.blocks], dtype=np.int64)
+        self.b_qs = np.zeros((nb, KMAX), dtype=np.int64)
+        self.b_diag = np.array([blk.diagonal for blk in plan.blocks], dtype=np.bool_)
+        b_var = np.zeros(nb, dtype=np.bool_)
+        self.b_grad = np.zeros(nb, dtype=np.bool_)
+        for b, blk in enumerate(plan.blocks):
+            self.b_qs[b, :len(blk.qubits)] = blk.qubits
+            local = {q: i for i, q in enumerate(blk.qubits)}
+            for j in range(self.b_gfirst[b], self.b_glast[b]):
+                op = plan.gates[order[j]]
+                self.g_pos[j, :len(op.qubits)] = [local[q] for q in op.qubits]
+            b_var[b] = bool(self.gvar[blk.gates].any())
+            g0, g1 = self.b_gfirst[b], self.b_glast[b]
+            self.b_grad[b] = bool((self.d_last_b[g0:g1] > self.d_first_b[g0:g1]).any())
+        per = np.where(self.b_diag, 1 << self.b_k, 1 << (2 * self.b_k)).astype(np.int64)
+        off = np.zeros(nb, dtype=np.int64)
+        shared = per_row = 0
+        for b in range(nb):
+            if b_var[b]:
+                off[b], per_row = per_row, per_row + per[b]
+            else:
+                off[b], shared = shared, shared + per[b]
+        self.b_shared, self.b_row = shared, per_row
+        self.b_moff = np.where(b_var, shared + off, off).astype(np.int64)
+        self.b_mstride = np.where(b_var, per_row, 0).astype(np.int64)
+        self.b_any_var = bool(b_var.any())
+
+
+class Bound:
+    """A plan's kernel buffers for one call: angles evaluated, gate and block matrices built."""
+
+    def __init__(self, plan: FusedPlan, P: np.ndarray, X: np.ndarray, pvar: bool, xvar: bool, dtype) -> None:
+        self.plan = plan
+        self.dtype = dtype
+        key = (bool(pvar), bool(xvar))
+        if key not in plan.layouts:
+            plan.layouts[key] = Layout(plan, *key)
+        L = self.layout = plan.layouts[key]
+        B = max(P.shape[0], X.shape[0])
+        self.B = B
+        angles = plan.compiled(P, X) if plan.exprs else np.zeros((0, 1))
+        if not np.all(np.isfinite(angles)):
+            e, b = map(int, np.argwhere(~np.isfinite(angles))[0])
+            raise InputError(f"gate angle {plan.exprs[e]} is not finite for sample {b} (check params and inputs)")
+        self.angles = angles
+        self.gmats = self._fill(L.g_shared, L.g_row, B, [
+            (var, start, len(members), d2, self._gate_group(name, members, var, slots, B))
+            for name, var, members, start, d2, slots in L.groups])
+        if plan.with_gradient:
+            self.dmats = self._fill(L.d_shared, L.d_row, B, [
+                (var, start, len(es), d2, self._dgate_group(name, k, var, slots, B))
+                for name, k, var, es, start, d2, slots in L.dgroups])
+        else:
+            self.dmats = np.zeros(1, dtype=np.complex128)
+        mats = np.empty(max(1, L.b_shared + (B if L.b_any_var else 0) * L.b_row), dtype=np.complex128)
+        if len(plan.blocks):
+            compose(B if L.b_any_var else 1, L.b_k, L.b_diag, L.b_moff, L.b_mstride, L.b_gfirst, L.b_glast,
+                    L.g_nq_b, L.g_pos, L.g_off_b, L.g_stride_b, self.gmats, mats)
+        self.mats = mats.astype(dtype, copy=False)
+        self._prep(B)
+
+    @staticmethod
+    def _fill(shared: int, per_row: int, B: int, groups: list) -> np.ndarray:
+        """One flat buffer: the shared region, then ``per_row`` entries for each batch row."""
+        buf = np.empty(max(1, shared + B * per_row), dtype=np.complex128)
+        rows = buf[shared:shared + B * per_row].reshape(B, per_row)
+        for var, start, count, d2, mats in groups:
+            if var:  # mats: (count, B, d, d) -> each row's entries of the group, side by side
+                rows[:, start:start + count * d2] = mats.reshape(count, B, d2).transpose(1, 0, 2).reshape(B, -1)
+            else:
+                buf[start:start + count * d2] = mats.reshape(-1)
+        return buf
+
+    def _angles_for(self, slots: np.ndarray, R: int) -> np.ndarray:
+        a = self.angles[slots]  # (len(slots), B or 1)
+        if a.shape[1] == R:
+            return a
+        return a[:, :1] if R == 1 else np.broadcast_to(a, (len(slots), R))
+
+    def _gate_group(self, name: str, members: list[int], var: bool, slots: list[np.ndarray], B: int) -> np.ndarray:
+        gdef = GATES.get(name)
+        if gdef is None:  # a fused constant block from an optimisation pass
+            return np.stack([np.asarray(self.plan.gates[g].unitary(), dtype=complex) for g in members])
+        if gdef.num_angles == 0:
+            return np.broadcast_to(gdef.matrix(), (len(members),) + gdef.matrix().shape)
+        R = B if var else 1
+        return gdef.matrix(*[self._angles_for(sl, R).ravel() for sl in slots])
+
+    def _dgate_group(self, name: str, k: int, var: bool, slots: list[np.ndarray], B: int) -> np.ndarray:
+        gdef = GATES[name]
+        R = B if var else 1
+        f = MATRIX_FREQ[name][k]
+        h = math.pi / (2 * f)
+        base = [self._angles_for(sl, R) for sl in slots]
+        plus = [(a + h if j == k else a).ravel() for j, a in enumerate(base)]
+        minus = [(a - h if j == k else a).ravel() for j, a in enumerate(base)]
+        return (f / 2) * (gdef.matrix(*plus) - gdef.matrix(*minus))
+
+    def _prep(self, B: int) -> None:
+        plan, L = self.plan, self.layout
+        R = B if L.prep_var else 1
+        vecs = np.zeros((plan.n, R, 2), dtype=np.complex128)
+        vecs[:, :, 0] = 1.0
+        for q, gs in plan.prep.items():
+            for gi in gs:
+                off, st = int(L.g_off[gi]), int(L.g_stride[gi])
+                if st:
+                    rows = self.gmats[L.g_shared:L.g_shared + B * st].reshape(B, st)
+                    m = rows[:, off - L.g_shared:off - L.g_shared + 4].reshape(B, 2, 2)
+                    vecs[q] = np.einsum("rij,rj->ri", m, vecs[q])
+                else:
+                    vecs[q] = vecs[q] @ self.gmats[off:off + 4].reshape(2, 2).T
+        self.vecs = vecs.astype(self.dtype)
+        self.vec_var = L.prep_var
+
+    def chain_rule(self, gslots: np.ndarray, dvals: np.ndarray, num_params: int) -> np.ndarray:
+        """d/d param = sum over angle slots of d angle / d param times d/d angle, per row."""
+        L = self.layout
+        out = np.zeros((gslots.shape[0], num_params))
+        if len(L.chain_slot):
+            contrib = dvals[L.chain_dexpr] * gslots[:, L.chain_slot].T  # (entries, rows)
+            np.add.at(out.T, L.chain_param, contrib)
+        return out
+
+    def _local(self) -> int:
+        return max(1, int(math.log2(CHUNK_BYTES // self.dtype.itemsize)))
+
+    def _args(self) -> tuple:
+        L = self.layout
+        return (L.b_k, L.b_qs, L.b_diag, L.b_moff, L.b_mstride, self.mats)
+
+    def forward(self, rows: slice, out: np.ndarray, threads: int) -> np.ndarray:
+        """Final states of batch rows ``rows`` into out[:, :len(rows)]: split planes (2, b, 2**n).
+
+        Small states run row by row, each row through every block while it is in cache, rows
+        split over the threads; a large state runs its low-qubit block runs chunk by chunk (chunks
+        split over the threads) and its other blocks split by pair ranges."""
+        Bc = rows.stop - rows.start
+        re, im = out[0, :Bc], out[1, :Bc]
+        n, local, nb = self.plan.n, self._local(), len(self.plan.blocks)
+        args = self._args()
+
+        def rows_part(part: int, parts: int) -> None:
+            sl = _split(Bc, part, parts)
+            product_states(re[sl], im[sl], self.vecs, self.vec_var, rows.start + sl.start)
+            if n <= local:
+                run_rows(re[sl], im[sl], 0, nb, *args, rows.start + sl.start, 1)
+
+        _parallel(rows_part, Bc, threads, re.size * (nb + 1))
+        if n > local:
+            for r in range(Bc):
+                self._forward_large(re[r], im[r], rows.start + r, threads, local, args)
+        return out[:, :Bc]
+
+    def _forward_large(self, re: np.ndarray, im: np.ndarray, mrow: int, threads: int, local: int, args) -> None:
+        for first, last, chunked in _segments(self.plan, self.plan.n, local):
+            if chunked:
+                pre, pim = re.reshape(-1, 1 << local), im.reshape(-1, 1 << local)
+                P = pre.shape[0]
+
+                def chunk_part(part: int, parts: int, first=first, last=last) -> None:
+                    sl = _split(P, part, parts)
+                    run_rows(pre[sl], pim[sl], first, last, *args, mrow, P)
+
+                _parallel(chunk_part, P, threads, re.size * (last - first))
+                continue
+            for b in range(first, last):
+                _parallel(lambda part, parts, b=b: run_block_range(re, im, b, *args, mrow, part, parts),
+                          threads, threads, re.size)
+
+    def grad_args(self) -> tuple:
+        L = self.layout
+        return (L.b_k, L.b_qs, L.b_diag, L.b_moff, L.b_mstride, self.mats, L.b_grad,
+                L.b_gfirst, L.b_glast, L.g_nq_b, L.g_pos, L.g_off_b, L.g_stride_b,
+                self.gmats, L.d_gate, L.d_off, L.d_stride, L.d_slot, L.d_first_b,
+                L.d_last_b, self.dmats)
+
+    def backward(self, psi: np.ndarray, lam: np.ndarray, rows: slice, threads: int) -> np.ndarray:
+        """Angle-slot gradients (b, n_slots) of batch rows ``rows`` from split planes psi and lam
+        (2, b, 2**n), which are consumed."""
+        Bc = psi.shape[1]
+        out = np.zeros((Bc, len(self.plan.exprs)))
+        args = self.grad_args()
+        L = self.layout
+        if self.plan.n <= self._local():
+            def part_fn(part: int, parts: int) -> None:
+                sl = _split(Bc, part, parts)
+                adjoint_rows(psi[0, sl], psi[1, sl], lam[0, sl], lam[1, sl], *args, out[sl], rows.start + sl.start)
+
+            _parallel(part_fn, Bc, threads, psi[0].size * len(self.plan.blocks) * 3)
+            return out
+        for r in range(Bc):
+            pr, pi, lr, li, row = psi[0, r], psi[1, r], lam[0, r], lam[1, r], rows.start + r
+            for b in range(len(self.plan.blocks) - 1, -1, -1):
+                D = 1 << int(L.b_k[b])
+                parts = max(1, threads)
+                Cs = np.zeros((parts, D, D) if L.b_grad[b] else (parts, 0, 0), dtype=np.complex128)
+
+                def part_fn(part: int, parts: int, b=b, Cs=Cs) -> None:
+                    adjoint_block_range(pr, pi, lr, li, b, row, *args[:6], part, parts, Cs[part])
+
+                _parallel(part_fn, parts, threads, pr.size)
+                if L.b_grad[b]:
+                    _block_grad(b, row, Cs.sum(axis=0), L.b_k, L.b_diag, *args[7:], out[r])
+        return out
+
+
+def observable_arrays(observables) -> tuple[np.ndarray, ...]:
+    """Pauli terms as kernel arrays: X-mask, (Z or Y)-mask, number of Y, output index, coefficient."""
+    tx, tz, ty, to, tc = [], [], [], [], []
+    for k, obs in enumerate(observables):
+        for t in obs.terms:
+            x = z = ny = 0
+            for q, p in t.paulis:
+                if p in "XY":
+                    x |= 1 << q
+                if p in "ZY":
+                    z |= 1 << q
+                ny += p == "Y"
+            tx.append(x)
+            tz.append(z)
+            ty.append(ny)
+            to.append(k)
+            tc.append(t.coeff)
+    return (np.array(tx, np.int64), np.array(tz, np.int64), np.array(ty, np.int64),
+            np.array(to, np.int64), np.array(tc, np.float64))
+
+
+def values(states: np.ndarray, obs: tuple[np.ndarray, ...], nout: int, threads: int) -> np.ndarray:
+    """Expectation values (b, nout) of the observables (``observable_arrays``) in split-plane
+    states (2, b, 2**n)."""
+    B = states.shape[1]
+    out = np.zeros((B, nout))
+
+    def part_fn(part: int, parts: int) -> None:
+        sl = _split(B, part, parts)
+        expvals(states[0, sl], states[1, sl], *obs, out[sl])
+
+    _parallel(part_fn, B, threads, states[0].size * len(obs[0]))
+    return out
+
+
+def cotangent_states(states: np.ndarray, obs: tuple[np.ndarray, ...], cot: np.ndarray, threads: int,
+                     out: np.ndarray) -> np.ndarray:
+    """out[:, r] = sum_k cot[r, k] O_k states[:, r] (the adjoint's starting vectors, split planes)."""
+    tx, tz, ty, to, tc = obs
+    coeffs = np.ascontiguousarray(cot[:, to] * tc) if len(to) else np.zeros((cot.shape[0], 0))
+    B = states.shape[1]
+
+    def part_fn(part: int, parts: int) -> None:
+        sl = _split(B, part, parts)
+        pauli_sum(states[0, sl], states[1, sl], out[0, sl], out[1, sl], tx, tz, ty, coeffs[sl])
+
+    _parallel(part_fn, B, threads, states[0].size * len(tx))
+    return out
+
+
+def to_complex(states: np.ndarray, dtype) -> np.ndarray:
+    """Split planes (2, b, 2**n) as complex rows (b, 2**n)."""
+    out = np.empty(states.shape[1:], dtype=dtype)
+    out.real = states[0]
+    out.imag = states[1]
+    return out

@@ -1,0 +1,162 @@
+"""The fused kernel engine (numba) vs the reference simulator, the layers engine and finite differences."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from qcomp import parse
+from qcomp.backends import engine as E
+from qcomp.backends import reference as R
+from qcomp.backends.simulator import Simulator, choose_engine
+
+from test_simulator import random_source
+
+SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+
+
+def _values(draw, program, batch: int, per_row_params: bool):
+    rng = np.random.default_rng(draw(st.integers(0, 2**31)))
+    w = rng.uniform(-2, 2, (batch, program.num_params) if per_row_params else program.num_params)
+    x = rng.uniform(-2, 2, (batch, program.num_inputs))
+    return w, x
+
+
+@SETTINGS
+@given(st.data())
+def test_states_match_the_reference(data):
+    n = data.draw(st.integers(1, 6))
+    program = parse(random_source(data.draw, n, data.draw(st.integers(1, 25))))
+    w, x = _values(data.draw, program, data.draw(st.integers(1, 5)), data.draw(st.booleans()))
+    want = R.simulate(program, w, x)
+    for precision, tol in (("double", 1e-12), ("single", 2e-6)):
+        got = Simulator(program, engine="fused", precision=precision).state(w, x)
+        np.testing.assert_allclose(got, want, atol=tol, rtol=0)
+
+
+@SETTINGS
+@given(st.data())
+def test_fusion_sizes_agree(data):
+    n = data.draw(st.integers(2, 6))
+    program = parse(random_source(data.draw, n, data.draw(st.integers(1, 25))))
+    w, x = _values(data.draw, program, 3, True)
+    want = R.simulate(program, w, x)
+    ops = program.circuit.ops()
+    for dense in (1, 2, 3, 4):
+        for diag in (1, 3, 10):
+            plan = E.build_plan(ops, n, dense_qubits=dense, diag_qubits=diag)
+            bound = E.Bound(plan, w, x, True, True, np.dtype(np.complex128))
+            planes = bound.forward(slice(0, 3), np.empty((2, 3, 2**n)), 2)
+            np.testing.assert_allclose(E.to_complex(planes, complex), want, atol=1e-12, rtol=0)
+
+
+@SETTINGS
+@given(st.data())
+def test_expvals_and_adjoint_gradients(data):
+    n = data.draw(st.integers(1, 5))
+    program = parse(random_source(data.draw, n, data.draw(st.integers(1, 20))))
+    per_row = data.draw(st.booleans())
+    w, x = _values(data.draw, program, data.draw(st.integers(1, 4)), per_row)
+    sim = Simulator(program, engine="fused")
+    np.testing.assert_allclose(sim.expval(w, x), R.expvals(program, w, x), atol=1e-12)
+    B = x.shape[0]
+    cot = np.random.default_rng(3).normal(size=(B, program.num_outputs))
+    got = sim.vjp(w, x, cot)
+    # central differences of sum(cot * expval), per row when params are per row
+    eps = 1e-6
+    W = np.broadcast_to(w, (B, program.num_params)).copy()
+    fd = np.zeros_like(W)
+    for j in range(program.num_params):
+        up, dn = W.copy(), W.copy()
+        up[:, j] += eps
+        dn[:, j] -= eps
+        fd[:, j] = ((R.expvals(program, up, x) - R.expvals(program, dn, x)) * cot).sum(axis=1) / (2 * eps)
+    np.testing.assert_allclose(got, fd if (per_row and B > 1) else fd.sum(axis=0), atol=1e-6)
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.data())
+def test_cache_blocked_and_state_parallel_paths(data):
+    # a tiny chunk makes 7-qubit states "large": low-qubit runs go chunk by chunk, the rest over
+    # the whole state split over threads; the adjoint takes its one-row path
+    n = 7
+    program = parse(random_source(data.draw, n, data.draw(st.integers(5, 30))))
+    w, x = _values(data.draw, program, 2, data.draw(st.booleans()))
+    cot = np.ones((2, program.num_outputs))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(E, "CHUNK_BYTES", 16 * 8)  # 3 local qubits in double precision
+        sim = Simulator(program, engine="fused", threads=2)
+        np.testing.assert_allclose(sim.state(w, x), R.simulate(program, w, x), atol=1e-12)
+        g = sim.vjp(w, x, cot)
+    np.testing.assert_allclose(g, Simulator(program, engine="fused").vjp(w, x, cot), atol=1e-10)
+
+
+@SETTINGS
+@given(st.data())
+def test_fused_and_layers_engines_agree(data):
+    n = data.draw(st.integers(2, 6))
+    program = parse(random_source(data.draw, n, data.draw(st.integers(1, 25))))
+    w, x = _values(data.draw, program, 3, False)
+    a, b = Simulator(program, engine="fused"), Simulator(program, engine="layers")
+    np.testing.assert_allclose(a.expval(w, x), b.expval(w, x), atol=1e-12)
+    np.testing.assert_allclose(a.gradient(w, x), b.gradient(w, x), atol=1e-10)
+
+
+def test_value_and_vjp_matches_expval_and_vjp():
+    program = parse("""
+qubit q[4]; param w[8]; input x[4];
+for i in range(4) { h q[i]; rz(x[i]) q[i]; }
+for i in range(3) { rzz(x[i] * x[i + 1]) q[i], q[i + 1]; }
+for i in range(4) { ry(w[i]) q[i]; rz(w[4 + i]) q[i]; }
+for i in range(3) { cz q[i], q[i + 1]; }
+expect z(q[0]) @ z(q[1]);
+""")
+    sim = Simulator(program, engine="fused")
+    rng = np.random.default_rng(0)
+    w, x = rng.normal(size=8), rng.normal(size=(6, 4))
+    y = rng.choice([-1.0, 1.0], size=(6, 1))
+    vals, g = sim.value_and_vjp(w, x, lambda v, rows: -y[rows] / 6)
+    np.testing.assert_allclose(vals, R.expvals(program, w, x), atol=1e-12)
+    np.testing.assert_allclose(g, sim.vjp(w, x, -y / 6), atol=1e-12)
+
+
+def test_plan_fuses_and_folds():
+    program = parse("""
+qubit q[3]; param w[6];
+for i in range(3) { ry(w[i]) q[i]; }
+cx q[0], q[1]; rz(w[3]) q[1]; cx q[1], q[2]; rzz(w[4]) q[0], q[2]; rz(w[5]) q[2];
+expect z(q[2]);
+""")
+    plan = E.build_plan(program.circuit.ops(), 3)
+    assert sum(len(v) for v in plan.prep.values()) == 3  # the leading ry fold into the product state
+    assert [b.qubits for b in plan.blocks] == [(0, 1), (1, 2), (0, 2)]
+    assert not plan.blocks[0].diagonal and plan.blocks[2].diagonal  # rzz then rz: a phase table
+    gplan = E.build_plan(program.circuit.ops(), 3, with_gradient=True)
+    assert not gplan.prep  # param gates stay differentiable kernels in the gradient plan
+    assert "3 blocks" in Simulator(program, engine="fused").describe() or plan.describe()
+
+
+def test_auto_engine_choice():
+    qnn = parse("qubit q[2]; param w[1]; h q[1]; rxx(w[0]) q[0], q[1]; expect z(q[1]);")
+    hea = parse("qubit q[2]; param w[1]; ry(w[0]) q[0]; cx q[0], q[1]; expect z(q[1]);")
+    assert choose_engine(qnn.circuit.ops()) == "layers"
+    assert choose_engine(hea.circuit.ops()) == "fused"
+    assert Simulator(hea).engine == "fused"
+    with pytest.raises(Exception, match="unknown engine"):
+        Simulator(hea, engine="gpu")
+
+
+def test_memory_plan_counts_block_matrices():
+    program = parse("qubit q[10]; param w[10]; input x[10];\n"
+                    "for i in range(10) { ry(x[i] * w[i]) q[i]; }\nfor i in range(9) { cx q[i], q[i + 1]; ry(w[i]) q[i + 1]; }\n"
+                    "expect z(q[0]);")
+    sim = Simulator(program, engine="fused")
+    mp = sim.memory_plan(64, gradient=True)
+    assert mp["workspace_bytes"] > mp["rows_per_chunk"] * 3 * 2**10 * 16
+    small = Simulator(program, engine="fused", max_memory_bytes=mp["workspace_bytes"] // 4)
+    rng = np.random.default_rng(1)
+    w, x = rng.normal(size=10), rng.normal(size=(64, 10))
+    assert small.memory_plan(64, gradient=True)["chunks"] > 1
+    np.testing.assert_allclose(small.vjp(w, x, np.ones((64, 1))), sim.vjp(w, x, np.ones((64, 1))), atol=1e-10)
