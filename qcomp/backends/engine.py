@@ -299,6 +299,20 @@ def _goff(x, g, pos):
 @njit(cache=True, nogil=True)
 def _lmul(M, D, G, g, pos, conj):
     """M <- (G x I) M on block-local bit positions ``pos`` (G conjugated elementwise if conj)."""
+    if g == 1:  # the common case, without the generic index bookkeeping
+        s = 1 << pos[0]
+        g00, g01, g10, g11 = G[0, 0], G[0, 1], G[1, 0], G[1, 1]
+        if conj:
+            g00, g01, g10, g11 = g00.conjugate(), g01.conjugate(), g10.conjugate(), g11.conjugate()
+        for base in range(D):
+            if base & s:
+                continue
+            for col in range(M.shape[1]):
+                a = M[base, col]
+                b = M[base + s, col]
+                M[base, col] = g00 * a + g01 * b
+                M[base + s, col] = g10 * a + g11 * b
+        return
     gd = 1 << g
     mask = _goff(gd - 1, g, pos)
     t0 = 0j
@@ -347,6 +361,21 @@ def _lmul(M, D, G, g, pos, conj):
 @njit(cache=True, nogil=True)
 def _rmul(M, D, G, g, pos, dag):
     """M <- M (G x I), or M (G x I)^dagger when dag: a gate applied to the rows of M."""
+    if g == 1:
+        s = 1 << pos[0]
+        if dag:
+            h00, h01, h10, h11 = G[0, 0].conjugate(), G[1, 0].conjugate(), G[0, 1].conjugate(), G[1, 1].conjugate()
+        else:
+            h00, h01, h10, h11 = G[0, 0], G[0, 1], G[1, 0], G[1, 1]
+        for base in range(D):
+            if base & s:
+                continue
+            for a in range(M.shape[0]):
+                x = M[a, base]
+                y = M[a, base + s]
+                M[a, base] = x * h00 + y * h10
+                M[a, base + s] = x * h01 + y * h11
+        return
     gd = 1 << g
     mask = _goff(gd - 1, g, pos)
     tmp = np.empty(8, np.complex128)
@@ -366,6 +395,15 @@ def _rmul(M, D, G, g, pos, dag):
 @njit(cache=True, nogil=True)
 def _trace_lmul(G, g, pos, M, D):
     """Re Tr((G x I) M) without forming the product."""
+    if g == 1:
+        s = 1 << pos[0]
+        tr = 0j
+        for base in range(D):
+            if base & s:
+                continue
+            tr += G[0, 0] * M[base, base] + G[0, 1] * M[base + s, base] + G[1, 0] * M[base, base + s] \
+                + G[1, 1] * M[base + s, base + s]
+        return tr.real
     gd = 1 << g
     mask = _goff(gd - 1, g, pos)
     tr = 0.0
@@ -627,12 +665,7 @@ def _cross2(pr, pi, lr, li, q0, q1, lo, hi, C):
     s1 = one << u1
     l0m = s0 - one
     l1m = s1 - one
-    accr = np.zeros((4, 4))
-    acci = np.zeros((4, 4))
-    ar = np.empty(4)
-    ai = np.empty(4)
-    br = np.empty(4)
-    bi = np.empty(4)
+    acc = np.zeros(32)
     j = numba.uint64(lo)
     end = numba.uint64(hi)
     while j < end:
@@ -640,22 +673,84 @@ def _cross2(pr, pi, lr, li, q0, q1, lo, hi, C):
         run = min(s0 - t0, end - j)
         i0 = ((j >> u0) << (u0 + one)) | t0
         i0 = ((i0 >> u1) << (u1 + one)) | (i0 & l1m)
+        r00 = i00 = r01 = i01 = r02 = i02 = r03 = i03 = r10 = i10 = r11 = i11 = r12 = i12 = r13 = i13 = r20 = i20 = r21 = i21 = r22 = i22 = r23 = i23 = r30 = i30 = r31 = i31 = r32 = i32 = r33 = i33 = 0.0
         for u in range(run):
             i = i0 + numba.uint64(u)
-            idx = (i, i + s0, i + s1, i + s0 + s1)
-            for a in range(4):
-                ar[a] = pr[idx[a]]
-                ai[a] = pi[idx[a]]
-                br[a] = lr[idx[a]]
-                bi[a] = li[idx[a]]
-            for a in range(4):
-                for b in range(4):
-                    accr[a, b] += ar[a] * br[b] + ai[a] * bi[b]
-                    acci[a, b] += ai[a] * br[b] - ar[a] * bi[b]
+            k1 = i + s0
+            k2 = i + s1
+            k3 = k2 + s0
+            ar0, ar1, ar2, ar3 = pr[i], pr[k1], pr[k2], pr[k3]
+            ai0, ai1, ai2, ai3 = pi[i], pi[k1], pi[k2], pi[k3]
+            br0, br1, br2, br3 = lr[i], lr[k1], lr[k2], lr[k3]
+            bi0, bi1, bi2, bi3 = li[i], li[k1], li[k2], li[k3]
+            r00 += ar0 * br0 + ai0 * bi0
+            i00 += ai0 * br0 - ar0 * bi0
+            r01 += ar0 * br1 + ai0 * bi1
+            i01 += ai0 * br1 - ar0 * bi1
+            r02 += ar0 * br2 + ai0 * bi2
+            i02 += ai0 * br2 - ar0 * bi2
+            r03 += ar0 * br3 + ai0 * bi3
+            i03 += ai0 * br3 - ar0 * bi3
+            r10 += ar1 * br0 + ai1 * bi0
+            i10 += ai1 * br0 - ar1 * bi0
+            r11 += ar1 * br1 + ai1 * bi1
+            i11 += ai1 * br1 - ar1 * bi1
+            r12 += ar1 * br2 + ai1 * bi2
+            i12 += ai1 * br2 - ar1 * bi2
+            r13 += ar1 * br3 + ai1 * bi3
+            i13 += ai1 * br3 - ar1 * bi3
+            r20 += ar2 * br0 + ai2 * bi0
+            i20 += ai2 * br0 - ar2 * bi0
+            r21 += ar2 * br1 + ai2 * bi1
+            i21 += ai2 * br1 - ar2 * bi1
+            r22 += ar2 * br2 + ai2 * bi2
+            i22 += ai2 * br2 - ar2 * bi2
+            r23 += ar2 * br3 + ai2 * bi3
+            i23 += ai2 * br3 - ar2 * bi3
+            r30 += ar3 * br0 + ai3 * bi0
+            i30 += ai3 * br0 - ar3 * bi0
+            r31 += ar3 * br1 + ai3 * bi1
+            i31 += ai3 * br1 - ar3 * bi1
+            r32 += ar3 * br2 + ai3 * bi2
+            i32 += ai3 * br2 - ar3 * bi2
+            r33 += ar3 * br3 + ai3 * bi3
+            i33 += ai3 * br3 - ar3 * bi3
+        acc[0] += r00
+        acc[1] += i00
+        acc[2] += r01
+        acc[3] += i01
+        acc[4] += r02
+        acc[5] += i02
+        acc[6] += r03
+        acc[7] += i03
+        acc[8] += r10
+        acc[9] += i10
+        acc[10] += r11
+        acc[11] += i11
+        acc[12] += r12
+        acc[13] += i12
+        acc[14] += r13
+        acc[15] += i13
+        acc[16] += r20
+        acc[17] += i20
+        acc[18] += r21
+        acc[19] += i21
+        acc[20] += r22
+        acc[21] += i22
+        acc[22] += r23
+        acc[23] += i23
+        acc[24] += r30
+        acc[25] += i30
+        acc[26] += r31
+        acc[27] += i31
+        acc[28] += r32
+        acc[29] += i32
+        acc[30] += r33
+        acc[31] += i33
         j += run
     for a in range(4):
         for b in range(4):
-            C[a, b] += complex(accr[a, b], acci[a, b])
+            C[a, b] += complex(acc[2 * (4 * a + b)], acc[2 * (4 * a + b) + 1])
 
 
 @njit(cache=True, nogil=True)
