@@ -166,8 +166,7 @@ def write_files_atomically(files: Mapping[str | os.PathLike, Data]) -> None:
             except OSError:
                 pass
         if isinstance(exc, OSError) and not isinstance(exc, OutputError):
-            shown = next((t.shown for t in targets if exc.filename in (t.tmp, t.backup, str(t.path))), None)
-            raise _fail(shown or targets[0].shown, exc) from None
+            raise _fail(targets[0].shown, exc) from None
         raise
 
 
@@ -226,14 +225,15 @@ def _write_through(t: _Target) -> None:
 
 def _publish(regular: list[_Target]) -> None:
     done: list[_Target] = []
+    current: _Target | None = None
     try:
-        for t in regular:
-            if t.existed:
-                t.backup = _link_backup(t.path)
-            os.replace(t.tmp, t.path)
-            t.tmp = None
-            done.append(t)
-    except BaseException:
+        for current in regular:
+            if current.existed:
+                current.backup = _link_backup(current.path)
+            os.replace(current.tmp, current.path)
+            current.tmp = None
+            done.append(current)
+    except BaseException as exc:
         for t in reversed(done):  # put the old files back (or remove the new ones)
             try:
                 if t.backup:
@@ -243,6 +243,8 @@ def _publish(regular: list[_Target]) -> None:
                     os.unlink(t.path)
             except OSError:
                 pass
+        if isinstance(exc, OSError) and current is not None:
+            raise _fail(current.shown, exc) from None
         raise
     for t in regular:
         if t.backup:

@@ -23,7 +23,7 @@ DEFAULT_LEVEL = 2  # as qcomp.compile(); see docs/passes.md for what each level 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_source_args(p)
     p.add_argument("-o", "--output", help="output .qasm file ('-' for stdout); default: <model>.qasm beside the input")
-    p.add_argument("--manifest", help="manifest path (default: <output>.json; none for stdout unless given)")
+    p.add_argument("--manifest", help="manifest path (default: <output>.json; none for stdout, a device or a FIFO unless given)")
     p.add_argument("--qasm-version", type=int, choices=(2, 3), default=3, help="OpenQASM version (default 3)")
     p.add_argument("-O", dest="opt_level", type=int, choices=(0, 1, 2, 3), default=DEFAULT_LEVEL,
                    help=f"optimization level -O0..-O3 (default -O{DEFAULT_LEVEL})")

@@ -50,7 +50,7 @@ def test_a_failed_rename_restores_the_old_program_and_manifest(model, tmp_path, 
     _fail_on_call(monkeypatch, "replace", 2, OSError(errno.EIO, "Input/output error"))
     assert main(["compile", str(model), "--no-cache", "-o", str(out)]) == 1
     err = capsys.readouterr().err
-    assert err.startswith("error: cannot write '") and "Input/output error" in err and "Traceback" not in err, err
+    assert err.startswith(f"error: cannot write '{out}.json': ") and "Input/output error" in err and "Traceback" not in err, err
     assert _snapshot(tmp_path) == before  # the first file's rename was undone; no temporaries left
 
 
