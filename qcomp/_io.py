@@ -279,9 +279,11 @@ def is_temporary_name(name: str) -> bool:
     return TMP_TAG in name and _TMP_NAME.fullmatch(name) is not None
 
 
-def clean_stale_temporaries(directory: str | os.PathLike, max_age: float = STALE_SECONDS) -> int:
-    """Remove qcomp's own temporaries (``.NAME.qcomp-tmp-XXXX`` regular files older than
-    ``max_age`` seconds) from ``directory``; nothing else is touched. Returns how many."""
+def clean_stale_temporaries(directory: str | os.PathLike, max_age: float | None = None) -> int:
+    """Remove qcomp's own temporaries (``.NAME.qcomp-tmp-XXXX`` regular files neither written
+    nor linked for ``max_age`` seconds, default :data:`STALE_SECONDS`) from ``directory``; nothing
+    else is touched. Returns how many."""
+    max_age = STALE_SECONDS if max_age is None else max_age
     removed = 0
     now = time.time()
     try:
@@ -293,7 +295,8 @@ def clean_stale_temporaries(directory: str | os.PathLike, max_age: float = STALE
             continue
         try:
             st = e.stat(follow_symlinks=False)
-            if stat.S_ISREG(st.st_mode) and now - st.st_mtime > max_age:
+            # ctime: a backup name hard-linked a moment ago to an old file keeps that file's mtime
+            if stat.S_ISREG(st.st_mode) and now - max(st.st_mtime, st.st_ctime) > max_age:
                 os.unlink(e.path)
                 removed += 1
         except OSError:

@@ -32,7 +32,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="after every pass run the IR verifier and (<= 12 qubits) a statevector equivalence check")
     p.add_argument("--print-ir-after-all", action="store_true", help="print the IR to stderr after every pass")
     p.add_argument("--basis", help="translate to these gates, e.g. rz,sx,x,cx")
-    p.add_argument("--bind-params", metavar="FILE", help="fold trained params in (.npy/.npz/.json, flat or by name)")
+    p.add_argument("--bind-params", metavar="FILE", help="fold trained params in (.npy/.npz/.json, flat or by name, or a train --save checkpoint)")
     p.add_argument("--bind-inputs", metavar="FILE",
                    help="fold data in (.npy/.json/.csv, one row per sample): one program per sample")
     p.add_argument("--inputs", choices=("symbolic", "bound"), default=None,
@@ -53,8 +53,9 @@ def _load_json(path: Path) -> Any:
         raise InputError(f"'{path}' is not valid JSON: {exc}") from None
 
 
-def _load_npy(path: Path) -> Any:
-    data = read_numpy(path, what="values")
+def _load_npy(path: Path, what: str) -> Any:
+    # a 'qcomp train --save' checkpoint stands for its params (and is no inputs file)
+    data = read_numpy(path, what=what, checkpoint_params=what == "params")
     if isinstance(data, dict):
         keys = list(data)
         if len(keys) == 1 and keys[0] in ("arr_0", "params", "inputs", "x"):
@@ -80,7 +81,7 @@ def load_params_file(path: str, program) -> np.ndarray:
         raise InputError(f"cannot read params file '{path}': no such file")
     suffix = p.suffix.lower()
     if suffix in (".npy", ".npz"):
-        data = _load_npy(p)
+        data = _load_npy(p, "params")
     elif suffix == ".json":
         data = _load_json(p)
         if isinstance(data, dict) and "params" in data and isinstance(data["params"], (list, dict)):
@@ -110,7 +111,7 @@ def load_inputs_file(path: str, program) -> np.ndarray:
     suffix = p.suffix.lower()
     rows: list[Any]
     if suffix in (".npy", ".npz"):
-        data = _load_npy(p)
+        data = _load_npy(p, "inputs")
         if isinstance(data, dict):
             raise InputError(f"{path}: expected one array of input rows")
         rows = list(np.atleast_2d(_floats(data, p)))

@@ -20,7 +20,7 @@ HELP = "simulate a model: expectation values (or shot counts with --shots) for p
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_source_args(p)
-    p.add_argument("--params", help="parameter values: .npy, .npz (arrays by declared name), .json or .csv")
+    p.add_argument("--params", help="parameter values: .npy, .npz (arrays by declared name, or a train --save checkpoint), .json or .csv")
     p.add_argument("--inputs", help="input rows: .npy, .npz, .json or .csv (one sample per row)")
     p.add_argument("--backend", choices=("qcomp", "qiskit-statevector", "qiskit-aer"), default="qcomp",
                    help="qcomp's simulator (default), or the compiled OpenQASM 3 run through Qiskit: exact statevector or Aer shots")
@@ -41,7 +41,7 @@ def load_values(path: str, what: str) -> np.ndarray | dict[str, np.ndarray]:
     suffix = p.suffix.lower()
     try:
         if suffix in (".npy", ".npz"):  # a 'qcomp train --save' checkpoint gives its params
-            data = read_numpy(p, what=what)
+            data = read_numpy(p, what=what, checkpoint_params=what == "params")
             if isinstance(data, dict):
                 return {k: np.asarray(v, dtype=float) for k, v in data.items()}
             return np.asarray(data, dtype=float)
