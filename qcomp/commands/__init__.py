@@ -25,24 +25,31 @@ def load_program(args: argparse.Namespace):
                     cache=not getattr(args, "no_cache", False)).program
 
 
-def check_outputs(outputs, inputs=()) -> None:
+def check_outputs(outputs, inputs=(), *, rewrites=()) -> None:
     """Refuse before any work when an output path is an input file or another output (a user
-    typing the same name twice would lose the source, a checkpoint or one of the outputs)."""
+    typing the same name twice would lose the source, a checkpoint or one of the outputs), or
+    cannot be written (see qcomp._io.check_writable). ``rewrites`` holds (output, input) pairs
+    that may be one file: an input read in full before that output is written (train --save
+    rewriting its --resume checkpoint). Devices and FIFOs (/dev/null) are never "the same file"."""
     from pathlib import Path
 
+    from .._io import check_writable, is_special_output
     from ..errors import InputError
 
-    seen: dict[Path, str] = {}
+    allowed = {(str(o), Path(i).resolve()) for o, i in rewrites if o and i}
+    seen: dict[Path, tuple[str, Path | None]] = {}
     for name in inputs:
         if name and str(name) != "-":
-            seen[Path(name).resolve()] = f"input '{name}'"
+            p = Path(name).resolve()
+            seen[p] = (f"input '{name}'", p)
     for name in outputs:
-        if not name or str(name) == "-":
+        if not name or str(name) == "-" or is_special_output(name):
             continue
         p = Path(name).resolve()
-        if p in seen:
-            raise InputError(f"output '{name}' is the same file as the {seen[p]}; choose another path")
-        seen[p] = f"output '{name}'"
+        if p in seen and (str(name), seen[p][1]) not in allowed:
+            raise InputError(f"output '{name}' is the same file as the {seen[p][0]}; choose another path")
+        seen[p] = (f"output '{name}'", None)
+    check_writable(outputs)
 
 
 def int_in(lo: int, hi: int, what: str):

@@ -6,13 +6,12 @@ import argparse
 import csv
 import json
 import sys
-import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .._io import atomic_write_text
+from .._io import atomic_write_text, is_special_output, read_numpy, write_files_atomically
 from ..errors import InputError
 from . import add_source_args, check_outputs, load_program
 
@@ -24,7 +23,7 @@ DEFAULT_LEVEL = 2  # as qcomp.compile(); see docs/passes.md for what each level 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_source_args(p)
     p.add_argument("-o", "--output", help="output .qasm file ('-' for stdout); default: <model>.qasm beside the input")
-    p.add_argument("--manifest", help="manifest path (default: <output>.json; none for stdout unless given)")
+    p.add_argument("--manifest", help="manifest path (default: <output>.json; none for stdout, a device or a FIFO unless given)")
     p.add_argument("--qasm-version", type=int, choices=(2, 3), default=3, help="OpenQASM version (default 3)")
     p.add_argument("-O", dest="opt_level", type=int, choices=(0, 1, 2, 3), default=DEFAULT_LEVEL,
                    help=f"optimization level -O0..-O3 (default -O{DEFAULT_LEVEL})")
@@ -33,7 +32,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="after every pass run the IR verifier and (<= 12 qubits) a statevector equivalence check")
     p.add_argument("--print-ir-after-all", action="store_true", help="print the IR to stderr after every pass")
     p.add_argument("--basis", help="translate to these gates, e.g. rz,sx,x,cx")
-    p.add_argument("--bind-params", metavar="FILE", help="fold trained params in (.npy/.npz/.json, flat or by name)")
+    p.add_argument("--bind-params", metavar="FILE", help="fold trained params in (.npy/.npz/.json, flat or by name, or a train --save checkpoint)")
     p.add_argument("--bind-inputs", metavar="FILE",
                    help="fold data in (.npy/.json/.csv, one row per sample): one program per sample")
     p.add_argument("--inputs", choices=("symbolic", "bound"), default=None,
@@ -54,18 +53,15 @@ def _load_json(path: Path) -> Any:
         raise InputError(f"'{path}' is not valid JSON: {exc}") from None
 
 
-def _load_npy(path: Path) -> Any:
-    try:
-        data = np.load(path, allow_pickle=False)
-        if isinstance(data, np.lib.npyio.NpzFile):
-            with data:
-                keys = list(data.files)
-                if len(keys) == 1 and keys[0] in ("arr_0", "params", "inputs", "x"):
-                    return _floats(data[keys[0]], path)
-                return {k: _floats(data[k], path) for k in keys}
-        return _floats(data, path)
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:  # truncated, empty, not numpy
-        raise InputError(f"cannot read '{path}' as numpy data: {exc or type(exc).__name__}") from None
+def _load_npy(path: Path, what: str) -> Any:
+    # a 'qcomp train --save' checkpoint stands for its params (and is no inputs file)
+    data = read_numpy(path, what=what, checkpoint_params=what == "params")
+    if isinstance(data, dict):
+        keys = list(data)
+        if len(keys) == 1 and keys[0] in ("arr_0", "params", "inputs", "x"):
+            return _floats(data[keys[0]], path)
+        return {k: _floats(v, path) for k, v in data.items()}
+    return _floats(data, path)
 
 
 def _floats(a: Any, path: Path) -> np.ndarray:
@@ -85,7 +81,7 @@ def load_params_file(path: str, program) -> np.ndarray:
         raise InputError(f"cannot read params file '{path}': no such file")
     suffix = p.suffix.lower()
     if suffix in (".npy", ".npz"):
-        data = _load_npy(p)
+        data = _load_npy(p, "params")
     elif suffix == ".json":
         data = _load_json(p)
         if isinstance(data, dict) and "params" in data and isinstance(data["params"], (list, dict)):
@@ -115,7 +111,7 @@ def load_inputs_file(path: str, program) -> np.ndarray:
     suffix = p.suffix.lower()
     rows: list[Any]
     if suffix in (".npy", ".npz"):
-        data = _load_npy(p)
+        data = _load_npy(p, "inputs")
         if isinstance(data, dict):
             raise InputError(f"{path}: expected one array of input rows")
         rows = list(np.atleast_2d(_floats(data, p)))
@@ -177,6 +173,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("--bind-inputs folds the inputs in; it cannot be combined with --inputs symbolic")
     xrows = load_inputs_file(args.bind_inputs, program) if args.bind_inputs else None
     basis = [b.strip() for b in args.basis.split(",") if b.strip()] if args.basis else None
+    targets = _targets(args, 1 if xrows is None else len(xrows))
 
     dump = (lambda text: print(text, file=sys.stderr)) if args.print_ir_after_all else None
     optimized = optimize(program, args.opt_level, target="qasm", passes=args.passes,
@@ -192,39 +189,59 @@ def run(args: argparse.Namespace) -> int:
     for r in results:
         r.manifest["optimization"] = args.passes if args.passes is not None else f"-O{args.opt_level}"
 
-    src = Path(args.source)
-    many = len(results) > 1
-    if many and args.manifest:
-        raise InputError("--manifest names one file; with several samples each NAME_i.qasm gets NAME_i.qasm.json")
-    if args.output == "-":
-        if many:
-            raise InputError(f"--bind-inputs gave {len(results)} samples; write them to files (-o DIR/ or -o NAME.qasm), not stdout")
-        check_outputs([args.manifest], [args.source, args.bind_params, args.bind_inputs])
+    if targets is None:  # stdout
         sys.stdout.write(results[0].text)
         if args.manifest:
             atomic_write_text(args.manifest, json.dumps(results[0].manifest, indent=2) + "\n")
         return 0
-    out = Path(args.output) if args.output else src.with_suffix(".qasm")
-    if args.output and (args.output.endswith(("/", "\\")) or out.is_dir()):
-        out = out / (src.stem + ".qasm")
-    if out.resolve() == src.resolve():
-        raise InputError(f"output '{out}' would overwrite the input; choose another path with -o")
-    targets: list[tuple[Path, Path]] = []
-    for i in range(len(results)):
-        qasm_path = out.with_name(f"{out.stem}_{i}{out.suffix or '.qasm'}") if many else out
-        man_path = Path(args.manifest) if args.manifest else qasm_path.with_name(qasm_path.name + ".json")
-        targets.append((qasm_path, man_path))
-    check_outputs([p for pair in targets for p in pair], [args.source, args.bind_params, args.bind_inputs])
-    # Everything succeeded: now write (each file atomically).
+    # Everything succeeded: now write the whole set (all files or, on a failure, none).
+    files: dict[Path, str] = {}
     for r, (qp, mp) in zip(results, targets):
-        atomic_write_text(qp, r.text)
-        atomic_write_text(mp, json.dumps(r.manifest, indent=2) + "\n")
-    if many:
+        files[qp] = r.text
+        if mp is not None:
+            files[mp] = json.dumps(r.manifest, indent=2) + "\n"
+    write_files_atomically(files)
+    if len(results) > 1:
         print(f"wrote {len(results)} programs: {targets[0][0]} ... {targets[-1][0]}", file=sys.stderr)
-    else:
+    elif targets[0][1] is not None:
         print(f"wrote {targets[0][0]} and {targets[0][1]}", file=sys.stderr)
+    else:
+        print(f"wrote {targets[0][0]}", file=sys.stderr)
     unused = results[0].manifest.get("unused_params") or []
     if unused:
         print(f"note: params no longer affecting any output (gradient identically zero): {', '.join(unused)}",
               file=sys.stderr)
     return 0
+
+
+def _targets(args: argparse.Namespace, n: int) -> list[tuple[Path, Path | None]] | None:
+    """(program, manifest) paths per sample, checked before any work; None for stdout. A device
+    or FIFO output (/dev/null, a pipe) gets no manifest beside it unless --manifest names one."""
+    inputs = [args.source, args.bind_params, args.bind_inputs]
+    src = Path(args.source)
+    many = n > 1
+    if many and args.manifest:
+        raise InputError("--manifest names one file; with several samples each NAME_i.qasm gets NAME_i.qasm.json")
+    if args.output == "-":
+        if many:
+            raise InputError(f"--bind-inputs gave {n} samples; write them to files (-o DIR/ or -o NAME.qasm), not stdout")
+        check_outputs([args.manifest], inputs)
+        return None
+    out = Path(args.output) if args.output else src.with_suffix(".qasm")
+    if args.output and (args.output.endswith(("/", "\\")) or out.is_dir()):
+        out = out / (src.stem + ".qasm")
+    if out.resolve() == src.resolve():
+        raise InputError(f"output '{out}' would overwrite the input; choose another path with -o")
+    special = is_special_output(out)
+    if many and special:
+        raise InputError(f"--bind-inputs gave {n} samples; write them to files (-o DIR/ or -o NAME.qasm), not '{out}'")
+    targets: list[tuple[Path, Path | None]] = []
+    for i in range(n):
+        qasm_path = out.with_name(f"{out.stem}_{i}{out.suffix or '.qasm'}") if many else out
+        if args.manifest:
+            man_path: Path | None = Path(args.manifest)
+        else:
+            man_path = None if special else qasm_path.with_name(qasm_path.name + ".json")
+        targets.append((qasm_path, man_path))
+    check_outputs([p for pair in targets for p in pair], inputs)
+    return targets

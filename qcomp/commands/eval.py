@@ -7,6 +7,7 @@ import json
 
 import numpy as np
 
+from .._io import read_numpy
 from ..errors import InputError
 from . import add_source_args, int_in
 from .train import add_data_args, load_dataset
@@ -27,16 +28,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def load_params(path: str, n: int) -> np.ndarray:
+    """The params of a 'qcomp train --save' checkpoint, an .npz with a 'params' array, or a .npy."""
+    data = read_numpy(path, what="params")
+    if isinstance(data, dict):
+        if "params" not in data:
+            raise InputError(f"{path}: no 'params' array (keys: {', '.join(data) or 'none'})")
+        data = data["params"]
     try:
-        if path.endswith(".npz"):
-            with np.load(path, allow_pickle=False) as z:
-                if "params" not in z:
-                    raise InputError(f"{path}: no 'params' array (keys: {', '.join(z.files)})")
-                arr = np.asarray(z["params"], dtype=float)
-        else:
-            arr = np.asarray(np.load(path, allow_pickle=False), dtype=float)
-    except (OSError, ValueError) as exc:
-        raise InputError(f"cannot read params from '{path}': {exc}") from None
+        arr = np.asarray(data, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"{path}: params must be real numbers ({exc})") from None
     if arr.shape != (n,):
         raise InputError(f"{path}: expected {n} params, got shape {arr.shape}")
     return arr

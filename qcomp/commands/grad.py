@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
-import shutil
-import tempfile
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -15,7 +12,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import ExportError, InputError, QCompError
-from . import add_source_args, int_in, load_program
+from .._io import is_temporary_name, write_files_atomically
+from . import add_source_args, check_outputs, int_in, load_program
 
 NAME = "grad"
 HELP = "export the parameter-shift gradient (or Hessian) program: one OpenQASM 3 file per shifted circuit + manifest.json"
@@ -25,7 +23,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_source_args(p)
     p.add_argument("-o", "--output", required=True, help="output directory (created; replaced only if it holds nothing but a previous export)")
     p.add_argument("--order", type=int, choices=(1, 2), default=1, help="1: gradient, 2: Hessian (shift rules applied twice)")
-    p.add_argument("--params", help="a .npy file of flat param values, stored in the manifest (and bound into the"
+    p.add_argument("--params", help="param values (.npy/.npz/.json, or a train --save checkpoint), stored in the manifest (and bound into the"
                    " circuits when an angle is not expressible in OpenQASM that Qiskit loads)")
     p.add_argument("--wrt", choices=("params", "inputs", "both"), default="params", help="differentiate with respect to")
     p.add_argument("--backend", choices=("qcomp", "qiskit-statevector", "qiskit-aer"), default=None,
@@ -123,38 +121,39 @@ def _const(x: float):
 _EXPORT_FILE = re.compile(r"manifest\.json|circuit_\d+\.qasm")
 
 
-def write_directory(out: Path, files: dict[str, str], manifest: dict[str, Any]) -> None:
-    """Write everything into a temporary sibling directory, then rename it into place."""
+def check_output_directory(out: Path) -> None:
+    """Refuse an output that is a file, or a directory holding anything a 'qcomp grad' export
+    did not write (qcomp's own temporaries aside): its files are replaced by the new export."""
     out = Path(out)
-    if out.exists():
-        if not out.is_dir():
-            raise QCompError(f"output '{out}' exists and is not a directory")
-        old = out / "manifest.json"
-        if any(out.iterdir()) and not (old.is_file() and '"qcomp-gradient-manifest/' in old.read_text(errors="replace")):
-            raise QCompError(f"output directory '{out}' is not empty and is not a previous 'qcomp grad' export; refusing to replace it")
-        # the whole directory is replaced: only when it holds nothing but what an export writes
-        foreign = sorted(p.name for p in out.iterdir() if not _EXPORT_FILE.fullmatch(p.name) or not p.is_file())
-        if foreign:
-            raise QCompError(
-                f"output directory '{out}' holds files a 'qcomp grad' export did not write ({', '.join(foreign[:3])}"
-                f"{', ...' if len(foreign) > 3 else ''}); refusing to replace it"
-            )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
-        for name, text in files.items():
-            (tmp / name).write_text(text, encoding="utf-8")
-        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-        if out.exists():
-            trash = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
-            os.replace(out, trash / "old")
-            os.replace(tmp, out)
-            shutil.rmtree(trash, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise QCompError(f"output '{out}' exists and is not a directory")
+    old = out / "manifest.json"
+    if any(out.iterdir()) and not (old.is_file() and '"qcomp-gradient-manifest/' in old.read_text(errors="replace")):
+        raise QCompError(f"output directory '{out}' is not empty and is not a previous 'qcomp grad' export; refusing to replace it")
+    foreign = sorted(p.name for p in out.iterdir()
+                     if not is_temporary_name(p.name) and (not _EXPORT_FILE.fullmatch(p.name) or not p.is_file()))
+    if foreign:
+        raise QCompError(
+            f"output directory '{out}' holds files a 'qcomp grad' export did not write ({', '.join(foreign[:3])}"
+            f"{', ...' if len(foreign) > 3 else ''}); refusing to replace it"
+        )
+
+
+def write_directory(out: Path, files: dict[str, str], manifest: dict[str, Any]) -> None:
+    """Write the circuits and manifest.json into ``out`` as one set (all files or, on a failure,
+    none: a previous export stays whole), then remove circuits of a previous export that the new
+    one does not have."""
+    out = Path(out)
+    check_output_directory(out)
+    old = [p for p in out.iterdir() if _EXPORT_FILE.fullmatch(p.name) and p.name not in files] if out.is_dir() else []
+    contents: dict[Path, str] = {out / name: text for name, text in files.items()}
+    contents[out / "manifest.json"] = json.dumps(manifest, indent=2) + "\n"
+    write_files_atomically(contents)
+    for p in old:
+        if p.name != "manifest.json":
+            p.unlink(missing_ok=True)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -162,6 +161,8 @@ def run(args: argparse.Namespace) -> int:
 
     from .compile import load_inputs_file, load_params_file
 
+    check_output_directory(Path(args.output))
+    check_outputs([Path(args.output) / "manifest.json"], [args.source, args.params, args.inputs])
     program = load_program(args)
     values = load_params_file(args.params, program) if args.params else None
     if args.backend and values is None and program.num_params:

@@ -6,12 +6,11 @@ import argparse
 import csv
 import io
 import json
-import zipfile
 from pathlib import Path
 
 import numpy as np
 
-from .._io import atomic_write_bytes, atomic_write_text
+from .._io import atomic_write_bytes, atomic_write_text, read_numpy
 from ..errors import InputError, QCompError
 from . import add_source_args, check_outputs, int_in, load_program
 
@@ -21,7 +20,7 @@ HELP = "simulate a model: expectation values (or shot counts with --shots) for p
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_source_args(p)
-    p.add_argument("--params", help="parameter values: .npy, .npz (arrays by declared name), .json or .csv")
+    p.add_argument("--params", help="parameter values: .npy, .npz (arrays by declared name, or a train --save checkpoint), .json or .csv")
     p.add_argument("--inputs", help="input rows: .npy, .npz, .json or .csv (one sample per row)")
     p.add_argument("--backend", choices=("qcomp", "qiskit-statevector", "qiskit-aer"), default="qcomp",
                    help="qcomp's simulator (default), or the compiled OpenQASM 3 run through Qiskit: exact statevector or Aer shots")
@@ -41,11 +40,11 @@ def load_values(path: str, what: str) -> np.ndarray | dict[str, np.ndarray]:
         raise QCompError(f"cannot read {what} file '{path}': no such file")
     suffix = p.suffix.lower()
     try:
-        if suffix == ".npy":
-            return np.asarray(np.load(p, allow_pickle=False), dtype=float)
-        if suffix == ".npz":
-            with np.load(p, allow_pickle=False) as z:
-                return {k: np.asarray(z[k], dtype=float) for k in z.files}
+        if suffix in (".npy", ".npz"):  # a 'qcomp train --save' checkpoint gives its params
+            data = read_numpy(p, what=what, checkpoint_params=what == "params")
+            if isinstance(data, dict):
+                return {k: np.asarray(v, dtype=float) for k, v in data.items()}
+            return np.asarray(data, dtype=float)
         if suffix == ".json":
             data = json.loads(p.read_text(encoding="utf-8"))
             if isinstance(data, dict):
@@ -57,7 +56,7 @@ def load_values(path: str, what: str) -> np.ndarray | dict[str, np.ndarray]:
                 rows = rows[1:]  # a header of labels that name no element: the columns are positional
             arr = np.array([[float(c) for c in r] for r in rows], dtype=float)
             return arr
-    except (ValueError, TypeError, OSError, EOFError, zipfile.BadZipFile, RecursionError) as exc:
+    except (ValueError, TypeError, OSError, RecursionError) as exc:
         # truncated or empty numpy files, records or strings, JSON too deep or not numbers
         raise InputError(f"cannot read {what} from '{path}': {exc or type(exc).__name__}") from None
     raise InputError(f"{what} file '{path}' must be .npy, .npz, .json or .csv")

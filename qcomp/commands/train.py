@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._io import atomic_write_text
+from .._io import is_special_output, write_files_atomically
 from ..errors import QCompError
 from . import add_source_args, check_outputs, int_in
 
@@ -30,8 +30,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--init-scale", type=float, default=np.pi, help="initial params uniform in [-s, s]")
     p.add_argument("--patience", type=int, default=None, help="early stopping patience (epochs)")
     p.add_argument("--save", default=None, help="checkpoint .npz (default: <model>.params.npz in the current directory)")
-    p.add_argument("--resume", default=None, help="continue from a checkpoint written by --save")
-    p.add_argument("--export-qasm", default=None, help="trained OpenQASM 3 (default: <model>.trained.qasm)")
+    p.add_argument("--resume", default=None, help="continue from a checkpoint written by --save (--save may name the same file)")
+    p.add_argument("--export-qasm", default=None, help="trained OpenQASM 3, with a manifest beside it (default: <model>.trained.qasm)")
     p.add_argument("--no-export", action="store_true", help="do not write the trained OpenQASM")
     p.add_argument("--plot", default=None, help="write a training-curve PNG (needs matplotlib: qcomp[plot])")
     p.add_argument("--baseline", action="store_true", help="also train the classical 16-2-1 baseline for comparison")
@@ -63,10 +63,11 @@ def run(args: argparse.Namespace) -> int:
     stem = Path(args.source).stem
     save = Path(args.save) if args.save else Path(f"{stem}.params.npz")
     export = None if args.no_export else Path(args.export_qasm or f"{stem}.trained.qasm")
-    outputs = [save] + ([export, Path(str(export) + ".json")] if export is not None else []) + [args.plot]
-    # (--resume and --save may name the same checkpoint: it is read first, rewritten at the end)
-    inputs = [args.source, args.data, args.mnist_path]
-    check_outputs(outputs, [i for i in inputs if i and Path(str(i)).exists()])
+    outputs = [save] + ([export, _manifest_path(export)] if export is not None else []) + [args.plot]
+    inputs = [args.source, args.data, args.mnist_path, args.resume]
+    # before training, so a mistyped path does not cost the run; --save may rewrite the --resume
+    # checkpoint (it is read in full first), no other output may be an input
+    check_outputs(outputs, [i for i in inputs if i and Path(str(i)).exists()], rewrites=[(save, args.resume)])
     t_start = time.perf_counter()
     model = qcompile(args.source, optimize=args.optimize, max_qubits=args.max_qubits, max_ops=args.max_ops,
                      cache=not args.no_cache)
@@ -123,8 +124,16 @@ def _train(args, model, data, save, export, executor, t_start) -> int:
                      batch_size=args.batch_size, seed=args.seed, callbacks=[log_epoch],
                      early_stopping_patience=args.patience, checkpoint_path=save,
                      resume_from=args.resume, progress=not args.no_progress and sys.stderr.isatty())
-    except TrainingInterrupted:
-        print(f"interrupted; the last completed epoch is in {save}; continue with --resume {save}", file=sys.stderr)
+    except TrainingInterrupted as exc:
+        done = exc.result.extra.get("checkpoint_epoch")
+        if done is not None:
+            print(f"interrupted; the last completed epoch ({done}) is in {save}; continue with --resume {save}",
+                  file=sys.stderr)
+        elif args.resume:
+            print(f"interrupted before an epoch completed; {args.resume} is unchanged; continue with --resume {args.resume}",
+                  file=sys.stderr)
+        else:
+            print("interrupted before the first epoch completed; no checkpoint was written", file=sys.stderr)
         return 130
     train_time = time.perf_counter() - t_start
     test = result.test_metrics or evaluate(sim, result.params, data.x_test, data.y_test, args.loss)
@@ -132,15 +141,21 @@ def _train(args, model, data, save, export, executor, t_start) -> int:
     print(f"test: loss {test['loss']:.4f}, accuracy {test['accuracy']:.4f}, hinge accuracy {test['hinge_accuracy']:.4f}")
     print(f"time: {train_time:.2f} s total, {1e3 * sum(h.get('time_s', 0.0) for h in result.history) / max(n_seen, 1):.2f} ms per training sample")
     print(f"params: {save}")
+    files: dict[Path | str, str | bytes] = {}
     if export is not None:
         res = model.qasm_result(3, bind_params=result.params)
         import json
 
-        atomic_write_text(export, res.text)
-        atomic_write_text(str(export) + ".json", json.dumps(res.manifest, indent=2) + "\n")
-        print(f"trained OpenQASM 3: {export} (manifest {export}.json)")
+        files[export] = res.text
+        manifest = _manifest_path(export)
+        if manifest is not None:
+            files[manifest] = json.dumps(res.manifest, indent=2) + "\n"
     if args.plot:
-        _plot(result.history, args.plot)
+        files[args.plot] = _plot(result.history)
+    write_files_atomically(files)  # the trained program, its manifest and the plot: all or none
+    if export is not None:
+        print(f"trained OpenQASM 3: {export}" + (f" (manifest {export}.json)" if _manifest_path(export) else ""))
+    if args.plot:
         print(f"training curve: {args.plot}")
     if args.baseline:
         b = train_classical_baseline(data, epochs=max(args.epochs, 20), batch_size=args.batch_size,
@@ -149,14 +164,18 @@ def _train(args, model, data, save, export, executor, t_start) -> int:
     return 0
 
 
-def _plot(history, path) -> None:
+def _manifest_path(export: Path) -> Path | None:
+    """The manifest beside the trained program; none beside a device or FIFO (/dev/null)."""
+    return None if is_special_output(export) else Path(str(export) + ".json")
+
+
+def _plot(history) -> bytes:
+    """The training curves as PNG bytes."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import io
-
-    from .._io import atomic_write_bytes
 
     epochs = [h["epoch"] for h in history]
     fig, ax = plt.subplots(1, 2, figsize=(9, 3.5))
@@ -173,4 +192,4 @@ def _plot(history, path) -> None:
     fig.tight_layout()
     fig.savefig(buf, format="png")
     plt.close(fig)
-    atomic_write_bytes(path, buf.getvalue())
+    return buf.getvalue()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import re
+import zipfile
+import zlib
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -405,8 +407,8 @@ def _read_npz(path: Path, required: tuple[str, ...]) -> dict[str, np.ndarray]:
             arrays = {k: np.asarray(f[k]) for k in f.files}
     except FileNotFoundError:
         raise DataError(f"dataset file not found: {path}") from None
-    except (OSError, ValueError) as exc:
-        raise DataError(f"cannot read {path} as a numpy .npz file: {exc}") from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:  # empty, truncated, corrupt
+        raise DataError(f"cannot read {path} as a numpy .npz file: {'empty file' if isinstance(exc, EOFError) else exc}") from None
     missing = [k for k in required if k not in arrays]
     if missing:
         raise DataError(

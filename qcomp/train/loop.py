@@ -17,7 +17,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 from tqdm.auto import tqdm
 
-from qcomp._io import atomic_write_bytes
+from qcomp._io import CHECKPOINT_PREFIX, atomic_write_bytes, read_numpy
 from qcomp.errors import DataError
 from qcomp.train.data import Dataset, iterate_minibatches, validate_dataset
 from qcomp.train.errors import CheckpointError, TrainConfigError, TrainingError
@@ -37,7 +37,9 @@ __all__ = [
     "load_checkpoint",
 ]
 
-CHECKPOINT_FORMAT = "qcomp.train.checkpoint/1"
+CHECKPOINT_FORMAT = CHECKPOINT_PREFIX + "1"
+# what resuming reads besides the arrays: a checkpoint without them is corrupt
+_CHECKPOINT_META = ("history", "rng_state", "stop_reason", "best_value", "best_epoch", "wait")
 
 Callback = Callable[[int, dict[str, float], np.ndarray], "bool | None"]
 """Called after every epoch as ``callback(epoch, logs, params)``; returning True stops training."""
@@ -232,13 +234,10 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
         >>> ckpt["epoch"], ckpt["history"][-1]["loss"]  # doctest: +SKIP
     """
     p = Path(path)
-    try:
-        with np.load(p, allow_pickle=False) as f:
-            files = {k: np.asarray(f[k]) for k in f.files}
-    except FileNotFoundError:
-        raise CheckpointError(f"checkpoint not found: {p}") from None
-    except (OSError, ValueError) as exc:
-        raise CheckpointError(f"cannot read checkpoint {p}: {exc}") from None
+    files = read_numpy(p, what="checkpoint", error=CheckpointError, checkpoint_params=False)
+    if not isinstance(files, dict):
+        raise CheckpointError(f"{p} is not a qcomp.train checkpoint: it holds one array (a .npy file);"
+                              f" checkpoints are the .npz files 'qcomp train --save' writes")
     if "format" not in files or str(files["format"]) != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{p} is not a qcomp.train checkpoint (format {CHECKPOINT_FORMAT})")
     try:
@@ -253,7 +252,10 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
             if k.startswith("opt."):
                 opt[k[4:]] = v
         state["optimizer"] = opt
-    except (KeyError, ValueError, TypeError) as exc:
+        missing = [k for k in _CHECKPOINT_META if k not in state]
+        if missing or not isinstance(state["history"], list):
+            raise KeyError(", ".join(missing) or "history")
+    except (KeyError, ValueError, TypeError, AttributeError) as exc:
         raise CheckpointError(f"corrupt checkpoint {p}: {exc}") from None
     return state
 
@@ -456,8 +458,11 @@ def fit(
             best_params=None if best_params is None else best_params.copy(),
             checkpoint_path=None if ckpt is None else str(ckpt),
             resumed_from_epoch=resumed_from,
+            # the epoch in the checkpoint this call wrote (None: nothing written, e.g. Ctrl-C in epoch 1)
+            extra={"checkpoint_epoch": ckpt_epoch},
         )
 
+    ckpt_epoch: int | None = None
     epoch_done = start_epoch
     params_done = params.copy()
     try:
@@ -545,6 +550,7 @@ def fit(
                     "batch_size": batch_size,
                     "data_fingerprint": fingerprint,
                 })
+                ckpt_epoch = epoch
             if reason != "completed":
                 stop_reason = reason
                 break
