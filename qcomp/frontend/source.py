@@ -29,6 +29,8 @@ MAX_SOURCE_BYTES = 64 * 2**20
 Q_SUFFIXES = (".q",)
 QASM_INCLUDE_SUFFIXES = (".inc", ".qasm", ".qasm2", ".qasm3")
 
+_OPEN_FLAGS = getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOCTTY", 0)
+
 __all__ = ["MAX_SOURCE_BYTES", "SourceRead", "digest_of", "read_source", "read_source_bytes", "record_reads"]
 
 
@@ -93,7 +95,7 @@ def _read_regular(path: str, limit: int) -> tuple[bytes, os.stat_result]:
         raise _Fail(_not_regular(st.st_mode))
     try:
         # O_NONBLOCK: if the path was swapped for a FIFO since the stat, opening it does not hang
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOCTTY", 0))
+        fd = os.open(path, os.O_RDONLY | _OPEN_FLAGS)
     except OSError as exc:
         raise _Fail(_os_reason(exc), exc.errno in (errno.ENOENT, errno.ENOTDIR)) from None
     try:
@@ -173,6 +175,6 @@ def digest_of(path: str, limit: int | None = None) -> tuple[str, str] | None:
     cannot be read (for the cache's re-validation: any problem there only means "changed")."""
     try:
         data, _ = _read_regular(path, MAX_SOURCE_BYTES if limit is None else limit)
-    except _Fail:
+    except (_Fail, ValueError):  # ValueError: a NUL byte in the name
         return None
     return os.path.realpath(path), hashlib.sha256(data).hexdigest()
