@@ -148,6 +148,9 @@ def read_source_bytes(path: str | os.PathLike, *, name: str | None = None, span:
             raise error(missing, span) from None
         raise fail(f.reason) from None
     resolved = os.path.realpath(p)
+    if suffixes is not None and not resolved.lower().endswith(suffixes):
+        # a symlink x.q -> /etc/shadow must not get the file parsed and its first line quoted
+        raise fail(f"it resolves to '{resolved}', not a {' or '.join(suffixes)} file")
     reads = _reads.get()
     if reads is not None:
         reads.append(SourceRead(p, resolved, hashlib.sha256(data).hexdigest(), len(data)))

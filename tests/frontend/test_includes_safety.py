@@ -93,6 +93,10 @@ def test_errors_never_quote_files_that_are_not_source(tmp_path):
     assert err.message == "cannot read include file 'shadow': not a .q file"
     assert "TOPSECRET" not in err.render()
     assert "not a .q file" in include_error(tmp_path, "/proc/self/environ").message
+    os.symlink(tmp_path / "shadow", tmp_path / "innocent.q")
+    err = include_error(tmp_path, "innocent.q")
+    assert err.message == f"cannot read include file 'innocent.q': it resolves to '{tmp_path / 'shadow'}', not a .q file"
+    assert "TOPSECRET" not in err.render()
     # a .q file that is not UTF-8: say so, without the bytes
     (tmp_path / "bin.q").write_bytes(b"\xffTOPSECRET\xfe\n")
     err = include_error(tmp_path, "bin.q")
