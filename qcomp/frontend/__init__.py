@@ -9,6 +9,7 @@ from ..errors import QCompError
 from ..ir.program import Program
 from .lower import DEFAULT_MAX_OPS, DEFAULT_MAX_QUBITS, Limits, lower_module
 from .parser import parse_source
+from .source import read_source
 
 __all__ = ["parse", "parse_file", "parse_source", "lower_module", "Limits", "DEFAULT_MAX_OPS", "DEFAULT_MAX_QUBITS"]
 
@@ -29,12 +30,8 @@ def parse_file(path: str | os.PathLike, *, max_qubits: int = DEFAULT_MAX_QUBITS,
                max_ops: int = DEFAULT_MAX_OPS) -> Program:
     """Parse and lower a ``.q`` file (or an OpenQASM ``.qasm`` file) to a Program."""
     p = Path(path)
-    if not p.is_file():
-        raise QCompError(f"cannot read '{path}': no such file")
-    try:
-        text = p.read_text(encoding="utf-8-sig")  # a UTF-8 byte-order mark is not part of the program
-    except (OSError, UnicodeDecodeError) as exc:
-        raise QCompError(f"cannot read '{path}': {exc}") from None
+    # regular files only, bounded, a UTF-8 byte-order mark dropped (it is not part of the program)
+    text, _ = read_source(p, name=str(path), error=QCompError, what="")
     if p.suffix.lower() in (".qasm", ".qasm3", ".qasm2"):
         from .qasm_import import import_qasm
 

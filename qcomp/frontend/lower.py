@@ -16,6 +16,7 @@ from ..ir.ops import Observable, Operation, Register, ValueDecl, normalize_pauli
 from ..ir.program import Program
 from . import ast
 from .parser import deep_recursion, parse_source
+from .source import Q_SUFFIXES, read_source
 
 DEFAULT_MAX_OPS = 10_000_000
 DEFAULT_MAX_QUBITS = 4096
@@ -557,17 +558,13 @@ class _Lowerer:
         return [(v, {})]
 
     def _include(self, s: ast.Include, scope: Scope, out: list[Operation], base_dir: Path) -> None:
-        path = (base_dir / s.path).resolve()
+        # read_source refuses NUL bytes, symlink loops, FIFOs, devices, huge and non-.q files (located)
+        text, path = read_source(base_dir / s.path, name=s.path, span=s.span, suffixes=Q_SUFFIXES,
+                                 missing=f"cannot find include file '{s.path}' (looked in {base_dir})")
         key = str(path)
         if key in self.include_stack:
             chain = " -> ".join(os.path.basename(p) for p in self.include_stack + [key])
             raise IncludeError(f"include cycle: {chain}", s.span)
-        if not path.is_file():
-            raise IncludeError(f"cannot find include file '{s.path}' (looked in {base_dir})", s.span)
-        try:
-            text = path.read_text(encoding="utf-8-sig")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise IncludeError(f"cannot read include file '{s.path}': {exc}", s.span) from None
         module = parse_source(text, str(s.path if not Path(s.path).is_absolute() else path))
         self.include_stack.append(key)
         try:

@@ -30,6 +30,7 @@ from ..ir.ops import Operation, Register, ValueDecl
 from ..ir.program import Program
 from .lower import DEFAULT_MAX_OPS, DEFAULT_MAX_QUBITS, Scope, check_angle_depth, sum_chain
 from .parser import deep_recursion
+from .source import QASM_INCLUDE_SUFFIXES, read_source
 
 __all__ = ["import_qasm", "QASM_GATES"]
 
@@ -317,15 +318,11 @@ class _Importer:
     def include(self, s: ast.Include) -> None:
         if s.filename in STANDARD_INCLUDES:
             return
-        path = (self.base_dir / s.filename).resolve()
+        text, path = read_source(self.base_dir / s.filename, name=s.filename, span=self.span(s),
+                                 suffixes=QASM_INCLUDE_SUFFIXES,
+                                 missing=f"cannot find include file '{s.filename}' (looked in {self.base_dir})")
         if str(path) in self.include_stack:
             raise IncludeError(f"include cycle through '{s.filename}'", self.span(s))
-        if not path.is_file():
-            raise IncludeError(f"cannot find include file '{s.filename}' (looked in {self.base_dir})", self.span(s))
-        try:
-            text = path.read_text(encoding="utf-8-sig")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise IncludeError(f"cannot read include file '{s.filename}': {exc}", self.span(s)) from None
         program = _parse(text, s.filename)
         # An include shares this file's declarations: run it with our state and its own diagnostics.
         saved = (self.file, self.lines, self.base_dir)

@@ -59,7 +59,8 @@ def write(path: Path, text: str) -> Path:
 
 
 def entries(d: Path) -> list[Path]:
-    return sorted(d.glob("*/*.qcc"))
+    """The artifact entries (not the lists of files the front end read, kind "includes")."""
+    return sorted(p for p in d.glob("*/*.qcc") if p.parent.name != "includes")
 
 
 def compile_all(source, **kw):
@@ -73,6 +74,7 @@ def test_second_compile_skips_front_end_and_passes(cache_dir, calls, tmp_path):
     m1 = compile_all(f)
     assert calls == {"parse": 1, "lower": 1, "optimize": 2}
     assert {p.parent.name for p in entries(cache_dir)} == {"program", "program-sim", "program-qasm"}
+    assert len(list((cache_dir / "includes").iterdir())) == 1
     m2 = compile_all(f)
     assert calls == {"parse": 1, "lower": 1, "optimize": 2}  # nothing recompiled
     assert m2._disk.hits == 3 and m2._disk.misses == 0
@@ -121,8 +123,8 @@ def test_changed_include_is_a_miss(cache_dir, calls, tmp_path):
     assert calls["parse"] == 2
     assert [o.name for o in m1.program.circuit.ops()] == ["ry", "cx"]
     assert [o.name for o in m2.program.circuit.ops()] == ["ry", "cz"]
-    digests = qc.include_digests(main.read_text(), tmp_path)
-    assert [Path(p).name for p, _ in digests] == ["gates.q", "inner.q"]  # the commented include is ignored
+    qcomp.compile(main)
+    assert calls["parse"] == 2
 
 
 def corrupt_truncate(data: bytes) -> bytes:
@@ -173,20 +175,19 @@ def test_entry_of_another_key_or_type_is_not_trusted(cache_dir):
     store.put("program", a, "a string, not a Program")
     store.path("program", b).parent.mkdir(parents=True, exist_ok=True)
     store.path("program", b).write_bytes(store.path("program", a).read_bytes())  # copied under another key
-    with pytest.warns(CacheWarning, match="another kind or key"):
+    with pytest.warns(CacheWarning, match="authentication failed"):  # the HMAC covers kind and key
         assert store.get("program", b) is None
     with pytest.warns(CacheWarning, match="holds a str"):
         assert store.get("program", a, expect=qcomp.Program) is None
     assert not store.path("program", a).exists() and not store.path("program", b).exists()
-    # a valid checksum over a pickle that cannot be loaded (a class that no longer exists)
+    # an authentic pickle that cannot be loaded (a class that no longer exists)
     from collections import OrderedDict
 
     payload = pickle.dumps({"kind": "program", "key": a, "object": OrderedDict()}, protocol=0)
     payload = payload.replace(b"collections", b"nomodulexyz")
-    import hashlib
-
     store.path("program", a).write_bytes(qc.HEADER.pack(qc.MAGIC, qc.FORMAT_VERSION, len(payload),
-                                                        hashlib.sha256(payload).digest()) + payload)
+                                                        store._mac("program", a, payload)) + payload)
+    os.chmod(store.path("program", a), 0o600)
     with pytest.warns(CacheWarning, match="cannot unpickle"):
         assert store.get("program", a) is None
 
@@ -303,3 +304,208 @@ def test_gradient_program_is_cached(cache_dir, monkeypatch):
     qc.gradient_program(qcomp.compile(SRC), "both", 1)
     qc.gradient_program(qcomp.compile(SRC, cache=False), "params", 1)
     assert n["build"] == 3
+
+
+# -- keys from what the front end read; safe reading; entries that cannot run code ---------------
+
+
+def z(model) -> float:
+    return float(model.simulator().expval(np.zeros(model.num_params))[0, 0])
+
+
+def test_include_path_with_double_slash_is_not_stale(cache_dir, calls, tmp_path):
+    # a comment-stripping regex once cut 'include "sub//b.q";' at the '//', so b.q left the key
+    write(tmp_path / "sub" / "b.q", "x q;\n")
+    main = write(tmp_path / "m.q", 'qubit q;\ninclude "sub//b.q";\nexpect z(q);\n')
+    assert z(qcomp.compile(main)) == -1.0
+    assert z(qcomp.compile(main)) == -1.0 and calls["parse"] == 1  # a hit
+    write(tmp_path / "sub" / "b.q", "h q;\n")
+    assert abs(z(qcomp.compile(main))) < 1e-12 and calls["parse"] == 2  # recompiled, not stale
+    os.utime(tmp_path / "sub" / "b.q", (1, 1))  # a touched file with the same content is still a hit
+    assert abs(z(qcomp.compile(main))) < 1e-12 and calls["parse"] == 2
+    # same content at the same path, but the path now resolves elsewhere: recompiled
+    write(tmp_path / "v2" / "b.q", "h q;\n")
+    (tmp_path / "sub" / "b.q").unlink()
+    os.symlink(tmp_path / "v2" / "b.q", tmp_path / "sub" / "b.q")
+    qcomp.compile(main)
+    assert calls["parse"] == 3
+    # an include that disappeared is the front end's located error, not a stale hit
+    (tmp_path / "sub" / "b.q").unlink()
+    with pytest.raises(qcomp.errors.IncludeError, match="cannot find include file 'sub//b.q'"):
+        qcomp.compile(main)
+
+
+def test_string_source_includes_are_in_the_key(cache_dir, calls, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path / "b.q", "x q;\n")
+    text = 'qubit q;\ninclude "b.q";\nexpect z(q);\n'
+    assert z(qcomp.compile(text)) == -1.0
+    write(tmp_path / "b.q", "")
+    assert z(qcomp.compile(text)) == 1.0 and calls["parse"] == 2
+
+
+@pytest.mark.parametrize("name", ["/dev/zero", "zero.q", "pipe.q", "loop.q"])
+def test_bad_include_with_cache_is_a_fast_located_error(cache_dir, tmp_path, name):
+    os.symlink("/dev/zero", tmp_path / "zero.q")
+    os.mkfifo(tmp_path / "pipe.q")
+    os.symlink("loop.q", tmp_path / "loop.q")
+    main = write(tmp_path / "m.q", f'qubit q;\ninclude "{name}";\n')
+    code = ("import qcomp, sys\ntry:\n    qcomp.compile(sys.argv[1])\nexcept qcomp.errors.IncludeError as e:\n"
+            "    print(e.span.line, e.span.column, e.message)\n")
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-c", code, str(main)], capture_output=True, text=True, timeout=60,
+                       env=dict(os.environ, QCOMP_CACHE_DIR=str(cache_dir)))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith(f"2 1 cannot read include file '{name}': ")
+
+
+def modes(root: Path) -> dict[str, int]:
+    return {str(p.relative_to(root)): p.stat().st_mode & 0o777 for p in [root, *root.rglob("*")]}
+
+
+def test_permissive_umask_still_gives_private_entries(tmp_path, monkeypatch, calls):
+    monkeypatch.delenv("QCOMP_NO_CACHE", raising=False)
+    root = tmp_path / "new" / "cache"  # its parent is created too
+    monkeypatch.setenv("QCOMP_CACHE_DIR", str(root))
+    old = os.umask(0)
+    try:
+        compile_all(SRC)
+    finally:
+        os.umask(old)
+    got = modes(root)
+    assert got.pop(".") == 0o700 and (tmp_path / "new").stat().st_mode & 0o777 == 0o700
+    assert got.pop("hmac-key") == 0o600
+    assert {k: v for k, v in got.items() if "/" not in k} == {"includes": 0o700, "program": 0o700,
+                                                              "program-sim": 0o700, "program-qasm": 0o700}
+    assert {v for k, v in got.items() if "/" in k} == {0o600} and len(got) == 8
+    old = os.umask(0o777)  # a umask that clears every bit does not lock us out either
+    try:
+        root2 = tmp_path / "c2"
+        monkeypatch.setenv("QCOMP_CACHE_DIR", str(root2))
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            compile_all(SRC)
+    finally:
+        os.umask(old)
+    got = modes(root2)
+    assert {v for k, v in got.items() if (root2 / k).is_dir()} == {0o700}
+    assert {v for k, v in got.items() if not (root2 / k).is_dir()} == {0o600}
+
+
+PWNED = "pwned-marker"
+
+
+class _Payload:
+    """Unpickling this runs code: what a planted entry would do."""
+
+    def __init__(self, path: str):
+        self.path = path
+
+    def __reduce__(self):
+        return (Path.touch, (Path(self.path),))
+
+
+def _old_style_entry(kind: str, key: str, obj) -> bytes:
+    """An entry with a valid plain checksum (the old format's integrity check), but no HMAC."""
+    import hashlib
+
+    payload = pickle.dumps({"kind": kind, "key": key, "object": obj})
+    return qc.HEADER.pack(qc.MAGIC, qc.FORMAT_VERSION, len(payload), hashlib.sha256(payload).digest()) + payload
+
+
+def test_tampered_entry_is_never_unpickled(cache_dir, calls, tmp_path):
+    f = write(tmp_path / "m.q", SRC)
+    m1 = compile_all(f)
+    marker = tmp_path / PWNED
+    for entry in sorted(cache_dir.glob("*/*.qcc")):
+        kind, key = entry.parent.name, entry.stem
+        entry.write_bytes(_old_style_entry(kind, key, _Payload(str(marker))))
+    with pytest.warns(CacheWarning, match="authentication failed"):
+        m2 = compile_all(f)
+    assert not marker.exists()  # nothing was unpickled
+    assert calls["parse"] == 2 and m2.qasm() == m1.qasm()  # ignored, recompiled, right result
+    # flipping any byte of a real entry is caught as well
+    entry = entries(cache_dir)[0]
+    data = bytearray(entry.read_bytes())
+    data[qc.HEADER.size + 3] ^= 1
+    entry.write_bytes(bytes(data))
+    with pytest.warns(CacheWarning, match="authentication failed"):
+        compile_all(f)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        compile_all(f)  # rebuilt and valid again
+
+
+def test_entries_of_another_cache_key_do_not_load(cache_dir, tmp_path):
+    store = CompileCache(cache_dir)
+    store.put("program", "a" * 64, qcomp.parse(SRC))
+    other = CompileCache(tmp_path / "other")
+    assert other.usable()
+    (tmp_path / "other" / "program").mkdir(mode=0o700)
+    (tmp_path / "other" / "program" / ("a" * 64 + ".qcc")).write_bytes(store.path("program", "a" * 64).read_bytes())
+    with pytest.warns(CacheWarning, match="authentication failed"):
+        assert other.get("program", "a" * 64) is None
+
+
+def test_bad_key_file_is_replaced(cache_dir, calls):
+    compile_all(SRC)
+    key = cache_dir / qc.KEY_FILE
+    os.chmod(key, 0o644)  # others could have read it: it authenticates nothing any more
+    with pytest.warns(CacheWarning) as record:
+        m = compile_all(SRC)
+    text = "\n".join(str(w.message) for w in record)
+    assert "replacing compile cache key" in text and "authentication failed" in text
+    assert calls["parse"] == 2 and key.stat().st_mode & 0o777 == 0o600
+    assert m.simulator().expval([0.1, 0.2], [[0.3]]).shape == (1, 1)
+
+
+def _compile_warns(f, match: str):
+    with pytest.warns(CacheWarning, match=match):
+        return compile_all(f)
+
+
+def test_entry_with_wrong_mode_owner_or_type_is_ignored(cache_dir, calls, tmp_path):
+    f = write(tmp_path / "m.q", SRC)
+    m1 = compile_all(f)
+    entry = next((cache_dir / "program").glob("*.qcc"))
+    os.chmod(entry, 0o666)
+    m2 = _compile_warns(f, r"mode 0666 \(group or others can write it\)")
+    assert calls["parse"] == 2 and m2.qasm() == m1.qasm() and entry.stat().st_mode & 0o777 == 0o600
+    good = entry.read_bytes()
+    entry.unlink()
+    (tmp_path / "elsewhere.qcc").write_bytes(good)
+    os.symlink(tmp_path / "elsewhere.qcc", entry)
+    _compile_warns(f, "symbolic link")
+    assert calls["parse"] == 3 and not entry.is_symlink()
+    if os.geteuid() == 0:
+        os.chown(entry, 12345, 12345)
+        _compile_warns(f, "owned by uid 12345")
+        assert calls["parse"] == 4 and entry.stat().st_uid == 0
+
+
+def test_directory_with_wrong_mode_or_owner_is_ignored(cache_dir, calls, tmp_path):
+    f = write(tmp_path / "m.q", SRC)
+    m1 = compile_all(f)
+    kind_dir = cache_dir / "program"
+    os.chmod(kind_dir, 0o777)
+    m2 = _compile_warns(f, "group or others can write it")
+    assert calls["parse"] == 2 and m2.qasm() == m1.qasm()
+    os.chmod(kind_dir, 0o700)
+    compile_all(f)
+    assert calls["parse"] == 2  # usable again
+    if os.geteuid() == 0:
+        os.chown(kind_dir, 12345, 12345)
+        m3 = _compile_warns(f, "owned by uid 12345")
+        assert calls["parse"] == 3 and m3.qasm() == m1.qasm()
+        os.chown(kind_dir, 0, 0)
+    # a symlinked kind directory is not followed
+    kind_dir.rename(tmp_path / "moved")
+    os.symlink(tmp_path / "moved", kind_dir)
+    _compile_warns(f, "is not a directory")
+    assert calls["parse"] == 4 if os.geteuid() == 0 else calls["parse"] == 3
+    if os.geteuid() == 0:  # the cache directory itself, owned by someone else: uncached
+        kind_dir.unlink()
+        os.chown(cache_dir, 12345, 12345)
+        _compile_warns(f, "owned or writable by another user")
