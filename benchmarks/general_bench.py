@@ -1,6 +1,6 @@
 """General-circuit benchmark: qcomp against qsimcirq, pennylane-lightning, qiskit-aer and PennyLane+JAX, side by side.
 
-Run:  python benchmarks/general_bench.py                 # default cases, median of 3 (a few minutes on 2 cores)
+Run:  python benchmarks/general_bench.py                 # default cases, median of 3 (15 min on 2 cores at load 5-7)
       python benchmarks/general_bench.py --quick         # smaller circuits: a smoke run in seconds
       python benchmarks/general_bench.py --cases hea20,iqp --repeat 5 --busy --json out.json
       python benchmarks/general_bench.py --full          # adds iqp at 16/18 qubits and the 28-qubit big28 case
@@ -574,7 +574,7 @@ def report(bench: Bench, header: str) -> None:
         if not r.qcomp and r.seconds:
             base = ratio_base(bench, r)
             if base is not None:
-                ratio = f"{base.seconds / r.seconds:.2f}" + ("" if base.prec == r.prec else f" ({base.prec})")
+                ratio = f"{base.seconds / r.seconds:.3g}" + ("" if base.prec == r.prec else f" ({base.prec})")
         ts = "-" if r.seconds is None else f"{r.seconds:.4f}"
         dev = "" if r.dev is None else f"{r.dev:.1e}"
         print(f"| {r.case} | {r.who} | {r.prec} | {ts} | {ratio} | {dev} | {r.note} |")
@@ -635,6 +635,7 @@ def main(argv=None) -> int:
         sizes = [4, 6] if args.quick else [4, 6, 8, 10, 14] + ([16, 18] if args.full else [])
 
     bench = Bench(args)
+    load0 = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     busy = start_busy() if args.busy else None
     t_start = time.perf_counter()
     try:
@@ -661,10 +662,10 @@ def main(argv=None) -> int:
             busy.wait()
     wall = time.perf_counter() - t_start
 
-    load = os.getloadavg() if hasattr(os, "getloadavg") else None
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     header = (f"# general_bench: {_cpu_model()}, {os.cpu_count()} cores; {', '.join(versions())}\n"
               f"# median of {args.repeat} runs (contenders in turn); qsimcirq cpu_threads={args.qsim_threads}; "
-              f"busy spin process: {'yes' if args.busy else 'no'}; load average {load[0]:.2f}; "
+              f"busy spin process: {'yes' if args.busy else 'no'}; 1-min load average {load0:.2f} at the start, {load:.2f} at the end; "
               f"{'quick; ' if args.quick else ''}wall {wall:.0f} s; "
               f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\n"
               f"# qcomp/peer < 1: qcomp faster (qcomp at the peer's precision when run, else as marked); "
