@@ -147,6 +147,9 @@ class Bench:
 def plan_kernels(sim, kind: str) -> int | None:
     """The number of kernels (state passes) in qcomp's plan, if the simulator exposes one; None otherwise.
     Only getattr: the engine's internals may change."""
+    passes = getattr(sim, "state_passes", None)
+    if callable(passes):
+        return int(passes())
     try:
         plan = getattr(sim, "plan", None)
         p = plan(kind) if callable(plan) else None

@@ -1257,7 +1257,7 @@ class Bound:
         return out
 
     def _local(self) -> int:
-        return max(1, int(math.log2(CHUNK_BYTES // self.dtype.itemsize)))
+        return local_qubits(self.dtype)
 
     def _args(self) -> tuple:
         L = self.layout
@@ -1337,6 +1337,11 @@ class Bound:
                 if L.b_grad[b]:
                     _block_grad(b, row, Cs.sum(axis=0), L.b_k, L.b_diag, *args[7:], out[r])
         return out
+
+
+def local_qubits(dtype) -> int:
+    """Qubits of a cache-sized chunk of one state (both planes) in precision ``dtype`` (complex)."""
+    return max(1, int(math.log2(CHUNK_BYTES // np.dtype(dtype).itemsize)))
 
 
 def observable_arrays(observables) -> tuple[np.ndarray, ...]:

@@ -566,6 +566,15 @@ class Simulator:
             grad[sl] = bound.chain_rule(gslots, dvals, npar)
         return grad, values
 
+    def state_passes(self) -> int:
+        """Passes over each state that one forward run makes: the fused engine counts a
+        cache-blocked run of blocks once; the layers engine makes one pass per kernel."""
+        if self.engine == "fused":
+            from . import engine as E
+
+            return self.fused_plan(False).state_passes(E.local_qubits(self.dtype))
+        return len(self.plan("forward").kernels)
+
     def describe(self) -> str:
         """The forward kernel plan as text."""
         if self.engine == "fused":
