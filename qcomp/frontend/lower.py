@@ -56,6 +56,13 @@ def check_angle_depth(angle: E.Expr, gate: str, span: Span | None) -> None:
         )
 
 
+def check_division(op: str, a: E.Expr, b: E.Expr, span: Span | None) -> None:
+    """Refuse ``a / 0`` and ``a % 0`` with a symbolic ``a`` where written: it would stay in the
+    angle and fail only when evaluated (a constant ``1 / 0`` folds to inf, refused where used)."""
+    if op in ("/", "%") and type(b) is E.Const and b.val == 0 and not a.is_constant:
+        raise SemanticError("division by zero" if op == "/" else "remainder of a division by zero", span)
+
+
 def check_angle(angle: E.Expr, gate: str, span: Span | None) -> None:
     """Refuse an angle that later stages cannot handle, at ``span`` (the argument): nested too
     deeply, too large written out as a tree, or holding a number that is not finite."""
@@ -76,6 +83,15 @@ def check_angle(angle: E.Expr, gate: str, span: Span | None) -> None:
     bad = next((c.val for c in E.unique_nodes(angle) if type(c) is E.Const and not math.isfinite(c.val)), None)
     if bad is not None:  # w * (1 / 0): every later stage would evaluate or print it
         raise SemanticError(f"angle of gate '{gate}' contains a non-finite number ({bad})", span)
+
+
+_STATEMENT_NAMES = {
+    ast.ConstDecl: "const declaration",
+    ast.QubitDecl: "qubit declaration",
+    ast.ValueDeclStmt: "declaration",
+    ast.GateDef: "gate definition",
+    ast.Include: "include",
+}
 
 
 @dataclass(frozen=True)
@@ -220,6 +236,7 @@ class _Lowerer:
             a = self.expr(node.left, scope)
             b = self.expr(node.right, scope)
             if node.op in ("+", "-", "*", "/", "**", "%"):
+                check_division(node.op, a, b, node.span)
                 return E.binary(node.op, a, b)
             # comparisons and logic: compile-time only
             x = self._const_value(a, node.left, "condition")
@@ -311,13 +328,7 @@ class _Lowerer:
         if isinstance(s, (ast.ConstDecl, ast.QubitDecl, ast.ValueDeclStmt, ast.GateDef, ast.Include)):
             if not top:
                 where = f"gate '{in_gate}'" if in_gate else "a loop or if block"
-                what = {
-                    ast.ConstDecl: "const declaration",
-                    ast.QubitDecl: "qubit declaration",
-                    ast.ValueDeclStmt: f"{getattr(s, 'kind', '')} declaration",
-                    ast.GateDef: "gate definition",
-                    ast.Include: "include",
-                }[type(s)]
+                what = f"{s.kind} declaration" if isinstance(s, ast.ValueDeclStmt) else _STATEMENT_NAMES[type(s)]
                 raise SemanticError(f"{what} is not allowed inside {where}; move it to the top level", s.span)
         if isinstance(s, ast.ConstDecl):
             e = self.expr(s.value, scope)
@@ -499,6 +510,80 @@ class _Lowerer:
         finally:
             self.gate_stack.pop()
             self.priced, self.call_span = saved
+
+    # -- gate bodies ------------------------------------------------------------------------------
+    def check_gate_bodies(self) -> None:
+        """Check the body of every gate, called or not, once all gates are defined (a body may call
+        gates defined after it): gate names and arities, qubit and value names, statements allowed."""
+        for g in self.gates.values():
+            self._check_body(g, g.body, set(g.params))
+
+    def _check_body(self, g: ast.GateDef, stmts, values: set[str]) -> None:
+        for st in stmts:
+            if isinstance(st, ast.GateCall):
+                self._resolve_gate(st)
+                for a in st.args:
+                    self._check_names(a, values)
+                for q in st.qargs:
+                    if q.name in g.qubits:
+                        if q.index is not None:
+                            raise SemanticError(
+                                f"gate qubit argument '{q.name}' is a single qubit and cannot be indexed", q.span
+                            )
+                    elif q.name in self.registers:
+                        raise SemanticError(
+                            f"gate '{g.name}' can only act on its qubit arguments ({', '.join(g.qubits)}),"
+                            f" not on the register '{q.name}'",
+                            q.span,
+                        )
+                    else:
+                        raise SemanticError(
+                            f"undeclared qubit register '{q.name}'", q.span, self._suggest(q.name, g.qubits)
+                        )
+            elif isinstance(st, ast.For):
+                for a in st.range_args:
+                    self._check_names(a, values)
+                self._check_body(g, st.body, values | {st.var})
+            elif isinstance(st, ast.If):
+                self._check_names(st.cond, values)
+                self._check_body(g, st.then, values)
+                self._check_body(g, st.orelse, values)
+            elif isinstance(st, (ast.Expect, ast.Measure)):
+                what = "expect" if isinstance(st, ast.Expect) else "measure"
+                raise SemanticError(f"'{what}' is not allowed inside gate '{g.name}'", st.span)
+            else:  # declarations, gate definitions, include
+                what = f"{st.kind} declaration" if isinstance(st, ast.ValueDeclStmt) else _STATEMENT_NAMES[type(st)]
+                raise SemanticError(f"{what} is not allowed inside gate"
+                                    f" '{g.name}'; move it to the top level", st.span)
+
+    def _check_names(self, node: ast.Node, values: set[str]) -> None:
+        """Every name an expression in a gate body reads exists (a parameter, loop variable, const,
+        param, input or built-in constant), and every function it calls is known."""
+        known = values | set(self.consts) | set(self.values) | set(BUILTIN_CONSTANTS)
+        stack = [node]
+        while stack:
+            n = stack.pop()
+            if isinstance(n, ast.Name) and n.id not in known:
+                what = "qubit" if n.id in self.registers else None
+                if what:
+                    raise SemanticError(f"qubit '{n.id}' used as a value", n.span)
+                raise SemanticError(f"undeclared name '{n.id}'", n.span, self._suggest(n.id, known))
+            if isinstance(n, ast.Index):
+                if n.name not in self.values:
+                    raise SemanticError(f"undeclared name '{n.name}'", n.span, self._suggest(n.name, list(self.values)))
+                stack.append(n.index)
+            elif isinstance(n, ast.Call):
+                if n.fn not in E.FUNCTIONS:
+                    if n.fn in PAULI_NAMES:
+                        raise SemanticError(f"Pauli operator '{n.fn}(...)' is only allowed in 'expect'", n.span)
+                    raise SemanticError(f"unknown function '{n.fn}'", n.span, self._suggest(n.fn, E.FUNCTIONS))
+                stack.append(n.arg)
+            elif isinstance(n, ast.BinOp):
+                if n.op == "@":
+                    raise SemanticError("'@' (tensor product) is only allowed in 'expect'", n.span)
+                stack.extend((n.left, n.right))
+            elif isinstance(n, ast.UnOp):
+                stack.append(n.operand)
 
     # -- pricing: what a gate call or loop unrolls to, computed before unrolling it ----------------
     def _check_budget(self, ops: int, iters: int, done: int, what: str, span: Span | None) -> None:
@@ -809,6 +894,7 @@ def lower_module(
     ops: list[Operation] = []
     with deep_recursion(module.file):
         lw.block(module.statements, Scope(), ops, None, bd)
+        lw.check_gate_bodies()
     if lw.num_qubits == 0:
         lines = module.source.split("\n") if module.source else [""]
         raise SemanticError(
