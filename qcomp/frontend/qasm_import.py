@@ -730,6 +730,7 @@ def _invert(ops: list[Operation]) -> list[Operation]:
 
 
 _ANTLR_MSG = re.compile(r"line (\d+):(\d+) (.*)")
+_OPENQASM3_MSG = re.compile(r"L(\d+):C(\d+): (.*)", re.S)
 
 
 def _parse(text: str, name: str) -> ast.Program:
@@ -750,7 +751,12 @@ def _parse(text: str, name: str) -> ast.Program:
             raise ParseError(f"integer literal of {long_int.end() - long_int.start()} digits is too long"
                              " (at most 4300)", Span(name, line, col, None, lines[line - 1])) from None
         if not text.strip():
-            raise ParseError(f"OpenQASM syntax error in {name}: the file is empty") from None
+            raise ParseError("OpenQASM syntax error: the file is empty", Span(name, 1, 1, None, lines[0])) from None
+        m = _OPENQASM3_MSG.match(str(exc))
+        if m:  # openqasm3's own checks: "L3:C21: gate definitions must be global" (0-based column)
+            line, col = int(m.group(1)), int(m.group(2)) + 1
+            src = lines[line - 1] if 0 < line <= len(lines) else None
+            raise ParseError(f"OpenQASM syntax error: {m.group(3)}", Span(name, line, col, None, src)) from None
         m = _ANTLR_MSG.search(err.getvalue())
         if m:
             line, col = int(m.group(1)), int(m.group(2)) + 1
