@@ -47,10 +47,12 @@ class QCompError(Exception):
         super().__init__(self.render())
 
     def render(self) -> str:
+        # a message may quote source text too (an ANTLR "token recognition error at: '...'")
+        message = "".join(c if c == "\n" else _shown(c) for c in self.message)
         if self.span is None:
-            head = f"{self.kind}: {self.message}"
+            head = f"{self.kind}: {message}"
         else:
-            head = f"{self.span}: {self.kind}: {self.message}"
+            head = f"{self.span}: {self.kind}: {message}"
         lines = [head]
         if self.span is not None and self.span.source_line is not None:
             shown = [_shown(c) for c in self.span.source_line.rstrip("\n")]

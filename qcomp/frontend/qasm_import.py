@@ -791,7 +791,7 @@ def _check_version(tree: ast.Program, text: str, name: str) -> None:
     raise UnsupportedError(f"OpenQASM version {version} is not supported (only 2.x and 3.x)", span)
 
 
-_LONG_INT = re.compile(r"\d{4301,}")
+_LONG_INT = re.compile(r"\d[\d_]{4300,}")
 
 
 def import_qasm(text: str, name: str = "<string>", *, max_qubits: int = DEFAULT_MAX_QUBITS,
