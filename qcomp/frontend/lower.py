@@ -94,6 +94,10 @@ _STATEMENT_NAMES = {
 }
 
 
+class _PricedOut(Exception):
+    """Pricing alone took more steps than the iterations left (see _price)."""
+
+
 @dataclass(frozen=True)
 class Limits:
     """Resource limits checked while lowering (before any simulation work)."""
@@ -152,6 +156,7 @@ class _Lowerer:
         self.gate_costs: dict[tuple, tuple[int, int]] = {}
         self.relevant: dict[str, frozenset[int]] = {}
         self.cost_stack: list[str] = []
+        self.price_steps = 0  # work done pricing the current top-level statement
 
     # -- names --------------------------------------------------------------------------
     def _declare(self, name: str, span: Span | None) -> None:
@@ -440,7 +445,7 @@ class _Lowerer:
     def _gate_call(self, s: ast.GateCall, scope: Scope, out: list[Operation], base_dir: Path) -> None:
         name, lib, user = self._resolve_gate(s)
         if user is not None and not self.priced:
-            ops, iters = self._cost_stmt(s, scope)
+            ops, iters = self._price(s, scope)
             self._check_budget(ops, iters, len(out), f"gate '{s.name}'", s.span)
             self.iterations += iters
         angles = tuple(self.expr(a, scope) for a in s.args)
@@ -598,10 +603,28 @@ class _Lowerer:
             )
         if self.iterations + iters > limit:
             raise ResourceLimitError(
-                f"loops unroll to more than {limit} iterations in total"
-                " (raise the limit with max_ops= / --max-ops)",
+                f"loops unroll to more than {limit} iterations in total: {what} alone takes"
+                f" {'more than ' + str(limit) if iters > limit else iters}"
+                + (f" after {self.iterations} already" if self.iterations else "")
+                + " (a user-gate call that emits nothing counts as one; raise the limit with max_ops= / --max-ops)",
                 span,
             )
+
+    def _price(self, st, scope: Scope) -> tuple[int, int]:
+        """Price a top-level statement. Every step of pricing (a gate priced for new parameter
+        values, a loop iteration whose variable steers control flow) stands for at least one step
+        of the unrolling, so pricing that takes more steps than the iterations left proves the
+        unrolling would exceed them too: it stops there, never slower than the limit allows."""
+        self.price_steps = 0
+        try:
+            return self._cost_stmt(st, scope)
+        except _PricedOut:
+            return 0, self.limits.max_ops + 1
+
+    def _price_step(self) -> None:
+        self.price_steps += 1
+        if self.price_steps + self.iterations > self.limits.max_ops:
+            raise _PricedOut
 
     def _cost_block(self, stmts, scope: Scope) -> tuple[int, int]:
         """(operations, loop iterations) that unrolling ``stmts`` produces, each capped at
@@ -630,7 +653,8 @@ class _Lowerer:
                 per = len(gate_inverse(name, (E.ZERO,) * lib.num_angles)) if st.inverses % 2 else 1
                 return width * per, 0
             ops, iters = self._cost_gate(user, st, scope)
-            return min(cap, ops * width), min(cap, iters * width)
+            # expanding a gate is work even when it emits nothing: such a call counts as an iteration
+            return min(cap, ops * width), min(cap, (iters + (ops == 0)) * width)
         if isinstance(st, ast.For):
             start, stop, step, trips = self._range(st, scope)
             if trips == 0:
@@ -643,6 +667,7 @@ class _Lowerer:
                 return min(cap, o * trips), min(cap, (i + 1) * trips)
             ops, iters = 0, 0
             for v in range(start, stop, step):
+                self._price_step()
                 o, i = self._cost_block(st.body, Scope(values={st.var: E.Const(float(v))}, parent=scope))
                 ops, iters = min(cap, ops + o), min(cap, iters + i + 1)
                 if ops >= cap or iters >= cap:
@@ -670,6 +695,7 @@ class _Lowerer:
         key = (g.name, tuple(v.val for v in key_parts)) if memo else None
         if key is not None and key in self.gate_costs:
             return self.gate_costs[key]
+        self._price_step()
         self.cost_stack.append(g.name)
         try:
             cost = self._cost_block(g.body, Scope(values=values, qubits=dict.fromkeys(g.qubits, 0)))
@@ -733,7 +759,7 @@ class _Lowerer:
             raise SemanticError(f"loop variable '{s.var}' shadows a declared name", s.span)
         saved = self.priced
         if not self.priced:
-            ops, iters = self._cost_stmt(s, scope)
+            ops, iters = self._price(s, scope)
             self._check_budget(ops, iters, len(out), "this loop", s.span)
             self.iterations += iters
             self.priced = True

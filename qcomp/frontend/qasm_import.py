@@ -107,6 +107,10 @@ _UNSUPPORTED = {
 }
 
 
+class _PricedOut(Exception):
+    """Pricing alone took more steps than the iterations left (see _price)."""
+
+
 class _Importer:
     def __init__(self, name: str, text: str, max_qubits: int, max_ops: int, base_dir: Path):
         self.file = name
@@ -135,6 +139,7 @@ class _Importer:
         self.gate_costs: dict[tuple, tuple[int, int]] = {}
         self.relevant: dict[str, frozenset[int]] = {}
         self.cost_stack: list[str] = []
+        self.price_steps = 0  # work done pricing the current top-level statement
 
     # -- diagnostics -------------------------------------------------------------------------
     def span(self, node: ast.QASMNode | None) -> Span | None:
@@ -493,7 +498,7 @@ class _Importer:
         for node, a in zip(s.arguments, angles):
             check_angle(a, name, self.span(node) or self.span(s))
         if not self.priced:
-            ops, iters = self._cost_stmt(s, scope)
+            ops, iters = self._price(s, scope)
             self._check_budget(ops, iters, len(out), f"gate '{name}'", self.span(s))
             self.iterations += iters
         groups = [self.qubits_of(q, scope) for q in s.qubits]
@@ -564,7 +569,7 @@ class _Importer:
             raise ResourceLimitError(f"loop runs {trips} times, over the unrolling limit of {self.max_ops}", self.span(s))
         saved = self.priced
         if not self.priced:
-            ops, iters = self._cost_stmt(s, scope)
+            ops, iters = self._price(s, scope)
             self._check_budget(ops, iters, len(out), "this loop", self.span(s))
             self.iterations += iters
             self.priced = True
@@ -588,9 +593,28 @@ class _Importer:
             )
         if self.iterations + iters > limit:
             raise ResourceLimitError(
-                f"loops unroll to more than {limit} iterations in total (raise the limit with max_ops= / --max-ops)",
+                f"loops unroll to more than {limit} iterations in total: {what} alone takes"
+                f" {'more than ' + str(limit) if iters > limit else iters}"
+                + (f" after {self.iterations} already" if self.iterations else "")
+                + " (a user-gate call that emits nothing counts as one; raise the limit with max_ops= / --max-ops)",
                 span,
             )
+
+    def _price(self, st, scope: Scope) -> tuple[int, int]:
+        """Price a top-level statement. Every step of pricing (a gate priced for new parameter
+        values, a loop iteration whose variable steers control flow) stands for at least one step
+        of the unrolling, so pricing that takes more steps than the iterations left proves the
+        unrolling would exceed them too: it stops there, never slower than the limit allows."""
+        self.price_steps = 0
+        try:
+            return self._cost_stmt(st, scope)
+        except _PricedOut:
+            return 0, self.max_ops + 1
+
+    def _price_step(self) -> None:
+        self.price_steps += 1
+        if self.price_steps + self.iterations > self.max_ops:
+            raise _PricedOut
 
     def _cost_stmts(self, stmts, scope: Scope) -> tuple[int, int]:
         """(operations, loop iterations) that importing ``stmts`` unrolls to, each capped at
@@ -619,6 +643,7 @@ class _Importer:
                     width = max(width, self.registers[q.name.name].size)  # a slice names at most all of it
             if user is not None and len(st.arguments) == len(user.arguments):
                 ops, iters = self._cost_gate(user, st, scope)
+                iters += ops == 0  # expanding a gate is work even when it emits nothing: an iteration
             elif known is not None:
                 ops, iters = len(known[2]((E.ZERO,) * known[0])), 0
             else:
@@ -638,6 +663,7 @@ class _Importer:
                 return min(cap, o * trips), min(cap, (i + 1) * trips)
             ops = iters = 0
             for v in values:
+                self._price_step()
                 o, i = self._cost_stmts(st.block, Scope(values={var: E.Const(float(v))}, parent=scope))
                 ops, iters = min(cap, ops + o), min(cap, iters + i + 1)
                 if ops >= cap or iters >= cap:
@@ -661,6 +687,7 @@ class _Importer:
         key = (name, tuple(v.val for v in key_parts)) if all(type(v) is E.Const for v in key_parts) else None
         if key is not None and key in self.gate_costs:
             return self.gate_costs[key]
+        self._price_step()
         self.cost_stack.append(name)
         try:
             cost = self._cost_stmts(g.body, Scope(values=values, qubits=dict.fromkeys((q.name for q in g.qubits), 0)))

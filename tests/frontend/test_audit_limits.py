@@ -47,9 +47,10 @@ def doubling(n: int, qasm_syntax: bool = False) -> str:
 # -- unbounded expansion ------------------------------------------------------------------------
 def test_doubling_gates_are_priced_before_expansion() -> None:
     t0 = time.perf_counter()
-    err = q(doubling(40), ResourceLimitError, 43, 1, "gate 'g40' alone unrolls to more than 10000000")
-    assert "--max-ops" in err.message
-    qasm(doubling(40, True), ResourceLimitError, 45, 1, "gate 'g40' alone unrolls to more than 10000000")
+    err = q(doubling(40), ResourceLimitError, 43, 1, "gate 'g40' alone")
+    assert "more than 10000000" in err.message and "--max-ops" in err.message
+    qasm(doubling(40, True), ResourceLimitError, 45, 1, "gate 'g40' alone")
+    q(doubling(12), ResourceLimitError, 15, 1, "program unrolls to more than 1000 operations: gate 'g12' alone", max_ops=1000)
     assert time.perf_counter() - t0 < 5
     # under the limit the same program expands exactly
     assert len(qcomp.parse(doubling(10)).circuit) == 1024
@@ -65,6 +66,18 @@ for k in range(3) { c(k) q[0], q[1]; b(k) q[0]; }
 """
     assert len(qcomp.parse(src).circuit) == 51  # 3 * (10 + 1 + 3) + (0 + 3 + 6)
     q(src, ResourceLimitError, 5, 1, "this loop alone unrolls to more than 50", max_ops=50)
+
+
+def test_expansions_with_ever_new_parameter_values_are_bounded() -> None:
+    # every call has new parameter values that steer control flow, so no two expansions share a
+    # price: pricing stops once it has done more steps than the iterations allowed
+    lines = ["qubit q;", "gate g0(n) x { if (n > 0) { } }"]
+    lines += [f"gate g{k}(n) x {{ g{k - 1}(2 * n) x; g{k - 1}(2 * n + 1) x; }}" for k in range(1, 31)]
+    lines.append("g30(0) q;")
+    t0 = time.perf_counter()
+    q("\n".join(lines), ResourceLimitError, 33, 1, "iterations in total: gate 'g30' alone takes more than 20000",
+      max_ops=20000)
+    assert time.perf_counter() - t0 < 5
 
 
 def test_loops_are_priced_before_unrolling() -> None:
