@@ -635,12 +635,7 @@ class _Importer:
             name = st.name.name
             user = self.gates.get(name) if name not in self.library_alias else None
             known = QASM_GATES.get(name)
-            width = 1
-            for q in st.qubits:
-                if isinstance(q, ast.Identifier) and q.name in self.registers and scope.lookup_qubit(q.name) is None:
-                    width = max(width, self.registers[q.name].size)
-                elif isinstance(q, ast.IndexedIdentifier) and q.name.name in self.registers:
-                    width = max(width, self.registers[q.name.name].size)  # a slice names at most all of it
+            width = max([1] + [self._width(q, scope) for q in st.qubits])
             if user is not None and len(st.arguments) == len(user.arguments):
                 ops, iters = self._cost_gate(user, st, scope)
                 iters += ops == 0  # expanding a gate is work even when it emits nothing: an iteration
@@ -670,6 +665,26 @@ class _Importer:
                     break
             return ops, iters
         return 0, 0
+
+    def _width(self, q, scope: Scope) -> int:
+        """How many qubits an operand names (a broadcast's width), by range arithmetic."""
+        if isinstance(q, ast.Identifier):
+            reg = self.registers.get(q.name)
+            return reg.size if reg is not None and scope.lookup_qubit(q.name) is None else 1
+        reg = self.registers.get(q.name.name) if isinstance(q, ast.IndexedIdentifier) else None
+        if reg is None or len(q.indices) != 1:
+            return 1  # an error when imported
+        index = q.indices[0]
+        n = 0
+        for item in index.values if isinstance(index, ast.DiscreteSet) else index:
+            if isinstance(item, ast.RangeDefinition):
+                start = 0 if item.start is None else self.int_expr(item.start, scope, "range start")
+                end = reg.size - 1 if item.end is None else self.int_expr(item.end, scope, "range end")
+                step = 1 if item.step is None else self.int_expr(item.step, scope, "range step")
+                n += _length(range(start, end + (1 if step > 0 else -1), step)) if step else 0
+            else:
+                n += 1
+        return min(n, reg.size)  # more is an index error when imported
 
     def _cost_gate(self, g: ast.QuantumGateDefinition, call: ast.QuantumGate, scope: Scope) -> tuple[int, int]:
         name = g.name.name
@@ -716,6 +731,9 @@ class _Importer:
                 for m in st.modifiers:
                     if m.argument is not None:
                         names |= _identifiers(m.argument)
+                for q in st.qubits:  # a slice's bounds set the broadcast width
+                    if isinstance(q, ast.IndexedIdentifier):
+                        names |= _identifiers(q.indices)
                 user = self.gates.get(st.name.name)
                 if user is not None and len(user.arguments) == len(st.arguments):
                     for i in self._relevant_params(user):
