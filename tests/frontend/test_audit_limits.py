@@ -92,6 +92,13 @@ def test_loops_are_priced_before_unrolling() -> None:
     assert time.perf_counter() - t0 < 5
 
 
+def test_openqasm_pricing_counts_slices_exactly() -> None:
+    src = H3 + "qubit[4000] q;\nfor int i in [0:@END] { h q[i]; x q[0:i]; }"
+    assert len(import_qasm(src.replace("@END", "9")).circuit) == 65  # 10 + (1 + ... + 10)
+    assert len(import_qasm(src.replace("@END", "99"), max_ops=5150).circuit) == 5150
+    qasm(src.replace("@END", "99"), ResourceLimitError, 4, 1, "this loop alone unrolls to more than 5149", max_ops=5149)
+
+
 def test_huge_slices_and_pow_are_refused_before_materialising() -> None:
     qasm(H3 + "qubit[2] q;\nh q[0:100000000000];", SemanticError, 4, 3, "qubit index 100000000000 out of range")
     qasm(H3 + "qubit q;\npow(100000000000) @ h q;", ResourceLimitError, 4, 5, "'pow' repeats the gate 100000000000 times")
