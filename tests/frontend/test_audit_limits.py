@@ -113,6 +113,10 @@ def test_angles_doubled_per_gate_level_are_bounded_by_size() -> None:
     lines.append("a25(w) q;")
     t0 = time.perf_counter()
     q("\n".join(lines), ResourceLimitError, 13, 20, "has more than 100000 terms and operations")
+    qasm_lines = [H3.strip(), "input float w;", "qubit q;", "gate a0(t) x { rx(t) x; }"]
+    qasm_lines += [f"gate a{i}(t) x {{ a{i - 1}(t + t) x; }}" for i in range(1, 26)]
+    qasm_lines.append("a25(w) q;")
+    qasm("\n".join(qasm_lines), ResourceLimitError, 15, 20, "has more than 100000 terms and operations")
     assert time.perf_counter() - t0 < 5
 
 
