@@ -11,7 +11,7 @@ from pathlib import Path
 from ..errors import IncludeError, ResourceLimitError, SemanticError, Span
 from ..ir import expr as E
 from ..ir.circuit import Circuit
-from ..ir.gates import ALIASES, GATES, inverse as gate_inverse
+from ..ir.gates import ALIASES, GATES, GateDef as LibraryGate, inverse as gate_inverse
 from ..ir.ops import Observable, Operation, Register, ValueDecl, normalize_pauli_sum
 from ..ir.program import Program
 from . import ast
@@ -422,7 +422,7 @@ class _Lowerer:
                 op.span,
             )
 
-    def _resolve_gate(self, s: ast.GateCall):
+    def _resolve_gate(self, s: ast.GateCall) -> tuple[str, LibraryGate | None, ast.GateDef | None]:
         """The library gate or user gate ``s`` calls, with its arity checked."""
         name = ALIASES.get(s.name, s.name)
         lib = GATES.get(name)
