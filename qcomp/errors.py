@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
+
+
+def _shown(c: str) -> str:
+    """How one source character is printed in a diagnostic: control and bidirectional-override
+    characters (a terminal escape sequence, a carriage return, U+202E) as Python escapes, so that
+    quoting a hostile line cannot drive the terminal or reorder what the user sees."""
+    if c == "\t":
+        return c
+    if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp"):
+        return ascii(c)[1:-1]
+    return c
 
 
 @dataclass(frozen=True)
@@ -35,19 +47,24 @@ class QCompError(Exception):
         super().__init__(self.render())
 
     def render(self) -> str:
+        # a message may quote source text too (an ANTLR "token recognition error at: '...'")
+        message = "".join(c if c == "\n" else _shown(c) for c in self.message)
         if self.span is None:
-            head = f"{self.kind}: {self.message}"
+            head = f"{self.kind}: {message}"
         else:
-            head = f"{self.span}: {self.kind}: {self.message}"
+            head = f"{self.span}: {self.kind}: {message}"
         lines = [head]
         if self.span is not None and self.span.source_line is not None:
-            src = self.span.source_line.rstrip("\n")
-            lines.append("    " + src)
-            width = 1
+            shown = [_shown(c) for c in self.span.source_line.rstrip("\n")]
+            lines.append("    " + "".join(shown))
+            start = max(self.span.column - 1, 0)
+            end = start + 1
             if self.span.end_column is not None and self.span.end_column > self.span.column:
-                width = self.span.end_column - self.span.column
-            # Tabs in the prefix keep the caret aligned with the source text.
-            prefix = "".join(c if c == "\t" else " " for c in src[: max(self.span.column - 1, 0)])
+                end = self.span.end_column - 1
+            # Tabs in the prefix keep the caret aligned with the source text; an escaped character
+            # is as wide as its escape.
+            prefix = "".join(c if c == "\t" else " " * len(c) for c in shown[:start])
+            width = max(1, sum(len(c) for c in shown[start:end]))
             lines.append("    " + prefix + "^" + "~" * (width - 1))
         for note in self.notes:
             lines.append(f"note: {note}")

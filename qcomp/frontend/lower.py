@@ -11,7 +11,7 @@ from pathlib import Path
 from ..errors import IncludeError, ResourceLimitError, SemanticError, Span
 from ..ir import expr as E
 from ..ir.circuit import Circuit
-from ..ir.gates import ALIASES, GATES, inverse as gate_inverse
+from ..ir.gates import ALIASES, GATES, GateDef as LibraryGate, inverse as gate_inverse
 from ..ir.ops import Observable, Operation, Register, ValueDecl, normalize_pauli_sum
 from ..ir.program import Program
 from . import ast
@@ -26,6 +26,9 @@ DEFAULT_MAX_QUBITS = 4096
 # against it beyond 16 + log2(terms) levels (they are built as balanced trees); real nesting
 # does: sin(sin(...)), w * w * ...
 MAX_ANGLE_DEPTH = 64
+# Angle expressions larger than this (counted as a tree, every use of a shared part again) are
+# refused too: depth alone misses a parameter doubled at each of 30 nested gate levels.
+MAX_ANGLE_NODES = 100_000
 BUILTIN_CONSTANTS = {"pi": math.pi, "tau": 2 * math.pi, "e": math.e}
 PAULI_NAMES = {"i": "I", "x": "X", "y": "Y", "z": "Z"}
 
@@ -52,6 +55,48 @@ def check_angle_depth(angle: E.Expr, gate: str, span: Span | None) -> None:
             " (a sum of more than 16 terms counts 16 + log2(terms) levels; each call or product a level)",
             span,
         )
+
+
+def check_division(op: str, a: E.Expr, b: E.Expr, span: Span | None) -> None:
+    """Refuse ``a / 0`` and ``a % 0`` with a symbolic ``a`` where written: it would stay in the
+    angle and fail only when evaluated (a constant ``1 / 0`` folds to inf, refused where used)."""
+    if op in ("/", "%") and type(b) is E.Const and b.val == 0 and not a.is_constant:
+        raise SemanticError("division by zero" if op == "/" else "remainder of a division by zero", span)
+
+
+def check_angle(angle: E.Expr, gate: str, span: Span | None) -> None:
+    """Refuse an angle that later stages cannot handle, at ``span`` (the argument): nested too
+    deeply, too large written out as a tree, or holding a number that is not finite."""
+    if type(angle) is E.Sym or (type(angle) is E.Const and math.isfinite(angle.val)):
+        return  # the common case: nothing to walk
+    check_angle_depth(angle, gate, span)
+    # Gates that pass a parameter on twice (g(t + t)) build a shared DAG whose tree doubles per
+    # level; every later stage walks the tree, so its size is what must be bounded.
+    n = E.tree_size(angle, MAX_ANGLE_NODES)
+    if n > MAX_ANGLE_NODES:
+        raise ResourceLimitError(
+            f"angle of gate '{gate}' has more than {MAX_ANGLE_NODES} terms and operations when written out"
+            " (a gate angle passed on twice per nesting level doubles at each level)",
+            span,
+        )
+    if angle.is_constant and not math.isfinite(angle.value()):
+        raise SemanticError(f"angle of gate '{gate}' is not a finite number ({angle.value()})", span)
+    bad = next((c.val for c in E.unique_nodes(angle) if type(c) is E.Const and not math.isfinite(c.val)), None)
+    if bad is not None:  # w * (1 / 0): every later stage would evaluate or print it
+        raise SemanticError(f"angle of gate '{gate}' contains a non-finite number ({bad})", span)
+
+
+_STATEMENT_NAMES = {
+    ast.ConstDecl: "const declaration",
+    ast.QubitDecl: "qubit declaration",
+    ast.ValueDeclStmt: "declaration",
+    ast.GateDef: "gate definition",
+    ast.Include: "include",
+}
+
+
+class _PricedOut(Exception):
+    """Pricing alone took more steps than the iterations left (see _price)."""
 
 
 @dataclass(frozen=True)
@@ -105,6 +150,14 @@ class _Lowerer:
         self.include_stack: list[str] = []
         self.gate_stack: list[str] = []
         self.iterations = 0  # loop iterations unrolled so far (empty bodies cost time too)
+        # Unrolling is priced before it is done (see _cost_block): inside a priced region nothing
+        # is priced again, and operations take the span of the outermost user-gate call.
+        self.priced = False
+        self.call_span: Span | None = None
+        self.gate_costs: dict[tuple, tuple[int, int]] = {}
+        self.relevant: dict[str, frozenset[int]] = {}
+        self.cost_stack: list[str] = []
+        self.price_steps = 0  # work done pricing the current top-level statement
 
     # -- names --------------------------------------------------------------------------
     def _declare(self, name: str, span: Span | None) -> None:
@@ -189,6 +242,7 @@ class _Lowerer:
             a = self.expr(node.left, scope)
             b = self.expr(node.right, scope)
             if node.op in ("+", "-", "*", "/", "**", "%"):
+                check_division(node.op, a, b, node.span)
                 return E.binary(node.op, a, b)
             # comparisons and logic: compile-time only
             x = self._const_value(a, node.left, "condition")
@@ -280,13 +334,7 @@ class _Lowerer:
         if isinstance(s, (ast.ConstDecl, ast.QubitDecl, ast.ValueDeclStmt, ast.GateDef, ast.Include)):
             if not top:
                 where = f"gate '{in_gate}'" if in_gate else "a loop or if block"
-                what = {
-                    ast.ConstDecl: "const declaration",
-                    ast.QubitDecl: "qubit declaration",
-                    ast.ValueDeclStmt: f"{getattr(s, 'kind', '')} declaration",
-                    ast.GateDef: "gate definition",
-                    ast.Include: "include",
-                }[type(s)]
+                what = f"{s.kind} declaration" if isinstance(s, ast.ValueDeclStmt) else _STATEMENT_NAMES[type(s)]
                 raise SemanticError(f"{what} is not allowed inside {where}; move it to the top level", s.span)
         if isinstance(s, ast.ConstDecl):
             e = self.expr(s.value, scope)
@@ -375,7 +423,8 @@ class _Lowerer:
                 op.span,
             )
 
-    def _gate_call(self, s: ast.GateCall, scope: Scope, out: list[Operation], base_dir: Path) -> None:
+    def _resolve_gate(self, s: ast.GateCall) -> tuple[str, LibraryGate | None, ast.GateDef | None]:
+        """The library gate or user gate ``s`` calls, with its arity checked."""
         name = ALIASES.get(s.name, s.name)
         lib = GATES.get(name)
         user = self.gates.get(s.name)
@@ -392,16 +441,17 @@ class _Lowerer:
             raise SemanticError(
                 f"gate '{s.name}' takes {n_qubits} qubit{'s' if n_qubits != 1 else ''}, got {len(s.qargs)}", s.span
             )
+        return name, lib, user
+
+    def _gate_call(self, s: ast.GateCall, scope: Scope, out: list[Operation], base_dir: Path) -> None:
+        name, lib, user = self._resolve_gate(s)
+        if user is not None and not self.priced:
+            ops, iters = self._price(s, scope)
+            self._check_budget(ops, iters, len(out), f"gate '{s.name}'", s.span)
+            self.iterations += iters
         angles = tuple(self.expr(a, scope) for a in s.args)
         for node, a in zip(s.args, angles):
-            if type(a) is E.Sym or (type(a) is E.Const and math.isfinite(a.val)):
-                continue  # the common case: nothing to walk
-            check_angle_depth(a, s.name, node.span or s.span)
-            if a.is_constant and not math.isfinite(a.value()):
-                raise SemanticError(f"angle of gate '{s.name}' is not a finite number ({a.value()})", node.span or s.span)
-            bad = next((c.val for c in E.iter_nodes(a) if type(c) is E.Const and not math.isfinite(c.val)), None)
-            if bad is not None:  # w * (1 / 0): every later stage would evaluate or print it
-                raise SemanticError(f"angle of gate '{s.name}' contains a non-finite number ({bad})", node.span or s.span)
+            check_angle(a, s.name, node.span or s.span)
         groups = [self.qarg(q, scope) for q in s.qargs]
         sizes = {len(g) for g in groups if len(g) > 1}
         if len(sizes) > 1:
@@ -427,14 +477,20 @@ class _Lowerer:
                     " qcomp measures at the end of the circuit, so move 'measure' last",
                     s.span,
                 )
+            span = self.call_span or s.span
             if lib is not None:
-                ops = [Operation(name, qubits, angles, s.span)]
+                ops = [Operation(name, qubits, angles, span)]
+                if s.inverses % 2 == 1:
+                    ops = _invert(ops)
+                for op in ops:
+                    self._emit(out, op)
+            elif s.inverses % 2 == 1:
+                body: list[Operation] = []
+                self._expand_user_gate(user, angles, qubits, s, base_dir, body)
+                for op in _invert(body):
+                    self._emit(out, op)
             else:
-                ops = self._expand_user_gate(user, angles, qubits, s, base_dir)
-            if s.inverses % 2 == 1:
-                ops = _invert(ops)
-            for op in ops:
-                self._emit(out, op)
+                self._expand_user_gate(user, angles, qubits, s, base_dir, out)
 
     def _qubit_name(self, flat: int) -> str:
         for r in self.registers.values():
@@ -443,22 +499,245 @@ class _Lowerer:
         return f"q{flat}"
 
     def _expand_user_gate(
-        self, g: ast.GateDef, angles: tuple[E.Expr, ...], qubits: tuple[int, ...], call: ast.GateCall, base_dir: Path
-    ) -> list[Operation]:
+        self, g: ast.GateDef, angles: tuple[E.Expr, ...], qubits: tuple[int, ...], call: ast.GateCall,
+        base_dir: Path, out: list[Operation],
+    ) -> None:
         if g.name in self.gate_stack:
             chain = " -> ".join(self.gate_stack + [g.name])
             raise SemanticError(f"recursive gate '{g.name}' ({chain})", call.span)
         scope = Scope(values=dict(zip(g.params, angles)), qubits=dict(zip(g.qubits, qubits)))
-        body: list[Operation] = []
         self.gate_stack.append(g.name)
+        # Operations take the outermost call's span so diagnostics point at the user's call site;
+        # they go straight to ``out`` (no copy per nesting level).
+        saved = self.priced, self.call_span
+        self.priced, self.call_span = True, self.call_span or call.span
         try:
-            self.block(g.body, scope, body, g.name, base_dir)
+            self.block(g.body, scope, out, g.name, base_dir)
         finally:
             self.gate_stack.pop()
-        # Operations take the call's span so diagnostics point at the user's call site.
-        return [Operation(o.name, o.qubits, o.angles, call.span or o.span) for o in body]
+            self.priced, self.call_span = saved
 
-    def _for(self, s: ast.For, scope: Scope, out: list[Operation], in_gate: str | None, base_dir: Path) -> None:
+    # -- gate bodies ------------------------------------------------------------------------------
+    def check_gate_bodies(self) -> None:
+        """Check the body of every gate, called or not, once all gates are defined (a body may call
+        gates defined after it): gate names and arities, qubit and value names, statements allowed."""
+        for g in self.gates.values():
+            self._check_body(g, g.body, set(g.params))
+
+    def _check_body(self, g: ast.GateDef, stmts, values: set[str]) -> None:
+        for st in stmts:
+            if isinstance(st, ast.GateCall):
+                self._resolve_gate(st)
+                for a in st.args:
+                    self._check_names(a, values)
+                for q in st.qargs:
+                    if q.name in g.qubits:
+                        if q.index is not None:
+                            raise SemanticError(
+                                f"gate qubit argument '{q.name}' is a single qubit and cannot be indexed", q.span
+                            )
+                    elif q.name in self.registers:
+                        raise SemanticError(
+                            f"gate '{g.name}' can only act on its qubit arguments ({', '.join(g.qubits)}),"
+                            f" not on the register '{q.name}'",
+                            q.span,
+                        )
+                    else:
+                        raise SemanticError(
+                            f"undeclared qubit register '{q.name}'", q.span, self._suggest(q.name, g.qubits)
+                        )
+            elif isinstance(st, ast.For):
+                for a in st.range_args:
+                    self._check_names(a, values)
+                self._check_body(g, st.body, values | {st.var})
+            elif isinstance(st, ast.If):
+                self._check_names(st.cond, values)
+                self._check_body(g, st.then, values)
+                self._check_body(g, st.orelse, values)
+            elif isinstance(st, (ast.Expect, ast.Measure)):
+                what = "expect" if isinstance(st, ast.Expect) else "measure"
+                raise SemanticError(f"'{what}' is not allowed inside gate '{g.name}'", st.span)
+            else:  # declarations, gate definitions, include
+                what = f"{st.kind} declaration" if isinstance(st, ast.ValueDeclStmt) else _STATEMENT_NAMES[type(st)]
+                raise SemanticError(f"{what} is not allowed inside gate"
+                                    f" '{g.name}'; move it to the top level", st.span)
+
+    def _check_names(self, node: ast.Node, values: set[str]) -> None:
+        """Every name an expression in a gate body reads exists (a parameter, loop variable, const,
+        param, input or built-in constant), and every function it calls is known."""
+        known = values | set(self.consts) | set(self.values) | set(BUILTIN_CONSTANTS)
+        stack = [node]
+        while stack:
+            n = stack.pop()
+            if isinstance(n, ast.Name) and n.id not in known:
+                what = "qubit" if n.id in self.registers else None
+                if what:
+                    raise SemanticError(f"qubit '{n.id}' used as a value", n.span)
+                raise SemanticError(f"undeclared name '{n.id}'", n.span, self._suggest(n.id, known))
+            if isinstance(n, ast.Index):
+                if n.name not in self.values:
+                    raise SemanticError(f"undeclared name '{n.name}'", n.span, self._suggest(n.name, list(self.values)))
+                stack.append(n.index)
+            elif isinstance(n, ast.Call):
+                if n.fn not in E.FUNCTIONS:
+                    if n.fn in PAULI_NAMES:
+                        raise SemanticError(f"Pauli operator '{n.fn}(...)' is only allowed in 'expect'", n.span)
+                    raise SemanticError(f"unknown function '{n.fn}'", n.span, self._suggest(n.fn, E.FUNCTIONS))
+                stack.append(n.arg)
+            elif isinstance(n, ast.BinOp):
+                if n.op == "@":
+                    raise SemanticError("'@' (tensor product) is only allowed in 'expect'", n.span)
+                stack.extend((n.left, n.right))
+            elif isinstance(n, ast.UnOp):
+                stack.append(n.operand)
+
+    # -- pricing: what a gate call or loop unrolls to, computed before unrolling it ----------------
+    def _check_budget(self, ops: int, iters: int, done: int, what: str, span: Span | None) -> None:
+        limit = self.limits.max_ops
+        if done + ops > limit:
+            raise ResourceLimitError(
+                f"program unrolls to more than {limit} operations: {what} alone unrolls to"
+                f" {'more than ' + str(limit) if ops > limit else ops}"
+                + (f" after {done} already" if done else "")
+                + " (raise the limit with max_ops= / --max-ops)",
+                span,
+            )
+        if self.iterations + iters > limit:
+            raise ResourceLimitError(
+                f"loops unroll to more than {limit} iterations in total: {what} alone takes"
+                f" {'more than ' + str(limit) if iters > limit else iters}"
+                + (f" after {self.iterations} already" if self.iterations else "")
+                + " (a user-gate call that emits nothing counts as one; raise the limit with max_ops= / --max-ops)",
+                span,
+            )
+
+    def _price(self, st, scope: Scope) -> tuple[int, int]:
+        """Price a top-level statement. Every step of pricing (a gate priced for new parameter
+        values, a loop iteration whose variable steers control flow) stands for at least one step
+        of the unrolling, so pricing that takes more steps than the iterations left proves the
+        unrolling would exceed them too: it stops there, never slower than the limit allows."""
+        self.price_steps = 0
+        try:
+            return self._cost_stmt(st, scope)
+        except _PricedOut:
+            return 0, self.limits.max_ops + 1
+
+    def _price_step(self) -> None:
+        self.price_steps += 1
+        if self.price_steps + self.iterations > self.limits.max_ops:
+            raise _PricedOut
+
+    def _cost_block(self, stmts, scope: Scope) -> tuple[int, int]:
+        """(operations, loop iterations) that unrolling ``stmts`` produces, each capped at
+        max_ops + 1. Mirrors the lowering's control flow without building anything: a user gate
+        is priced once per value of the parameters its control flow reads (memoised), a loop whose
+        body does not read its variable as trip count x one body."""
+        cap = self.limits.max_ops + 1
+        ops = iters = 0
+        for st in stmts:
+            o, i = self._cost_stmt(st, scope)
+            ops, iters = min(cap, ops + o), min(cap, iters + i)
+            if ops >= cap or iters >= cap:
+                break
+        return ops, iters
+
+    def _cost_stmt(self, st: ast.Node, scope: Scope) -> tuple[int, int]:
+        cap = self.limits.max_ops + 1
+        if isinstance(st, ast.GateCall):
+            name, lib, user = self._resolve_gate(st)
+            width = 1
+            for q in st.qargs:
+                reg = self.registers.get(q.name)
+                if q.index is None and reg is not None and scope.lookup_qubit(q.name) is None:
+                    width = max(width, reg.size)
+            if lib is not None:
+                per = len(gate_inverse(name, (E.ZERO,) * lib.num_angles)) if st.inverses % 2 else 1
+                return width * per, 0
+            ops, iters = self._cost_gate(user, st, scope)
+            # expanding a gate is work even when it emits nothing: such a call counts as an iteration
+            return min(cap, ops * width), min(cap, (iters + (ops == 0)) * width)
+        if isinstance(st, ast.For):
+            start, stop, step, trips = self._range(st, scope)
+            if trips == 0:
+                return 0, 0
+            if trips >= cap:
+                return cap, cap
+            if st.var not in self._control_names(st.body):
+                inner = Scope(values={st.var: E.Const(float(start))}, parent=scope)
+                o, i = self._cost_block(st.body, inner)
+                return min(cap, o * trips), min(cap, (i + 1) * trips)
+            ops, iters = 0, 0
+            for v in range(start, stop, step):
+                self._price_step()
+                o, i = self._cost_block(st.body, Scope(values={st.var: E.Const(float(v))}, parent=scope))
+                ops, iters = min(cap, ops + o), min(cap, iters + i + 1)
+                if ops >= cap or iters >= cap:
+                    break
+            return ops, iters
+        if isinstance(st, ast.If):
+            c = self._const_value(self.expr(st.cond, scope), st.cond, "'if' condition")
+            return self._cost_block(st.then if c else st.orelse, Scope(parent=scope))
+        return 0, 0
+
+    def _cost_gate(self, g: ast.GateDef, call: ast.GateCall, scope: Scope) -> tuple[int, int]:
+        if g.name in self.cost_stack or g.name in self.gate_stack:
+            chain = " -> ".join(self.gate_stack + self.cost_stack + [g.name])
+            raise SemanticError(f"recursive gate '{g.name}' ({chain})", call.span)
+        relevant = self._relevant_params(g)
+        values: dict[str, E.Expr] = {}
+        key_parts = []
+        for i, p in enumerate(g.params):
+            if i in relevant:
+                values[p] = self.expr(call.args[i], scope)
+                key_parts.append(values[p])
+            else:
+                values[p] = E.ZERO  # never read by control flow, so any value prices the same
+        memo = all(type(v) is E.Const for v in key_parts)
+        key = (g.name, tuple(v.val for v in key_parts)) if memo else None
+        if key is not None and key in self.gate_costs:
+            return self.gate_costs[key]
+        self._price_step()
+        self.cost_stack.append(g.name)
+        try:
+            cost = self._cost_block(g.body, Scope(values=values, qubits=dict.fromkeys(g.qubits, 0)))
+        finally:
+            self.cost_stack.pop()
+        if key is not None:
+            self.gate_costs[key] = cost
+        return cost
+
+    def _relevant_params(self, g: ast.GateDef) -> frozenset[int]:
+        """Indices of the parameters of ``g`` that its control flow (loop ranges, conditions,
+        such parameters of the gates it calls) may read; a superset is always safe."""
+        if g.name in self.relevant:
+            return self.relevant[g.name]
+        self.relevant[g.name] = frozenset(range(len(g.params)))  # a cycle: assume all
+        names = self._control_names(g.body)
+        result = frozenset(i for i, p in enumerate(g.params) if p in names)
+        self.relevant[g.name] = result
+        return result
+
+    def _control_names(self, stmts) -> set[str]:
+        """Names whose values may change how many operations or iterations ``stmts`` unroll to."""
+        names: set[str] = set()
+        for st in stmts:
+            if isinstance(st, ast.GateCall):
+                user = self.gates.get(st.name)
+                if user is None or len(user.params) != len(st.args):
+                    continue  # a library gate, or an error at the call
+                for i in self._relevant_params(user):
+                    names |= _free_names(st.args[i])
+            elif isinstance(st, ast.For):
+                for a in st.range_args:
+                    names |= _free_names(a)
+                names |= self._control_names(st.body)
+            elif isinstance(st, ast.If):
+                names |= _free_names(st.cond)
+                names |= self._control_names(st.then) | self._control_names(st.orelse)
+        return names
+
+    def _range(self, s: ast.For, scope: Scope) -> tuple[int, int, int, int]:
+        """start, stop, step and trip count of a loop, from range arithmetic (nothing materialised)."""
         args = [self.int_expr(a, scope, what="range bound") for a in s.range_args]
         if len(args) == 1:
             start, stop, step = 0, args[0], 1
@@ -469,22 +748,28 @@ class _Lowerer:
         if step == 0:
             raise SemanticError("range step must not be zero", s.range_args[2].span)
         trips = max(0, -(-(stop - start) // step))  # len(range(...)), which overflows past 2**63
+        return start, stop, step, trips
+
+    def _for(self, s: ast.For, scope: Scope, out: list[Operation], in_gate: str | None, base_dir: Path) -> None:
+        start, stop, step, trips = self._range(s, scope)
         if trips > self.limits.max_ops:
             raise ResourceLimitError(
                 f"loop runs {trips} times, over the unrolling limit of {self.limits.max_ops} operations", s.span
             )
         if s.var in self.declared_at or s.var in BUILTIN_CONSTANTS:
             raise SemanticError(f"loop variable '{s.var}' shadows a declared name", s.span)
-        self.iterations += trips
-        if self.iterations > self.limits.max_ops:
-            raise ResourceLimitError(
-                f"loops unroll to more than {self.limits.max_ops} iterations in total"
-                " (raise the limit with max_ops= / --max-ops)",
-                s.span,
-            )
-        for i in range(start, stop, step):
-            inner = Scope(values={s.var: E.Const(float(i))}, parent=scope)
-            self.block(s.body, inner, out, in_gate, base_dir)
+        saved = self.priced
+        if not self.priced:
+            ops, iters = self._price(s, scope)
+            self._check_budget(ops, iters, len(out), "this loop", s.span)
+            self.iterations += iters
+            self.priced = True
+        try:
+            for i in range(start, stop, step):
+                inner = Scope(values={s.var: E.Const(float(i))}, parent=scope)
+                self.block(s.body, inner, out, in_gate, base_dir)
+        finally:
+            self.priced = saved
 
     def _observable(self, s: ast.Expect, scope: Scope) -> Observable:
         terms = self._pauli_sum(s.expr, scope)
@@ -573,6 +858,26 @@ class _Lowerer:
             self.include_stack.pop()
 
 
+def _free_names(node: ast.Node) -> set[str]:
+    """Names an expression reads, without recursion."""
+    out: set[str] = set()
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, ast.Name):
+            out.add(n.id)
+        elif isinstance(n, ast.Index):
+            out.add(n.name)
+            stack.append(n.index)
+        elif isinstance(n, ast.Call):
+            stack.append(n.arg)
+        elif isinstance(n, ast.BinOp):
+            stack.extend((n.left, n.right))
+        elif isinstance(n, ast.UnOp):
+            stack.append(n.operand)
+    return out
+
+
 def _render_observable(terms, qubit_name) -> str:
     parts: list[str] = []
     for t in terms:
@@ -612,6 +917,7 @@ def lower_module(
     ops: list[Operation] = []
     with deep_recursion(module.file):
         lw.block(module.statements, Scope(), ops, None, bd)
+        lw.check_gate_bodies()
     if lw.num_qubits == 0:
         lines = module.source.split("\n") if module.source else [""]
         raise SemanticError(

@@ -146,8 +146,9 @@ class _Builder(Transformer):
     @v_args(meta=True)
     def number(self, meta, c):
         text = str(c[0])
-        is_int = text.isdigit()
-        return ast.Num(float(int(text)) if is_int else float(text), is_int, self._meta(meta))
+        # float() rounds a digit string exactly as float(int()) would, without Python's limit on
+        # converting over 4300 digits to int; a literal too large becomes inf, refused where used.
+        return ast.Num(float(text), text.isdigit(), self._meta(meta))
 
     @v_args(meta=True)
     def name(self, meta, c):

@@ -28,7 +28,7 @@ from ..ir.circuit import Circuit
 from ..ir.gates import GATES, inverse as gate_inverse
 from ..ir.ops import Operation, Register, ValueDecl
 from ..ir.program import Program
-from .lower import DEFAULT_MAX_OPS, DEFAULT_MAX_QUBITS, Scope, check_angle_depth, sum_chain
+from .lower import DEFAULT_MAX_OPS, DEFAULT_MAX_QUBITS, Scope, check_angle, check_division, sum_chain
 from .parser import deep_recursion
 from .source import QASM_INCLUDE_SUFFIXES, read_source
 
@@ -108,6 +108,10 @@ _UNSUPPORTED = {
 }
 
 
+class _PricedOut(Exception):
+    """Pricing alone took more steps than the iterations left (see _price)."""
+
+
 class _Importer:
     def __init__(self, name: str, text: str, max_qubits: int, max_ops: int, base_dir: Path):
         self.file = name
@@ -128,6 +132,15 @@ class _Importer:
         self.include_stack: list[str] = []
         self.gate_stack: list[str] = []
         self.current: ast.Statement | None = None  # the statement being imported, for diagnostics
+        self.iterations = 0  # loop iterations unrolled so far (empty bodies cost time too)
+        # Unrolling is priced before it is done (see _cost_stmts); inside a priced region nothing
+        # is priced again.
+        self.priced = False
+        self.call_span: Span | None = None
+        self.gate_costs: dict[tuple, tuple[int, int]] = {}
+        self.relevant: dict[str, frozenset[int]] = {}
+        self.cost_stack: list[str] = []
+        self.price_steps = 0  # work done pricing the current top-level statement
 
     # -- diagnostics -------------------------------------------------------------------------
     def span(self, node: ast.QASMNode | None) -> Span | None:
@@ -174,7 +187,9 @@ class _Importer:
                                   if isinstance(n, ast.BinaryExpression) and n.op.name in ("+", "-") else None)
                 return E.signed_sum([(negate, self.expr(t, scope)) for negate, t in chain])
             if op in ("*", "/", "**", "%"):
-                return E.binary(op, self.expr(node.lhs, scope), self.expr(node.rhs, scope))
+                a, b = self.expr(node.lhs, scope), self.expr(node.rhs, scope)
+                check_division(op, a, b, self.span(node))
+                return E.binary(op, a, b)
             raise self.unsupported(f"operator '{op}' in an angle", node)
         if isinstance(node, ast.FunctionCall):
             fn = FUNCTIONS.get(node.name.name)
@@ -191,7 +206,8 @@ class _Importer:
             raise SemanticError(f"{what} must be a constant integer", self.span(node))
         v = e.value()
         if not math.isfinite(v) or v != int(v):
-            raise SemanticError(f"{what} must be an integer, got {v}", self.span(node))
+            raise SemanticError(f"{what} must be an integer, got {E.format_number(v) if math.isfinite(v) else v}",
+                                self.span(node))
         return int(v)
 
     # -- qubits ----------------------------------------------------------------------------
@@ -220,7 +236,13 @@ class _Importer:
                     step = 1 if item.step is None else self.int_expr(item.step, scope, "range step")
                     if step == 0:
                         raise SemanticError("range step must not be zero", self.span(item))
-                    idx = list(range(start, end + (1 if step > 0 else -1), step))  # OpenQASM ranges are inclusive
+                    idx = range(start, end + (1 if step > 0 else -1), step)  # OpenQASM ranges are inclusive
+                    # bounds-check the ends before listing the indices: a slice may name 10**12 of them
+                    for i in (idx[0], idx[-1]) if len(idx) else ():
+                        if not 0 <= i < reg.size:
+                            raise SemanticError(
+                                f"qubit index {i} out of range for register '{reg.name}' of size {reg.size}",
+                                self.span(node))
                 else:
                     idx = [self.int_expr(item, scope, "qubit index")]
                 for i in idx:
@@ -338,11 +360,57 @@ class _Importer:
         name = s.name.name
         if name in self.gates:
             raise SemanticError(f"redefinition of gate '{name}'", self.span(s))
+        saved = self.current
+        try:
+            self._check_body(s, s.body, {a.name for a in s.arguments})
+        finally:
+            self.current = saved
         self.gates[name] = s
         # A definition of a known gate (Qiskit writes rzz, sxdg, ... this way) that matches it becomes that gate.
         known = QASM_GATES.get(name)
         if known and known[0] == len(s.arguments) and known[1] == len(s.qubits) and self._matches_library(s, known):
             self.library_alias[name] = name
+
+    def _check_body(self, g: ast.QuantumGateDefinition, stmts, values: set[str]) -> None:
+        """Check a gate body where it is defined (OpenQASM gates are defined before use), called
+        or not: gate names and arities, qubit operands, names in angles."""
+        qubits = {q.name for q in g.qubits}
+        for st in stmts:
+            self.current = st
+            if isinstance(st, ast.QuantumGate):
+                name = st.name.name
+                if name == g.name.name:
+                    raise SemanticError(f"recursive gate '{name}'", self.span(st))
+                user = self.gates.get(name)
+                known = QASM_GATES.get(name)
+                if user is None and known is None:
+                    close = difflib.get_close_matches(name, sorted(set(QASM_GATES) | set(self.gates)), n=1)
+                    raise SemanticError(f"unknown gate '{name}'", self.span(st),
+                                        (f"did you mean '{close[0]}'?",) if close else ())
+                n_angles = len(user.arguments) if user else known[0]
+                n_qubits = len(user.qubits) if user else known[1]
+                if len(st.arguments) != n_angles:
+                    raise SemanticError(f"gate '{name}' takes {n_angles} angle(s), got {len(st.arguments)}", self.span(st))
+                if len(st.qubits) != n_qubits:
+                    raise SemanticError(f"gate '{name}' takes {n_qubits} qubit(s), got {len(st.qubits)}", self.span(st))
+                for a in list(st.arguments) + [m.argument for m in st.modifiers if m.argument is not None]:
+                    self._check_names(a, values, st)
+                for q in st.qubits:
+                    qname = q.name if isinstance(q, ast.Identifier) else getattr(getattr(q, "name", None), "name", None)
+                    if not isinstance(q, ast.Identifier) or qname not in qubits:
+                        raise SemanticError(
+                            f"gate '{g.name.name}' can only act on its qubit arguments ({', '.join(sorted(qubits))}),"
+                            f" not on '{qname}'" + ("[...]" if not isinstance(q, ast.Identifier) else ""), self.span(st))
+            elif isinstance(st, ast.ForInLoop):
+                self._check_names(st.set_declaration, values, st)
+                self._check_body(g, st.block, values | {st.identifier.name})
+
+    def _check_names(self, node, values: set[str], st) -> None:
+        known = values | set(self.consts) | set(self.params) | set(CONSTANTS)
+        for name in _identifiers(node):
+            if name not in known:
+                close = difflib.get_close_matches(name, sorted(known), n=1)
+                raise SemanticError(f"undeclared name '{name}'", self.span(st), (f"did you mean '{close[0]}'?",) if close else ())
 
     def _matches_library(self, s: ast.QuantumGateDefinition, known) -> bool:
         from ..backends.reference import unitary
@@ -368,13 +436,15 @@ class _Importer:
                 return False
         return True
 
-    def _expand_definition(self, g: ast.QuantumGateDefinition, angles, qubits, call) -> list[Operation]:
+    def _expand_definition(self, g: ast.QuantumGateDefinition, angles, qubits, call,
+                           out: list[Operation] | None = None) -> list[Operation]:
+        """Expand a definition into ``out`` (a new list if None) and return that list."""
         name = g.name.name
         if name in self.gate_stack:
             raise SemanticError(f"recursive gate '{name}'", self.span(call))
         scope = Scope(values=dict(zip((a.name for a in g.arguments), angles)),
                        qubits=dict(zip((q.name for q in g.qubits), qubits)))
-        body: list[Operation] = []
+        body: list[Operation] = [] if out is None else out
         self.gate_stack.append(name)
         try:
             self.statements(g.body, scope, body, name)
@@ -382,7 +452,8 @@ class _Importer:
             self.gate_stack.pop()
         return body
 
-    def gate_call(self, s: ast.QuantumGate, scope: Scope, out: list[Operation]) -> None:
+    def _power(self, s: ast.QuantumGate, scope: Scope) -> int:
+        """How many times the modifiers repeat the gate, negative for its inverse."""
         power = 1
         for m in s.modifiers:
             kind = m.modifier.name
@@ -390,11 +461,22 @@ class _Importer:
                 power = -power
             elif kind == "pow":
                 k = self.expr(m.argument, scope)
+                if k.is_constant and not math.isfinite(k.value()):
+                    raise SemanticError(f"'pow' exponent is not a finite number ({k.value()})",
+                                        self.span(m.argument) or self.span(s))
                 if not k.is_constant or k.value() != int(k.value()):
-                    raise self.unsupported("'pow' with a non-integer exponent", s)
+                    raise self.unsupported("'pow' with a non-integer exponent", m.argument)
                 power *= int(k.value())
+                if abs(power) > self.max_ops:
+                    raise ResourceLimitError(
+                        f"'pow' repeats the gate {abs(power)} times, over the unrolling limit of {self.max_ops}"
+                        " operations (raise the limit with max_ops= / --max-ops)", self.span(m.argument) or self.span(s))
             else:
                 raise self.unsupported(f"'{kind} @' modifiers", s)
+        return power
+
+    def gate_call(self, s: ast.QuantumGate, scope: Scope, out: list[Operation]) -> None:
+        power = self._power(s, scope)
         name = s.name.name
         user = self.gates.get(name) if name not in self.library_alias else None
         known = QASM_GATES.get(name)
@@ -411,13 +493,18 @@ class _Importer:
             raise SemanticError(f"gate '{name}' takes {n_qubits} qubit(s), got {len(s.qubits)}", self.span(s))
         angles = tuple(self.expr(a, scope) for a in s.arguments)
         for node, a in zip(s.arguments, angles):
-            check_angle_depth(a, name, self.span(node) or self.span(s))
+            check_angle(a, name, self.span(node) or self.span(s))
+        if not self.priced:
+            ops, iters = self._price(s, scope)
+            self._check_budget(ops, iters, len(out), f"gate '{name}'", self.span(s))
+            self.iterations += iters
         groups = [self.qubits_of(q, scope) for q in s.qubits]
         sizes = {len(g) for g in groups if len(g) > 1}
         if len(sizes) > 1:
             raise SemanticError("registers of different sizes cannot be broadcast together", self.span(s))
         width = sizes.pop() if sizes else 1
-        span = self.span(s)
+        # Operations take the outermost call's span so diagnostics point at the user's call site.
+        span = self.call_span or self.span(s)
         for k in range(width):
             qubits = tuple(g[k] if len(g) > 1 else g[0] for g in groups)
             if len(set(qubits)) != len(qubits):
@@ -426,19 +513,29 @@ class _Importer:
             if after:
                 raise UnsupportedError(f"gate '{name}' after measuring its qubit: mid-circuit measurement is not supported", span)
             if user is not None:
-                ops = self._expand_definition(user, angles, qubits, s)
+                saved = self.priced, self.call_span
+                self.priced, self.call_span = True, span
+                try:
+                    if power == 1:  # straight into ``out``: no copy per nesting level
+                        self._expand_definition(user, angles, qubits, s, out)
+                        self._check_emitted(out, span)
+                        continue
+                    ops = self._expand_definition(user, angles, qubits, s)
+                finally:
+                    self.priced, self.call_span = saved
             else:
-                ops = [Operation(g, tuple(qubits[i] for i in qs), a) for g, a, qs in known[2](angles)]
-            ops = [Operation(o.name, o.qubits, o.angles, span) for o in ops]
+                ops = [Operation(g, tuple(qubits[i] for i in qs), a, span) for g, a, qs in known[2](angles)]
             if power < 0:
                 ops = _invert(ops)
             for _ in range(abs(power)):
-                for op in ops:
-                    out.append(op)
-                if len(out) > self.max_ops:
-                    raise ResourceLimitError(
-                        f"program unrolls to more than {self.max_ops} operations (raise the limit with max_ops= / --max-ops)",
-                        span)
+                out.extend(ops)
+                self._check_emitted(out, span)
+
+    def _check_emitted(self, out: list[Operation], span: Span | None) -> None:
+        if len(out) > self.max_ops:
+            raise ResourceLimitError(
+                f"program unrolls to more than {self.max_ops} operations (raise the limit with max_ops= / --max-ops)",
+                span)
 
     def measure(self, m: ast.QuantumMeasurement, scope: Scope) -> None:
         for q in self.qubits_of(m.qubit, scope):
@@ -446,7 +543,8 @@ class _Importer:
                 self.measured_set.add(q)
                 self.measured.append(q)
 
-    def for_loop(self, s: ast.ForInLoop, scope: Scope, out: list[Operation], in_gate: str | None) -> None:
+    def _loop_values(self, s: ast.ForInLoop, scope: Scope) -> range | list[int]:
+        """The values a loop runs over, as a range where possible (nothing materialised)."""
         it = s.set_declaration
         if isinstance(it, ast.RangeDefinition):
             if it.start is None or it.end is None:
@@ -456,16 +554,213 @@ class _Importer:
             step = 1 if it.step is None else self.int_expr(it.step, scope, "range step")
             if step == 0:
                 raise SemanticError("range step must not be zero", self.span(it))
-            values = list(range(start, end + (1 if step > 0 else -1), step))
-        elif isinstance(it, ast.DiscreteSet):
-            values = [self.int_expr(v, scope, "loop value") for v in it.values]
-        else:
-            raise self.unsupported("loops over non-constant sets", s)
-        if len(values) > self.max_ops:
-            raise ResourceLimitError(f"loop runs {len(values)} times, over the unrolling limit of {self.max_ops}", self.span(s))
-        for v in values:
-            inner = Scope(values={s.identifier.name: E.Const(float(v))}, parent=scope)
-            self.statements(s.block, inner, out, in_gate)
+            return range(start, end + (1 if step > 0 else -1), step)  # OpenQASM ranges are inclusive
+        if isinstance(it, ast.DiscreteSet):
+            return [self.int_expr(v, scope, "loop value") for v in it.values]
+        raise self.unsupported("loops over non-constant sets", s)
+
+    def for_loop(self, s: ast.ForInLoop, scope: Scope, out: list[Operation], in_gate: str | None) -> None:
+        values = self._loop_values(s, scope)
+        trips = _length(values)
+        if trips > self.max_ops:
+            raise ResourceLimitError(f"loop runs {trips} times, over the unrolling limit of {self.max_ops}", self.span(s))
+        saved = self.priced
+        if not self.priced:
+            ops, iters = self._price(s, scope)
+            self._check_budget(ops, iters, len(out), "this loop", self.span(s))
+            self.iterations += iters
+            self.priced = True
+        try:
+            for v in values:
+                inner = Scope(values={s.identifier.name: E.Const(float(v))}, parent=scope)
+                self.statements(s.block, inner, out, in_gate)
+        finally:
+            self.priced = saved
+
+    # -- pricing: what a gate call or loop unrolls to, computed before unrolling it ----------------
+    def _check_budget(self, ops: int, iters: int, done: int, what: str, span: Span | None) -> None:
+        limit = self.max_ops
+        if done + ops > limit:
+            raise ResourceLimitError(
+                f"program unrolls to more than {limit} operations: {what} alone unrolls to"
+                f" {'more than ' + str(limit) if ops > limit else ops}"
+                + (f" after {done} already" if done else "")
+                + " (raise the limit with max_ops= / --max-ops)",
+                span,
+            )
+        if self.iterations + iters > limit:
+            raise ResourceLimitError(
+                f"loops unroll to more than {limit} iterations in total: {what} alone takes"
+                f" {'more than ' + str(limit) if iters > limit else iters}"
+                + (f" after {self.iterations} already" if self.iterations else "")
+                + " (a user-gate call that emits nothing counts as one; raise the limit with max_ops= / --max-ops)",
+                span,
+            )
+
+    def _price(self, st, scope: Scope) -> tuple[int, int]:
+        """Price a top-level statement. Every step of pricing (a gate priced for new parameter
+        values, a loop iteration whose variable steers control flow) stands for at least one step
+        of the unrolling, so pricing that takes more steps than the iterations left proves the
+        unrolling would exceed them too: it stops there, never slower than the limit allows."""
+        self.price_steps = 0
+        try:
+            return self._cost_stmt(st, scope)
+        except _PricedOut:
+            return 0, self.max_ops + 1
+
+    def _price_step(self) -> None:
+        self.price_steps += 1
+        if self.price_steps + self.iterations > self.max_ops:
+            raise _PricedOut
+
+    def _cost_stmts(self, stmts, scope: Scope) -> tuple[int, int]:
+        """(operations, loop iterations) that importing ``stmts`` unrolls to, each capped at
+        max_ops + 1, without building anything (as lower._Lowerer._cost_block for .q)."""
+        cap = self.max_ops + 1
+        ops = iters = 0
+        for st in stmts:
+            o, i = self._cost_stmt(st, scope)
+            ops, iters = min(cap, ops + o), min(cap, iters + i)
+            if ops >= cap or iters >= cap:
+                break
+        return ops, iters
+
+    def _cost_stmt(self, st, scope: Scope) -> tuple[int, int]:
+        cap = self.max_ops + 1
+        if isinstance(st, ast.QuantumGate):
+            power = abs(self._power(st, scope))
+            name = st.name.name
+            user = self.gates.get(name) if name not in self.library_alias else None
+            known = QASM_GATES.get(name)
+            width = max([1] + [self._width(q, scope) for q in st.qubits])
+            if user is not None and len(st.arguments) == len(user.arguments):
+                ops, iters = self._cost_gate(user, st, scope)
+                iters += ops == 0  # expanding a gate is work even when it emits nothing: an iteration
+            elif known is not None:
+                ops, iters = len(known[2]((E.ZERO,) * known[0])), 0
+            else:
+                return 0, 0  # an error when imported
+            return min(cap, ops * power * width), min(cap, iters * power * width)
+        if isinstance(st, ast.ForInLoop):
+            values = self._loop_values(st, scope)
+            trips = _length(values)
+            if trips == 0:
+                return 0, 0
+            if trips >= cap:
+                return cap, cap
+            var = st.identifier.name
+            if var not in self._control_names(st.block):
+                first = values[0]
+                o, i = self._cost_stmts(st.block, Scope(values={var: E.Const(float(first))}, parent=scope))
+                return min(cap, o * trips), min(cap, (i + 1) * trips)
+            ops = iters = 0
+            for v in values:
+                self._price_step()
+                o, i = self._cost_stmts(st.block, Scope(values={var: E.Const(float(v))}, parent=scope))
+                ops, iters = min(cap, ops + o), min(cap, iters + i + 1)
+                if ops >= cap or iters >= cap:
+                    break
+            return ops, iters
+        return 0, 0
+
+    def _width(self, q, scope: Scope) -> int:
+        """How many qubits an operand names (a broadcast's width), by range arithmetic."""
+        if isinstance(q, ast.Identifier):
+            reg = self.registers.get(q.name)
+            return reg.size if reg is not None and scope.lookup_qubit(q.name) is None else 1
+        reg = self.registers.get(q.name.name) if isinstance(q, ast.IndexedIdentifier) else None
+        if reg is None or len(q.indices) != 1:
+            return 1  # an error when imported
+        index = q.indices[0]
+        n = 0
+        for item in index.values if isinstance(index, ast.DiscreteSet) else index:
+            if isinstance(item, ast.RangeDefinition):
+                start = 0 if item.start is None else self.int_expr(item.start, scope, "range start")
+                end = reg.size - 1 if item.end is None else self.int_expr(item.end, scope, "range end")
+                step = 1 if item.step is None else self.int_expr(item.step, scope, "range step")
+                n += _length(range(start, end + (1 if step > 0 else -1), step)) if step else 0
+            else:
+                n += 1
+        return min(n, reg.size)  # more is an index error when imported
+
+    def _cost_gate(self, g: ast.QuantumGateDefinition, call: ast.QuantumGate, scope: Scope) -> tuple[int, int]:
+        name = g.name.name
+        if name in self.cost_stack or name in self.gate_stack:
+            raise SemanticError(f"recursive gate '{name}'", self.span(call))
+        relevant = self._relevant_params(g)
+        values: dict[str, E.Expr] = {}
+        key_parts = []
+        for i, a in enumerate(g.arguments):
+            if i in relevant:
+                values[a.name] = self.expr(call.arguments[i], scope)
+                key_parts.append(values[a.name])
+            else:
+                values[a.name] = E.ZERO  # never read by control flow, so any value prices the same
+        key = (name, tuple(v.val for v in key_parts)) if all(type(v) is E.Const for v in key_parts) else None
+        if key is not None and key in self.gate_costs:
+            return self.gate_costs[key]
+        self._price_step()
+        self.cost_stack.append(name)
+        try:
+            cost = self._cost_stmts(g.body, Scope(values=values, qubits=dict.fromkeys((q.name for q in g.qubits), 0)))
+        finally:
+            self.cost_stack.pop()
+        if key is not None:
+            self.gate_costs[key] = cost
+        return cost
+
+    def _relevant_params(self, g: ast.QuantumGateDefinition) -> frozenset[int]:
+        """Indices of the parameters of ``g`` its control flow (loop sets, pow exponents, such
+        parameters of the gates it calls) may read; a superset is always safe."""
+        name = g.name.name
+        if name in self.relevant:
+            return self.relevant[name]
+        self.relevant[name] = frozenset(range(len(g.arguments)))  # a cycle: assume all
+        names = self._control_names(g.body)
+        result = frozenset(i for i, a in enumerate(g.arguments) if a.name in names)
+        self.relevant[name] = result
+        return result
+
+    def _control_names(self, stmts) -> set[str]:
+        names: set[str] = set()
+        for st in stmts:
+            if isinstance(st, ast.QuantumGate):
+                for m in st.modifiers:
+                    if m.argument is not None:
+                        names |= _identifiers(m.argument)
+                for q in st.qubits:  # a slice's bounds set the broadcast width
+                    if isinstance(q, ast.IndexedIdentifier):
+                        names |= _identifiers(q.indices)
+                user = self.gates.get(st.name.name)
+                if user is not None and len(user.arguments) == len(st.arguments):
+                    for i in self._relevant_params(user):
+                        names |= _identifiers(st.arguments[i])
+            elif isinstance(st, ast.ForInLoop):
+                names |= _identifiers(st.set_declaration)
+                names |= self._control_names(st.block)
+        return names
+
+
+def _length(values: range | list[int]) -> int:
+    """len() of a range too long for len() (past 2**63)."""
+    if isinstance(values, range):
+        return max(0, -(-(values.stop - values.start) // values.step))
+    return len(values)
+
+
+def _identifiers(node) -> set[str]:
+    """Names of the identifiers anywhere in an OpenQASM AST node, without recursion."""
+    out: set[str] = set()
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, ast.Identifier):
+            out.add(n.name)
+        elif isinstance(n, (list, tuple)):
+            stack.extend(n)
+        elif isinstance(n, ast.QASMNode):
+            stack.extend(v for k, v in vars(n).items() if k != "span")
+    return out
 
 
 def _invert(ops: list[Operation]) -> list[Operation]:
@@ -477,6 +772,7 @@ def _invert(ops: list[Operation]) -> list[Operation]:
 
 
 _ANTLR_MSG = re.compile(r"line (\d+):(\d+) (.*)")
+_OPENQASM3_MSG = re.compile(r"L(\d+):C(\d+): (.*)", re.S)
 
 
 def _parse(text: str, name: str) -> ast.Program:
@@ -490,8 +786,19 @@ def _parse(text: str, name: str) -> ast.Program:
         raise
     except Exception as exc:  # the ANTLR front end raises its own exception types
         lines = text.split("\n")
+        long_int = _LONG_INT.search(text) if "digits" in str(exc) else None
+        if long_int:  # Python refuses to convert more than 4300 digits to an int
+            line = text.count("\n", 0, long_int.start()) + 1
+            col = long_int.start() - (text.rfind("\n", 0, long_int.start()) + 1) + 1
+            raise ParseError(f"integer literal of {long_int.end() - long_int.start()} digits is too long"
+                             " (at most 4300)", Span(name, line, col, None, lines[line - 1])) from None
         if not text.strip():
-            raise ParseError(f"OpenQASM syntax error in {name}: the file is empty") from None
+            raise ParseError("OpenQASM syntax error: the file is empty", Span(name, 1, 1, None, lines[0])) from None
+        m = _OPENQASM3_MSG.match(str(exc))
+        if m:  # openqasm3's own checks: "L3:C21: gate definitions must be global" (0-based column)
+            line, col = int(m.group(1)), int(m.group(2)) + 1
+            src = lines[line - 1] if 0 < line <= len(lines) else None
+            raise ParseError(f"OpenQASM syntax error: {m.group(3)}", Span(name, line, col, None, src)) from None
         m = _ANTLR_MSG.search(err.getvalue())
         if m:
             line, col = int(m.group(1)), int(m.group(2)) + 1
@@ -509,10 +816,31 @@ def _parse(text: str, name: str) -> ast.Program:
         raise ParseError(f"OpenQASM syntax error in {name}: {exc or type(exc).__name__}") from None
 
 
+def _check_version(tree: ast.Program, text: str, name: str) -> None:
+    """Refuse an ``OPENQASM x.y;`` header other than 2.x or 3.x, at the header."""
+    version = getattr(tree, "version", None)
+    if version is None or str(version).split(".")[0] in ("2", "3"):
+        return
+    lines = text.split("\n")
+    for i, line in enumerate(lines):
+        col = line.find("OPENQASM")
+        if col >= 0:
+            end = line.find(";", col)
+            span = Span(name, i + 1, col + 1, end + 2 if end >= 0 else None, line)
+            break
+    else:
+        span = None
+    raise UnsupportedError(f"OpenQASM version {version} is not supported (only 2.x and 3.x)", span)
+
+
+_LONG_INT = re.compile(r"\d[\d_]{4300,}")
+
+
 def import_qasm(text: str, name: str = "<string>", *, max_qubits: int = DEFAULT_MAX_QUBITS,
                 max_ops: int = DEFAULT_MAX_OPS) -> Program:
     """Parse OpenQASM 3 (or 2) text and build a Program; ``input float`` declarations become params."""
     tree = _parse(text, name)
+    _check_version(tree, text, name)
     base = Path(name).resolve().parent if name not in ("<string>", "<stdin>") else Path.cwd()
     imp = _Importer(name, text, max_qubits, max_ops, base)
     if name not in ("<string>", "<stdin>"):

@@ -551,6 +551,40 @@ def depth(e: Expr) -> int:
     return memo[id(e)]
 
 
+def unique_nodes(e: Expr) -> list[Expr]:
+    """Every distinct node of ``e`` once (shared subexpressions once), without recursion."""
+    seen: set[int] = set()
+    out: list[Expr] = []
+    stack = [e]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        out.append(node)
+        stack.extend(node.children())
+    return out
+
+
+def tree_size(e: Expr, limit: int) -> int:
+    """Nodes of ``e`` written out as a tree (a shared subexpression counts at every use), capped
+    at ``limit + 1``; linear in the number of distinct nodes, without recursion."""
+    cap = limit + 1
+    memo: dict[int, int] = {}
+    stack = [(e, False)]
+    while stack:
+        node, done = stack.pop()
+        if id(node) in memo:
+            continue
+        kids = node.children()
+        if done or not kids:
+            memo[id(node)] = min(cap, 1 + sum(memo[id(c)] for c in kids))
+        else:
+            stack.append((node, True))
+            stack.extend((c, False) for c in kids if id(c) not in memo)
+    return memo[id(e)]
+
+
 # -- canonical form: linear combination of non-linear terms ---------------------
 
 
