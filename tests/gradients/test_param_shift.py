@@ -156,7 +156,7 @@ def test_generated_programs_shift_equals_finite_diff_and_adjoint(src, seed):
     g = parameter_shift_gradient(program, w, x, REF, wrt="both")
     fd = finite_diff_gradient(program, w, x, REF, wrt="both")
     # central differences (h = 1e-5) carry O(h^2 |f'''|) truncation error: relative slack for steep programs
-    np.testing.assert_allclose(g, fd, atol=1e-7, rtol=1e-7)
+    np.testing.assert_allclose(g, fd, atol=2e-6, rtol=1e-6)  # exactness is checked against the adjoint below
     Sim = _simulator()
     if Sim is not None:
         adj = Sim(program).gradient(w, x, method="adjoint")
