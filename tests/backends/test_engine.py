@@ -139,10 +139,15 @@ expect z(q[2]);
 
 
 def test_auto_engine_choice():
-    qnn = parse("qubit q[2]; param w[1]; h q[1]; rxx(w[0]) q[0], q[1]; expect z(q[1]);")
+    qnn = parse("qubit q[5]; param w[4]; h q[4]; for i in range(4) { rxx(w[i]) q[i], q[4]; }\n"
+                "for i in range(4) { rzz(w[i]) q[i], q[4]; } expect z(q[4]);")
     hea = parse("qubit q[2]; param w[1]; ry(w[0]) q[0]; cx q[0], q[1]; expect z(q[1]);")
+    # a few XX rotations among many other two-qubit gates (random circuits) stay on the fused engine
+    mixed = parse("qubit q[3]; param w[1]; rxx(w[0]) q[0], q[1];\n"
+                  "for i in range(10) { cx q[0], q[1]; cz q[1], q[2]; } expect z(q[1]);")
     assert choose_engine(qnn.circuit.ops()) == "layers"
     assert choose_engine(hea.circuit.ops()) == "fused"
+    assert choose_engine(mixed.circuit.ops()) == "fused"
     assert Simulator(hea).engine == "fused"
     with pytest.raises(Exception, match="unknown engine"):
         Simulator(hea, engine="gpu")
