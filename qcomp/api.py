@@ -166,7 +166,7 @@ class Model:
 
 
 class _DeclaredQubits:
-    """state, probs and sample in the declared program's qubit numbering.
+    """probs (and, in _DeclaredState, state and sample) in the declared program's qubit numbering.
 
     The "sim" program may have dropped idle qubits (dead-qubits), relabelled wires (elide-swaps)
     and removed gates that no output depends on (light-cone): its state is not the model's. Those
@@ -204,11 +204,6 @@ class _DeclaredQubits:
             return None
         return tuple(here[declared.index(q)] for q in qs)
 
-    def state(self, params: Any = None, inputs: Any = None) -> Any:
-        """Final state vectors (B, 2**n) of the declared qubits (bit k is declared qubit k)."""
-        full = self._full_sim()
-        return super().state(params, inputs) if full is None else full.state(params, inputs)  # type: ignore[misc]
-
     def probs(self, params: Any = None, inputs: Any = None, qubits: Sequence[int] | None = None) -> Any:
         """Outcome probabilities (B, 2**len(qubits)); ``qubits`` in declared numbering."""
         full = self._full_sim()
@@ -218,6 +213,15 @@ class _DeclaredQubits:
         if mapped is not None:
             return super().probs(params, inputs, mapped)  # type: ignore[misc]
         return full.probs(params, inputs, qubits)
+
+
+class _DeclaredState(_DeclaredQubits):
+    """With state and sample too (the in-process Simulator has them; the distributed one does not)."""
+
+    def state(self, params: Any = None, inputs: Any = None) -> Any:
+        """Final state vectors (B, 2**n) of the declared qubits (bit k is declared qubit k)."""
+        full = self._full_sim()
+        return super().state(params, inputs) if full is None else full.state(params, inputs)  # type: ignore[misc]
 
     def sample(self, params: Any = None, inputs: Any = None, shots: int = 1024, seed: int | None = None,
                qubits: Sequence[int] | None = None) -> list[dict[str, int]]:
@@ -237,7 +241,7 @@ def _model_simulator_class() -> type:
     # would slow down every command that never simulates
     from .backends.simulator import Simulator
 
-    class ModelSimulator(_DeclaredQubits, Simulator):
+    class ModelSimulator(_DeclaredState, Simulator):
         """The Simulator of ``model.optimized("sim")`` (expval, gradients), with state, probs and
         sample about the model's declared qubits whatever the passes removed or relabelled."""
 
@@ -249,6 +253,7 @@ def _model_simulator_class() -> type:
         def _make_full(self, program: Program) -> Simulator:
             return Simulator(program, **self._options)
 
+    ModelSimulator.__module__, ModelSimulator.__qualname__ = __name__, "ModelSimulator"  # picklable by name
     return ModelSimulator
 
 
@@ -262,7 +267,18 @@ def _distributed_model_simulator_class() -> type:
         def _make_full(self, program: Program) -> DistributedSimulator:
             return DistributedSimulator(program, self.executor, shards=self.shards, **self.options)
 
+    ModelDistributedSimulator.__module__ = __name__
+    ModelDistributedSimulator.__qualname__ = "ModelDistributedSimulator"
     return ModelDistributedSimulator
+
+
+def __getattr__(name: str) -> Any:
+    # the simulator classes are built on first use; pickle finds them here by name
+    if name == "ModelSimulator":
+        return _model_simulator_class()
+    if name == "ModelDistributedSimulator":
+        return _distributed_model_simulator_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def compile(source: str | os.PathLike, optimize: int = 2, *, passes: str | None = None,

@@ -342,9 +342,10 @@ class Simulator:
         measured ones, or all qubits when the program has no ``measure``."""
         qs = self._default_qubits(qubits)
         _, _, B, _, _ = self._args(params, inputs)
-        width = 8 * 2 ** len(qs)
+        real = np.finfo(self.dtype).dtype  # float32 rows for single precision, as |psi|**2 is
+        width = real.itemsize * 2 ** len(qs)
         self._check_result_bytes("the probabilities", B, width)
-        out = np.empty((B, 2 ** len(qs)))
+        out = np.empty((B, 2 ** len(qs)), dtype=real)
 
         def put(sl, p):
             out[sl] = p
@@ -378,7 +379,7 @@ class Simulator:
         qs = self._default_qubits(qubits)
         rng = np.random.default_rng(seed)
         width = len(qs)
-        out: list[dict[str, int] | None] = []
+        out: list[dict[str, int]] = []
         # counts are drawn per chunk, in row order whatever order parallel chunks finish in (one
         # generator, so a seed gives the same counts for any chunking); a chunk's probabilities
         # are dropped once drawn
@@ -389,7 +390,7 @@ class Simulator:
             with lock:
                 pending[sl.start] = (sl, p)
                 while len(out) in pending:
-                    done, rows = pending.pop(len(out))
+                    _, rows = pending.pop(len(out))
                     for row in rows:
                         row = np.clip(row.astype(float), 0, None)
                         row /= row.sum()
@@ -397,7 +398,7 @@ class Simulator:
                         out.append({format(int(i), f"0{width}b"): int(counts[i]) for i in np.flatnonzero(counts)})
 
         self._marginals(params, inputs, qs, draw)
-        return out  # type: ignore[return-value]
+        return out
 
     # -- gradients -----------------------------------------------------------------------
     def gradient(self, params: ArrayLike = None, inputs: ArrayLike = None, method: str = "adjoint") -> np.ndarray:

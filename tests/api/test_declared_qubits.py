@@ -106,3 +106,13 @@ def test_state_program_is_the_sim_program_when_no_pass_drops_qubits():
     assert m.optimized("state") is m.optimized("sim")
     m2 = qcomp.compile("qubit a; qubit b; x b; expect z(a);", optimize=2, cache=False)
     assert m2.optimized("state").num_qubits == 2
+
+
+def test_model_simulator_pickles_by_name():
+    import pickle
+
+    m = qcomp.compile("qubit a; qubit b; param w; rx(w) b; expect z(b);", cache=False)
+    sim = pickle.loads(pickle.dumps(m.simulator()))
+    assert type(sim).__qualname__ == "ModelSimulator"
+    assert sim.state([0.3]).shape == (1, 4)
+    np.testing.assert_allclose(sim.probs([np.pi], qubits=[1]), [[0.0, 1.0]], atol=1e-12)
