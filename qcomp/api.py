@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from .errors import QCompError
 from .frontend import DEFAULT_MAX_OPS, DEFAULT_MAX_QUBITS, parse, parse_file
@@ -16,9 +17,18 @@ def _looks_like_path(s: str) -> bool:
     return "\n" not in s and ";" not in s and s.strip().endswith((".q", ".qasm", ".qasm3", ".qasm2"))
 
 
+# Model.optimized("state"): the "sim" pipeline without the passes that keep only the outputs
+# (light-cone, dead-qubits, elide-swaps drop gates, remove or relabel qubits), so the final state
+# of the result is the declared program's, qubit for qubit.
+STATE_TARGET = "state"
+
+
 def optimize(program: Program, level: int = 2, *, target: str = "qasm", passes: str | None = None,
              verify_each: bool = False, print_ir_after_all=None) -> Program:
-    """Run the preset pipeline for ``level`` (0-3) or an explicit pipeline spec on ``program``."""
+    """Run the preset pipeline for ``level`` (0-3) or an explicit pipeline spec on ``program``.
+
+    ``target`` is "qasm", "sim" or "state" (the "sim" passes that keep the full state vector).
+    """
     from .passes import PassManager, parse_pipeline
 
     if passes is not None:
@@ -28,7 +38,11 @@ def optimize(program: Program, level: int = 2, *, target: str = "qasm", passes: 
             raise QCompError(f"optimization level must be 0, 1, 2 or 3, got {level}")
         from .passes.presets import preset_pipeline
 
-        pipeline = preset_pipeline(level, target=target)
+        pipeline = preset_pipeline(level, target="sim" if target == STATE_TARGET else target)
+    if target == STATE_TARGET:
+        from .passes.presets import OUTPUT_PRESERVING_PASSES
+
+        pipeline = [p for p in pipeline if getattr(p, "name", "") not in OUTPUT_PRESERVING_PASSES]
     check = None
     if verify_each:
         from .verify_passes import statevector_equivalence_check
@@ -58,7 +72,11 @@ class Model:
     _disk: Any = field(default=None, repr=False, compare=False)
 
     def optimized(self, target: str = "qasm") -> Program:
-        """The program after the optimization pipeline for ``target`` ("qasm" or "sim")."""
+        """The program after the optimization pipeline for ``target``: "qasm", "sim" (outputs
+        kept, qubits may be dropped or relabelled) or "state" (the full state of the declared
+        qubits kept)."""
+        if target == STATE_TARGET and not self._sim_keeps_outputs_only():
+            return self.optimized("sim")
         if target not in self._cache:
             def build() -> Program:
                 return optimize(self.program, self.optimize_level, target=target, passes=self.passes)
@@ -71,6 +89,18 @@ class Model:
             else:
                 self._cache[target] = build()
         return self._cache[target]
+
+    def _sim_keeps_outputs_only(self) -> bool:
+        """Whether the "sim" pipeline has passes that change the state beyond the outputs."""
+        from .passes.presets import OUTPUT_PRESERVING_PASSES, preset_spec
+
+        if self.passes is not None:
+            from .passes import parse_pipeline
+
+            names = [getattr(p, "name", "") for p in parse_pipeline(self.passes)]
+        else:
+            names = [n for n, _ in preset_spec(self.optimize_level, "sim")]
+        return any(n in OUTPUT_PRESERVING_PASSES for n in names)
 
     @property
     def num_params(self) -> int:
@@ -124,14 +154,131 @@ class Model:
 
         With ``executor`` (a ``qcomp.distributed.DaskExecutor``) the batch rows of every call are
         sharded across its Dask workers (a ``qcomp.distributed.DistributedSimulator``).
+        ``expval`` and gradients run the "sim" program; ``state``, ``probs`` and ``sample`` always
+        describe the declared qubits (``qubits=`` in declared numbering), even when the passes
+        removed idle qubits or relabelled swapped ones.
         """
         if executor is not None:
-            from .distributed import DistributedSimulator
+            dist = _distributed_model_simulator_class()(self.optimized("sim"), executor, **options)
+            dist._model = self
+            return dist
+        return _model_simulator_class()(self, **options)
 
-            return DistributedSimulator(self.optimized("sim"), executor, **options)
-        from .backends.simulator import Simulator
 
-        return Simulator(self.optimized("sim"), **options)
+class _DeclaredQubits:
+    """probs (and, in _DeclaredState, state and sample) in the declared program's qubit numbering.
+
+    The "sim" program may have dropped idle qubits (dead-qubits), relabelled wires (elide-swaps)
+    and removed gates that no output depends on (light-cone): its state is not the model's. Those
+    calls therefore run the "state" program, except probs/sample of measured qubits only, which
+    those passes keep exact (found by their position in ``measure`` order).
+    """
+
+    _model: Model
+    _full: Any = None
+
+    def _make_full(self, program: Program) -> Any:
+        raise NotImplementedError
+
+    def _full_sim(self) -> Any:
+        """The simulator of the state-preserving program, or None when it is this one's program."""
+        if self._full is None:
+            program = self._model.optimized(STATE_TARGET)
+            if program is self.program:  # type: ignore[attr-defined]
+                return None
+            self._full = self._make_full(program)
+        return self._full
+
+    def _measured_qubits(self, qubits: Any) -> tuple[int, ...] | None:
+        """``qubits`` (declared numbering) as this program's qubits when all are measured, else None."""
+        declared, here = self._model.program.measured, self.program.measured  # type: ignore[attr-defined]
+        if not declared or len(declared) != len(here):
+            return None
+        if qubits is None:
+            return tuple(here)
+        try:
+            qs = [int(q) for q in qubits]
+        except (TypeError, ValueError):
+            return None  # the simulator reports the bad argument
+        if len(set(qs)) != len(qs) or not all(q in declared for q in qs):
+            return None
+        return tuple(here[declared.index(q)] for q in qs)
+
+    def probs(self, params: Any = None, inputs: Any = None, qubits: Sequence[int] | None = None) -> Any:
+        """Outcome probabilities (B, 2**len(qubits)); ``qubits`` in declared numbering."""
+        full = self._full_sim()
+        if full is None:
+            return super().probs(params, inputs, qubits)  # type: ignore[misc]
+        mapped = self._measured_qubits(qubits)
+        if mapped is not None:
+            return super().probs(params, inputs, mapped)  # type: ignore[misc]
+        return full.probs(params, inputs, qubits)
+
+
+class _DeclaredState(_DeclaredQubits):
+    """With state and sample too (the in-process Simulator has them; the distributed one does not)."""
+
+    def state(self, params: Any = None, inputs: Any = None) -> Any:
+        """Final state vectors (B, 2**n) of the declared qubits (bit k is declared qubit k)."""
+        full = self._full_sim()
+        return super().state(params, inputs) if full is None else full.state(params, inputs)  # type: ignore[misc]
+
+    def sample(self, params: Any = None, inputs: Any = None, shots: int = 1024, seed: int | None = None,
+               qubits: Sequence[int] | None = None) -> list[dict[str, int]]:
+        """Counts per row; bitstrings over ``qubits`` in declared numbering (default: measured, or all)."""
+        full = self._full_sim()
+        if full is None:
+            return super().sample(params, inputs, shots, seed, qubits)  # type: ignore[misc]
+        mapped = self._measured_qubits(qubits)
+        if mapped is not None:
+            return super().sample(params, inputs, shots, seed, mapped)  # type: ignore[misc]
+        return full.sample(params, inputs, shots, seed, qubits)
+
+
+@functools.cache
+def _model_simulator_class() -> type:
+    # built on first use: importing the simulator (numpy kernels, numexpr) at ``import qcomp``
+    # would slow down every command that never simulates
+    from .backends.simulator import Simulator
+
+    class ModelSimulator(_DeclaredState, Simulator):
+        """The Simulator of ``model.optimized("sim")`` (expval, gradients), with state, probs and
+        sample about the model's declared qubits whatever the passes removed or relabelled."""
+
+        def __init__(self, model: Model, **options: Any) -> None:
+            super().__init__(model.optimized("sim"), **options)
+            self._model = model
+            self._options = dict(options)
+
+        def _make_full(self, program: Program) -> Simulator:
+            return Simulator(program, **self._options)
+
+    ModelSimulator.__module__, ModelSimulator.__qualname__ = __name__, "ModelSimulator"  # picklable by name
+    return ModelSimulator
+
+
+@functools.cache
+def _distributed_model_simulator_class() -> type:
+    from .distributed import DistributedSimulator
+
+    class ModelDistributedSimulator(_DeclaredQubits, DistributedSimulator):
+        """A DistributedSimulator whose probs describe the model's declared qubits."""
+
+        def _make_full(self, program: Program) -> DistributedSimulator:
+            return DistributedSimulator(program, self.executor, shards=self.shards, **self.options)
+
+    ModelDistributedSimulator.__module__ = __name__
+    ModelDistributedSimulator.__qualname__ = "ModelDistributedSimulator"
+    return ModelDistributedSimulator
+
+
+def __getattr__(name: str) -> Any:
+    # the simulator classes are built on first use; pickle finds them here by name
+    if name == "ModelSimulator":
+        return _model_simulator_class()
+    if name == "ModelDistributedSimulator":
+        return _distributed_model_simulator_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def compile(source: str | os.PathLike, optimize: int = 2, *, passes: str | None = None,

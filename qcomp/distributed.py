@@ -39,18 +39,34 @@ def _require_distributed():
     return distributed
 
 
+def _local_security(distributed: Any) -> Any:
+    """Fresh TLS credentials for a local cluster: a self-signed CA and one key pair shared by the
+    scheduler, workers and this client, with encryption required. Any process on the machine can
+    reach a loopback port; without the key it cannot complete the mutual TLS handshake, so it
+    cannot submit work (Dask workers run whatever functions clients send them)."""
+    try:
+        return distributed.security.Security.temporary()
+    except ImportError:
+        raise DistributedError("a local Dask cluster is started with TLS credentials, which needs the "
+                               "cryptography package: pip install 'qcomp[distributed]'") from None
+
+
 class DaskExecutor:
-    """A Dask client: connected to ``address`` (``tcp://host:8786``) or to a new local cluster.
+    """A Dask client: connected to ``address`` (``tls://host:8786``) or to a new local cluster.
 
     Without ``address`` a ``distributed.LocalCluster`` of ``n_workers`` worker processes (one
-    thread each; default: the number of CPUs) is started on 127.0.0.1 and shut down by
+    thread each; default: the number of CPUs) is started on 127.0.0.1 with TLS and credentials
+    generated for this executor only (``security`` overrides them), and shut down by
     :meth:`close` or at the end of a ``with`` block. With ``address`` the connection must succeed
-    within ``timeout`` seconds, else :class:`DistributedError` is raised.
+    within ``timeout`` seconds, else :class:`DistributedError` is raised; ``security`` (a
+    ``distributed.security.Security``) holds the client's certificates for a TLS scheduler.
     """
 
     def __init__(self, address: str | None = None, n_workers: int | None = None,
-                 timeout: float = DEFAULT_TIMEOUT) -> None:
+                 timeout: float = DEFAULT_TIMEOUT, *, security: Any = None) -> None:
         distributed = _require_distributed()
+        if security is not None and not isinstance(security, distributed.security.Security):
+            raise DistributedError(f"security must be a distributed.security.Security, got {type(security).__name__}")
         if timeout is None or not timeout > 0:
             raise DistributedError(f"timeout must be a positive number of seconds, got {timeout}")
         if n_workers is not None and (not isinstance(n_workers, (int, np.integer)) or n_workers < 1):
@@ -63,13 +79,15 @@ class DaskExecutor:
             import os
 
             n = int(n_workers) if n_workers is not None else (os.cpu_count() or 1)
+            security = security if security is not None else _local_security(distributed)
             try:
                 self.cluster = distributed.LocalCluster(
                     n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
+                    protocol="tls://", security=security,
                     dashboard_address=None, silence_logs=logging.ERROR,
                     # no dashboard, and its HTTP server on a free port (not a clash on 8787)
                     scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"})
-                self.client = distributed.Client(self.cluster, timeout=self.timeout)
+                self.client = distributed.Client(self.cluster, timeout=self.timeout, security=security)
             except Exception as exc:
                 self.close()
                 raise DistributedError(f"cannot start a local Dask cluster of {n} worker(s): {exc}") from None
@@ -77,7 +95,7 @@ class DaskExecutor:
             if not isinstance(address, str) or not address.strip():
                 raise DistributedError(f"scheduler address must be a string like tcp://host:8786, got {address!r}")
             try:
-                self.client = distributed.Client(address, timeout=self.timeout)
+                self.client = distributed.Client(address, timeout=self.timeout, security=security)
             except (OSError, TimeoutError, ValueError) as exc:
                 raise DistributedError(f"cannot reach the Dask scheduler at {address} within "
                                        f"{self.timeout:g} s: {exc}") from None

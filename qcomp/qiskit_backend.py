@@ -14,7 +14,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from .errors import InputError, UnsupportedError
+from .errors import InputError, ResourceLimitError, UnsupportedError
 
 __all__ = [
     "BACKENDS",
@@ -166,18 +166,41 @@ class QiskitStatevectorExecutor(EstimatorExecutor):
     """Exact expectation values with ``qiskit.primitives.StatevectorEstimator``; counts with
     ``StatevectorSampler`` (exact probabilities, sampled with ``seed``)."""
 
-    def __init__(self, seed: int | None = None):
+    def __init__(self, seed: int | None = None, *, max_memory_bytes: int | None = None):
         _qiskit()
         from qiskit.primitives import StatevectorEstimator
 
+        if max_memory_bytes is not None and max_memory_bytes <= 0:
+            raise InputError(f"max_memory_bytes must be positive, got {max_memory_bytes}")
         super().__init__(StatevectorEstimator())
         self.seed = seed
+        self.max_memory_bytes = max_memory_bytes
+
+    def _check_memory(self, circ) -> None:
+        """Refuse circuits whose state vectors do not fit, before Qiskit allocates them (it would
+        raise a bare MemoryError, or take the machine into swap)."""
+        from .backends.simulator import FORWARD_WORKSPACE, _fmt_bytes, _raw_bytes, available_memory
+
+        n = circ.num_qubits
+        avail = self.max_memory_bytes if self.max_memory_bytes is not None else available_memory()
+        state = (2**n) * 16  # Qiskit's Statevector is complex128
+        need = state * FORWARD_WORKSPACE
+        if need > avail:
+            raise ResourceLimitError(
+                f"simulating {n} qubits with qiskit-statevector needs {_fmt_bytes(need)} ({_raw_bytes(need)}: a "
+                f"{_fmt_bytes(state)} state and its workspace) but only {_fmt_bytes(avail)} is available")
+
+    def estimate(self, circuits, values, observables):
+        for text in circuits:
+            self._check_memory(_load(text))
+        return super().estimate(circuits, values, observables)
 
     def sample(self, text: str, values: Values, shots: int = DEFAULT_SAMPLE_SHOTS) -> list[dict[str, int]]:
         """Counts per batch row of the circuit's measurements (all qubits if it measures none)."""
         from qiskit.primitives import StatevectorSampler
 
         circ = _measured(_load(text, keep_measurements=True))
+        self._check_memory(circ)
         B = _batch(values)
         bind = _bindings(circ, values, B)
         pub = (circ, bind) if bind.shape[1] else (circ,)

@@ -342,6 +342,7 @@ class Simulator:
     def state(self, params: ArrayLike = None, inputs: ArrayLike = None) -> np.ndarray:
         """Final state vectors (B, 2**n); index bit k is flat qubit k (Qiskit order)."""
         P, X, B, _, _ = self._args(params, inputs)
+        self._check_result_bytes("the final states", B, self._row_bytes())
         out = np.empty((B, 2**self.n), dtype=self.dtype)
 
         phys = self._forward_phys()
@@ -351,6 +352,18 @@ class Simulator:
 
         self._run(params, inputs, take, extra_per_row=self._row_bytes())
         return out
+
+    def _check_result_bytes(self, what: str, B: int, per_row: int) -> None:
+        """Refuse before allocating results that, with one state's workspace, exceed the budget
+        (numpy would raise a bare MemoryError, or ValueError past 2**63 bytes)."""
+        avail = self.max_memory_bytes if self.max_memory_bytes is not None else available_memory()
+        result = B * per_row
+        need = result + self._row_bytes() * FORWARD_WORKSPACE
+        if need > avail:
+            raise ResourceLimitError(
+                f"{what} of {B} row(s) of a {self.n}-qubit simulation need {_fmt_bytes(need)} ({_raw_bytes(need)}: "
+                f"{_fmt_bytes(result)} of results, a {_fmt_bytes(self._row_bytes())} state and its workspace) "
+                f"but only {_fmt_bytes(avail)} is available")
 
     def expval(self, params: ArrayLike = None, inputs: ArrayLike = None) -> np.ndarray:
         """Expectation values of every ``expect`` output, shape (B, n_outputs), float64."""
@@ -400,18 +413,31 @@ class Simulator:
         """Outcome probabilities (B, 2**len(qubits)); result bit j is qubits[j]. Default qubits: the
         measured ones, or all qubits when the program has no ``measure``."""
         qs = self._default_qubits(qubits)
+        _, _, B, _, _ = self._args(params, inputs)
+        real = np.finfo(self.dtype).dtype  # float32 rows for single precision, as |psi|**2 is
+        width = real.itemsize * 2 ** len(qs)
+        self._check_result_bytes("the probabilities", B, width)
+        out = np.empty((B, 2 ** len(qs)), dtype=real)
+
+        def put(sl, p):
+            out[sl] = p
+
+        self._marginals(params, inputs, qs, put, extra_per_row=width)
+        return out
+
+    def _marginals(self, params, inputs, qs: tuple[int, ...], consume, extra_per_row: int = 0) -> int:
+        """Forward simulation; ``consume(rows, probabilities over qs)`` per chunk, so only one
+        chunk's |psi|**2 exists at a time."""
         phys = self._forward_phys()
         if phys is not None:
             qs = tuple(phys[q] for q in qs)
-        results: list[tuple[slice, np.ndarray]] = []
+        whole = qs == tuple(range(self.n))
 
         def take(sl, st):
-            results.append((sl, K.marginal(K.probabilities(st), qs, self.n) if qs != tuple(range(self.n))
-                            else K.probabilities(st)))
+            p = K.probabilities(st)
+            consume(sl, p if whole else K.marginal(p, qs, self.n))
 
-        self._run(params, inputs, take)
-        results.sort(key=lambda r: r[0].start)
-        return np.concatenate([r for _, r in results], axis=0)
+        return self._run(params, inputs, take, extra_per_row=extra_per_row)
 
     def sample(self, params: ArrayLike = None, inputs: ArrayLike = None, shots: int = 1024,
                seed: int | None = None, qubits: Sequence[int] | None = None) -> list[dict[str, int]]:
@@ -423,15 +449,27 @@ class Simulator:
         if not isinstance(shots, (int, np.integer)) or shots < 1:
             raise InputError(f"shots must be a positive integer, got {shots}")
         qs = self._default_qubits(qubits)
-        p = self.probs(params, inputs, qs)
         rng = np.random.default_rng(seed)
-        out = []
         width = len(qs)
-        for row in p:
-            row = np.clip(row.astype(float), 0, None)
-            row /= row.sum()
-            counts = rng.multinomial(int(shots), row)
-            out.append({format(int(i), f"0{width}b"): int(counts[i]) for i in np.flatnonzero(counts)})
+        out: list[dict[str, int]] = []
+        # counts are drawn per chunk, in row order whatever order parallel chunks finish in (one
+        # generator, so a seed gives the same counts for any chunking); a chunk's probabilities
+        # are dropped once drawn
+        pending: dict[int, tuple[slice, np.ndarray]] = {}
+        lock = threading.Lock()
+
+        def draw(sl, p):
+            with lock:
+                pending[sl.start] = (sl, p)
+                while len(out) in pending:
+                    _, rows = pending.pop(len(out))
+                    for row in rows:
+                        row = np.clip(row.astype(float), 0, None)
+                        row /= row.sum()
+                        counts = rng.multinomial(int(shots), row)
+                        out.append({format(int(i), f"0{width}b"): int(counts[i]) for i in np.flatnonzero(counts)})
+
+        self._marginals(params, inputs, qs, draw)
         return out
 
     # -- gradients -----------------------------------------------------------------------

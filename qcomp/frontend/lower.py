@@ -11,6 +11,7 @@ from pathlib import Path
 from ..errors import IncludeError, ResourceLimitError, SemanticError, Span
 from ..ir import expr as E
 from ..ir.circuit import Circuit
+from ..ir.gc_pause import paused_gc
 from ..ir.gates import ALIASES, GATES, GateDef as LibraryGate, inverse as gate_inverse
 from ..ir.ops import Observable, Operation, Register, ValueDecl, normalize_pauli_sum
 from ..ir.program import Program
@@ -312,7 +313,11 @@ class _Lowerer:
             return [reg.offset + i for i in range(reg.size)]
         if reg.scalar:
             raise SemanticError(f"qubit '{q.name}' is not a register and cannot be indexed", q.span)
-        i = self.int_expr(q.index, scope, what="qubit index")
+        v = q.index.value if type(q.index) is ast.Num else None
+        if type(v) is int or (type(v) is float and v.is_integer()):
+            i = int(v)  # a literal index: no expression to build and check
+        else:
+            i = self.int_expr(q.index, scope, what="qubit index")
         if not 0 <= i < reg.size:
             raise SemanticError(
                 f"qubit index {i} out of range for register '{q.name}' of size {reg.size}", q.index.span or q.span
@@ -330,6 +335,9 @@ class _Lowerer:
             self.statement(s, scope, out, in_gate, base_dir)
 
     def statement(self, s: ast.Node, scope: Scope, out: list[Operation], in_gate: str | None, base_dir: Path) -> None:
+        if type(s) is ast.GateCall:  # nearly every statement of a large unrolled program
+            self._gate_call(s, scope, out, base_dir)
+            return
         top = in_gate is None and scope.parent is None
         if isinstance(s, (ast.ConstDecl, ast.QubitDecl, ast.ValueDeclStmt, ast.GateDef, ast.Include)):
             if not top:
@@ -915,7 +923,7 @@ def lower_module(
         Path(module.file).resolve().parent if module.file not in ("<string>", "<stdin>") else Path.cwd()
     )
     ops: list[Operation] = []
-    with deep_recursion(module.file):
+    with deep_recursion(module.file), paused_gc():
         lw.block(module.statements, Scope(), ops, None, bd)
         lw.check_gate_bodies()
     if lw.num_qubits == 0:
@@ -924,9 +932,7 @@ def lower_module(
             "empty program: declare at least one qubit (e.g. 'qubit q[2];')",
             Span(module.file, 1, 1, None, lines[0]),
         )
-    circuit = Circuit(lw.num_qubits)
-    for op in ops:
-        circuit.add(op)
+    circuit = Circuit.from_ops(lw.num_qubits, ops)  # one qubit sweep, not a check per add()
     regs = tuple(lw.registers.values())
     params = tuple(d for d in lw.values.values() if d.kind == "param")
     inputs = tuple(d for d in lw.values.values() if d.kind == "input")
