@@ -1048,14 +1048,15 @@ class Layout:
         ng = len(gates)
         self.gvar = np.array([any((pvar and a.depends_on("param")) or (xvar and a.depends_on("input"))
                                   for a in op.angles) for op in gates], dtype=bool)
-        groups: dict[tuple[str, bool], list[int]] = {}
+        # fused "unitary" blocks share a name across sizes: the arity is part of the group
+        groups: dict[tuple[str, int, bool], list[int]] = {}
         for gi, op in enumerate(gates):
-            groups.setdefault((op.name, bool(self.gvar[gi])), []).append(gi)
+            groups.setdefault((op.name, len(op.qubits), bool(self.gvar[gi])), []).append(gi)
         self.g_nq = np.array([len(op.qubits) for op in gates], dtype=np.int64)
         off = np.zeros(ng, dtype=np.int64)
         shared = per_row = 0
         self.groups = []  # (name, varies, members, start within its region, entries per gate)
-        for (name, var), members in groups.items():
+        for (name, _, var), members in groups.items():
             d2 = 4 ** len(gates[members[0]].qubits)
             start = per_row if var else shared
             for j, gi in enumerate(members):

@@ -165,3 +165,23 @@ def test_memory_plan_counts_block_matrices():
     w, x = rng.normal(size=10), rng.normal(size=(64, 10))
     assert small.memory_plan(64, gradient=True)["chunks"] > 1
     np.testing.assert_allclose(small.vjp(w, x, np.ones((64, 1))), sim.vjp(w, x, np.ones((64, 1))), atol=1e-10)
+
+
+def test_fused_unitary_blocks_of_several_sizes():
+    # passes emit constant "unitary" blocks of 1 and 2 qubits under one name
+    from qcomp.ir.circuit import Circuit
+    from qcomp.ir.ops import make_unitary_op
+
+    program = parse("qubit q[3]; param w[1]; ry(w[0]) q[0]; cx q[0], q[1]; expect z(q[1]) @ x(q[2]);")
+    rng = np.random.default_rng(5)
+
+    def haar(d):
+        return np.linalg.qr(rng.normal(size=(d, d)) + 1j * rng.normal(size=(d, d)))[0]
+
+    ops = list(program.circuit.ops()) + [make_unitary_op(haar(2), (2,)), make_unitary_op(haar(4), (1, 2)),
+                                         make_unitary_op(haar(2), (0,)), make_unitary_op(haar(8), (2, 0, 1))]
+    program = program.with_circuit(Circuit.from_ops(3, ops))
+    w = np.array([0.4])
+    np.testing.assert_allclose(Simulator(program, engine="fused").state(w), R.simulate(program, w), atol=1e-12)
+    g = Simulator(program, engine="fused").gradient(w)
+    np.testing.assert_allclose(g, Simulator(program, engine="layers").gradient(w), atol=1e-10)
