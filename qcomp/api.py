@@ -306,12 +306,11 @@ def compile(source: str | os.PathLike, optimize: int = 2, *, passes: str | None 
     from .cache import source_key
 
     if is_path:
-        p = Path(source)
-        try:
-            text = p.read_text(encoding="utf-8-sig")  # a UTF-8 byte-order mark is not part of the program
-        except (OSError, UnicodeDecodeError) as exc:
-            raise QCompError(f"cannot read '{source}': {exc}") from None
-        name, base_dir = str(source), p.resolve().parent
+        from .frontend.source import read_source
+
+        # the one bounded reader of regular files (a FIFO or device given as the model is refused)
+        text, _ = read_source(source, name=str(source), error=QCompError, what="")
+        name, base_dir = str(source), Path(source).resolve().parent
     else:
         text, name, base_dir = str(source), "<string>", None
     key = source_key(text, name, base_dir, {"max_qubits": max_qubits, "max_ops": max_ops})
