@@ -30,6 +30,8 @@ MATRIX_FREQ: dict[str, tuple[float, ...]] = {
 DENSE_QUBITS = 2
 # Diagonal blocks cost one multiply per amplitude whatever their size: fuse up to this many qubits
 DIAG_QUBITS = 10
+# large diagonal ranges read the local index of the low index bits from a table of this many bits
+DIAG_LOW_BITS = 12
 # Runs of blocks on qubits below log2(CHUNK_BYTES / itemsize) are applied chunk by chunk, so
 # each chunk stays in cache while the whole run goes over it (cache blocking).
 CHUNK_BYTES = 1 << 18
@@ -198,6 +200,9 @@ def _applyk(re, im, qs, k, m, lo, hi):
 @njit(cache=True, nogil=True, fastmath=True)
 def _applydiag(re, im, qs, k, d, lo, hi):
     """Diagonal block: amplitude i times d[local index of i], over state indices [lo, hi)."""
+    if hi - lo >= 1 << (DIAG_LOW_BITS + 2):
+        _applydiag_table(re, im, qs, k, d, lo, hi)
+        return
     one = numba.uint64(1)
     for ii in range(lo, hi):
         i = numba.uint64(ii)
@@ -210,6 +215,39 @@ def _applydiag(re, im, qs, k, d, lo, hi):
         xi = im[i]
         re[i] = dr * xr - di * xi
         im[i] = dr * xi + di * xr
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def _applydiag_table(re, im, qs, k, d, lo, hi):
+    """Large ranges: the local-index bits of the low DIAG_LOW_BITS index bits come from a table,
+    the high ones once per chunk of 2**DIAG_LOW_BITS amplitudes (no per-amplitude bit loop)."""
+    size = 1 << DIAG_LOW_BITS
+    low = np.zeros(size, np.int64)
+    for t in range(k):
+        if qs[t] < DIAG_LOW_BITS:
+            for i in range(size):
+                low[i] |= ((i >> qs[t]) & 1) << t
+    dr = np.empty(d.shape[0], re.dtype)
+    di = np.empty(d.shape[0], re.dtype)
+    for a in range(d.shape[0]):
+        dr[a] = d[a].real
+        di[a] = d[a].imag
+    c = lo
+    while c < hi:
+        end = min(hi, ((c >> DIAG_LOW_BITS) + 1) << DIAG_LOW_BITS)
+        high = 0
+        for t in range(k):
+            if qs[t] >= DIAG_LOW_BITS:
+                high |= ((c >> qs[t]) & 1) << t
+        base = c & (size - 1)
+        for u in range(end - c):
+            loc = low[base + u] | high
+            i = c + u
+            xr = re[i]
+            xi = im[i]
+            re[i] = dr[loc] * xr - di[loc] * xi
+            im[i] = dr[loc] * xi + di[loc] * xr
+        c = end
 
 
 @njit(cache=True, nogil=True)

@@ -185,3 +185,23 @@ def test_fused_unitary_blocks_of_several_sizes():
     np.testing.assert_allclose(Simulator(program, engine="fused").state(w), R.simulate(program, w), atol=1e-12)
     g = Simulator(program, engine="fused").gradient(w)
     np.testing.assert_allclose(g, Simulator(program, engine="layers").gradient(w), atol=1e-10)
+
+
+def test_large_phase_tables_and_state_split_match_the_reference():
+    # 15 qubits: diagonal blocks take the table path, the state is "large" (chunked runs and
+    # pair-range splits over two threads) in double precision
+    n = 15
+    rng = np.random.default_rng(11)
+    lines = [f"qubit q[{n}]; param w[4];"] + [f"h q[{i}];" for i in range(n)]
+    for _ in range(40):
+        a, b = rng.choice(n, 2, replace=False)
+        lines.append(rng.choice([f"cp(w[0] + {rng.uniform(-2, 2):.3f}) q[{a}], q[{b}];",
+                                 f"rzz(w[1]) q[{a}], q[{b}];", f"rz(w[2]) q[{a}];", f"t q[{a}];",
+                                 f"cx q[{a}], q[{b}];", f"ry(w[3]) q[{b}];"]))
+    lines.append("expect z(q[0]) @ z(q[14]) + x(q[7]);")
+    program = parse("\n".join(lines))
+    w = rng.uniform(-1, 1, 4)
+    sim = Simulator(program, engine="fused", threads=2)
+    assert any(b.diagonal and len(b.qubits) > 4 for b in sim.fused_plan().blocks)
+    np.testing.assert_allclose(sim.state(w), R.simulate(program, w), atol=1e-12)
+    np.testing.assert_allclose(sim.gradient(w), Simulator(program, engine="layers").gradient(w), atol=1e-9)
