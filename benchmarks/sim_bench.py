@@ -206,7 +206,7 @@ def lightning_fns(program, w, x, diff: bool = False):
     if not diff:
         # broadcast over the batch: angles become (B,) arrays
         Xb = x if x is not None else np.zeros((1, 0))
-        return lambda: circuit(w, Xb.T if x is not None else np.zeros(0))
+        return lambda: circuit(w, Xb if x is not None else np.zeros((1, 0)))  # (B, I): angles broadcast over the batch
 
     cot = np.random.default_rng(0).normal(size=x.shape[0])
 
