@@ -339,10 +339,11 @@ def read_numpy(path: str | os.PathLike, *, what: str = "numpy data", error: type
                checkpoint_params: bool = True) -> np.ndarray | dict[str, np.ndarray]:
     """The array of a ``.npy`` file, or the arrays of a ``.npz`` file by name (all read, so a
     damaged member is found here), never unpickling. With ``checkpoint_params`` a checkpoint
-    written by ``qcomp train --save`` gives its ``params`` array. Unreadable files raise
-    ``error`` naming the file."""
+    written by ``qcomp train --save`` gives its ``params`` array. Unreadable files, and complex
+    arrays (qcomp takes real values), raise ``error`` naming the file."""
     import numpy as np
 
+    single = None
     try:
         with open(path, "rb") as f:
             data = np.load(f, allow_pickle=False)
@@ -350,7 +351,8 @@ def read_numpy(path: str | os.PathLike, *, what: str = "numpy data", error: type
                 with data:
                     arrays = {k: np.asarray(data[k]) for k in data.files}
             else:
-                arrays = {"": np.asarray(data)}
+                single = np.asarray(data)
+                arrays = {"": single}
     except FileNotFoundError:
         raise error(f"cannot read {what} file '{path}': no such file") from None
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error, KeyError, NotImplementedError) as exc:
@@ -360,10 +362,10 @@ def read_numpy(path: str | os.PathLike, *, what: str = "numpy data", error: type
     for name, a in arrays.items():
         # numpy would cast complex values to float and drop the imaginary parts with only a warning
         if a.dtype.kind == "c":
-            member = f" (array '{name}')" if name else ""
+            member = f" (array '{name}')" if single is None else ""
             raise error(f"{what} file '{path}'{member} has complex values; qcomp takes real values")
-    if set(arrays) == {""}:
-        return arrays[""]
+    if single is not None:
+        return single
     if checkpoint_params and is_checkpoint(arrays):
         if "params" not in arrays:
             raise error(f"'{path}' is a qcomp train checkpoint without a 'params' array")
