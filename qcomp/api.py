@@ -174,6 +174,7 @@ class Model:
         from .gradients import hessian, simulator_executor_for
 
         sim = self.simulator()
+        sim._args(params, inputs)  # an InputError for values that are not real arrays of the declared sizes
         return hessian(sim.program, params, inputs, simulator_executor_for(sim), wrt=wrt)
 
     def simulator(self, executor: Any = None, **options: Any):

@@ -65,6 +65,7 @@ SIM_CASES = {
     "vjp cotangent None": lambda s: s.vjp(W, X, None),
     "vjp cotangent complex": lambda s: s.vjp(W, X, np.ones(2) * 1j),
     "vjp cotangent ragged": lambda s: s.vjp(W, X, [[1.0], [1.0, 2.0]]),
+    "value_and_vjp cotangent_fn not callable": lambda s: s.value_and_vjp(W, X, 3),
     "value_and_vjp params None": lambda s: s.value_and_vjp(None, X, lambda v, rows: np.ones_like(v)),
 }
 
@@ -112,6 +113,8 @@ OPTION_CASES = {
     "simulator batch_size string": lambda m: m.simulator(batch_size="8"),
     "simulator threads string": lambda m: m.simulator(threads="x"),
     "simulator max_memory_bytes string": lambda m: m.simulator(max_memory_bytes="1G"),
+    "hessian params string": lambda m: m.hessian("abc", X),
+    "hessian params complex": lambda m: m.hessian(W * 1j, X),
     "qasm version": lambda m: m.qasm(version=5),
     "qasm version string": lambda m: m.qasm(version="3"),
     "qasm unknown option": lambda m: m.qasm(no_such_option=True),

@@ -553,6 +553,8 @@ class Simulator:
         backward sweep instead of a separate forward pass plus ``vjp``. Returns ``(values (B,
         n_outputs), gradient)`` with the gradient shaped as in :meth:`vjp`.
         """
+        if not callable(cotangent_fn):
+            raise InputError(f"cotangent_fn must be a function (values, rows) -> cotangent, got {type(cotangent_fn).__name__}")
         _, _, _, pvar, _ = self._args(params, inputs)
         g, values = self._adjoint(params, inputs, None, cotangent_fn)
         return values, (g if pvar else g.sum(axis=0))
