@@ -191,7 +191,7 @@ class Simulator:
             raise InputError(f"{what} must be numbers, got {type(value).__name__}")
         if getattr(value, "requires_grad", False):
             # numpy cannot read a torch tensor in an autograd graph; qcomp.torch differentiates
-            raise InputError(f"{what} {verb} a torch tensor that requires grad; pass tensor.detach() "
+            raise InputError(f"{what} {'are' if verb == 'have' else 'is'} a torch tensor that requires grad; pass tensor.detach() "
                              f"or use qcomp.torch to differentiate through the simulation")
         try:
             a = np.asarray(value)
@@ -203,10 +203,12 @@ class Simulator:
             if a.dtype.kind not in "biuf":
                 a = a.astype(float)  # object arrays of Python numbers; strings and None fail here
             return np.asarray(a, dtype=float)
-        except InputError:
+        except (InputError, MemoryError):
             raise
         except Exception as exc:  # noqa: BLE001 - any failure to read an argument is the caller's mistake
             detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            if "inhomogeneous" in detail:
+                detail = "its rows have different lengths"
             raise InputError(f"{what} must be a real number or an array of real numbers ({detail})") from None
 
     def _check_finite(self, kind: str, arr: np.ndarray, batched: bool) -> tuple[np.ndarray, bool]:
