@@ -12,7 +12,8 @@ see the whole old set or the whole new one (never a new program beside an old ma
   than :data:`STALE_SECONDS`) are removed by the next write into the same directory.
 
 Inputs: :func:`read_numpy` reads ``.npy`` / ``.npz`` files without unpickling and turns every way a
-file can be damaged (empty, truncated, not numpy) into a :class:`~qcomp.errors.QCompError`.
+file can be damaged (empty, truncated, not numpy) into a :class:`~qcomp.errors.QCompError`;
+:func:`read_csv_numbers` reads CSV files of numbers (an optional header row of names).
 """
 
 from __future__ import annotations
@@ -338,10 +339,11 @@ def read_numpy(path: str | os.PathLike, *, what: str = "numpy data", error: type
                checkpoint_params: bool = True) -> np.ndarray | dict[str, np.ndarray]:
     """The array of a ``.npy`` file, or the arrays of a ``.npz`` file by name (all read, so a
     damaged member is found here), never unpickling. With ``checkpoint_params`` a checkpoint
-    written by ``qcomp train --save`` gives its ``params`` array. Unreadable files raise
-    ``error`` naming the file."""
+    written by ``qcomp train --save`` gives its ``params`` array. Unreadable files, and complex
+    arrays (qcomp takes real values), raise ``error`` naming the file."""
     import numpy as np
 
+    single = None
     try:
         with open(path, "rb") as f:
             data = np.load(f, allow_pickle=False)
@@ -349,13 +351,21 @@ def read_numpy(path: str | os.PathLike, *, what: str = "numpy data", error: type
                 with data:
                     arrays = {k: np.asarray(data[k]) for k in data.files}
             else:
-                return np.asarray(data)
+                single = np.asarray(data)
+                arrays = {"": single}
     except FileNotFoundError:
         raise error(f"cannot read {what} file '{path}': no such file") from None
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error, KeyError, NotImplementedError) as exc:
         # empty, truncated or corrupt files, pickled objects, text that is not numpy
         detail = "empty file" if isinstance(exc, EOFError) else (str(exc) or type(exc).__name__)
         raise error(f"cannot read {what} file '{path}' as numpy .npy/.npz: {detail}") from None
+    for name, a in arrays.items():
+        # numpy would cast complex values to float and drop the imaginary parts with only a warning
+        if a.dtype.kind == "c":
+            member = f" (array '{name}')" if single is None else ""
+            raise error(f"{what} file '{path}'{member} has complex values; qcomp takes real values")
+    if single is not None:
+        return single
     if checkpoint_params and is_checkpoint(arrays):
         if "params" not in arrays:
             raise error(f"'{path}' is a qcomp train checkpoint without a 'params' array")
@@ -369,7 +379,64 @@ def is_checkpoint(arrays: Mapping[str, np.ndarray]) -> bool:
     return fmt is not None and fmt.ndim == 0 and fmt.dtype.kind == "U" and str(fmt).startswith(CHECKPOINT_PREFIX)
 
 
+# -- CSV input -------------------------------------------------------------------------------------
+
+# spreadsheets write U+2212 MINUS SIGN (and some tools other dashes) for negative numbers
+_MINUS_SIGNS = str.maketrans({"\u2212": "-", "\u2012": "-", "\u2013": "-", "\ufe63": "-", "\uff0d": "-"})
+_NAME = re.compile(r"[^\W\d]", re.UNICODE)
+
+
+def _csv_number(cell: str) -> float | None:
+    try:
+        return float(cell.strip().translate(_MINUS_SIGNS))
+    except ValueError:
+        return None
+
+
+def read_csv_numbers(path: str | os.PathLike, *, what: str = "values",
+                     error: type[QCompError] = InputError) -> tuple[list[str] | None, list[list[float]]]:
+    """The header (or None) and the rows of numbers of a CSV file.
+
+    A UTF-8 byte-order mark is ignored, a Unicode minus sign is read as ``-``, and an empty last
+    field on every row (a trailing comma) is no column. The first row is a header only when every
+    field is a name (starts with a letter or ``_``); any other field that is not a number is
+    refused, naming its line and column, so data is never taken for a header or read shifted.
+    """
+    import csv
+
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as f:
+            raw = [(reader.line_num, r) for reader in [csv.reader(f)] for r in reader]
+    except FileNotFoundError:
+        raise error(f"cannot read {what} file '{path}': no such file") from None
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise error(f"cannot read {what} from '{path}': {exc}") from None
+    lines = [(n, [c.strip() for c in r]) for n, r in raw if r and any(c.strip() for c in r)]
+    if lines and all(len(r) > 1 and r[-1] == "" for _, r in lines):
+        lines = [(n, r[:-1]) for n, r in lines]
+    header = None
+    if lines:
+        n, first = lines[0]
+        if all(_csv_number(c) is None for c in first) and all(_NAME.match(c) for c in first):
+            header, lines = first, lines[1:]
+    rows: list[list[float]] = []
+    width = len(header) if header is not None else (len(lines[0][1]) if lines else 0)
+    for n, r in lines:
+        if len(r) != width:
+            raise error(f"{path}: line {n} has {len(r)} values; expected {width} like the "
+                        f"{'header' if header is not None else 'first row'}")
+        row = []
+        for col, c in enumerate(r, 1):
+            v = _csv_number(c)
+            if v is None:
+                shown = "an empty field" if c == "" else f"{c!r}, which is not a number"
+                raise error(f"{path}: line {n}, column {col}: {shown}")
+            row.append(v)
+        rows.append(row)
+    return header, rows
+
+
 __all__ = [
     "OutputError", "STALE_SECONDS", "TMP_TAG", "atomic_write_bytes", "atomic_write_text", "check_writable",
-    "clean_stale_temporaries", "is_checkpoint", "is_temporary_name", "is_special_output", "read_numpy", "write_files_atomically",
+    "clean_stale_temporaries", "is_checkpoint", "is_temporary_name", "is_special_output", "read_csv_numbers", "read_numpy", "write_files_atomically",
 ]

@@ -6,11 +6,31 @@ import functools
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
-from .errors import QCompError
+import numpy as np
+
+from .errors import InputError, QCompError
 from .frontend import DEFAULT_MAX_OPS, DEFAULT_MAX_QUBITS, parse, parse_file
 from .ir.program import Program
+
+
+def _check_int(value: Any, what: str, minimum: int | None = None) -> None:
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
+        raise InputError(f"{what} must be an integer, got {value!r}")
+    if minimum is not None and value < minimum:
+        raise InputError(f"{what} must be at least {minimum}, got {value}")
+
+
+def check_qubits(qubits: Any) -> None:
+    """Refuse a ``qubits=`` argument that is not a sequence of integers (a float would be truncated)."""
+    if qubits is None:
+        return
+    if isinstance(qubits, (str, bytes, Mapping)) or not isinstance(qubits, Iterable):
+        raise InputError(f"qubits must be a sequence of qubit indices, got {type(qubits).__name__}")
+    for q in qubits:
+        if not isinstance(q, (int, np.integer)) or isinstance(q, bool):
+            raise InputError(f"qubits must be integers, got {q!r}")
 
 
 def _looks_like_path(s: str) -> bool:
@@ -131,7 +151,14 @@ class Model:
         return self.qasm_result(version, **options).text
 
     def qasm_result(self, version: int = 3, **options: Any):
+        import inspect
+
         from .backends.qasm import emit_qasm
+
+        known = [n for n in inspect.signature(emit_qasm).parameters if n not in ("program", "version")]
+        unknown = [n for n in options if n not in known]
+        if unknown:
+            raise InputError(f"unknown qasm option '{unknown[0]}'; valid options: {', '.join(known)}")
 
         options.setdefault("source", self.program)  # export errors point at the source line
         return emit_qasm(self.optimized("qasm"), version=version, **options)
@@ -147,6 +174,7 @@ class Model:
         from .gradients import hessian, simulator_executor_for
 
         sim = self.simulator()
+        sim._args(params, inputs)  # an InputError for values that are not real arrays of the declared sizes
         return hessian(sim.program, params, inputs, simulator_executor_for(sim), wrt=wrt)
 
     def simulator(self, executor: Any = None, **options: Any):
@@ -158,11 +186,27 @@ class Model:
         describe the declared qubits (``qubits=`` in declared numbering), even when the passes
         removed idle qubits or relabelled swapped ones.
         """
+        _check_simulator_options(options)
         if executor is not None:
             dist = _distributed_model_simulator_class()(self.optimized("sim"), executor, **options)
             dist._model = self
             return dist
         return _model_simulator_class()(self, **options)
+
+
+def _check_simulator_options(options: Mapping[str, Any]) -> None:
+    import inspect
+
+    from .backends.simulator import Simulator
+
+    known = [n for n in inspect.signature(Simulator.__init__).parameters if n not in ("self", "program")]
+    for name, value in options.items():
+        if name not in known:
+            raise InputError(f"unknown simulator option '{name}'; valid options: {', '.join(known)}")
+        if name in ("batch_size", "threads", "max_memory_bytes") and value is not None:
+            _check_int(value, name, 1)
+        if name == "block_qubits":
+            _check_int(value, name, 1)
 
 
 class _DeclaredQubits:
@@ -206,6 +250,7 @@ class _DeclaredQubits:
 
     def probs(self, params: Any = None, inputs: Any = None, qubits: Sequence[int] | None = None) -> Any:
         """Outcome probabilities (B, 2**len(qubits)); ``qubits`` in declared numbering."""
+        check_qubits(qubits)
         full = self._full_sim()
         if full is None:
             return super().probs(params, inputs, qubits)  # type: ignore[misc]
@@ -226,6 +271,7 @@ class _DeclaredState(_DeclaredQubits):
     def sample(self, params: Any = None, inputs: Any = None, shots: int = 1024, seed: int | None = None,
                qubits: Sequence[int] | None = None) -> list[dict[str, int]]:
         """Counts per row; bitstrings over ``qubits`` in declared numbering (default: measured, or all)."""
+        check_qubits(qubits)
         full = self._full_sim()
         if full is None:
             return super().sample(params, inputs, shots, seed, qubits)  # type: ignore[misc]
@@ -293,8 +339,14 @@ def compile(source: str | os.PathLike, optimize: int = 2, *, passes: str | None 
     """
     from .cache import default_cache
 
-    if optimize not in (0, 1, 2, 3):
-        raise QCompError(f"optimization level must be 0, 1, 2 or 3, got {optimize}")
+    if isinstance(optimize, bool) or optimize not in (0, 1, 2, 3):
+        raise QCompError(f"optimization level must be 0, 1, 2 or 3, got {optimize!r}")
+    if passes is not None and not isinstance(passes, str):
+        raise InputError(f"passes must be a pipeline spec string, got {type(passes).__name__}")
+    _check_int(max_qubits, "max_qubits", 1)
+    _check_int(max_ops, "max_ops", 1)
+    if not isinstance(source, (str, os.PathLike)):
+        raise InputError(f"source must be a file path or .q source text, got {type(source).__name__}")
     is_path = isinstance(source, os.PathLike) or (isinstance(source, str) and _looks_like_path(source))
     if is_path and not Path(source).is_file():
         raise QCompError(f"cannot read '{source}': no such file")

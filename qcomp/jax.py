@@ -86,8 +86,21 @@ def make_jax_function(model: Any, *, optimize: int = 2, precision: str = "double
 
     core.defvjp(core_fwd, core_bwd)
 
+    def real_array(value, what: str):
+        # jax's own errors for strings, ragged lists or None are TypeErrors/ValueErrors
+        try:
+            a = jnp.asarray(value)
+        except (TypeError, ValueError) as exc:
+            detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise InputError(f"{what} must be a real number or an array of real numbers ({detail})") from None
+        if jnp.iscomplexobj(a):  # a cast to float would drop the imaginary parts
+            raise InputError(f"{what} have complex values; qcomp takes real values")
+        return a
+
     def f(params, inputs=None):
-        params = jnp.asarray(params)
+        params = real_array(params, "params")
+        if inputs is not None:
+            inputs = real_array(inputs, "inputs")
         if params.shape != (P,):
             raise InputError(f"params have shape {params.shape}; the model has {P} parameters, expected ({P},)")
         dtype = jnp.result_type(params.dtype, jnp.asarray(inputs).dtype if inputs is not None else params.dtype)

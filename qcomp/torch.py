@@ -81,8 +81,10 @@ class QLayer(torch.nn.Module):
         if init is None:
             w = torch.empty(n, dtype=torch.float64).uniform_(-init_scale, init_scale)
         else:
-            w = torch.as_tensor(np.asarray(init.detach().cpu() if isinstance(init, torch.Tensor) else init,
-                                           dtype=np.float64)).clone()
+            from .backends.simulator import Simulator
+
+            w = torch.as_tensor(Simulator._numeric(init.detach().cpu() if isinstance(init, torch.Tensor) else init,
+                                                   "init")).clone()
             if w.shape != (n,):
                 raise InputError(f"init has shape {tuple(w.shape)}; the model has {n} parameters")
             if not torch.isfinite(w).all():
@@ -109,6 +111,8 @@ class QLayer(torch.nn.Module):
             return QFunction.apply(self, self.weight, None)[0]
         if not isinstance(inputs, torch.Tensor):
             raise InputError(f"QLayer inputs must be a torch.Tensor, got {type(inputs).__name__}")
+        if inputs.is_complex():  # .to(float64) would drop the imaginary parts with only a warning
+            raise InputError("QLayer inputs have complex values; qcomp takes real values")
         single = inputs.dim() == 1
         x = inputs[None, :] if single else inputs
         if x.dim() != 2 or x.shape[1] != I:

@@ -184,11 +184,32 @@ class Simulator:
 
     @staticmethod
     def _numeric(value: ArrayLike, what: str) -> np.ndarray:
+        """``value`` as a float array, or an InputError naming ``what`` (a string, None, a ragged
+        list, complex numbers, a tensor numpy cannot read)."""
+        verb = "have" if what.endswith("s") and " " not in what else "has"
+        if value is None or isinstance(value, (str, bytes)):
+            raise InputError(f"{what} must be numbers, got {type(value).__name__}")
+        if getattr(value, "requires_grad", False):
+            # numpy cannot read a torch tensor in an autograd graph; qcomp.torch differentiates
+            raise InputError(f"{what} {'are' if verb == 'have' else 'is'} a torch tensor that requires grad; pass tensor.detach() "
+                             f"or use qcomp.torch to differentiate through the simulation")
         try:
-            a = np.asarray(value, dtype=float)
-        except (TypeError, ValueError):
-            raise InputError(f"{what} must be numeric") from None
-        return a
+            a = np.asarray(value)
+            if a.dtype.kind == "c":
+                # a cast to float would drop the imaginary parts with only a ComplexWarning
+                raise InputError(f"{what} {verb} complex values; qcomp takes real values")
+            if a.dtype.kind in "USV":
+                raise InputError(f"{what} must be numbers, got an array of {a.dtype}")
+            if a.dtype.kind not in "biuf":
+                a = a.astype(float)  # object arrays of Python numbers; strings and None fail here
+            return np.asarray(a, dtype=float)
+        except (InputError, MemoryError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - any failure to read an argument is the caller's mistake
+            detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            if "inhomogeneous" in detail:
+                detail = "its rows have different lengths"
+            raise InputError(f"{what} must be a real number or an array of real numbers ({detail})") from None
 
     def _check_finite(self, kind: str, arr: np.ndarray, batched: bool) -> tuple[np.ndarray, bool]:
         bad = ~np.isfinite(arr)
@@ -446,8 +467,13 @@ class Simulator:
         Bitstrings are Qiskit-style: the rightmost character is qubits[0] (default: the measured
         qubits, or all qubits). Deterministic for a given seed.
         """
-        if not isinstance(shots, (int, np.integer)) or shots < 1:
-            raise InputError(f"shots must be a positive integer, got {shots}")
+        if not isinstance(shots, (int, np.integer)) or isinstance(shots, bool) or shots < 1:
+            raise InputError(f"shots must be a positive integer, got {shots!r}")
+        if seed is not None and (not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0):
+            raise InputError(f"seed must be a non-negative integer or None, got {seed!r}")
+        from ..api import check_qubits
+
+        check_qubits(qubits)
         qs = self._default_qubits(qubits)
         rng = np.random.default_rng(seed)
         width = len(qs)
@@ -509,7 +535,7 @@ class Simulator:
         """sum_b sum_k cotangent[b, k] d expval[b, k] / d params: shape (P,) when params are shared
         across the batch, (B, P) when params are given per row. One adjoint sweep per chunk."""
         P, X, B, pvar, _ = self._args(params, inputs)
-        cot = np.asarray(cotangent, dtype=float)
+        cot = self._numeric(cotangent, "cotangent")
         if cot.ndim == 1 and B == 1:
             cot = cot[None]
         if cot.shape != (B, self.program.num_outputs):
@@ -529,6 +555,8 @@ class Simulator:
         backward sweep instead of a separate forward pass plus ``vjp``. Returns ``(values (B,
         n_outputs), gradient)`` with the gradient shaped as in :meth:`vjp`.
         """
+        if not callable(cotangent_fn):
+            raise InputError(f"cotangent_fn must be a function (values, rows) -> cotangent, got {type(cotangent_fn).__name__}")
         _, _, _, pvar, _ = self._args(params, inputs)
         g, values = self._adjoint(params, inputs, None, cotangent_fn)
         return values, (g if pvar else g.sum(axis=0))

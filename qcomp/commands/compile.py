@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import sys
 from pathlib import Path
@@ -11,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from .._io import atomic_write_text, is_special_output, read_numpy, write_files_atomically
+from .._io import atomic_write_text, is_special_output, read_csv_numbers, read_numpy, write_files_atomically
 from ..errors import InputError
 from . import add_source_args, check_outputs, load_program
 
@@ -126,20 +125,7 @@ def load_inputs_file(path: str, program) -> np.ndarray:
         else:
             raise InputError(f"{path}: expected a list of rows, one row, or an object by input name")
     elif suffix == ".csv":
-        try:
-            lines = [r for r in csv.reader(p.read_text(encoding="utf-8").splitlines()) if r and any(c.strip() for c in r)]
-        except (OSError, UnicodeDecodeError, csv.Error) as exc:
-            raise InputError(f"cannot read '{path}': {exc}") from None
-        header = None
-        if lines:
-            try:
-                [float(c) for c in lines[0]]
-            except ValueError:
-                header, lines = [c.strip() for c in lines[0]], lines[1:]
-        try:
-            numeric = [[float(c) for c in r] for r in lines]
-        except ValueError as exc:
-            raise InputError(f"{path}: {exc}") from None
+        header, numeric = read_csv_numbers(p, what="inputs")
         rows = [dict(zip(header, r)) for r in numeric] if header else numeric
     else:
         raise InputError(f"inputs file '{path}' must be .npy, .json or .csv")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 import numpy as np
 
@@ -47,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     from ..api import compile as qcompile
     from ..train import evaluate
 
-    model = qcompile(args.source, optimize=args.optimize, max_qubits=args.max_qubits, max_ops=args.max_ops,
+    model = qcompile(Path(args.source), optimize=args.optimize, max_qubits=args.max_qubits, max_ops=args.max_ops,
                      cache=not args.no_cache)
     params = load_params(args.params, model.num_params)
     data = load_dataset(args, model.num_inputs)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._io import atomic_write_bytes, atomic_write_text, read_numpy
+from .._io import atomic_write_bytes, atomic_write_text, read_csv_numbers, read_numpy
 from ..errors import InputError, QCompError
 from . import add_source_args, check_outputs, int_in, load_program
 
@@ -51,11 +51,9 @@ def load_values(path: str, what: str) -> np.ndarray | dict[str, np.ndarray]:
                 return {k: np.asarray(v, dtype=float) for k, v in data.items()}
             return np.asarray(data, dtype=float)
         if suffix == ".csv":
-            rows = [r for r in csv.reader(io.StringIO(p.read_text(encoding="utf-8"))) if r and any(c.strip() for c in r)]
-            if rows and not all(_is_number(c) for c in rows[0]):
-                rows = rows[1:]  # a header of labels that name no element: the columns are positional
-            arr = np.array([[float(c) for c in r] for r in rows], dtype=float)
-            return arr
+            # a header of labels that name no element is skipped: the columns are positional
+            _, rows = read_csv_numbers(p, what=what)
+            return np.array(rows, dtype=float)
     except (ValueError, TypeError, OSError, RecursionError) as exc:
         # truncated or empty numpy files, records or strings, JSON too deep or not numbers
         raise InputError(f"cannot read {what} from '{path}': {exc or type(exc).__name__}") from None
@@ -66,13 +64,8 @@ def _csv_names_inputs(path: str, program) -> bool:
     """True when the CSV's header names input elements (``x[1],x[0]``): the columns are then
     mapped by name. A header naming none of them is a row of labels (columns by position); one
     naming only some is refused, since either reading could silently misassign columns."""
-    p = Path(path)
-    try:
-        with p.open(encoding="utf-8", newline="") as f:
-            first = next((r for r in csv.reader(f) if r and any(c.strip() for c in r)), None)
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise InputError(f"cannot read inputs from '{path}': {exc}") from None
-    if first is None or all(_is_number(c) for c in first):
+    first, _ = read_csv_numbers(path, what="inputs")
+    if first is None:
         return False
     names = set(program.input_names())
     known = [c.strip() in names for c in first]
@@ -83,14 +76,6 @@ def _csv_names_inputs(path: str, program) -> bool:
         raise InputError(f"{path}: header names inputs but also {', '.join(repr(b) for b in bad[:3])}, which the model"
                          f" does not declare (inputs: {', '.join(program.input_names()[:6])}...)")
     return False
-
-
-def _is_number(s: str) -> bool:
-    try:
-        float(s)
-        return True
-    except ValueError:
-        return False
 
 
 def run(args: argparse.Namespace) -> int:

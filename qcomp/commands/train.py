@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     # checkpoint (it is read in full first), no other output may be an input
     check_outputs(outputs, [i for i in inputs if i and Path(str(i)).exists()], rewrites=[(save, args.resume)])
     t_start = time.perf_counter()
-    model = qcompile(args.source, optimize=args.optimize, max_qubits=args.max_qubits, max_ops=args.max_ops,
+    model = qcompile(Path(args.source), optimize=args.optimize, max_qubits=args.max_qubits, max_ops=args.max_ops,
                      cache=not args.no_cache)
     if model.num_outputs == 0:
         raise QCompError(f"{args.source}: the model has no 'expect' output to train")
