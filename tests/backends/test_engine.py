@@ -205,3 +205,18 @@ def test_large_phase_tables_and_state_split_match_the_reference():
     assert any(b.diagonal and len(b.qubits) > 4 for b in sim.fused_plan().blocks)
     np.testing.assert_allclose(sim.state(w), R.simulate(program, w), atol=1e-12)
     np.testing.assert_allclose(sim.gradient(w), Simulator(program, engine="layers").gradient(w), atol=1e-9)
+
+
+@pytest.mark.parametrize("n", [1, 3, 7, 9])
+def test_sums_of_single_z_terms_in_one_pass(n):
+    rng = np.random.default_rng(n)
+    lines = [f"qubit q[{n}]; param w[{n}];"] + [f"ry(w[{i}]) q[{i}]; h q[{i}];" for i in range(n)]
+    lines += [f"cx q[{i}], q[{i + 1}]; rz(w[{i}]) q[{i + 1}];" for i in range(n - 1)]
+    zs = " + ".join(f"{rng.uniform(-1, 1):.3f} * z(q[{i}])" for i in range(n))
+    lines.append(f"expect {zs};")
+    lines.append(f"expect {zs} - 0.5 * z(q[0]) @ z(q[{n - 1}]) + x(q[0]);" if n > 1 else "expect x(q[0]);")
+    program = parse("\n".join(lines))
+    w = rng.uniform(-2, 2, (3, n))
+    for precision, tol in (("double", 1e-12), ("single", 1e-5)):
+        got = Simulator(program, engine="fused", precision=precision).expval(w)
+        np.testing.assert_allclose(got, R.expvals(program, w), atol=tol)
