@@ -13,7 +13,7 @@ import numpy as np
 from numba import njit
 
 from ..errors import InputError
-from ..ir.expr import CompiledExprs, Expr
+from ..ir.expr import CompiledExprs, Expr, param_derivatives
 from ..ir.gates import GATES
 from ..ir.ops import Operation
 
@@ -1085,14 +1085,7 @@ def build_plan(ops: Sequence[Operation], n: int, *, with_gradient: bool = False,
             last[q] = len(blocks) - 1
     plan = FusedPlan(n, gates, slots, exprs, CompiledExprs(exprs), prep, blocks, with_gradient=with_gradient)
     if with_gradient:
-        dexprs: list[Expr] = []
-        dslots: dict[int, list[tuple[int, int]]] = {}
-        for s, e in enumerate(exprs):
-            for sym in sorted((y for y in e.symbols() if y.kind == "param"), key=lambda y: y.index):
-                dslots.setdefault(s, []).append((sym.index, len(dexprs)))
-                dexprs.append(e.diff(sym))
-        plan.dslots = dslots
-        plan.dcompiled = CompiledExprs(dexprs)
+        plan.dslots, plan.dcompiled = param_derivatives(exprs)
     return plan
 
 

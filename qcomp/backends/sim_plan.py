@@ -8,7 +8,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..ir.expr import CompiledExprs, Expr
+from ..ir.expr import CompiledExprs, Expr, param_derivatives
 from ..ir.gates import GATES
 from ..ir.ops import Operation
 from ..passes.fuse_blocks import group_ops
@@ -367,14 +367,7 @@ def build_plan(ops: Sequence[Operation], n: int, num_params: int, num_inputs: in
             if kern.kind == "dense":
                 kern.perm = K.permutation_of(compose(kern.ops, kern.qubits, np.zeros((0, 1)))[0])
     if with_gradient:
-        dexprs: list[Expr] = []
-        dslots: dict[int, list[tuple[int, int]]] = {}
-        for s, e in enumerate(exprs):
-            for sym in sorted((y for y in e.symbols() if y.kind == "param"), key=lambda y: y.index):
-                dslots.setdefault(s, []).append((sym.index, len(dexprs)))
-                dexprs.append(e.diff(sym))
-        plan.dslots = dslots
-        plan.dcompiled = CompiledExprs(dexprs)
+        plan.dslots, plan.dcompiled = param_derivatives(exprs)
     return plan
 
 

@@ -99,6 +99,42 @@ _STATEMENT_NAMES = {
 class _PricedOut(Exception):
     """Pricing alone took more steps than the iterations left (see _price)."""
 
+def check_unroll_budget(limit: int, iterations: int, ops: int, iters: int, done: int, what: str,
+                        span: Span | None) -> None:
+    """Refuse, before unrolling, what would take the program past ``limit`` operations (``done``
+    emitted so far) or its loops past ``limit`` iterations (``iterations`` so far)."""
+    if done + ops > limit:
+        raise ResourceLimitError(
+            f"program unrolls to more than {limit} operations: {what} alone unrolls to"
+            f" {'more than ' + str(limit) if ops > limit else ops}"
+            + (f" after {done} already" if done else "")
+            + " (raise the limit with max_ops= / --max-ops)",
+            span,
+        )
+    if iterations + iters > limit:
+        raise ResourceLimitError(
+            f"loops unroll to more than {limit} iterations in total: {what} alone takes"
+            f" {'more than ' + str(limit) if iters > limit else iters}"
+            + (f" after {iterations} already" if iterations else "")
+            + " (a user-gate call that emits nothing counts as one; raise the limit with max_ops= / --max-ops)",
+            span,
+        )
+
+
+def price_statement(lowerer, st, scope, limit: int) -> tuple[int, int]:
+    """(operations, iterations) a top-level statement unrolls to, from ``lowerer._cost_stmt``.
+
+    Every step of pricing (a gate priced for new parameter values, a loop iteration whose
+    variable steers control flow) stands for at least one step of the unrolling, so pricing that
+    takes more steps than the iterations left proves the unrolling would exceed them too: it stops
+    there, never slower than the limit allows."""
+    lowerer.price_steps = 0
+    try:
+        return lowerer._cost_stmt(st, scope)
+    except _PricedOut:
+        return 0, limit + 1
+
+
 
 @dataclass(frozen=True)
 class Limits:
@@ -601,34 +637,10 @@ class _Lowerer:
 
     # -- pricing: what a gate call or loop unrolls to, computed before unrolling it ----------------
     def _check_budget(self, ops: int, iters: int, done: int, what: str, span: Span | None) -> None:
-        limit = self.limits.max_ops
-        if done + ops > limit:
-            raise ResourceLimitError(
-                f"program unrolls to more than {limit} operations: {what} alone unrolls to"
-                f" {'more than ' + str(limit) if ops > limit else ops}"
-                + (f" after {done} already" if done else "")
-                + " (raise the limit with max_ops= / --max-ops)",
-                span,
-            )
-        if self.iterations + iters > limit:
-            raise ResourceLimitError(
-                f"loops unroll to more than {limit} iterations in total: {what} alone takes"
-                f" {'more than ' + str(limit) if iters > limit else iters}"
-                + (f" after {self.iterations} already" if self.iterations else "")
-                + " (a user-gate call that emits nothing counts as one; raise the limit with max_ops= / --max-ops)",
-                span,
-            )
+        check_unroll_budget(self.limits.max_ops, self.iterations, ops, iters, done, what, span)
 
     def _price(self, st, scope: Scope) -> tuple[int, int]:
-        """Price a top-level statement. Every step of pricing (a gate priced for new parameter
-        values, a loop iteration whose variable steers control flow) stands for at least one step
-        of the unrolling, so pricing that takes more steps than the iterations left proves the
-        unrolling would exceed them too: it stops there, never slower than the limit allows."""
-        self.price_steps = 0
-        try:
-            return self._cost_stmt(st, scope)
-        except _PricedOut:
-            return 0, self.limits.max_ops + 1
+        return price_statement(self, st, scope, self.limits.max_ops)
 
     def _price_step(self) -> None:
         self.price_steps += 1

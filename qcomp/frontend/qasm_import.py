@@ -28,7 +28,8 @@ from ..ir.circuit import Circuit
 from ..ir.gates import GATES, inverse as gate_inverse
 from ..ir.ops import Operation, Register, ValueDecl
 from ..ir.program import Program
-from .lower import DEFAULT_MAX_OPS, DEFAULT_MAX_QUBITS, Scope, check_angle, check_division, sum_chain
+from .lower import (DEFAULT_MAX_OPS, DEFAULT_MAX_QUBITS, Scope, _PricedOut, check_angle, check_division,
+                    check_unroll_budget, price_statement, sum_chain)
 from .parser import deep_recursion
 from .source import QASM_INCLUDE_SUFFIXES, read_source
 
@@ -106,10 +107,6 @@ _UNSUPPORTED = {
     ast.EndStatement: "'end'",
     ast.ExpressionStatement: "expression statements",
 }
-
-
-class _PricedOut(Exception):
-    """Pricing alone took more steps than the iterations left (see _price)."""
 
 
 class _Importer:
@@ -579,34 +576,10 @@ class _Importer:
 
     # -- pricing: what a gate call or loop unrolls to, computed before unrolling it ----------------
     def _check_budget(self, ops: int, iters: int, done: int, what: str, span: Span | None) -> None:
-        limit = self.max_ops
-        if done + ops > limit:
-            raise ResourceLimitError(
-                f"program unrolls to more than {limit} operations: {what} alone unrolls to"
-                f" {'more than ' + str(limit) if ops > limit else ops}"
-                + (f" after {done} already" if done else "")
-                + " (raise the limit with max_ops= / --max-ops)",
-                span,
-            )
-        if self.iterations + iters > limit:
-            raise ResourceLimitError(
-                f"loops unroll to more than {limit} iterations in total: {what} alone takes"
-                f" {'more than ' + str(limit) if iters > limit else iters}"
-                + (f" after {self.iterations} already" if self.iterations else "")
-                + " (a user-gate call that emits nothing counts as one; raise the limit with max_ops= / --max-ops)",
-                span,
-            )
+        check_unroll_budget(self.max_ops, self.iterations, ops, iters, done, what, span)
 
     def _price(self, st, scope: Scope) -> tuple[int, int]:
-        """Price a top-level statement. Every step of pricing (a gate priced for new parameter
-        values, a loop iteration whose variable steers control flow) stands for at least one step
-        of the unrolling, so pricing that takes more steps than the iterations left proves the
-        unrolling would exceed them too: it stops there, never slower than the limit allows."""
-        self.price_steps = 0
-        try:
-            return self._cost_stmt(st, scope)
-        except _PricedOut:
-            return 0, self.max_ops + 1
+        return price_statement(self, st, scope, self.max_ops)
 
     def _price_step(self) -> None:
         self.price_steps += 1

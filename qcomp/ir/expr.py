@@ -811,3 +811,14 @@ class CompiledExprs:
         B = max(P.shape[0], X.shape[0])
         with np.errstate(all="ignore"):
             return self._fn(P, X, B)
+
+
+def param_derivatives(exprs: Sequence[Expr]) -> tuple[dict[int, list[tuple[int, int]]], CompiledExprs]:
+    """For each expression, [(param index, derivative slot)], and the derivatives compiled."""
+    dexprs: list[Expr] = []
+    dslots: dict[int, list[tuple[int, int]]] = {}
+    for s, e in enumerate(exprs):
+        for sym in sorted((y for y in e.symbols() if y.kind == "param"), key=lambda y: y.index):
+            dslots.setdefault(s, []).append((sym.index, len(dexprs)))
+            dexprs.append(e.diff(sym))
+    return dslots, CompiledExprs(dexprs)
