@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import gc
 import math
 import threading
-from contextlib import contextmanager
 from functools import lru_cache
-from typing import Iterator, Sequence
+from typing import Sequence
 
 import numpy as np
 
 from qcomp.ir.expr import Const, Expr, add
+from qcomp.ir.gc_pause import paused_gc  # noqa: F401 - the passes import it from here
 from qcomp.ir.gates import GATES, ROTATIONS
 from qcomp.ir.ops import Operation
 
@@ -38,34 +37,6 @@ ANGLE_TOL = 1e-12
 def rem(v: float, period: float) -> float:
     """``math.remainder`` that gives nan (never zero, never an error) for inf and nan."""
     return math.remainder(v, period) if math.isfinite(v) else math.nan
-
-
-_GC_LOCK = threading.Lock()
-_gc_depth = 0  # paused_gc contexts open in any thread
-_gc_was_enabled = False
-
-
-@contextmanager
-def paused_gc() -> Iterator[None]:
-    """Pause the cyclic garbage collector: passes allocate ~10 small containers per gate and
-    nothing cyclic, and generation-2 sweeps over a large heap were ~half of the pass time.
-
-    Counted across threads: the first context records whether the collector was on and the last
-    one to close restores it (reading and switching it per context raced between threads and
-    could leave it off; found by a fuzzing review)."""
-    global _gc_depth, _gc_was_enabled
-    with _GC_LOCK:
-        if _gc_depth == 0:
-            _gc_was_enabled = gc.isenabled()
-            gc.disable()
-        _gc_depth += 1
-    try:
-        yield
-    finally:
-        with _GC_LOCK:
-            _gc_depth -= 1
-            if _gc_depth == 0 and _gc_was_enabled:
-                gc.enable()
 
 
 # -- commutation ----------------------------------------------------------------------
