@@ -103,7 +103,9 @@ class Simulator:
         if gradient not in self._fused:
             from . import engine as E
 
-            self._fused[gradient] = E.build_plan(self._ops, self.n, with_gradient=gradient)
+            # large states (chunked) fuse their lowest qubits into up to 4-qubit contiguous blocks
+            low = E.LOW_QUBITS if self.n > E.local_qubits(self.dtype) else 0
+            self._fused[gradient] = E.build_plan(self._ops, self.n, with_gradient=gradient, low_qubits=low)
         return self._fused[gradient]
 
     def _fused_observables(self) -> tuple:

@@ -220,3 +220,20 @@ def test_sums_of_single_z_terms_in_one_pass(n):
     for precision, tol in (("double", 1e-12), ("single", 1e-5)):
         got = Simulator(program, engine="fused", precision=precision).expval(w)
         np.testing.assert_allclose(got, R.expvals(program, w), atol=tol)
+
+
+def test_low_qubit_blocks_fuse_into_contiguous_groups():
+    n = 6
+    src = "\n".join([f"qubit q[{n}]; param w[{2 * n}];"] + [f"ry(w[{i}]) q[{i}]; h q[{i}];" for i in range(n)]
+                    + [f"cx q[{i}], q[{i + 1}]; rz(w[{n + i}]) q[{i + 1}];" for i in range(n - 1)]
+                    + ["expect z(q[5]) + x(q[0]);"])
+    program = parse(src)
+    plan = E.build_plan(program.circuit.ops(), n, low_qubits=4)
+    assert (0, 1, 2, 3) in [b.qubits for b in plan.blocks]  # the ladder's low end: one contiguous block
+    w = np.random.default_rng(2).uniform(-2, 2, (2, 2 * n))
+    for low in (0, 4):
+        for grad in (False, True):
+            p = E.build_plan(program.circuit.ops(), n, low_qubits=low, with_gradient=grad)
+            b = E.Bound(p, w, np.zeros((1, 0)), True, False, np.dtype(complex))
+            st = E.to_complex(b.forward(slice(0, 2), np.empty((2, 2, 2**n)), 2), complex)
+            np.testing.assert_allclose(st, R.simulate(program, w), atol=1e-12)
