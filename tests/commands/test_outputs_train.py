@@ -10,28 +10,6 @@ import pytest
 import qcomp.train.loop as loop
 from qcomp.cli import main
 
-# 16 pixel inputs on 4 data qubits + a readout: trains on the digits data in about a second
-SMALL = """
-qubit data[4];
-qubit readout;
-input pixel[16];
-param w[8];
-for i in range(4) { for j in range(4) { rx(pi / 2 * pixel[4 * j + i]) data[i]; } }
-x readout;
-h readout;
-for i in range(4) { rxx(w[i]) data[i], readout; }
-for i in range(4) { rzz(w[4 + i]) data[i], readout; }
-h readout;
-expect z(readout);
-"""
-
-
-@pytest.fixture()
-def model(tmp_path):
-    p = tmp_path / "qnn.q"
-    p.write_text(SMALL)
-    return p
-
 
 def _train(model, tmp_path, *extra: str) -> list[str]:
     return ["train", str(model), "--data", "digits:3,6", "--epochs", "1", "--no-progress",
