@@ -344,19 +344,6 @@ def run_block_range(re, im, b, b_k, b_qs, b_diag, b_moff, b_mstride, mats, mrow,
 
 # -- products of small matrices (block composition) ------------------------------------------
 
-@njit(cache=True, nogil=True)
-def _gate_offsets(pos, g):
-    gd = 1 << g
-    offs = np.zeros(gd, np.int64)
-    for x in range(gd):
-        o = 0
-        for i in range(g):
-            if (x >> (g - 1 - i)) & 1:
-                o |= 1 << pos[i]
-        offs[x] = o
-    return offs
-
-
 @njit(cache=True, nogil=True, inline="always")
 def _goff(x, g, pos):
     """Block-local index offset of gate-local index x (gate argument i is bit g-1-i of x)."""
