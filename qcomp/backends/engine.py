@@ -13,7 +13,7 @@ import numpy as np
 from numba import njit
 
 from ..errors import InputError
-from ..ir.expr import CompiledExprs, Expr, param_derivatives
+from ..ir.expr import CompiledExprs, Expr, intern_angles, param_derivatives
 from ..ir.gates import GATES
 from ..ir.ops import Operation
 
@@ -1063,14 +1063,8 @@ def build_plan(ops: Sequence[Operation], n: int, *, with_gradient: bool = False,
     started: set[int] = set()
 
     def add_gate(op: Operation) -> int:
-        s = []
-        for a in op.angles:
-            if a not in slot_of:
-                slot_of[a] = len(exprs)
-                exprs.append(a)
-            s.append(slot_of[a])
         gates.append(op)
-        slots.append(tuple(s))
+        slots.append(intern_angles(op.angles, slot_of, exprs))
         return len(gates) - 1
 
     for op in ops:

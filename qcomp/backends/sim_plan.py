@@ -8,7 +8,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..ir.expr import CompiledExprs, Expr, param_derivatives
+from ..ir.expr import CompiledExprs, Expr, intern_angles, param_derivatives
 from ..ir.gates import GATES
 from ..ir.ops import Operation
 from ..passes.fuse_blocks import group_ops
@@ -272,13 +272,7 @@ def build_plan(ops: Sequence[Operation], n: int, num_params: int, num_inputs: in
     slot_of: dict[Expr, int] = {}
 
     def ref(op: Operation) -> OpRef:
-        slots = []
-        for a in op.angles:
-            if a not in slot_of:
-                slot_of[a] = len(exprs)
-                exprs.append(a)
-            slots.append(slot_of[a])
-        return OpRef(op, tuple(slots), any(a.depends_on("param") for a in op.angles),
+        return OpRef(op, intern_angles(op.angles, slot_of, exprs), any(a.depends_on("param") for a in op.angles),
                      any(a.depends_on("input") for a in op.angles))
 
     prep: dict[int, list[OpRef]] = {}

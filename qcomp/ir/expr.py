@@ -533,9 +533,9 @@ def signed_sum(terms: Sequence[tuple[bool, Expr]]) -> Expr:
     return add(left, signed_sum(right))
 
 
-def depth(e: Expr) -> int:
-    """Levels of the expression tree (a leaf is 1), without recursion and visiting each shared
-    subexpression once (user gates that reuse a parameter build DAGs with exponentially many paths)."""
+def _fold(e: Expr, combine: Callable[[list[int]], int]) -> int:
+    """combine(children's values) bottom-up over the DAG of ``e``, each shared node once, without
+    recursion (user gates that reuse a parameter build DAGs with exponentially many paths)."""
     memo: dict[int, int] = {}
     stack = [(e, False)]
     while stack:
@@ -544,11 +544,16 @@ def depth(e: Expr) -> int:
             continue
         kids = node.children()
         if done or not kids:
-            memo[id(node)] = 1 + max((memo[id(c)] for c in kids), default=0)
+            memo[id(node)] = combine([memo[id(c)] for c in kids])
         else:
             stack.append((node, True))
             stack.extend((c, False) for c in kids if id(c) not in memo)
     return memo[id(e)]
+
+
+def depth(e: Expr) -> int:
+    """Levels of the expression tree (a leaf is 1), each shared subexpression visited once."""
+    return _fold(e, lambda kids: 1 + max(kids, default=0))
 
 
 def unique_nodes(e: Expr) -> list[Expr]:
@@ -570,19 +575,7 @@ def tree_size(e: Expr, limit: int) -> int:
     """Nodes of ``e`` written out as a tree (a shared subexpression counts at every use), capped
     at ``limit + 1``; linear in the number of distinct nodes, without recursion."""
     cap = limit + 1
-    memo: dict[int, int] = {}
-    stack = [(e, False)]
-    while stack:
-        node, done = stack.pop()
-        if id(node) in memo:
-            continue
-        kids = node.children()
-        if done or not kids:
-            memo[id(node)] = min(cap, 1 + sum(memo[id(c)] for c in kids))
-        else:
-            stack.append((node, True))
-            stack.extend((c, False) for c in kids if id(c) not in memo)
-    return memo[id(e)]
+    return _fold(e, lambda kids: min(cap, 1 + sum(kids)))
 
 
 # -- canonical form: linear combination of non-linear terms ---------------------
@@ -822,3 +815,15 @@ def param_derivatives(exprs: Sequence[Expr]) -> tuple[dict[int, list[tuple[int, 
             dslots.setdefault(s, []).append((sym.index, len(dexprs)))
             dexprs.append(e.diff(sym))
     return dslots, CompiledExprs(dexprs)
+
+
+def intern_angles(angles: Sequence[Expr], slot_of: dict[Expr, int], exprs: list[Expr]) -> tuple[int, ...]:
+    """Slots of ``angles`` in a table of distinct expressions (``exprs``, indexed by ``slot_of``),
+    adding the new ones: equal angles share one evaluation."""
+    out = []
+    for a in angles:
+        if a not in slot_of:
+            slot_of[a] = len(exprs)
+            exprs.append(a)
+        out.append(slot_of[a])
+    return tuple(out)
