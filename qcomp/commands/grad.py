@@ -176,7 +176,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"{gp.summary()}\nwrote {len(files)} OpenQASM 3 file(s) and manifest.json to {args.output}")
     if args.backend:
         from ..hardware import run_gradient_program
-        from ..qiskit_backend import executor_for
+        from ..hardware.qiskit import executor_for
 
         grad = run_gradient_program(args.output, executor_for(args.backend, args.shots, args.seed), values, xrows)
         names = [s.name for s in gp.wrt]

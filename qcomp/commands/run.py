@@ -100,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
             and program.num_inputs == 1:
         inputs = inputs[:, None]  # a single input column written as one value per line
     if args.backend != "qcomp":
-        from ..qiskit_backend import run_for_cli
+        from ..hardware.qiskit import run_for_cli
 
         kind, result = run_for_cli(program, params, inputs, args.backend, shots=args.shots, seed=args.seed)
         if kind == "counts":

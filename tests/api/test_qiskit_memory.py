@@ -10,7 +10,7 @@ pytest.importorskip("qiskit_qasm3_import")
 
 import qcomp
 from qcomp.errors import ResourceLimitError
-from qcomp.qiskit_backend import QiskitStatevectorExecutor, run_for_cli, run_on_qiskit
+from qcomp.hardware.qiskit import QiskitStatevectorExecutor, run_for_cli, run_on_qiskit
 
 
 def _wide(n: int, measure: bool = False) -> str:

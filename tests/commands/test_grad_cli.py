@@ -21,7 +21,7 @@ def test_grad_backend_matches_simulator_gradient(tmp_path, capsys, backend):
     out = capsys.readouterr().out
     assert rc == 0 and f"gradient on {backend}" in out
     from qcomp.hardware import run_gradient_program
-    from qcomp.qiskit_backend import executor_for
+    from qcomp.hardware.qiskit import executor_for
 
     got = run_gradient_program(tmp_path / "out", executor_for(backend), w, x)
     want = qcomp.compile(str(src), optimize=0).simulator().gradient(w, x)

@@ -14,7 +14,7 @@ from qcomp.cli import main
 from qcomp.errors import InputError, QCompError
 from qcomp.gradients import ReferenceExecutor, SimulatorExecutor, hessian, parameter_shift_gradient
 from qcomp.hardware import QcompExecutor, load_manifest, run_gradient_program
-from qcomp.qiskit_backend import QiskitAerExecutor, QiskitStatevectorExecutor
+from qcomp.hardware.qiskit import QiskitAerExecutor, QiskitStatevectorExecutor
 
 REF = ReferenceExecutor()
 EXAMPLES = sorted(glob.glob("examples/*.q"))

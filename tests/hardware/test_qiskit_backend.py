@@ -12,7 +12,7 @@ pytest.importorskip("qiskit_qasm3_import")
 
 import qcomp
 from qcomp.errors import InputError
-from qcomp.qiskit_backend import (
+from qcomp.hardware.qiskit import (
     EstimatorExecutor,
     QiskitAerExecutor,
     QiskitStatevectorExecutor,

@@ -6,10 +6,10 @@ from typing import Callable, Protocol
 
 import numpy as np
 
-from .errors import InputError
-from .ir.expr import CompiledExprs
-from .ir.program import Program
-from .passes.param_shift import GradientProgram, build_gradient_program, wrt_symbols
+from ..errors import InputError
+from ..ir.expr import CompiledExprs
+from ..ir.program import Program
+from ..passes.param_shift import GradientProgram, build_gradient_program, wrt_symbols
 
 __all__ = [
     "Executor",
@@ -42,7 +42,7 @@ class ReferenceExecutor:
     """qcomp.backends.reference: one gate at a time on a batched state (the oracle)."""
 
     def __call__(self, program: Program, params: np.ndarray, inputs: np.ndarray) -> np.ndarray:
-        from .backends.reference import expvals
+        from ..backends.reference import expvals
 
         return expvals(program, params, inputs)
 
@@ -55,7 +55,7 @@ class SimulatorExecutor:
         self._cache: dict[int, tuple[Program, object]] = {}
 
     def __call__(self, program: Program, params: np.ndarray, inputs: np.ndarray) -> np.ndarray:
-        from .backends.simulator import Simulator
+        from ..backends.simulator import Simulator
 
         hit = self._cache.get(id(program))
         if hit is None or hit[0] is not program:
@@ -67,7 +67,7 @@ class SimulatorExecutor:
 def default_executor() -> Executor:
     """The fast simulator when it is available, else the reference simulator."""
     try:
-        from .backends.simulator import Simulator
+        from ..backends.simulator import Simulator
 
         if hasattr(Simulator, "expval_batch"):
             return SimulatorExecutor()
@@ -308,7 +308,7 @@ def simulator_hessian(sim, params, inputs=None, method: str = "parameter-shift",
 
 def register_simulator_methods() -> None:
     """Make ``Simulator.gradient(method="parameter-shift" | "finite-diff")`` dispatch here."""
-    from .backends.simulator import register_gradient_method
+    from ..backends.simulator import register_gradient_method
 
     register_gradient_method("parameter-shift", lambda sim, p, x: simulator_gradient(sim, p, x, "parameter-shift"))
     register_gradient_method("finite-diff", lambda sim, p, x: simulator_gradient(sim, p, x, "finite-diff"))

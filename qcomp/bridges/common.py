@@ -8,15 +8,15 @@ from typing import Any
 
 import numpy as np
 
-from .errors import InputError, PassError, UnsupportedError
+from ..errors import InputError, PassError, UnsupportedError
 
 INPUT_DIFF_METHODS = ("parameter-shift", "finite-diff")
 
 
 def resolve_model(model: Any, optimize: int = 2):
     """A qcomp Model from a Model, a Program, a ``.q``/``.qasm`` path or .q source text."""
-    from .api import Model, compile
-    from .ir.program import Program
+    from ..api import Model, compile
+    from ..ir.program import Program
 
     if isinstance(model, Model):
         return model
@@ -34,7 +34,7 @@ def input_vjp(sim, params: np.ndarray, inputs: np.ndarray, cotangent: np.ndarray
     The simulator's adjoint sweep differentiates params only, so input gradients use
     qcomp.gradients (all shifted circuits of the batch in one batched simulation).
     """
-    from .gradients import finite_diff_gradient, parameter_shift_gradient, simulator_executor_for
+    from ..gradients import finite_diff_gradient, parameter_shift_gradient, simulator_executor_for
 
     if method not in INPUT_DIFF_METHODS:
         raise InputError(f"unknown input differentiation method {method!r}; choose {' or '.join(INPUT_DIFF_METHODS)}")

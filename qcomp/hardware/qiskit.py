@@ -14,7 +14,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from .errors import InputError, ResourceLimitError, UnsupportedError
+from ..errors import InputError, ResourceLimitError, UnsupportedError
 
 __all__ = [
     "BACKENDS",
@@ -179,7 +179,7 @@ class QiskitStatevectorExecutor(EstimatorExecutor):
     def _check_memory(self, circ) -> None:
         """Refuse circuits whose state vectors do not fit, before Qiskit allocates them (it would
         raise a bare MemoryError, or take the machine into swap)."""
-        from .backends.simulator import FORWARD_WORKSPACE, _fmt_bytes, _raw_bytes, available_memory
+        from ..backends.simulator import FORWARD_WORKSPACE, _fmt_bytes, _raw_bytes, available_memory
 
         n = circ.num_qubits
         avail = self.max_memory_bytes if self.max_memory_bytes is not None else available_memory()
@@ -372,7 +372,7 @@ def _text_manifest(qasm) -> tuple[str, Mapping[str, Any]]:
 
 
 def _manifest_observable(manifest: Mapping[str, Any], k: int) -> list[tuple[str, float]]:
-    from .backends.qasm import manifest_pauli_list
+    from ..backends.qasm import manifest_pauli_list
 
     return manifest_pauli_list(manifest, k)
 
@@ -382,8 +382,8 @@ def model_values(manifest: Mapping[str, Any], params: Any = None, inputs: Any = 
 
     ``params`` flat (P,) or (B, P); ``inputs`` (I,) or (B, I); rows broadcast like the simulator.
     """
-    from .backends.qasm import manifest_element_names
-    from .hardware import circuit_values
+    from ..backends.qasm import manifest_element_names
+    from .gradient_runs import circuit_values
 
     pnames = program.param_names() if program is not None else manifest_element_names(manifest, "params")
     n_in = sum(d["size"] for d in manifest.get("input_decls", []))
@@ -416,7 +416,7 @@ def model_values(manifest: Mapping[str, Any], params: Any = None, inputs: Any = 
 def executor_for(backend: str, shots: int | None = None, seed: int | None = None):
     """The executor named by ``--backend`` (qcomp, qiskit-statevector or qiskit-aer)."""
     if backend == "qcomp":
-        from .hardware import QcompExecutor
+        from .gradient_runs import QcompExecutor
 
         return QcompExecutor()
     if backend == "qiskit-statevector":
@@ -430,8 +430,8 @@ def executor_for(backend: str, shots: int | None = None, seed: int | None = None
 
 def _program_and_qasm(model):
     """(Program emitted, QasmResult) of a Model or a Program (compiled at level 2)."""
-    from .api import Model
-    from .ir.program import Program
+    from ..api import Model
+    from ..ir.program import Program
 
     if isinstance(model, Program):
         model = Model(model)
@@ -498,7 +498,7 @@ def run_for_cli(model, params: Any, inputs: Any, backend: str, shots: int | None
     --shots is an error; estimated with --shots shots per Pauli group on qiskit-aer); a model with
     only measurements gives counts of --shots shots.
     """
-    from .ir.program import Program
+    from ..ir.program import Program
 
     program = model if isinstance(model, Program) else model.program
     params, inputs = _by_name(program, params, "param"), _by_name(program, inputs, "input")

@@ -9,8 +9,8 @@ from typing import Any, Mapping, Protocol, Sequence
 
 import numpy as np
 
-from .errors import InputError, QCompError
-from .qiskit_backend import EstimatorExecutor, QiskitAerExecutor, QiskitStatevectorExecutor  # Qiskit executors
+from ..errors import InputError, QCompError
+
 
 GRAD_MANIFEST_FORMAT = "qcomp-gradient-manifest/1"
 
@@ -18,9 +18,6 @@ __all__ = [
     "GRAD_MANIFEST_FORMAT",
     "HardwareExecutor",
     "QcompExecutor",
-    "EstimatorExecutor",
-    "QiskitStatevectorExecutor",
-    "QiskitAerExecutor",
     "load_manifest",
     "circuit_values",
     "run_gradient_program",
@@ -37,7 +34,7 @@ class HardwareExecutor(Protocol):
 
 
 def _pauli_terms(obs: Sequence[tuple[str, float]]):
-    from .ir.ops import PauliTerm
+    from ..ir.ops import PauliTerm
 
     terms = []
     for label, coeff in obs:
@@ -51,15 +48,15 @@ class QcompExecutor:
     """Loads each OpenQASM 3 file with qcomp's importer and evaluates it on a qcomp simulator."""
 
     def __init__(self, executor=None):
-        from .gradients import default_executor
+        from ..gradients import default_executor
 
         self.executor = executor or default_executor()
 
     def estimate(self, circuits, values, observables):
         from dataclasses import replace
 
-        from .frontend.qasm_import import import_qasm
-        from .ir.ops import Observable
+        from ..frontend.qasm_import import import_qasm
+        from ..ir.ops import Observable
 
         obs = tuple(Observable(_pauli_terms(o)) for o in observables)
         out = []
@@ -99,7 +96,7 @@ def _decl_source(manifest: Mapping[str, Any], qubit: str) -> str:
 
 def parse_coefficients(manifest: Mapping[str, Any], texts: Sequence[str]):
     """Coefficient texts (.q syntax over params and inputs) -> IR expressions, via the qcomp front end."""
-    from .frontend import parse
+    from ..frontend import parse
 
     taken = {d["name"] for d in manifest["declarations"]}
     qubit = "_coeff_q"
@@ -113,7 +110,7 @@ def parse_coefficients(manifest: Mapping[str, Any], texts: Sequence[str]):
 def circuit_values(qasm_manifest: Mapping[str, Any], param_names: Sequence[str], input_names: Sequence[str],
                    params: np.ndarray, inputs: np.ndarray) -> dict[str, np.ndarray]:
     """Values (B,) of every ``input float[64]`` of one emitted circuit (params, inputs, derived inputs)."""
-    from .backends.qasm import compute_derived_inputs
+    from ..backends.qasm import compute_derived_inputs
 
     out: dict[str, np.ndarray] = {}
     pidx = {n: k for k, n in enumerate(param_names)}
@@ -137,7 +134,7 @@ def run_gradient_program(directory: str | os.PathLike, executor: HardwareExecuto
     Returns (B, n_outputs, n_wrt), or (B, n_outputs, n_wrt, n_wrt) for ``--order 2``. ``wrt``
     selects some variables by name (columns in that order); only the circuits they need are run.
     """
-    from .ir.expr import CompiledExprs
+    from ..ir.expr import CompiledExprs
 
     directory = Path(directory)
     m = load_manifest(directory)

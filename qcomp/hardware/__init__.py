@@ -1,0 +1,21 @@
+"""Hardware execution: exported gradient programs and OpenQASM run through Qiskit executors."""
+
+from __future__ import annotations
+
+from .gradient_runs import (GRAD_MANIFEST_FORMAT, HardwareExecutor, QcompExecutor, circuit_values, load_manifest,
+                            parse_coefficients,
+                            run_gradient_program)
+from .qiskit import EstimatorExecutor, QiskitAerExecutor, QiskitStatevectorExecutor
+
+__all__ = [
+    "GRAD_MANIFEST_FORMAT",
+    "HardwareExecutor",
+    "QcompExecutor",
+    "EstimatorExecutor",
+    "QiskitStatevectorExecutor",
+    "QiskitAerExecutor",
+    "load_manifest",
+    "circuit_values",
+    "run_gradient_program",
+    "parse_coefficients",
+]
