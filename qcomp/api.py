@@ -286,8 +286,9 @@ def _model_simulator_class() -> type:
     # built on first use: importing the simulator (numpy kernels, numexpr) at ``import qcomp``
     # would slow down every command that never simulates
     from .backends.simulator import Simulator
+    from .gradients import GradientMethods
 
-    class ModelSimulator(_DeclaredState, Simulator):
+    class ModelSimulator(_DeclaredState, GradientMethods, Simulator):
         """The Simulator of ``model.optimized("sim")`` (expval, gradients), with state, probs and
         sample about the model's declared qubits whatever the passes removed or relabelled."""
 

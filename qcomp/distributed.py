@@ -246,14 +246,17 @@ def _worker_simulator(program_key: str, key: str, options: dict[str, Any]):
         sim = _SIMULATORS.get(key)
         if sim is None:
             from .backends.simulator import Simulator
-            from . import gradients  # noqa: F401  (registers the shift-rule gradient methods)
+            from .gradients import GradientMethods
+
+            class WorkerSimulator(GradientMethods, Simulator):
+                """The worker's simulator: every gradient method, like ``model.simulator()``."""
 
             with _PROGRAM_LOCK:
                 blob = _PROGRAMS.get(program_key)
             if blob is None:
                 raise DistributedError(f"this worker has not received program {program_key}; "
                                        "is qcomp the same version on the client and the workers?")
-            sim = Simulator(pickle.loads(blob), **options)
+            sim = WorkerSimulator(pickle.loads(blob), **options)
             _STATS["builds"] += 1
             _SIMULATORS[key] = sim
             while len(_SIMULATORS) > _MAX_SIMULATORS:

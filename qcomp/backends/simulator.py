@@ -8,7 +8,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from ..errors import InputError, QCompError, ResourceLimitError
+from ..errors import InputError, QCompError, ResourceLimitError, UnsupportedError
 from ..ir.program import Program
 from . import kernels as K
 from . import sim_plan as SP
@@ -502,9 +502,15 @@ class Simulator:
 
     # -- gradients -----------------------------------------------------------------------
     def gradient(self, params: ArrayLike = None, inputs: ArrayLike = None, method: str = "adjoint") -> np.ndarray:
-        """d expval / d params, shape (B, n_outputs, n_params) (flat parameter order)."""
+        """d expval / d params by the adjoint method, shape (B, n_outputs, n_params) (flat parameter order).
+
+        Other methods (parameter shift, finite differences) and Hessians live in qcomp.gradients;
+        ``model.simulator()`` offers them all through the same ``gradient(method=...)``.
+        """
         if method != "adjoint":
-            return self._other_gradient(params, inputs, method)
+            raise UnsupportedError(
+                f"Simulator.gradient computes adjoint gradients; for method '{method}' use "
+                "qcomp.gradients.simulator_gradient(sim, params, inputs, method) or model.simulator()")
         nout = self.program.num_outputs
         P, X, B, _, _ = self._args(params, inputs)
         out = np.zeros((B, nout, self.program.num_params))
@@ -513,25 +519,6 @@ class Simulator:
             cot[:, k] = 1.0
             out[:, k, :] = self._adjoint(params, inputs, cot)[0]
         return out
-
-    def _other_gradient(self, params, inputs, method: str) -> np.ndarray:
-        # extension point: other differentiation methods plug in here; qcomp.gradients registers
-        # parameter-shift and finite-diff when imported, so import it on first use
-        if method not in _GRADIENT_METHODS:
-            import qcomp.gradients  # noqa: F401
-        hook = _GRADIENT_METHODS.get(method)
-        if hook is None:
-            valid = ", ".join(["adjoint"] + sorted(_GRADIENT_METHODS))
-            raise QCompError(f"unknown gradient method '{method}'; valid methods: {valid}")
-        return hook(self, params, inputs)
-
-    def hessian(self, params: ArrayLike, inputs: ArrayLike = None, method: str = "parameter-shift",
-                wrt: str = "params") -> np.ndarray:
-        """Second derivatives (B, n_outputs, n, n) by shift rules applied twice ("parameter-shift")
-        or central differences of the gradient ("finite-diff")."""
-        from qcomp.gradients import simulator_hessian
-
-        return simulator_hessian(self, params, inputs, method, wrt)
 
     def vjp(self, params: ArrayLike, inputs: ArrayLike, cotangent: ArrayLike) -> np.ndarray:
         """sum_b sum_k cotangent[b, k] d expval[b, k] / d params: shape (P,) when params are shared
@@ -714,17 +701,9 @@ def choose_engine(ops) -> str:
 
 
 # name -> fn(simulator, params, inputs) -> (B, n_outputs, n_params); filled by qcomp.gradients
-_GRADIENT_METHODS: dict[str, Any] = {}
-
-
-def register_gradient_method(name: str, fn) -> None:
-    """Make ``Simulator.gradient(..., method=name)`` call ``fn(simulator, params, inputs)``."""
-    _GRADIENT_METHODS[name] = fn
-
-
 def simulate(program: Program, params: ArrayLike = None, inputs: ArrayLike = None, **options: Any) -> np.ndarray:
     """Convenience: final states (B, 2**n) of a program."""
     return Simulator(program, **options).state(params, inputs)
 
 
-__all__ = ["Simulator", "register_gradient_method", "simulate", "available_memory"]
+__all__ = ["Simulator", "simulate", "available_memory"]

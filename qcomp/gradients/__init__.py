@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .evaluate import (DEFAULT_BATCH_BYTES, Executor, ReferenceExecutor, SimulatorExecutor, circuit_expvals, combine,
                        default_executor, evaluate_gradient_program, finite_diff_gradient, finite_diff_hessian,
-                       gradient_program, hessian, parameter_shift_gradient, register_simulator_methods,
+                       gradient_program, hessian, parameter_shift_gradient, GRADIENT_METHODS, GradientMethods,
                        simulator_executor_for, simulator_gradient, simulator_hessian)
 
 __all__ = [
@@ -23,6 +23,7 @@ __all__ = [
     "simulator_executor_for",
     "circuit_expvals",
     "combine",
-    "register_simulator_methods",
+    "GradientMethods",
+    "GRADIENT_METHODS",
     "DEFAULT_BATCH_BYTES",
 ]

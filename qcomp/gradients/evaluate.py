@@ -6,7 +6,7 @@ from typing import Callable, Protocol
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, QCompError
 from ..ir.expr import CompiledExprs
 from ..ir.program import Program
 from ..passes.param_shift import GradientProgram, build_gradient_program, wrt_symbols
@@ -24,7 +24,8 @@ __all__ = [
     "finite_diff_hessian",
     "simulator_gradient",
     "simulator_hessian",
-    "register_simulator_methods",
+    "GradientMethods",
+    "GRADIENT_METHODS",
 ]
 
 # Bytes of state-vector rows evaluated at once (each row is one (circuit, sample) pair).
@@ -306,15 +307,24 @@ def simulator_hessian(sim, params, inputs=None, method: str = "parameter-shift",
     return hessian(sim.program, params, inputs, simulator_executor_for(sim), wrt=wrt, method=method)
 
 
-def register_simulator_methods() -> None:
-    """Make ``Simulator.gradient(method="parameter-shift" | "finite-diff")`` dispatch here."""
-    from ..backends.simulator import register_gradient_method
-
-    register_gradient_method("parameter-shift", lambda sim, p, x: simulator_gradient(sim, p, x, "parameter-shift"))
-    register_gradient_method("finite-diff", lambda sim, p, x: simulator_gradient(sim, p, x, "finite-diff"))
+GRADIENT_METHODS = ("adjoint", "parameter-shift", "finite-diff")
 
 
-try:  # registering is cheap; the simulator may be absent in a partial install
-    register_simulator_methods()
-except ImportError:  # pragma: no cover
-    pass
+class GradientMethods:
+    """Mixin for a simulator class: ``gradient(method=...)`` for every method and ``hessian``.
+
+    The simulator computes adjoint gradients itself; parameter shift and finite differences run
+    shifted or perturbed circuits through it as an executor.
+    """
+
+    def gradient(self, params=None, inputs=None, method: str = "adjoint") -> np.ndarray:
+        if method == "adjoint":
+            return super().gradient(params, inputs)  # type: ignore[misc]
+        if method not in GRADIENT_METHODS:
+            raise QCompError(f"unknown gradient method '{method}'; valid methods: {', '.join(GRADIENT_METHODS)}")
+        return simulator_gradient(self, params, inputs, method)
+
+    def hessian(self, params, inputs=None, method: str = "parameter-shift", wrt: str = "params") -> np.ndarray:
+        """Second derivatives (B, n_outputs, n, n) by shift rules applied twice ("parameter-shift")
+        or central differences of the gradient ("finite-diff")."""
+        return simulator_hessian(self, params, inputs, method, wrt)

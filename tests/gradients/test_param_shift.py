@@ -279,12 +279,22 @@ def test_simulator_gradient_dispatch():
     Sim = _simulator()
     if Sim is None:
         pytest.skip("qcomp.backends.simulator is not available")
-    from qcomp.gradients import finite_diff_hessian, simulator_hessian
+    from qcomp.gradients import GradientMethods, finite_diff_hessian, simulator_hessian
 
     program = qcomp.parse_file("examples/reuploading_classifier.q")
-    sim = Sim(program)
+    # the simulator itself differentiates by adjoint only; the gradients mixin adds the others
+    with pytest.raises(qcomp.QCompError, match="adjoint"):
+        Sim(program).gradient(np.zeros(program.num_params), np.zeros(program.num_inputs), method="parameter-shift")
+
+    class WithMethods(GradientMethods, Sim):
+        pass
+
+    sim = WithMethods(program)
     w, x = _values(program, 3, 9)
     adj = sim.gradient(w, x, method="adjoint")
+    with pytest.raises(qcomp.QCompError, match="unknown gradient method 'backprop'"):
+        sim.gradient(w, x, method="backprop")
+    np.testing.assert_allclose(sim.hessian(w[:1], x[:1]), simulator_hessian(sim, w[:1], x[:1]), atol=1e-12)
     np.testing.assert_allclose(sim.gradient(w, x, method="parameter-shift"), adj, atol=1e-10)
     np.testing.assert_allclose(sim.gradient(w, x, method="finite-diff"), adj, atol=1e-7)
     H = simulator_hessian(sim, w[:1], x[:1])
