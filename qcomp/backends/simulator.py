@@ -80,6 +80,9 @@ class Simulator:
         if engine not in ENGINES:
             raise QCompError(f"unknown engine '{engine}'; valid engines: {', '.join(ENGINES)}")
         self.engine = choose_engine(self._ops) if engine == "auto" else engine
+        self._options = {"precision": precision, "threads": threads, "batch_size": batch_size,
+                         "max_memory_bytes": max_memory_bytes, "block_qubits": block_qubits,
+                         "pauli_layers": pauli_layers, "engine": engine}
         self._fused: dict[bool, Any] = {}
         self._obs_arrays: tuple | None = None
 
@@ -620,6 +623,21 @@ class Simulator:
             dvals = plan.dcompiled(Pc, Xc) if plan.dcompiled.exprs else np.zeros((0, Bc))
             grad[sl] = bound.chain_rule(gslots, dvals, npar)
         return grad, values
+
+    # -- declared outputs --------------------------------------------------------------
+    def options(self) -> dict[str, Any]:
+        """The constructor options of this simulator, to build another one like it."""
+        return dict(self._options)
+
+    def outputs(self, params: ArrayLike = None, inputs: ArrayLike = None, outputs: Sequence[Any] | None = None,
+                seed: int | None = None) -> list[np.ndarray]:
+        """The value of each output (default: the program's, ``program.outputs``) per batch row, in
+        order: arrays (B, *shape). Outputs are ``qcomp.ir.outputs`` kinds (Expectation, Variance,
+        Probabilities, Samples, State) about this simulator's program (its qubits and observables:
+        passes that keep only outputs pruned the circuit for the program's own observables)."""
+        from .outputs import evaluate
+
+        return evaluate(self, self.program.outputs if outputs is None else tuple(outputs), params, inputs, seed)
 
     def state_passes(self) -> int:
         """Passes over each state that one forward run makes: the fused engine counts a

@@ -9,6 +9,7 @@ from typing import Any
 from .circuit import Circuit
 from .expr import Sym, to_text
 from .ops import Observable, Register, ValueDecl
+from .outputs import Expectation, Output
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,11 @@ class Program:
     @property
     def num_outputs(self) -> int:
         return len(self.observables)
+
+    @property
+    def outputs(self) -> tuple[Output, ...]:
+        """The declared outputs as typed kinds (today: one Expectation per ``expect``)."""
+        return tuple(Expectation(o) for o in self.observables)
 
     def param_names(self) -> list[str]:
         return [d.element_name(i) for d in self.params for i in range(d.size)]

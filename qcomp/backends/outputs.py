@@ -1,0 +1,68 @@
+"""Evaluate declared outputs (qcomp.ir.outputs) on the simulator: one forward pass per kind of need."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..errors import InputError
+from ..ir.outputs import Output
+
+
+def evaluate(sim: Any, outputs: Sequence[Output], params: Any = None, inputs: Any = None,
+             seed: int | None = None) -> list[np.ndarray]:
+    """The value of each output for every batch row, in order: arrays of shape (B, *output.shape(n)).
+
+    All expectation values the outputs need (e.g. <O> and <O**2> for a variance) come from one
+    simulation of the circuit with those observables; probabilities and states from one forward
+    pass per distinct qubit set. ``sim`` is a ``Simulator`` (its options are reused).
+    """
+    for o in outputs:
+        if not isinstance(o, Output):
+            raise InputError(f"outputs must be qcomp.ir.outputs.Output instances, got {type(o).__name__}")
+    needs = [o.needs() for o in outputs]
+    observables: list = []
+    index: dict = {}
+    for nd in needs:
+        for ob in nd.observables:
+            if ob not in index:
+                index[ob] = len(observables)
+                observables.append(ob)
+    expvals = None
+    if observables:
+        if tuple(observables) == tuple(sim.program.observables):
+            expvals = sim.expval(params, inputs)
+        else:
+            expvals = _with_observables(sim, tuple(observables)).expval(params, inputs)
+    probs: dict[tuple[int, ...], np.ndarray] = {}
+    state = None
+    rng = np.random.default_rng(seed)
+    results: list[np.ndarray] = []
+    for o, nd in zip(outputs, needs):
+        measured: dict[str, Any] = {}
+        if nd.observables:
+            measured["expvals"] = expvals[:, [index[ob] for ob in nd.observables]]
+        if nd.probabilities is not None:
+            qs = tuple(nd.probabilities)
+            if qs not in probs:
+                probs[qs] = sim.probs(params, inputs, qubits=qs)
+            measured["probs"] = probs[qs]
+        if nd.state:
+            if state is None:
+                state = sim.state(params, inputs)
+            measured["state"] = state
+        results.append(np.asarray(o.finish(measured, rng)))
+    return results
+
+
+def _with_observables(sim: Any, observables: tuple) -> Any:
+    """A simulator of the same circuit and options whose ``expect`` outputs are ``observables``."""
+    from .simulator import Simulator
+
+    cache = sim.__dict__.setdefault("_output_sims", {})
+    other = cache.get(observables)
+    if other is None:
+        program = sim.program.with_circuit(sim.program.circuit, observables=observables)
+        other = cache[observables] = Simulator(program, **sim.options())
+    return other
