@@ -34,7 +34,7 @@ def evaluate(sim: Any, outputs: Sequence[Output], params: Any = None, inputs: An
         if tuple(observables) == tuple(sim.program.observables):
             expvals = sim.expval(params, inputs)
         else:
-            expvals = _with_observables(sim, tuple(observables)).expval(params, inputs)
+            expvals = sim.with_observables(tuple(observables)).expval(params, inputs)
     probs: dict[tuple[int, ...], np.ndarray] = {}
     state = None
     rng = np.random.default_rng(seed)
@@ -54,15 +54,3 @@ def evaluate(sim: Any, outputs: Sequence[Output], params: Any = None, inputs: An
             measured["state"] = state
         results.append(np.asarray(o.finish(measured, rng)))
     return results
-
-
-def _with_observables(sim: Any, observables: tuple) -> Any:
-    """A simulator of the same circuit and options whose ``expect`` outputs are ``observables``."""
-    from .simulator import Simulator
-
-    cache = sim.__dict__.setdefault("_output_sims", {})
-    other = cache.get(observables)
-    if other is None:
-        program = sim.program.with_circuit(sim.program.circuit, observables=observables)
-        other = cache[observables] = Simulator(program, **sim.options())
-    return other

@@ -629,6 +629,15 @@ class Simulator:
         """The constructor options of this simulator, to build another one like it."""
         return dict(self._options)
 
+    def with_observables(self, observables: tuple[Any, ...]) -> "Simulator":
+        """A simulator of the same circuit and options whose ``expect`` outputs are ``observables`` (cached)."""
+        cache = self.__dict__.setdefault("_observable_sims", {})
+        other = cache.get(observables)
+        if other is None:
+            program = self.program.with_circuit(self.program.circuit, observables=observables)
+            other = cache[observables] = Simulator(program, **self.options())
+        return other
+
     def outputs(self, params: ArrayLike = None, inputs: ArrayLike = None, outputs: Sequence[Any] | None = None,
                 seed: int | None = None) -> list[np.ndarray]:
         """The value of each output (default: the program's, ``program.outputs``) per batch row, in

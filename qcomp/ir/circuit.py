@@ -51,10 +51,12 @@ class Circuit:
         self._graph: nx.MultiDiGraph | None = None
         self._next = 0
         self._order: list[int] | None = None
+        self._index: WireIndex | None = None
 
     @property
     def _g(self) -> nx.MultiDiGraph:
         if self._graph is None:
+            self._index = None
             self._graph = _build_graph(self.num_qubits, self._ops or [])
             self._order = list(range(len(self._ops or [])))
             self._ops = None
@@ -105,6 +107,7 @@ class Circuit:
             self._check_qubits(op)
             self._ops.append(op)
             self._next += 1
+            self._index = None
             return self._next - 1
         n = self._new_node(op)
         for q in op.qubits:
@@ -141,6 +144,7 @@ class Circuit:
         if isinstance(ops, Operation):
             if self._ops is not None and set(ops.qubits) == set(self._ops[node].qubits):
                 self._ops[node] = ops
+                self._index = None  # wire positions of ops.qubits may be in another order
                 return [node]
             if set(ops.qubits) == set(self.op(node).qubits):
                 self._g.nodes[node]["op"] = ops  # same wires: keep the node
@@ -174,21 +178,38 @@ class Circuit:
                 return v
         raise KeyError(f"node {node} is not on wire {q}")
 
+    def wire_index(self) -> "WireIndex":
+        """The per-wire neighbours of every operation (the DAG's edges), built once and shared by
+        every query and pass until the circuit changes; ids are positions in ``ops()``."""
+        if self._index is None:
+            self._index = WireIndex.of(self.ops(), self.num_qubits)
+        return self._index
+
     def predecessor(self, node: int, qubit: int) -> int | None:
         """The operation before ``node`` on ``qubit``'s wire (None at the circuit input)."""
+        if self._ops is not None:
+            return self.wire_index().neighbour(self._ops, node, qubit, before=True)
         u = self._wire_pred(node, qubit)
         return u if isinstance(u, int) else None
 
     def successor(self, node: int, qubit: int) -> int | None:
         """The operation after ``node`` on ``qubit``'s wire (None at the circuit output)."""
+        if self._ops is not None:
+            return self.wire_index().neighbour(self._ops, node, qubit, before=False)
         v = self._wire_succ(node, qubit)
         return v if isinstance(v, int) else None
 
     def first_on(self, qubit: int) -> int | None:
+        if self._ops is not None:
+            v = self.wire_index().first[qubit]
+            return None if v < 0 else v
         v = self._wire_succ(("in", qubit), qubit)
         return v if isinstance(v, int) else None
 
     def last_on(self, qubit: int) -> int | None:
+        if self._ops is not None:
+            u = self.wire_index().last[qubit]
+            return None if u < 0 else u
         u = self._wire_pred(("out", qubit), qubit)
         return u if isinstance(u, int) else None
 
@@ -299,6 +320,46 @@ class Circuit:
 
     def __repr__(self) -> str:
         return f"Circuit(num_qubits={self.num_qubits}, ops={len(self)})"
+
+
+class WireIndex:
+    """Wire adjacency of an op list in topological order, without networkx: for op i and its j-th
+    qubit, ``pred[i][j]`` / ``succ[i][j]`` is the previous / next op on that wire (-1 at the
+    circuit's input / output); ``first[q]`` / ``last[q]`` the ends of wire q (-1 when idle)."""
+
+    __slots__ = ("pred", "succ", "first", "last")
+
+    def __init__(self, pred: list[tuple[int, ...]], succ: list[list[int]], first: list[int], last: list[int]):
+        self.pred, self.succ, self.first, self.last = pred, succ, first, last
+
+    @classmethod
+    def of(cls, ops: Sequence[Operation], num_qubits: int) -> "WireIndex":
+        last = [-1] * num_qubits
+        first = [-1] * num_qubits
+        pred: list[tuple[int, ...]] = []
+        succ: list[list[int]] = []
+        slot: list[tuple[int, int]] = [(-1, -1)] * num_qubits  # (op, position of q in its qubits)
+        for i, op in enumerate(ops):
+            qs = op.qubits
+            pred.append(tuple(last[q] for q in qs))
+            succ.append([-1] * len(qs))
+            for j, q in enumerate(qs):
+                u, ju = slot[q]
+                if u < 0:
+                    first[q] = i
+                else:
+                    succ[u][ju] = i
+                slot[q] = (i, j)
+                last[q] = i
+        return cls(pred, succ, first, last)
+
+    def neighbour(self, ops: Sequence[Operation], node: int, qubit: int, before: bool) -> int | None:
+        try:
+            j = ops[node].qubits.index(qubit)
+        except ValueError:
+            raise KeyError(f"node {node} is not on wire {qubit}") from None
+        v = (self.pred if before else self.succ)[node][j]
+        return None if v < 0 else v
 
 
 def _build_graph(num_qubits: int, ops: list[Operation]) -> nx.MultiDiGraph:
