@@ -261,7 +261,7 @@ class _DeclaredQubits:
 
 
 class _DeclaredState(_DeclaredQubits):
-    """With state and sample too (the in-process Simulator has them; the distributed one does not)."""
+    """With state and sample too."""
 
     def state(self, params: Any = None, inputs: Any = None) -> Any:
         """Final state vectors (B, 2**n) of the declared qubits (bit k is declared qubit k)."""
@@ -308,8 +308,8 @@ def _model_simulator_class() -> type:
 def _distributed_model_simulator_class() -> type:
     from .distributed import DistributedSimulator
 
-    class ModelDistributedSimulator(_DeclaredQubits, DistributedSimulator):
-        """A DistributedSimulator whose probs describe the model's declared qubits."""
+    class ModelDistributedSimulator(_DeclaredState, DistributedSimulator):
+        """A DistributedSimulator whose state, probs and sample describe the model's declared qubits."""
 
         def _make_full(self, program: Program) -> DistributedSimulator:
             return DistributedSimulator(program, self.executor, shards=self.shards, **self.options)

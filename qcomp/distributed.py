@@ -7,7 +7,7 @@ import logging
 import pickle
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -350,16 +350,33 @@ def _slices(B: int, n: int) -> list[slice]:
     return [slice(bounds[i], bounds[i + 1]) for i in range(n)]
 
 
+class _ShardCotangent:
+    """``value_and_vjp``'s cotangent function for one shard: a worker's Simulator numbers rows from
+    the shard's start, the caller's function from the start of the whole batch."""
+
+    def __init__(self, fn: Callable[[np.ndarray, slice], np.ndarray], start: int) -> None:
+        self.fn, self.start = fn, start
+
+    def __call__(self, values: np.ndarray, rows: slice) -> np.ndarray:
+        return self.fn(values, slice(rows.start + self.start, rows.stop + self.start))
+
+
 class DistributedSimulator:
     """The :class:`~qcomp.backends.simulator.Simulator` API, with batch rows sharded across Dask workers.
 
-    Every call splits the batch (rows of params and/or inputs) into contiguous shards, one task per
-    shard, and gathers the results in order; ``vjp`` sums the shard gradients. The pickled program
-    is scattered to all workers once; each worker builds and caches its Simulator (and its kernel
-    plans) on first use. Results equal the single-process simulator's to rounding (1e-12).
-    ``shards`` fixes the number of shards per call (default: the number of workers); simulator
-    options are passed to each worker's Simulator, with ``threads=1`` unless given (one worker
-    process per core).
+    It implements :class:`~qcomp.backends.interface.SimulatorLike` (the test suite checks every
+    Simulator method is here with the same parameters). Every call splits the batch (rows of params
+    and/or inputs) into contiguous shards, one task per shard, and gathers the results in order;
+    ``vjp`` and ``value_and_vjp`` sum the shard gradients. ``sample`` is one task: its counts come
+    from one generator in row order, so a seed gives the counts of ``Simulator.sample`` whatever the
+    number of workers. The plan and memory methods answer from a Simulator in this process with the
+    workers' options (plans are a function of the program and options).
+
+    The pickled program is shipped to all workers once; each worker builds and caches its Simulator
+    (and its kernel plans) on first use. Results equal the single-process simulator's to rounding
+    (1e-12). ``shards`` fixes the number of shards per call (default: the number of worker
+    threads); simulator options are passed to each worker's Simulator, with ``threads=1`` unless
+    given (one worker process per core).
     """
 
     def __init__(self, program_or_model: Any, executor: DaskExecutor, *, shards: int | None = None,
@@ -373,10 +390,11 @@ class DistributedSimulator:
             raise QCompError(f"shards must be a positive integer, got {shards!r}")
         options = dict(simulator_options)
         options.setdefault("threads", 1)
-        # validate the options here (cheap: plans are built lazily), not on every worker
         from .backends.simulator import Simulator
 
-        Simulator(program, **options)
+        # validates the options here, not on every worker (cheap: plans are built lazily), and
+        # answers plan(), memory_plan() and describe()
+        self._local = Simulator(program, **options)
         self.program = program
         self.executor = executor
         self.shards = shards
@@ -388,14 +406,20 @@ class DistributedSimulator:
 
     @property
     def n(self) -> int:
+        """Number of qubits simulated."""
         return self.program.num_qubits
 
     def _n_shards(self, B: int) -> int:
         return min(B, self.shards if self.shards is not None else max(self.executor.n_threads, 1))
 
     def _dispatch(self, method: str, params: Any, inputs: Any, extra: tuple = (), kwargs=None,
-                  row_extra: Any = None) -> tuple[list[Any], int, bool]:
-        """Run ``method`` on shards; returns (shard results, batch size, params batched)."""
+                  per_shard: Callable[[slice, int], tuple] | None = None,
+                  n_shards: int | None = None) -> tuple[list[Any], int, bool]:
+        """Run ``method`` on shards; returns (shard results, batch size, params batched).
+
+        Each shard's call gets its rows of params and inputs, then ``per_shard(rows, B)`` (arguments
+        of its own, e.g. its rows of a cotangent), then ``extra``. ``n_shards`` overrides the default.
+        """
         kwargs = kwargs or {}
         pdecl, idecl = self.program.params, self.program.inputs
         _check_array(params, pdecl, "param", self.program.param_names())
@@ -404,13 +428,12 @@ class DistributedSimulator:
         if bp > 1 and bi > 1 and bp != bi:
             raise InputError(f"params have {bp} rows but inputs have {bi}; give the same batch or one shared row")
         B = max(bp, bi)
-        slices = _slices(B, self._n_shards(B))
+        slices = _slices(B, n_shards if n_shards is not None else self._n_shards(B))
         shards = []
         for sl in slices:
             args = (_take(params, pdecl, B, sl), _take(inputs, idecl, B, sl))
-            if row_extra is not None:
-                r = np.asarray(row_extra, dtype=float)
-                args += (r[sl] if r.ndim >= 1 and r.shape[0] == B and B > 1 else r,)
+            if per_shard is not None:
+                args += per_shard(sl, B)
             shards.append((self._program_key, self._key, self.options, method, args + extra, kwargs))
         self.executor.ship_program(self._blob, self._program_key)
         results = self.executor.map_shards(_shard_task, shards)
@@ -426,7 +449,18 @@ class DistributedSimulator:
             out.append(r[1])
         return out, B, bp > 1
 
-    # -- the Simulator API -----------------------------------------------------------------------
+    @staticmethod
+    def _sum_gradients(parts: list[np.ndarray], per_row: bool) -> np.ndarray:
+        """Shard gradients as one: per-row params concatenate (a one-row shard comes back as (P,)),
+        shared params add up."""
+        if per_row:
+            return np.concatenate([np.atleast_2d(g) for g in parts], axis=0)
+        total = parts[0].copy()
+        for g in parts[1:]:
+            total += g
+        return total
+
+    # -- outputs ---------------------------------------------------------------------------------
     def expval(self, params: Any = None, inputs: Any = None) -> np.ndarray:
         """Expectation values (B, n_outputs), computed shard by shard on the workers."""
         parts, _, _ = self._dispatch("expval", params, inputs)
@@ -439,14 +473,35 @@ class DistributedSimulator:
         parts, _, _ = self._dispatch("expval_batch", pr, ir)
         return np.concatenate(parts, axis=0)
 
-    def probs(self, params: Any = None, inputs: Any = None, qubits=None) -> np.ndarray:
+    def probs(self, params: Any = None, inputs: Any = None, qubits: Sequence[int] | None = None) -> np.ndarray:
         """Outcome probabilities (B, 2**len(qubits)), as Simulator.probs."""
         parts, _, _ = self._dispatch("probs", params, inputs, (None if qubits is None else tuple(qubits),))
         return np.concatenate(parts, axis=0)
 
+    def sample(self, params: Any = None, inputs: Any = None, shots: int = 1024, seed: int | None = None,
+               qubits: Sequence[int] | None = None) -> list[dict[str, int]]:
+        """Measurement counts per row, as Simulator.sample: one task on one worker, so the rows are
+        drawn in order from one generator and a seed gives the same counts as in this process."""
+        parts, _, _ = self._dispatch("sample", params, inputs, (shots, seed, qubits), n_shards=1)
+        return parts[0]
+
+    def state(self, params: Any = None, inputs: Any = None) -> np.ndarray:
+        """Final state vectors (B, 2**n), rows simulated on the workers; they all come back here, so
+        mind the size (B * 2**n complex numbers)."""
+        parts, _, _ = self._dispatch("state", params, inputs)
+        return np.concatenate(parts, axis=0)
+
+    # -- derivatives -----------------------------------------------------------------------------
     def gradient(self, params: Any = None, inputs: Any = None, method: str = "adjoint") -> np.ndarray:
         """d expval / d params (B, n_outputs, n_params), rows computed on the workers."""
         parts, _, _ = self._dispatch("gradient", params, inputs, (method,))
+        return np.concatenate(parts, axis=0)
+
+    def hessian(self, params: Any, inputs: Any = None, method: str = "parameter-shift",
+                wrt: str = "params") -> np.ndarray:
+        """Second derivatives (B, n_outputs, n, n), as Simulator.hessian; rows computed on the workers
+        (each row's shifted circuits run on its shard's worker)."""
+        parts, _, _ = self._dispatch("hessian", params, inputs, (method, wrt))
         return np.concatenate(parts, axis=0)
 
     def vjp(self, params: Any, inputs: Any, cotangent: Any) -> np.ndarray:
@@ -457,19 +512,48 @@ class DistributedSimulator:
             cot = cot[None]
         if cot.shape != (B, self.program.num_outputs):
             raise InputError(f"cotangent has shape {cot.shape}; expected ({B}, {self.program.num_outputs})")
-        parts, B, pvar = self._dispatch("vjp", params, inputs, row_extra=cot)
-        if pvar:  # a one-row shard of per-row params comes back as (P,)
-            return np.concatenate([np.atleast_2d(g) for g in parts], axis=0)
-        total = parts[0].copy()
-        for g in parts[1:]:
-            total += g
-        return total
+
+        def rows(sl: slice, B: int) -> tuple:
+            return (cot[sl] if B > 1 else cot,)
+
+        parts, _, pvar = self._dispatch("vjp", params, inputs, per_shard=rows)
+        return self._sum_gradients(parts, pvar)
+
+    def value_and_vjp(self, params: Any, inputs: Any,
+                      cotangent_fn: Callable[[np.ndarray, slice], np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """Expectation values and the vjp in one adjoint sweep per shard, as Simulator.value_and_vjp.
+
+        ``cotangent_fn(values_rows, rows)`` is shipped to the workers (it must pickle, closures
+        included, as Dask's cloudpickle allows) and gets ``rows`` numbered in the whole batch.
+        """
+        def shard_fn(sl: slice, B: int) -> tuple:
+            # not callable: passed as is, so the worker's Simulator reports it in its own words
+            return (_ShardCotangent(cotangent_fn, sl.start) if callable(cotangent_fn) else cotangent_fn,)
+
+        parts, _, pvar = self._dispatch("value_and_vjp", params, inputs, per_shard=shard_fn)
+        values = np.concatenate([v for v, _ in parts], axis=0)
+        return values, self._sum_gradients([g for _, g in parts], pvar)
+
+    # -- plans and memory ------------------------------------------------------------------------
+    def plan(self, kind: str = "forward") -> Any:
+        """The layers-engine kernel plan each worker builds (built here with the same options)."""
+        return self._local.plan(kind)
+
+    def fused_plan(self, gradient: bool = False) -> Any:
+        """The fused-engine plan each worker builds (built here with the same options)."""
+        return self._local.fused_plan(gradient)
+
+    def memory_plan(self, batch: int, gradient: bool = False) -> dict[str, int]:
+        """The memory guard's decision on one worker for the largest shard of a ``batch``-row call."""
+        return self._local.memory_plan(-(-batch // max(1, self._n_shards(batch))), gradient)
+
+    def state_passes(self) -> int:
+        """Passes over each state that one forward run makes on a worker."""
+        return self._local.state_passes()
 
     def describe(self) -> str:
         """Where this simulator runs and its forward kernel plan (built locally)."""
-        from .backends.simulator import Simulator
-
-        return f"distributed over {self.executor!r}\n" + Simulator(self.program, **self.options).describe()
+        return f"distributed over {self.executor!r}\n" + self._local.describe()
 
     def __repr__(self) -> str:
         return f"DistributedSimulator({self.n} qubits, {self.executor!r})"

@@ -108,7 +108,3 @@ class PassError(QCompError):
 
 class ExportError(QCompError):
     """A circuit cannot be expressed in the requested output format."""
-
-
-class CacheError(QCompError):
-    """The compile cache cannot be used."""

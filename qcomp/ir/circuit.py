@@ -27,12 +27,6 @@ def _qubits_ok(ops: list[Operation], n: int) -> bool:
     return True
 
 
-def _sort_key(n: Node) -> tuple[int, int]:
-    if isinstance(n, int):
-        return (0, n)
-    return (-1 if n[0] == "in" else 1, n[1])
-
-
 class Circuit:
     """A DAG of operations on ``num_qubits`` wires.
 

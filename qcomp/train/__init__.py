@@ -1,4 +1,4 @@
-"""Training differentiable (quantum) models in plain numpy: data, losses, optimizers, the fit loop."""
+"""Training differentiable (quantum) models in plain numpy: data, losses, optimizers, the fit loop, checkpoints."""
 
 from __future__ import annotations
 
@@ -33,9 +33,11 @@ from qcomp.train.loop import (
     fit,
     init_params,
     load_checkpoint,
+    run_epoch,
 )
 from qcomp.train.metrics import accuracy, hinge_accuracy
 from qcomp.train.optimizers import OPTIMIZERS, SGD, Adam, Optimizer, get_optimizer
+from qcomp.train.state import TrainState
 
 __all__ = [
     "ACCEPTED_SPECS",
@@ -57,6 +59,7 @@ __all__ = [
     "SquaredLoss",
     "TrainConfigError",
     "TrainResult",
+    "TrainState",
     "TrainingError",
     "TrainingInterrupted",
     "accuracy",
@@ -72,6 +75,7 @@ __all__ = [
     "load_data",
     "remove_contradicting",
     "resize_images",
+    "run_epoch",
     "train_classical_baseline",
     "validate_dataset",
 ]

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import io
-import json
 import os
 import sys
 import time
@@ -17,13 +14,14 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 from tqdm.auto import tqdm
 
-from qcomp._io import CHECKPOINT_PREFIX, atomic_write_bytes, read_numpy
 from qcomp.errors import DataError
+from qcomp.train.checkpoint import CHECKPOINT_FORMAT, data_fingerprint, load_checkpoint, restore, save_checkpoint
 from qcomp.train.data import Dataset, iterate_minibatches, validate_dataset
-from qcomp.train.errors import CheckpointError, TrainConfigError, TrainingError
+from qcomp.train.errors import TrainConfigError, TrainingError
 from qcomp.train.losses import Loss, get_loss
 from qcomp.train.metrics import accuracy, hinge_accuracy
 from qcomp.train.optimizers import Optimizer, get_optimizer
+from qcomp.train.state import RunInfo, TrainState
 
 __all__ = [
     "CHECKPOINT_FORMAT",
@@ -35,11 +33,8 @@ __all__ = [
     "fit",
     "init_params",
     "load_checkpoint",
+    "run_epoch",
 ]
-
-CHECKPOINT_FORMAT = CHECKPOINT_PREFIX + "1"
-# what resuming reads besides the arrays: a checkpoint without them is corrupt
-_CHECKPOINT_META = ("history", "rng_state", "stop_reason", "best_value", "best_epoch", "wait")
 
 Callback = Callable[[int, dict[str, float], np.ndarray], "bool | None"]
 """Called after every epoch as ``callback(epoch, logs, params)``; returning True stops training."""
@@ -187,79 +182,6 @@ def evaluate(
     return {"loss": loss_fn.value(y_pred, ys), "accuracy": acc, "hinge_accuracy": hacc}
 
 
-# ----------------------------------------------------------------------------- checkpoints
-
-
-def _fingerprint(dataset: Dataset) -> str:
-    h = hashlib.sha256()
-    for arr in (dataset.x_train, dataset.y_train):
-        a = np.ascontiguousarray(arr)
-        h.update(str(a.shape).encode())
-        h.update(a.tobytes())
-    return h.hexdigest()[:16]
-
-
-def _write_checkpoint(path: Path, state: dict[str, Any]) -> None:
-    """Write ``state`` to ``path`` atomically (temp file in the same directory, then os.replace)."""
-    arrays: dict[str, np.ndarray] = {
-        "format": np.array(CHECKPOINT_FORMAT),
-        "params": np.asarray(state["params"], dtype=np.float64),
-        "epoch": np.array(state["epoch"], dtype=np.int64),
-    }
-    if state.get("best_params") is not None:
-        arrays["best_params"] = np.asarray(state["best_params"], dtype=np.float64)
-    opt_scalars: dict[str, Any] = {}
-    for k, v in state["optimizer"].items():
-        if isinstance(v, np.ndarray):
-            arrays[f"opt.{k}"] = v
-        else:
-            opt_scalars[k] = v.item() if isinstance(v, np.generic) else v
-    meta = {k: v for k, v in state.items() if k not in ("params", "best_params", "optimizer", "epoch")}
-    meta["optimizer_scalars"] = opt_scalars
-    arrays["meta"] = np.array(json.dumps(meta))
-    buf = io.BytesIO()
-    np.savez(buf, **arrays)
-    atomic_write_bytes(path, buf.getvalue())
-
-
-def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read a checkpoint written by :func:`fit` into a dict.
-
-    Keys: ``params``, ``epoch``, ``history``, ``optimizer`` (a state dict),
-    ``rng_state``, ``stop_reason``, ``best_params``, ``best_value``, ``best_epoch``,
-    ``wait``, ``monitor``, ``loss``, ``seed``, ``batch_size``, ``data_fingerprint``.
-
-    Example:
-        >>> ckpt = load_checkpoint("run.npz")  # doctest: +SKIP
-        >>> ckpt["epoch"], ckpt["history"][-1]["loss"]  # doctest: +SKIP
-    """
-    p = Path(path)
-    files = read_numpy(p, what="checkpoint", error=CheckpointError, checkpoint_params=False)
-    if not isinstance(files, dict):
-        raise CheckpointError(f"{p} is not a qcomp.train checkpoint: it holds one array (a .npy file);"
-                              f" checkpoints are the .npz files 'qcomp train --save' writes")
-    if "format" not in files or str(files["format"]) != CHECKPOINT_FORMAT:
-        raise CheckpointError(f"{p} is not a qcomp.train checkpoint (format {CHECKPOINT_FORMAT})")
-    try:
-        meta = json.loads(str(files["meta"]))
-        state: dict[str, Any] = dict(meta)
-        state["params"] = files["params"].astype(np.float64)
-        state["epoch"] = int(files["epoch"])
-        state["best_params"] = files.get("best_params")
-        opt = dict(meta.pop("optimizer_scalars"))
-        state.pop("optimizer_scalars", None)
-        for k, v in files.items():
-            if k.startswith("opt."):
-                opt[k[4:]] = v
-        state["optimizer"] = opt
-        missing = [k for k in _CHECKPOINT_META if k not in state]
-        if missing or not isinstance(state["history"], list):
-            raise KeyError(", ".join(missing) or "history")
-    except (KeyError, ValueError, TypeError, AttributeError) as exc:
-        raise CheckpointError(f"corrupt checkpoint {p}: {exc}") from None
-    return state
-
-
 # ----------------------------------------------------------------------------- fit
 
 
@@ -355,7 +277,62 @@ def fit(
         >>> res.history[-1]["loss"] < res.history[0]["loss"], res.test_metrics["accuracy"]
         (True, 1.0)
     """
-    # ---- configuration checks (cheap, before any training work)
+    epochs, batch_size, loss_fn, opt, params = _checked_options(
+        model, params0, dataset, loss, optimizer, epochs, batch_size, early_stopping_patience)
+    has_val = dataset.has_validation
+    monitor = "val_loss" if has_val else "loss"
+    if early_stopping_patience is not None and not has_val:
+        warnings.warn(
+            "early stopping without a validation split monitors the training loss",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    state = TrainState.start(params, opt, seed)
+    run = RunInfo(monitor=monitor, loss=loss_fn.name, seed=int(seed), batch_size=batch_size,
+                  data_fingerprint=data_fingerprint(dataset))
+    resumed_from: int | None = None
+    if resume_from is not None:
+        if restore(resume_from, state, run, stacklevel=2) == "early_stopping":
+            epochs = state.epoch  # that run is over: return its result without training
+            state.stop_reason = "early_stopping"
+        resumed_from = state.epoch
+
+    ckpt = Path(checkpoint_path) if checkpoint_path is not None else None
+    callbacks = list(callbacks or [])
+    show = bool(progress) and bool(getattr(sys.stderr, "isatty", lambda: False)())
+    written: int | None = None  # the epoch of the checkpoint this call wrote
+
+    try:
+        for epoch in range(state.epoch + 1, epochs + 1):
+            logs = run_epoch(model, state, dataset, loss_fn, epoch=epoch, epochs=epochs, batch_size=batch_size,
+                             show=show, eval_batch_size=eval_batch_size)
+            reason = _end_epoch(state, epoch, logs, monitor, min_delta, early_stopping_patience, callbacks)
+            if ckpt is not None:
+                save_checkpoint(ckpt, state, reason, run)
+                written = epoch
+            if reason != "completed":
+                state.stop_reason = reason
+                break
+    except KeyboardInterrupt as exc:
+        if isinstance(exc, TrainingInterrupted):
+            raise
+        raise TrainingInterrupted(_result(state, "interrupted", restore_best, monitor, ckpt, resumed_from,
+                                          written)) from exc
+
+    final = _result(state, state.stop_reason, restore_best, monitor, ckpt, resumed_from, written)
+    if evaluate_test:
+        final.test_metrics = evaluate(model, final.params, dataset.x_test, dataset.y_test,
+                                      loss_fn, batch_size=eval_batch_size)
+    return final
+
+
+def _checked_options(model: Any, params0: np.ndarray, dataset: Any, loss: str | Loss,
+                     optimizer: str | Optimizer, epochs: int, batch_size: int,
+                     early_stopping_patience: int | None) -> tuple[int, int, Loss, Optimizer, np.ndarray]:
+    """Check :func:`fit`'s options and data (cheap, before any training work).
+
+    Returns ``(epochs, batch_size, loss, optimizer, params)`` with params a float64 copy of ``params0``.
+    """
     if not isinstance(dataset, Dataset):
         raise TrainConfigError(f"dataset must be a qcomp.train.Dataset, got {type(dataset).__name__}")
     if not isinstance(model, Differentiable):
@@ -369,7 +346,6 @@ def fit(
         raise TrainConfigError(f"batch_size must be a positive integer, got {batch_size}")
     if early_stopping_patience is not None and int(early_stopping_patience) < 0:
         raise TrainConfigError(f"early_stopping_patience must be >= 0, got {early_stopping_patience}")
-    epochs, batch_size = int(epochs), int(batch_size)
     loss_fn = get_loss(loss)
     opt = get_optimizer(optimizer)
     params = np.array(params0, dtype=np.float64, copy=True)
@@ -387,180 +363,111 @@ def fit(
         validate_dataset(dataset, expected_features=int(n_inputs_attr))
     n_outputs = _forward(model, params, dataset.x_train[:1]).shape[1]
     _check_labels(loss_fn, dataset, n_outputs)
+    return int(epochs), int(batch_size), loss_fn, opt, params
 
-    has_val = dataset.has_validation
-    monitor = "val_loss" if has_val else "loss"
-    if early_stopping_patience is not None and not has_val:
-        warnings.warn(
-            "early stopping without a validation split monitors the training loss",
-            RuntimeWarning,
-            stacklevel=2,
-        )
-    rng = np.random.default_rng(seed)
-    fingerprint = _fingerprint(dataset)
-    history: list[dict[str, float]] = []
-    start_epoch = 0
-    best_value = float("inf")
-    best_epoch: int | None = None
-    best_params: np.ndarray | None = None
-    wait = 0
-    stop_reason = "completed"
-    resumed_from: int | None = None
 
-    # ---- resume
-    if resume_from is not None:
-        ck = load_checkpoint(resume_from)
-        if ck["params"].shape != params.shape:
-            raise CheckpointError(
-                f"checkpoint {resume_from} has {ck['params'].shape[0]} parameters, "
-                f"the model has {params.shape[0]}"
-            )
-        for key, now in (("loss", loss_fn.name), ("batch_size", batch_size), ("seed", int(seed)),
-                         ("data_fingerprint", fingerprint)):
-            if ck.get(key) != now:
-                warnings.warn(
-                    f"resuming with a different {key} than the checkpoint "
-                    f"({ck.get(key)!r} -> {now!r}); the run will not reproduce an uninterrupted one",
-                    RuntimeWarning,
-                    stacklevel=2,
-                )
-        opt.load_state_dict(ck["optimizer"])
-        params = ck["params"].copy()
-        start_epoch = resumed_from = ck["epoch"]
-        history = [dict(h) for h in ck["history"]]
-        rng.bit_generator.state = ck["rng_state"]
-        best_value = float(ck["best_value"]) if ck["best_value"] is not None else float("inf")
-        best_epoch = ck["best_epoch"]
-        best_params = None if ck["best_params"] is None else ck["best_params"].copy()
-        wait = int(ck["wait"])
-        if ck["stop_reason"] == "early_stopping":
-            start_epoch = epochs = max(start_epoch, ck["epoch"])
-            stop_reason = "early_stopping"
+def run_epoch(model: Differentiable, state: TrainState, dataset: Dataset, loss_fn: Loss, *, epoch: int,
+              epochs: int, batch_size: int, show: bool = False,
+              eval_batch_size: int | None = None) -> dict[str, float]:
+    """One pass over the shuffled training split: an optimizer step per minibatch, then validation.
 
-    ckpt = Path(checkpoint_path) if checkpoint_path is not None else None
-    callbacks = list(callbacks or [])
-    show = bool(progress) and bool(getattr(sys.stderr, "isatty", lambda: False)())
+    Updates ``state.params``, the optimizer and ``state.rng`` in place and returns the epoch's logs:
+    the batch-weighted mean training loss/accuracy (Keras style, no extra pass), ``val_*`` with a
+    validation split, and ``time_s``. ``show`` draws a tqdm bar on stderr.
+    """
+    t0 = time.perf_counter()
     n_train = dataset.n_train
-    n_batches = -(-n_train // batch_size)
-
-    def snapshot(done_params: np.ndarray, epoch: int, reason: str) -> TrainResult:
-        final = done_params
-        if restore_best and best_params is not None:
-            final = best_params
-        return TrainResult(
-            params=final.copy(),
-            history=[dict(h) for h in history],
-            epochs_completed=epoch,
-            stop_reason=reason,
-            monitor=monitor,
-            best_epoch=best_epoch,
-            best_value=None if best_epoch is None else best_value,
-            best_params=None if best_params is None else best_params.copy(),
-            checkpoint_path=None if ckpt is None else str(ckpt),
-            resumed_from_epoch=resumed_from,
-            # the epoch in the checkpoint this call wrote (None: nothing written, e.g. Ctrl-C in epoch 1)
-            extra={"checkpoint_epoch": ckpt_epoch},
-        )
-
-    ckpt_epoch: int | None = None
-    epoch_done = start_epoch
-    params_done = params.copy()
+    tot_loss = tot_acc = tot_hacc = 0.0
+    seen = 0
+    bar = tqdm(
+        total=-(-n_train // batch_size), desc=f"epoch {epoch}/{epochs}", unit="batch",
+        disable=not show, leave=True, file=sys.stderr,
+    )
     try:
-        for epoch in range(start_epoch + 1, epochs + 1):
-            t0 = time.perf_counter()
-            tot_loss = tot_acc = tot_hacc = 0.0
-            seen = 0
-            bar = tqdm(
-                total=n_batches, desc=f"epoch {epoch}/{epochs}", unit="batch",
-                disable=not show, leave=True, file=sys.stderr,
-            )
-            try:
-                for b, idx in enumerate(iterate_minibatches(n_train, batch_size, rng), start=1):
-                    xb, yb = dataset.x_train[idx], dataset.y_train[idx]
-                    y_pred, g = _value_and_grad(model, params, xb, yb, loss_fn)
-                    value = loss_fn.value(y_pred, yb)
-                    if not np.isfinite(value):
-                        raise TrainingError(
-                            f"non-finite training loss at epoch {epoch}, batch {b} "
-                            "(try a smaller learning rate)"
-                        )
-                    if g.shape != params.shape:
-                        raise TrainingError(
-                            f"model.vjp returned shape {g.shape}, expected {params.shape}"
-                        )
-                    if not np.all(np.isfinite(g)):
-                        raise TrainingError(f"non-finite gradient at epoch {epoch}, batch {b}")
-                    params = opt.step(params, g)
-                    acc, hacc = _batch_metrics(y_pred, yb)
-                    k = idx.shape[0]
-                    seen += k
-                    tot_loss += value * k
-                    tot_acc += acc * k
-                    tot_hacc += hacc * k
-                    if show:
-                        bar.set_postfix(loss=_fmt(tot_loss / seen), acc=_fmt(tot_acc / seen), refresh=False)
-                    bar.update(1)
-                logs: dict[str, float] = {
-                    "epoch": epoch,
-                    "loss": tot_loss / seen,
-                    "accuracy": tot_acc / seen,
-                    "hinge_accuracy": tot_hacc / seen,
-                }
-                if has_val:
-                    vm = evaluate(model, params, dataset.x_val, dataset.y_val, loss_fn,
-                                  batch_size=eval_batch_size)
-                    logs.update({f"val_{k}": v for k, v in vm.items()})
-                logs["time_s"] = time.perf_counter() - t0
-                if show:
-                    post = {"loss": _fmt(logs["loss"]), "acc": _fmt(logs["accuracy"])}
-                    if has_val:
-                        post.update(val_loss=_fmt(logs["val_loss"]), val_acc=_fmt(logs["val_accuracy"]))
-                    bar.set_postfix(post)
-            finally:
-                bar.close()
+        for b, idx in enumerate(iterate_minibatches(n_train, batch_size, state.rng), start=1):
+            xb, yb = dataset.x_train[idx], dataset.y_train[idx]
+            y_pred, g = _value_and_grad(model, state.params, xb, yb, loss_fn)
+            value = loss_fn.value(y_pred, yb)
+            if not np.isfinite(value):
+                raise TrainingError(
+                    f"non-finite training loss at epoch {epoch}, batch {b} "
+                    "(try a smaller learning rate)"
+                )
+            if g.shape != state.params.shape:
+                raise TrainingError(
+                    f"model.vjp returned shape {g.shape}, expected {state.params.shape}"
+                )
+            if not np.all(np.isfinite(g)):
+                raise TrainingError(f"non-finite gradient at epoch {epoch}, batch {b}")
+            state.params = state.optimizer.step(state.params, g)
+            acc, hacc = _batch_metrics(y_pred, yb)
+            k = idx.shape[0]
+            seen += k
+            tot_loss += value * k
+            tot_acc += acc * k
+            tot_hacc += hacc * k
+            if show:
+                bar.set_postfix(loss=_fmt(tot_loss / seen), acc=_fmt(tot_acc / seen), refresh=False)
+            bar.update(1)
+        logs: dict[str, float] = {
+            "epoch": epoch,
+            "loss": tot_loss / seen,
+            "accuracy": tot_acc / seen,
+            "hinge_accuracy": tot_hacc / seen,
+        }
+        has_val = dataset.has_validation
+        if has_val:
+            vm = evaluate(model, state.params, dataset.x_val, dataset.y_val, loss_fn,
+                          batch_size=eval_batch_size)
+            logs.update({f"val_{k}": v for k, v in vm.items()})
+        logs["time_s"] = time.perf_counter() - t0
+        if show:
+            post = {"loss": _fmt(logs["loss"]), "acc": _fmt(logs["accuracy"])}
+            if has_val:
+                post.update(val_loss=_fmt(logs["val_loss"]), val_acc=_fmt(logs["val_accuracy"]))
+            bar.set_postfix(post)
+    finally:
+        bar.close()
+    return logs
 
-            history.append(logs)
-            current = logs[monitor]
-            if current < best_value - min_delta:
-                best_value, best_epoch, best_params, wait = current, epoch, params.copy(), 0
-            else:
-                wait += 1
-            reason = "completed"
-            if early_stopping_patience is not None and wait >= int(early_stopping_patience) and wait > 0:
-                reason = "early_stopping"
-            for cb in callbacks:
-                if cb(epoch, dict(logs), params.copy()) and reason == "completed":
-                    reason = "callback"
-            epoch_done, params_done = epoch, params.copy()
-            if ckpt is not None:
-                _write_checkpoint(ckpt, {
-                    "params": params,
-                    "epoch": epoch,
-                    "optimizer": opt.state_dict(),
-                    "history": history,
-                    "rng_state": rng.bit_generator.state,
-                    "stop_reason": reason,
-                    "best_value": None if best_epoch is None else best_value,
-                    "best_epoch": best_epoch,
-                    "best_params": best_params,
-                    "wait": wait,
-                    "monitor": monitor,
-                    "loss": loss_fn.name,
-                    "seed": int(seed),
-                    "batch_size": batch_size,
-                    "data_fingerprint": fingerprint,
-                })
-                ckpt_epoch = epoch
-            if reason != "completed":
-                stop_reason = reason
-                break
-    except KeyboardInterrupt as exc:
-        if isinstance(exc, TrainingInterrupted):
-            raise
-        raise TrainingInterrupted(snapshot(params_done, epoch_done, "interrupted")) from exc
 
-    result = snapshot(params_done, epoch_done, stop_reason)
-    if evaluate_test:
-        result.test_metrics = evaluate(model, result.params, dataset.x_test, dataset.y_test,
-                                       loss_fn, batch_size=eval_batch_size)
-    return result
+def _end_epoch(state: TrainState, epoch: int, logs: dict[str, float], monitor: str, min_delta: float,
+               patience: int | None, callbacks: list[Callback]) -> str:
+    """Record ``epoch`` in ``state`` (history, best value, callbacks) and say whether to stop:
+    ``"completed"`` to go on, ``"early_stopping"`` or ``"callback"``."""
+    state.history.append(logs)
+    state.track_best(epoch, logs[monitor], min_delta)
+    reason = "completed"
+    if patience is not None and state.wait >= int(patience) and state.wait > 0:
+        reason = "early_stopping"
+    for cb in callbacks:
+        if cb(epoch, dict(logs), state.params.copy()) and reason == "completed":
+            reason = "callback"
+    # only now is the epoch complete: Ctrl-C in a callback reports the epoch before
+    state.epoch, state.epoch_params = epoch, state.params.copy()
+    return reason
+
+
+def _result(state: TrainState, reason: str, restore_best: bool, monitor: str, checkpoint: Path | None,
+            resumed_from: int | None, checkpoint_epoch: int | None) -> TrainResult:
+    """The :class:`TrainResult` of ``state`` after its last completed epoch.
+
+    ``checkpoint_epoch`` is the epoch in the checkpoint this call wrote (None when it wrote none,
+    e.g. after Ctrl-C in its first epoch).
+    """
+    final = state.epoch_params
+    if restore_best and state.best_params is not None:
+        final = state.best_params
+    return TrainResult(
+        params=final.copy(),
+        history=[dict(h) for h in state.history],
+        epochs_completed=state.epoch,
+        stop_reason=reason,
+        monitor=monitor,
+        best_epoch=state.best_epoch,
+        best_value=None if state.best_epoch is None else state.best_value,
+        best_params=None if state.best_params is None else state.best_params.copy(),
+        checkpoint_path=None if checkpoint is None else str(checkpoint),
+        resumed_from_epoch=resumed_from,
+        extra={"checkpoint_epoch": checkpoint_epoch},
+    )

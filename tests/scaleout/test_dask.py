@@ -235,3 +235,93 @@ def test_train_cli_scheduler_errors(tmp_path, capsys):
     assert main(base + ["--workers", "0"]) == 1
     assert "--workers must be a positive integer" in capsys.readouterr().err
     assert not (tmp_path / "p.npz").exists()
+
+
+# -- the verbs DistributedSimulator gained to match SimulatorLike ------------------------------------
+
+def test_distributed_simulator_is_simulator_like(executor, model):
+    from qcomp.backends.interface import SimulatorLike
+
+    dist = DistributedSimulator(model, executor)
+    assert isinstance(dist, SimulatorLike) and isinstance(model.simulator(executor=executor), SimulatorLike)
+
+
+def test_state_sample_and_hessian_equal_local_simulator(executor, model):
+    from qcomp.backends.simulator import Simulator
+
+    local = Simulator(model.optimized("sim"))  # the program DistributedSimulator(model) runs
+    dist = DistributedSimulator(model, executor, shards=3)
+    w, x, _ = _data(model, 7)
+    np.testing.assert_allclose(dist.state(w, x), local.state(w, x), rtol=0, atol=1e-12)
+    # one generator over the rows in order: the same counts as in this process, for any sharding
+    assert dist.sample(w, x, shots=200, seed=11) == local.sample(w, x, shots=200, seed=11)
+    assert dist.sample(w, x[:2], shots=50, seed=3, qubits=[4, 0]) == local.sample(w, x[:2], shots=50, seed=3,
+                                                                                   qubits=[4, 0])
+    h = dist.hessian(w, x[:3])
+    assert h.shape == (3, model.num_outputs, model.num_params, model.num_params)
+    np.testing.assert_allclose(h, local.hessian(w, x[:3]), rtol=0, atol=1e-10)
+    np.testing.assert_allclose(dist.hessian(w, x[:3], wrt="inputs"), local.hessian(w, x[:3], wrt="inputs"),
+                               rtol=0, atol=1e-10)
+    with pytest.raises(InputError, match="shots must be a positive integer"):  # raised on the worker
+        dist.sample(w, x, shots=0)
+
+
+def test_value_and_vjp_numbers_rows_in_the_whole_batch(executor, model):
+    local = model.simulator()
+    dist = DistributedSimulator(model, executor, shards=3)
+    w, x, cot = _data(model, 10, seed=2)
+    seen = []
+
+    def cotangent(values, rows):
+        seen.append((rows.start, rows.stop))
+        return cot[rows] * values  # depends on the rows: a wrong row offset would show
+
+    v_local, g_local = local.value_and_vjp(w, x, cotangent)
+    v, g = dist.value_and_vjp(w, x, cotangent)
+    np.testing.assert_allclose(v, v_local, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(g, g_local, rtol=0, atol=1e-12)
+    W = np.random.default_rng(1).normal(size=(10, model.num_params))
+    v, G = dist.value_and_vjp(W, x, cotangent)
+    assert G.shape == (10, model.num_params)
+    np.testing.assert_allclose(G, local.value_and_vjp(W, x, cotangent)[1], rtol=0, atol=1e-12)
+    with pytest.raises(InputError, match="cotangent_fn must be a function"):
+        dist.value_and_vjp(w, x, "not a function")
+
+
+def test_plans_and_memory_are_the_workers(executor, model):
+    from qcomp.backends.simulator import Simulator
+
+    dist = DistributedSimulator(model, executor, shards=2)
+    mine = Simulator(model.optimized("sim"), threads=1)
+    assert dist.describe().endswith(mine.describe()) and dist.state_passes() == mine.state_passes()
+    assert dist.memory_plan(11, gradient=True) == mine.memory_plan(6, gradient=True)  # the larger shard
+
+
+def test_model_state_and_sample_are_about_the_declared_qubits(executor):
+    # q[1] is idle and q[2] is measured only: the "sim" program drops qubits that the state keeps
+    m = qcomp.compile("qubit q[3]; param t; ry(t) q[0]; cx q[0], q[2]; expect z(q[0]); measure q[2];",
+                      cache=False)
+    local, dist = m.simulator(), m.simulator(executor=executor)
+    t = np.array([0.7])
+    assert dist.state(t).shape == (1, 8)
+    np.testing.assert_allclose(dist.state(t), local.state(t), rtol=0, atol=1e-12)
+    assert dist.sample(t, shots=64, seed=5) == local.sample(t, shots=64, seed=5)
+    assert dist.sample(t, shots=64, seed=5, qubits=[0, 1]) == local.sample(t, shots=64, seed=5, qubits=[0, 1])
+
+
+def test_fit_on_the_cluster_uses_value_and_vjp_and_matches_local(executor):
+    from qcomp.train import Dataset, fit, get_optimizer
+
+    m = qcomp.compile(TRAIN_SRC, cache=False)
+    rng = np.random.default_rng(0)
+    x = rng.uniform(size=(40, 16))
+    y = np.where(x[:, :8].sum(axis=1) > x[:, 8:].sum(axis=1), 1, -1)
+    data = Dataset(x[:30], y[:30], x[30:], y[30:])
+    dist = m.simulator(executor=executor)
+    calls = []
+    real = dist.value_and_vjp
+    dist.value_and_vjp = lambda *a: calls.append(1) or real(*a)
+    runs = [fit(sim, init_params(8, seed=1), data, optimizer=get_optimizer("adam", lr=0.1), epochs=2,
+                batch_size=8, progress=False) for sim in (m.simulator(), dist)]
+    assert len(calls) == 8  # 4 batches x 2 epochs, one round trip each
+    np.testing.assert_allclose(runs[1].params, runs[0].params, rtol=0, atol=1e-12)
