@@ -8,7 +8,7 @@ import pickle
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -496,6 +496,24 @@ class DistributedSimulator:
         """d expval / d params (B, n_outputs, n_params), rows computed on the workers."""
         parts, _, _ = self._dispatch("gradient", params, inputs, (method,))
         return np.concatenate(parts, axis=0)
+
+    def outputs(self, params: Any = None, inputs: Any = None, outputs: Sequence[Any] | None = None,
+                seed: int | None = None) -> list[np.ndarray]:
+        """Each output kind (default: the program's) per row, as Simulator.outputs; the expectation
+        values, probabilities and states it needs are computed on the workers."""
+        from .backends.outputs import evaluate
+
+        return evaluate(self, self.program.outputs if outputs is None else tuple(outputs), params, inputs, seed)
+
+    def with_observables(self, observables: tuple[Any, ...]) -> "DistributedSimulator":
+        """The same circuit, executor and options with other ``expect`` outputs (cached)."""
+        cache = self.__dict__.setdefault("_observable_sims", {})
+        other = cache.get(observables)
+        if other is None:
+            program = self.program.with_circuit(self.program.circuit, observables=observables)
+            other = cache[observables] = DistributedSimulator(program, self.executor, shards=self.shards,
+                                                              **self.options)
+        return other
 
     def hessian(self, params: Any, inputs: Any = None, method: str = "parameter-shift",
                 wrt: str = "params") -> np.ndarray:

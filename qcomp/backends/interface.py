@@ -54,14 +54,19 @@ class SimulatorLike(Protocol):
         """Final state vectors (B, 2**n); index bit k is qubit k."""
         ...
 
-    # -- derivatives ---------------------------------------------------------------------------
-    def gradient(self, params: Any = None, inputs: Any = None, method: str = "adjoint") -> np.ndarray:
-        """d expval / d params, (B, n_outputs, n_params)."""
+    def outputs(self, params: Any = None, inputs: Any = None, outputs: Sequence[Any] | None = None,
+                seed: int | None = None) -> list[np.ndarray]:
+        """The value of each output kind (default: the program's) per row, (B, *shape) each."""
         ...
 
-    def hessian(self, params: Any, inputs: Any = None, method: str = "parameter-shift",
-                wrt: str = "params") -> np.ndarray:
-        """Second derivatives (B, n_outputs, n, n) with respect to ``wrt`` (params or inputs)."""
+    def with_observables(self, observables: tuple[Any, ...]) -> "SimulatorLike":
+        """The same circuit and options with other ``expect`` outputs."""
+        ...
+
+    # -- derivatives ---------------------------------------------------------------------------
+    def gradient(self, params: Any = None, inputs: Any = None, method: str = "adjoint") -> np.ndarray:
+        """d expval / d params, (B, n_outputs, n_params), by the adjoint method (other methods and
+        Hessians: ``qcomp.gradients.GradientMethods``, which DistributedSimulator also offers)."""
         ...
 
     def vjp(self, params: Any, inputs: Any, cotangent: Any) -> np.ndarray:

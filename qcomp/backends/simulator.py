@@ -625,6 +625,7 @@ class Simulator:
         return grad, values
 
     # -- declared outputs --------------------------------------------------------------
+    @property
     def options(self) -> dict[str, Any]:
         """The constructor options of this simulator, to build another one like it."""
         return dict(self._options)
@@ -635,7 +636,7 @@ class Simulator:
         other = cache.get(observables)
         if other is None:
             program = self.program.with_circuit(self.program.circuit, observables=observables)
-            other = cache[observables] = Simulator(program, **self.options())
+            other = cache[observables] = Simulator(program, **self.options)
         return other
 
     def outputs(self, params: ArrayLike = None, inputs: ArrayLike = None, outputs: Sequence[Any] | None = None,

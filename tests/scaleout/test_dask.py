@@ -248,8 +248,12 @@ def test_distributed_simulator_is_simulator_like(executor, model):
 
 def test_state_sample_and_hessian_equal_local_simulator(executor, model):
     from qcomp.backends.simulator import Simulator
+    from qcomp.gradients import GradientMethods
 
-    local = Simulator(model.optimized("sim"))  # the program DistributedSimulator(model) runs
+    class Local(GradientMethods, Simulator):
+        pass
+
+    local = Local(model.optimized("sim"))  # the program DistributedSimulator(model) runs
     dist = DistributedSimulator(model, executor, shards=3)
     w, x, _ = _data(model, 7)
     np.testing.assert_allclose(dist.state(w, x), local.state(w, x), rtol=0, atol=1e-12)
@@ -325,3 +329,16 @@ def test_fit_on_the_cluster_uses_value_and_vjp_and_matches_local(executor):
                 batch_size=8, progress=False) for sim in (m.simulator(), dist)]
     assert len(calls) == 8  # 4 batches x 2 epochs, one round trip each
     np.testing.assert_allclose(runs[1].params, runs[0].params, rtol=0, atol=1e-12)
+
+
+def test_output_kinds_equal_local_simulator(executor, model):
+    from qcomp.ir.outputs import Probabilities, Variance
+
+    dist = model.simulator(executor=executor)
+    local = model.simulator()
+    w, x, _ = _data(model, 5)
+    obs = model.optimized("sim").observables[0]
+    kinds = [Variance(obs), Probabilities((0,))]
+    for a, b in zip(dist.outputs(w, x, outputs=kinds), local.outputs(w, x, outputs=kinds)):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(np.stack(dist.outputs(w, x), axis=1), local.expval(w, x), rtol=0, atol=1e-12)
