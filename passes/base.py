@@ -47,6 +47,12 @@ class Pass:
         return out
 
     @classmethod
+    def available(cls) -> bool:
+        """Whether the pass can run here; one needing an optional extra says False without it, and
+        the presets skip it."""
+        return True
+
+    @classmethod
     def description(cls) -> str:
         doc = (cls.__doc__ or "").strip().splitlines()
         return doc[0] if doc else ""

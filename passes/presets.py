@@ -71,7 +71,7 @@ def preset_pipeline(level: int, target: str = "qasm") -> list[Pass]:
     out: list[Pass] = []
     for name, opts in preset_spec(level, target):
         cls = REGISTRY[name]
-        if not getattr(cls, "available", lambda: True)():
+        if not cls.available():
             continue
         fields = set(getattr(cls, "__dataclass_fields__", {}))
         out.append(make_pass(name, {k: v for k, v in opts.items() if k in fields}))
