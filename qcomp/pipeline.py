@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-from .cache import CompileCache, default_cache, derive_key, source_key
 from .errors import QCompError
 from .frontend import DEFAULT_MAX_OPS, DEFAULT_MAX_QUBITS
 from .ir.program import Program
 
 if TYPE_CHECKING:
+    from .cache import CompileCache
     from .passes import Pass
 
 __all__ = ["DEFAULT_LEVEL", "STATE_TARGET", "TARGETS", "Lowered", "build", "keeps_state", "lower", "pass_list",
@@ -55,6 +55,7 @@ def lower(source: str | os.PathLike, *, max_qubits: int = DEFAULT_MAX_QUBITS, ma
           cache: bool = True) -> Lowered:
     """Parse and lower a ``.q``/``.qasm`` file path or .q source text, through the compile cache
     unless ``cache`` is false, ``QCOMP_NO_CACHE`` is set or the cache directory is unusable."""
+    from .cache import default_cache, source_key
     from .frontend import parse, parse_file
 
     is_path = isinstance(source, os.PathLike) or (isinstance(source, str) and _looks_like_path(source))
@@ -149,5 +150,7 @@ def build(source: Program | Lowered | str | os.PathLike, level: int = DEFAULT_LE
 
     if not cache or lowered.key is None or lowered.store is None or verify_each or print_ir_after_all is not None:
         return run()
+    from .cache import derive_key
+
     key = derive_key(lowered.key, level=level, passes=passes, target=target)
     return lowered.store.get_or_build(f"program-{target}", key, run, Program)
