@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from dataclasses import dataclass, field
-from typing import Callable, ClassVar, Literal, Sequence
+from typing import Callable, ClassVar, Literal, Sequence, get_args
 
 from qcomp.ir.gc_pause import paused_gc
 from qcomp.ir.program import Program
@@ -16,7 +16,7 @@ from qcomp.ir.program import Program
 #   (gates, qubits or the wire order may change, so the state is not comparable);
 # "nothing": the result computes something else (param-shift's shift-slot program).
 Preserves = Literal["state", "outputs", "nothing"]
-PRESERVES: tuple[str, ...] = ("state", "outputs", "nothing")
+PRESERVES: tuple[str, ...] = get_args(Preserves)
 
 
 @dataclass(frozen=True)
@@ -37,9 +37,9 @@ class Pass:
         raise NotImplementedError
 
     def apply(self, program: Program, verify: bool = False) -> Program:
-        """``run`` with the cyclic GC paused (passes build many small acyclic objects; a
-        generation-2 sweep over a large IR cost more than some passes), then, with ``verify``,
-        the IR verifier on the result."""
+        """``run`` with the cyclic GC paused (passes build many small acyclic objects, and sweeps
+        over a large IR find nothing to free; see qcomp.ir.gc_pause), then, with ``verify``, the
+        IR verifier on the result."""
         with paused_gc():
             out = self.run(program)
         if verify:

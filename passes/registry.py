@@ -24,8 +24,9 @@ from .light_cone import LightCone
 from .merge_rotations import MergeRotations
 from .param_shift import ParamShift
 
-# Every pass: adding one is its module plus its line here (and the import above). A pass that needs an optional extra imports it inside ``run`` and says
-# whether it can run with ``available()`` (consolidate-2q), so this table never needs the extra.
+# Every pass: adding one is its module plus its import and its line here. A pass that needs an
+# optional extra imports it inside ``run`` and says whether it can run with ``available()``
+# (consolidate-2q), so building this table never needs the extra.
 ALL_PASSES: tuple[type[Pass], ...] = (
     BasisTranslation,
     CancelInverses,
