@@ -18,8 +18,8 @@ from qcomp.ir.ops import Operation
 from qcomp.ir.circuit import Circuit
 from qcomp.ir.program import Program
 
-from .base import Pass, register
-from .commutation import TWO_PI, angle_sum, paused_gc, rem
+from .base import Pass
+from .commutation import TWO_PI, angle_sum, rem
 
 PI = math.pi
 HALF_PI = math.pi / 2
@@ -43,7 +43,6 @@ def parse_basis(basis: str | Sequence[str]) -> tuple[str, ...]:
     return tuple(basis)
 
 
-@register
 @dataclass(frozen=True)
 class BasisTranslation(Pass):
     """Translate to a hardware basis (default rz,sx,x,cx; also rz,ry,cx / u,cx / rx,rz,cz ...), resynthesising 1-qubit runs."""
@@ -57,10 +56,6 @@ class BasisTranslation(Pass):
         _plan(basis)  # validate early: a bad basis is a user error
 
     def run(self, program: Program) -> Program:
-        with paused_gc():
-            return self._run(program)
-
-    def _run(self, program: Program) -> Program:
         plan = _plan(self.basis)
         ops = translate_ops(program.circuit.ops(), plan)
         return program.with_circuit(Circuit.from_ops(program.num_qubits, ops, checked=True))

@@ -7,11 +7,10 @@ from dataclasses import dataclass
 from qcomp.ir.circuit import Circuit
 from qcomp.ir.program import Program
 
-from .base import Pass, register
-from .commutation import cancel_and_merge, paused_gc
+from .base import Pass
+from .commutation import cancel_and_merge
 
 
-@register
 @dataclass(frozen=True)
 class CancelInverses(Pass):
     """Cancel inverse pairs (h h, cx cx, s sdg, rx(a) rx(-a), ...) across commuting gates (window = gates looked past per wire)."""
@@ -25,10 +24,6 @@ class CancelInverses(Pass):
             raise ValueError("window must be at least 1")
 
     def run(self, program: Program) -> Program:
-        with paused_gc():
-            return self._run(program)
-
-    def _run(self, program: Program) -> Program:
         ops = program.circuit.ops()
         out = cancel_and_merge(ops, program.num_qubits, cancel=True, merge=self.merge, window=self.window)
         return program.with_circuit(Circuit.from_ops(program.num_qubits, out, checked=True))

@@ -10,7 +10,6 @@ from typing import Sequence
 import numpy as np
 
 from qcomp.ir.expr import Const, Expr, add
-from qcomp.ir.gc_pause import paused_gc  # noqa: F401 - the passes import it from here
 from qcomp.ir.gates import GATES, ROTATIONS
 from qcomp.ir.ops import Operation
 

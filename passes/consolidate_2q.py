@@ -14,8 +14,7 @@ from qcomp.ir.expr import Const
 from qcomp.ir.ops import Operation
 from qcomp.ir.program import Program
 
-from .base import Pass, register
-from .commutation import paused_gc
+from .base import Pass
 
 # cx-equivalent cost of each constant two-qubit gate as written (what basis translation makes of it)
 CX_COST = {"cx": 1, "cz": 1, "cy": 1, "ch": 1, "swap": 3, "rzz": 2, "rxx": 2, "ryy": 2, "cp": 2, "crz": 2,
@@ -159,7 +158,6 @@ def _two_cx_is_minimal(members: list[Operation], a: int) -> bool:
     return not ((sin_c < tol and (sin_t < tol or cos_t < tol)) or (sin_t < tol and cos_c < tol))
 
 
-@register
 @dataclass(frozen=True)
 class Consolidate2Q(Pass):
     """Collect runs of constant gates on one pair of qubits and resynthesise each run whose cx count
@@ -173,10 +171,6 @@ class Consolidate2Q(Pass):
     def run(self, program: Program) -> Program:
         if not available():
             raise PassError("consolidate-2q needs Qiskit's two-qubit decomposer: pip install 'qcomp[qiskit]'")
-        with paused_gc():
-            return self._run(program)
-
-    def _run(self, program: Program) -> Program:
         ops = program.circuit.ops()
         out: list[Operation | list[Operation] | None] = []
         # open block per qubit: [pair, output slot, member ops, cx cost]

@@ -11,8 +11,8 @@ from qcomp.ir.ops import Operation
 from qcomp.ir.circuit import Circuit
 from qcomp.ir.program import Program
 
-from .base import Pass, register
-from .commutation import ANGLE_TOL, ROTATION_PERIOD, paused_gc, rem
+from .base import Pass
+from .commutation import ANGLE_TOL, ROTATION_PERIOD, rem
 
 _TOL = 1e-12
 
@@ -63,7 +63,6 @@ def _normalize(op: Operation) -> Operation:
     return op if v == a.val else op.with_angles((Const(v),))
 
 
-@register
 @dataclass(frozen=True)
 class ConstantFold(Pass):
     """Simplify angles (constant expressions become numbers) and remove id and identity rotations (mod 2pi, crx/cry/crz mod 4pi)."""
@@ -72,10 +71,6 @@ class ConstantFold(Pass):
     normalize: bool = True  # reduce constant rotation angles into (-period/2, period/2]
 
     def run(self, program: Program) -> Program:
-        with paused_gc():
-            return self._run(program)
-
-    def _run(self, program: Program) -> Program:
         out = []
         changed = False
         for op in program.circuit.ops():

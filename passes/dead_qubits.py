@@ -8,22 +8,17 @@ from qcomp.ir.ops import Observable, PauliTerm
 from qcomp.ir.circuit import Circuit
 from qcomp.ir.program import Program
 
-from .base import Pass, register
-from .commutation import paused_gc
+from .base import Pass
 
 
-@register
 @dataclass(frozen=True)
 class DeadQubits(Pass):
     """Remove idle, unobserved qubits; Program.qubit_map keeps each remaining qubit's original index."""
 
     name = "dead-qubits"
+    preserves = "outputs"
 
     def run(self, program: Program) -> Program:
-        with paused_gc():
-            return self._run(program)
-
-    def _run(self, program: Program) -> Program:
         ops = program.circuit.ops()
         used = {q for op in ops for q in op.qubits}
         used |= set(program.measured)

@@ -8,22 +8,17 @@ from qcomp.ir.ops import Observable, Operation, PauliTerm
 from qcomp.ir.circuit import Circuit
 from qcomp.ir.program import Program
 
-from .base import Pass, register
-from .commutation import paused_gc
+from .base import Pass
 
 
-@register
 @dataclass(frozen=True)
 class ElideSwaps(Pass):
     """Remove swap gates by relabelling later gates, observables and measured qubits (programs with outputs only)."""
 
     name = "elide-swaps"
+    preserves = "outputs"
 
     def run(self, program: Program) -> Program:
-        with paused_gc():
-            return self._run(program)
-
-    def _run(self, program: Program) -> Program:
         ops = program.circuit.ops()
         if (not program.observables and not program.measured) or not any(op.name == "swap" for op in ops):
             # without outputs the whole state is the result: a relabelled state would differ

@@ -10,14 +10,13 @@ from qcomp.ir.circuit import Circuit
 from qcomp.ir.ops import Operation, make_unitary_op
 from qcomp.ir.program import Program
 
-from .base import Pass, register
+from .base import Pass
 
 
 def _fusable(op: Operation) -> bool:
     return len(op.qubits) == 1 and not op.is_parametric
 
 
-@register
 @dataclass(frozen=True)
 class Fuse1Q(Pass):
     """Merge runs of constant single-qubit gates into one 2x2 unitary (identity runs are dropped).

@@ -11,7 +11,7 @@ from qcomp.ir.circuit import Circuit
 from qcomp.ir.ops import Operation, make_unitary_op
 from qcomp.ir.program import Program
 
-from .base import Pass, register
+from .base import Pass
 
 
 @dataclass
@@ -121,7 +121,6 @@ def is_constant_op(op: Operation) -> bool:
     return not op.is_parametric
 
 
-@register
 @dataclass(frozen=True)
 class FuseBlocks(Pass):
     """Merge runs of constant gates into dense unitary blocks acting on at most k qubits."""

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from qcomp.ir.ops import Operation
 from qcomp.ir.program import Program
 
-from .base import Pass, register
+from .base import Pass
 from .fuse_blocks import group_ops, rebuild
 
 
@@ -15,7 +15,6 @@ def _const_diagonal(op: Operation) -> bool:
     return op.gate is not None and op.gate.diagonal and not op.is_parametric
 
 
-@register
 @dataclass(frozen=True)
 class FuseDiagonal(Pass):
     """Merge constant diagonal gates that are adjacent in the DAG into one diagonal block on at most k qubits.

@@ -14,8 +14,8 @@ from qcomp.ir.ops import Operation
 from qcomp.ir.circuit import Circuit
 from qcomp.ir.program import Program
 
-from .base import Pass, register
-from .commutation import GENERIC_ANGLES, PAULI_MATRICES, paused_gc
+from .base import Pass
+from .commutation import GENERIC_ANGLES, PAULI_MATRICES
 
 log = logging.getLogger(__name__)
 
@@ -73,18 +73,14 @@ def commutes_with_words(op: Operation, words: set[tuple[int, ...]]) -> bool:
     return True
 
 
-@register
 @dataclass(frozen=True)
 class LightCone(Pass):
     """Keep only gates in the backward light cone of the observed qubits, dropping trailing gates that commute with the observables."""
 
     name = "light-cone"
+    preserves = "outputs"
 
     def run(self, program: Program) -> Program:
-        with paused_gc():
-            return self._run(program)
-
-    def _run(self, program: Program) -> Program:
         if not program.observables and not program.measured:
             # no outputs declared: the whole state is the result, keep everything
             return program.with_circuit(program.circuit.copy())

@@ -7,11 +7,10 @@ from dataclasses import dataclass
 from qcomp.ir.circuit import Circuit
 from qcomp.ir.program import Program
 
-from .base import Pass, register
-from .commutation import cancel_and_merge, paused_gc
+from .base import Pass
+from .commutation import cancel_and_merge
 
 
-@register
 @dataclass(frozen=True)
 class MergeRotations(Pass):
     """Merge rotations of one kind on the same wires (rx rx, rzz rzz, cp cp, ...) into one, angles added symbolically."""
@@ -24,10 +23,6 @@ class MergeRotations(Pass):
             raise ValueError("window must be at least 1")
 
     def run(self, program: Program) -> Program:
-        with paused_gc():
-            return self._run(program)
-
-    def _run(self, program: Program) -> Program:
         ops = program.circuit.ops()
         out = cancel_and_merge(ops, program.num_qubits, cancel=False, merge=True, window=self.window)
         return program.with_circuit(Circuit.from_ops(program.num_qubits, out, checked=True))

@@ -15,7 +15,7 @@ from qcomp.ir.ops import Operation, ValueDecl
 from qcomp.ir.program import Program
 from qcomp.ir.shift_rules import ShiftRule, canonical_shift, compose, frequencies_from_spectrum, period, shift_rule
 
-from .base import Pass, register
+from .base import Pass
 
 Slot = tuple[int, int]  # (operation position in topological order, angle index)
 Shift = tuple[tuple[int, float], ...]  # sparse shift vector: ((slot index, shift), ...) sorted by slot
@@ -260,12 +260,12 @@ def build_gradient_program(program: Program, wrt: str = "params", order: int = 1
     return GradientProgram(program, tuple(syms), order, tuple(slots), tuple(circuits), terms)
 
 
-@register
 @dataclass(frozen=True)
 class ParamShift(Pass):
     """Parameter-shift gradient program; run() gives the shift-slot program, build() the GradientProgram."""
 
     name = "param-shift"
+    preserves = "nothing"
     order: int = 1
     wrt: str = "params"
 

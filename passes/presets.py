@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from qcomp.errors import PassError
 
-from .base import REGISTRY, Pass, make_pass
+from .base import Pass
+from .registry import OUTPUT_PRESERVING_PASSES, REGISTRY, make_pass
+
+__all__ = ["OUTPUT_PRESERVING_PASSES", "TARGETS", "preset_pipeline", "preset_spec"]
 
 TARGETS = ("qasm", "sim")
 
-# Passes that keep the outputs (expectation values, measured probabilities) but not the state
-# vector: an equivalence check after them must compare outputs only.
-OUTPUT_PRESERVING_PASSES = frozenset({"light-cone", "dead-qubits", "elide-swaps"})
-
-# Pass specs per level. Names of passes that are not registered (the fusion passes live in their
-# own modules and may be absent) are skipped, so every preset works with whatever is installed.
+# Pass specs per level. Passes that cannot run here (``available()`` false: consolidate-2q without
+# Qiskit) are skipped, so every preset works with whatever is installed.
 # "cancel+merge" is cancel-inverses{merge=true}: one sweep that cancels pairs and merges rotations
 _CLEANUP = ["constant-fold", "cancel+merge"]
 
@@ -50,7 +49,7 @@ _PRESETS: dict[tuple[int, str], list[tuple[str, dict[str, str]]]] = {
 
 
 def preset_spec(level: int, target: str = "qasm") -> list[tuple[str, dict[str, str]]]:
-    """The (pass name, options) list of a preset, including passes that are not registered."""
+    """The (pass name, options) list of a preset, including passes that are not available here."""
     if target not in TARGETS:
         raise PassError(f"unknown compile target '{target}'; valid targets: {', '.join(TARGETS)}")
     if level not in (0, 1, 2, 3):
@@ -71,10 +70,8 @@ def preset_pipeline(level: int, target: str = "qasm") -> list[Pass]:
     """
     out: list[Pass] = []
     for name, opts in preset_spec(level, target):
-        if name not in REGISTRY:
-            continue
         cls = REGISTRY[name]
-        if not getattr(cls, "available", lambda: True)():
+        if not cls.available():
             continue
         fields = set(getattr(cls, "__dataclass_fields__", {}))
         out.append(make_pass(name, {k: v for k, v in opts.items() if k in fields}))

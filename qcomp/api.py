@@ -5,14 +5,14 @@ from __future__ import annotations
 import functools
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
 from .errors import InputError, QCompError
-from .frontend import DEFAULT_MAX_OPS, DEFAULT_MAX_QUBITS, parse, parse_file
+from .frontend import DEFAULT_MAX_OPS, DEFAULT_MAX_QUBITS
 from .ir.program import Program
+from .pipeline import DEFAULT_LEVEL, STATE_TARGET, Lowered, build, keeps_state, lower
 
 
 def _check_int(value: Any, what: str, minimum: int | None = None) -> None:
@@ -33,44 +33,15 @@ def check_qubits(qubits: Any) -> None:
             raise InputError(f"qubits must be integers, got {q!r}")
 
 
-def _looks_like_path(s: str) -> bool:
-    return "\n" not in s and ";" not in s and s.strip().endswith((".q", ".qasm", ".qasm3", ".qasm2"))
-
-
-# Model.optimized("state"): the "sim" pipeline without the passes that keep only the outputs
-# (light-cone, dead-qubits, elide-swaps drop gates, remove or relabel qubits), so the final state
-# of the result is the declared program's, qubit for qubit.
-STATE_TARGET = "state"
-
-
-def optimize(program: Program, level: int = 2, *, target: str = "qasm", passes: str | None = None,
+def optimize(program: Program, level: int = DEFAULT_LEVEL, *, target: str = "qasm", passes: str | None = None,
              verify_each: bool = False, print_ir_after_all=None) -> Program:
-    """Run the preset pipeline for ``level`` (0-3) or an explicit pipeline spec on ``program``.
+    """Run the preset pipeline for ``level`` (0-3) or an explicit pipeline spec on ``program``
+    (``qcomp.pipeline.build`` without the cache).
 
     ``target`` is "qasm", "sim" or "state" (the "sim" passes that keep the full state vector).
     """
-    from .passes import PassManager, parse_pipeline
-
-    if passes is not None:
-        pipeline = parse_pipeline(passes)
-    else:
-        if level not in (0, 1, 2, 3):
-            raise QCompError(f"optimization level must be 0, 1, 2 or 3, got {level}")
-        from .passes.presets import preset_pipeline
-
-        pipeline = preset_pipeline(level, target="sim" if target == STATE_TARGET else target)
-    if target == STATE_TARGET:
-        from .passes.presets import OUTPUT_PRESERVING_PASSES
-
-        pipeline = [p for p in pipeline if getattr(p, "name", "") not in OUTPUT_PRESERVING_PASSES]
-    check = None
-    if verify_each:
-        from .verify_passes import statevector_equivalence_check
-
-        check = statevector_equivalence_check
-    pm = PassManager(pipeline, verify_each=verify_each, equivalence_check=check,
-                     print_ir_after_all=print_ir_after_all)
-    return pm.run(program)
+    return build(program, level, target, passes=passes, verify_each=verify_each,
+                 print_ir_after_all=print_ir_after_all)
 
 
 @dataclass
@@ -84,43 +55,27 @@ class Model:
     """
 
     program: Program
-    optimize_level: int = 2
+    optimize_level: int = DEFAULT_LEVEL
     passes: str | None = None
     _cache: dict[str, Program] = field(default_factory=dict, repr=False)
     # on-disk compile cache (qcomp.cache) and this model's source key; None when uncached
     cache_key: str | None = field(default=None, repr=False, compare=False)
     _disk: Any = field(default=None, repr=False, compare=False)
 
-    def optimized(self, target: str = "qasm") -> Program:
+    def optimized(self, target: str = "qasm", *, verify_each: bool = False, print_ir_after_all=None) -> Program:
         """The program after the optimization pipeline for ``target``: "qasm", "sim" (outputs
         kept, qubits may be dropped or relabelled) or "state" (the full state of the declared
-        qubits kept)."""
-        if target == STATE_TARGET and not self._sim_keeps_outputs_only():
-            return self.optimized("sim")
+        qubits kept). Built once per target (and kept in the compile cache when there is one);
+        ``verify_each`` / ``print_ir_after_all`` (see ``optimize``) run the passes again."""
+        if target == STATE_TARGET and keeps_state(self.optimize_level, self.passes):
+            target = "sim"
+        lowered = Lowered(self.program, self.cache_key, self._disk)
+        if verify_each or print_ir_after_all is not None:
+            return build(lowered, self.optimize_level, target, passes=self.passes, verify_each=verify_each,
+                         print_ir_after_all=print_ir_after_all)
         if target not in self._cache:
-            def build() -> Program:
-                return optimize(self.program, self.optimize_level, target=target, passes=self.passes)
-
-            if self._disk is not None and self.cache_key is not None:
-                from .cache import derive_key
-
-                key = derive_key(self.cache_key, level=self.optimize_level, passes=self.passes, target=target)
-                self._cache[target] = self._disk.get_or_build(f"program-{target}", key, build, Program)
-            else:
-                self._cache[target] = build()
+            self._cache[target] = build(lowered, self.optimize_level, target, passes=self.passes)
         return self._cache[target]
-
-    def _sim_keeps_outputs_only(self) -> bool:
-        """Whether the "sim" pipeline has passes that change the state beyond the outputs."""
-        from .passes.presets import OUTPUT_PRESERVING_PASSES, preset_spec
-
-        if self.passes is not None:
-            from .passes import parse_pipeline
-
-            names = [getattr(p, "name", "") for p in parse_pipeline(self.passes)]
-        else:
-            names = [n for n, _ in preset_spec(self.optimize_level, "sim")]
-        return any(n in OUTPUT_PRESERVING_PASSES for n in names)
 
     @property
     def num_params(self) -> int:
@@ -328,7 +283,7 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def compile(source: str | os.PathLike, optimize: int = 2, *, passes: str | None = None,
+def compile(source: str | os.PathLike, optimize: int = DEFAULT_LEVEL, *, passes: str | None = None,
             max_qubits: int = DEFAULT_MAX_QUBITS, max_ops: int = DEFAULT_MAX_OPS,
             cache: bool = True) -> Model:  # noqa: A001
     """Compile a ``.q``/``.qasm`` file path or .q source text into a Model.
@@ -338,8 +293,6 @@ def compile(source: str | os.PathLike, optimize: int = 2, *, passes: str | None 
     kept in the on-disk compile cache (``QCOMP_CACHE_DIR`` or ``~/.cache/qcomp``, see qcomp.cache),
     so compiling unchanged source again skips the front end and the passes.
     """
-    from .cache import default_cache
-
     if isinstance(optimize, bool) or optimize not in (0, 1, 2, 3):
         raise QCompError(f"optimization level must be 0, 1, 2 or 3, got {optimize!r}")
     if passes is not None and not isinstance(passes, str):
@@ -348,35 +301,5 @@ def compile(source: str | os.PathLike, optimize: int = 2, *, passes: str | None 
     _check_int(max_ops, "max_ops", 1)
     if not isinstance(source, (str, os.PathLike)):
         raise InputError(f"source must be a file path or .q source text, got {type(source).__name__}")
-    is_path = isinstance(source, os.PathLike) or (isinstance(source, str) and _looks_like_path(source))
-    if is_path and not Path(source).is_file():
-        raise QCompError(f"cannot read '{source}': no such file")
-    store = default_cache(cache)
-    if store is None or not store.usable():
-        program = parse_file(source, max_qubits=max_qubits, max_ops=max_ops) if is_path else \
-            parse(str(source), max_qubits=max_qubits, max_ops=max_ops)
-        return Model(program, optimize, passes)
-    from .cache import source_key
-
-    if is_path:
-        from .frontend.source import read_source
-
-        # the one bounded reader of regular files (a FIFO or device given as the model is refused)
-        text, _ = read_source(source, name=str(source), error=QCompError, what="")
-        name, base_dir = str(source), Path(source).resolve().parent
-    else:
-        text, name, base_dir = str(source), "<string>", None
-    key = source_key(text, name, base_dir, {"max_qubits": max_qubits, "max_ops": max_ops})
-    program = store.get_or_build("program", key, lambda: _front_end(text, name, base_dir, max_qubits, max_ops), Program)
-    return Model(program, optimize, passes, cache_key=key, _disk=store)
-
-
-def _front_end(text: str, name: str, base_dir: Path | None, max_qubits: int, max_ops: int) -> Program:
-    """What parse_file / parse do, on text already read (so the cache key and the program agree)."""
-    from . import frontend
-
-    if name.lower().endswith((".qasm", ".qasm3", ".qasm2")):
-        from .frontend.qasm_import import import_qasm
-
-        return import_qasm(text, name, max_qubits=max_qubits, max_ops=max_ops)
-    return frontend.parse(text, name=name, max_qubits=max_qubits, max_ops=max_ops, base_dir=base_dir)
+    lowered = lower(source, max_qubits=max_qubits, max_ops=max_ops, cache=cache)
+    return Model(lowered.program, optimize, passes, cache_key=lowered.key, _disk=lowered.store)

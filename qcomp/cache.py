@@ -175,14 +175,14 @@ def _unchanged(manifest: Manifest) -> bool:
 
 
 def source_key(text: str, name: str, base_dir: str | os.PathLike | None, options: Mapping[str, Any],
-               store: CompileCache | None = None) -> str:
+               front_end: Callable[[], Any], store: CompileCache | None = None) -> str:
     """The cache key of compiling ``text`` (file ``name``, includes relative to ``base_dir``) with
     front-end ``options`` (max_qubits, max_ops): source, options, compiler, and every file read.
 
     ``store`` (default: the cache at ``cache_dir()``) holds the list of files the last front-end
-    run on this source read; when one of them changed or there is none, the front end runs here
-    (errors in the source are raised here) and its program is used by the next
-    ``get_or_build("program", key, ...)``.
+    run on this source read; when one of them changed or there is none, ``front_end()`` (which
+    lowers ``text`` with ``options``) runs here (errors in the source are raised here) and its
+    program is used by the next ``get_or_build("program", key, ...)``.
     """
     import qcomp
     from .frontend.source import record_reads
@@ -202,12 +202,8 @@ def source_key(text: str, name: str, base_dir: str | os.PathLike | None, options
         recorded = store.get("includes", base, list)
         if recorded is not None and _manifest_ok(recorded) and _unchanged(recorded):
             return derive_key(base, read=recorded)
-    from .api import _front_end
-    from .frontend import DEFAULT_MAX_OPS, DEFAULT_MAX_QUBITS
-
     with record_reads() as reads:
-        program = _front_end(text, name, Path(base_dir) if base_dir is not None else None,
-                             options.get("max_qubits", DEFAULT_MAX_QUBITS), options.get("max_ops", DEFAULT_MAX_OPS))
+        program = front_end()
     manifest = [(r.path, r.resolved, r.sha256) for r in reads]
     key = derive_key(base, read=manifest)
     if store is not None and store.usable():

@@ -395,7 +395,7 @@ def emit_qasm(
         basis_list = [b for b in (basis.replace(";", ",").split(",") if isinstance(basis, str) else basis) if b]
         from qcomp.passes import make_pass
 
-        work = make_pass("basis-translation", {"basis": ";".join(basis_list)}).run(work)
+        work = make_pass("basis-translation", {"basis": ";".join(basis_list)}).apply(work)
         outside = sorted({op.name for op in work.circuit.ops()} - set(basis_list))
         if outside:
             raise ExportError(f"basis translation left gates outside the basis {basis_list}: {', '.join(outside)}")

@@ -15,14 +15,33 @@ def add_source_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-cache", action="store_true", help="do not use the on-disk compile cache (QCOMP_CACHE_DIR or ~/.cache/qcomp)")
 
 
-def load_program(args: argparse.Namespace):
+def add_level_arg(p: argparse.ArgumentParser, what: str) -> None:
+    """``-O0``..``-O3``: the preset pipeline (qcomp.pipeline) of a command that optimizes."""
+    from ..pipeline import DEFAULT_LEVEL
+
+    p.add_argument("-O", dest="opt_level", type=int, choices=(0, 1, 2, 3), default=DEFAULT_LEVEL,
+                   help=f"optimization level -O0..-O3 of the program {what} (default -O{DEFAULT_LEVEL}, as qcomp.compile)")
+
+
+def load_model(args: argparse.Namespace, *, optimizing: bool = True):
+    """The source as a qcomp Model, the API's object, through which every command optimizes (with
+    its ``-O``/``--passes`` when ``optimizing`` and the command has them; see qcomp.pipeline).
+    The lowered program comes from the compile cache when the source, its includes and the limits
+    are unchanged."""
     from pathlib import Path
 
     from ..api import compile as qcompile
+    from ..pipeline import DEFAULT_LEVEL
 
-    # the lowered program, from the compile cache when the source, its includes and the limits are unchanged
-    return qcompile(Path(args.source), max_qubits=args.max_qubits, max_ops=args.max_ops,
-                    cache=not getattr(args, "no_cache", False)).program
+    level = getattr(args, "opt_level", DEFAULT_LEVEL) if optimizing else DEFAULT_LEVEL
+    passes = getattr(args, "passes", None) if optimizing else None
+    return qcompile(Path(args.source), optimize=level, passes=passes, max_qubits=args.max_qubits,
+                    max_ops=args.max_ops, cache=not getattr(args, "no_cache", False))
+
+
+def load_program(args: argparse.Namespace):
+    """The lowered (not optimized) program of the source."""
+    return load_model(args, optimizing=False).program
 
 
 def check_outputs(outputs, inputs=(), *, rewrites=()) -> None:

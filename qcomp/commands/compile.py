@@ -12,11 +12,10 @@ import numpy as np
 
 from .._io import atomic_write_text, is_special_output, read_csv_numbers, read_numpy, write_files_atomically
 from ..errors import InputError
-from . import add_source_args, check_outputs, load_program
+from . import add_level_arg, add_source_args, check_outputs, load_model
 
 NAME = "compile"
 HELP = "compile a model (.q or .qasm) to OpenQASM 3 (or 2) with a JSON manifest"
-DEFAULT_LEVEL = 2  # as qcomp.compile(); see docs/passes.md for what each level keeps
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -24,8 +23,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", help="output .qasm file ('-' for stdout); default: <model>.qasm beside the input")
     p.add_argument("--manifest", help="manifest path (default: <output>.json; none for stdout, a device or a FIFO unless given)")
     p.add_argument("--qasm-version", type=int, choices=(2, 3), default=3, help="OpenQASM version (default 3)")
-    p.add_argument("-O", dest="opt_level", type=int, choices=(0, 1, 2, 3), default=DEFAULT_LEVEL,
-                   help=f"optimization level -O0..-O3 (default -O{DEFAULT_LEVEL})")
+    add_level_arg(p, "exported")
     p.add_argument("--passes", help="explicit pass pipeline instead of the -O preset, e.g. 'cancel-inverses,merge-rotations'")
     p.add_argument("--verify-each", action="store_true",
                    help="after every pass run the IR verifier and (<= 12 qubits) a statevector equivalence check")
@@ -146,10 +144,10 @@ def load_inputs_file(path: str, program) -> np.ndarray:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..api import optimize
     from ..backends.qasm import emit_qasm
 
-    program = load_program(args)
+    model = load_model(args)
+    program = model.program
     program.circuit.verify()
     pvals = load_params_file(args.bind_params, program) if args.bind_params else None
     mode = args.inputs or ("bound" if args.bind_inputs else "symbolic")
@@ -162,8 +160,7 @@ def run(args: argparse.Namespace) -> int:
     targets = _targets(args, 1 if xrows is None else len(xrows))
 
     dump = (lambda text: print(text, file=sys.stderr)) if args.print_ir_after_all else None
-    optimized = optimize(program, args.opt_level, target="qasm", passes=args.passes,
-                         verify_each=args.verify_each, print_ir_after_all=dump)
+    optimized = model.optimized("qasm", verify_each=args.verify_each, print_ir_after_all=dump)
 
     results = []
     if xrows is None:

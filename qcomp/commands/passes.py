@@ -1,4 +1,4 @@
-"""``qcomp passes``: list the registered passes with one-line descriptions, options and presets."""
+"""``qcomp passes``: list the passes with one-line descriptions, options, what they keep, and presets."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import argparse
 import dataclasses
 
 NAME = "passes"
+# what a line says about a pass that does not keep the full state (Pass.preserves)
+_KEEPS = {"outputs": "keeps the outputs, not the state", "nothing": "computes another program"}
 HELP = "list the available passes (for --passes) and the -O preset pipelines"
 
 
@@ -24,6 +26,8 @@ def run(args: argparse.Namespace) -> int:
         line = f"{name:<{width}}  {cls.description()}"
         if opts:
             line += f"  [{opts}]"
+        if cls.preserves in _KEEPS:
+            line += f"  ({_KEEPS[cls.preserves]})"
         print(line)
     if args.presets:
         print()

@@ -1,4 +1,10 @@
-"""``qcomp run``: simulate a model on params and inputs; print or write expectation values or counts."""
+"""``qcomp run``: simulate a model on params and inputs; print or write expectation values or counts.
+
+The simulated program is the model's -O<level> "sim" program (qcomp.pipeline, default -O2), the
+one ``qcomp.compile(...).simulator()`` and ``qcomp train`` simulate; ``--shots`` samples the
+declared qubits whatever the passes removed or relabelled. ``--backend qiskit-*`` runs the
+-O<level> OpenQASM 3 that ``qcomp compile`` writes.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +18,7 @@ import numpy as np
 
 from .._io import atomic_write_bytes, atomic_write_text, read_csv_numbers, read_numpy
 from ..errors import InputError, QCompError
-from . import add_source_args, check_outputs, int_in, load_program
+from . import add_level_arg, add_source_args, check_outputs, int_in, load_model
 
 NAME = "run"
 HELP = "simulate a model: expectation values (or shot counts with --shots) for params and a batch of inputs"
@@ -20,6 +26,7 @@ HELP = "simulate a model: expectation values (or shot counts with --shots) for p
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_source_args(p)
+    add_level_arg(p, "simulated")
     p.add_argument("--params", help="parameter values: .npy, .npz (arrays by declared name, or a train --save checkpoint), .json or .csv")
     p.add_argument("--inputs", help="input rows: .npy, .npz, .json or .csv (one sample per row)")
     p.add_argument("--backend", choices=("qcomp", "qiskit-statevector", "qiskit-aer"), default="qcomp",
@@ -79,12 +86,11 @@ def _csv_names_inputs(path: str, program) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..backends.simulator import Simulator
-
     if args.output is not None and Path(args.output).suffix.lower() not in (".npy", ".json", ".csv"):
         raise QCompError(f"output file '{args.output}' must end in .npy, .json or .csv")
     check_outputs([args.output], [args.source, args.params, args.inputs])
-    program = load_program(args)
+    model = load_model(args)
+    program = model.program  # the declared params, inputs and outputs (the values' names)
     params = load_values(args.params, "params") if args.params else None
     if args.inputs and Path(args.inputs).suffix.lower() == ".csv" and _csv_names_inputs(args.inputs, program):
         from .compile import load_inputs_file
@@ -102,13 +108,13 @@ def run(args: argparse.Namespace) -> int:
     if args.backend != "qcomp":
         from ..hardware.qiskit import run_for_cli
 
-        kind, result = run_for_cli(program, params, inputs, args.backend, shots=args.shots, seed=args.seed)
+        kind, result = run_for_cli(model, params, inputs, args.backend, shots=args.shots, seed=args.seed)
         if kind == "counts":
             _emit_counts(args, result)
         else:
             _emit_values(args, result, [o.text or f"output{k}" for k, o in enumerate(program.observables)])
         return 0
-    sim = Simulator(program, precision=args.precision, batch_size=args.batch_size, threads=args.threads)
+    sim = model.simulator(precision=args.precision, batch_size=args.batch_size, threads=args.threads)
     if args.shots is not None:
         counts = sim.sample(params, inputs, shots=args.shots, seed=args.seed)
         _emit_counts(args, counts)

@@ -11,7 +11,7 @@ import numpy as np
 
 from .._io import is_special_output, write_files_atomically
 from ..errors import QCompError
-from . import add_source_args, check_outputs, int_in
+from . import add_level_arg, add_source_args, check_outputs, int_in, load_model
 
 NAME = "train"
 HELP = "train a model (hinge/squared/bce/softmax-ce loss, Adam or SGD) on a dataset and export the trained circuit"
@@ -35,7 +35,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-export", action="store_true", help="do not write the trained OpenQASM")
     p.add_argument("--plot", default=None, help="write a training-curve PNG (needs matplotlib: qcomp[plot])")
     p.add_argument("--baseline", action="store_true", help="also train the classical 16-2-1 baseline for comparison")
-    p.add_argument("-O", dest="optimize", type=int, default=2, choices=(0, 1, 2, 3), help="optimization level")
+    add_level_arg(p, "trained and exported")
     p.add_argument("--precision", default="double", choices=("double", "single"))
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--scheduler", default=None, metavar="ADDRESS",
@@ -58,8 +58,6 @@ def load_dataset(args: argparse.Namespace, n_features: int):
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..api import compile as qcompile
-
     stem = Path(args.source).stem
     save = Path(args.save) if args.save else Path(f"{stem}.params.npz")
     export = None if args.no_export else Path(args.export_qasm or f"{stem}.trained.qasm")
@@ -69,8 +67,7 @@ def run(args: argparse.Namespace) -> int:
     # checkpoint (it is read in full first), no other output may be an input
     check_outputs(outputs, [i for i in inputs if i and Path(str(i)).exists()], rewrites=[(save, args.resume)])
     t_start = time.perf_counter()
-    model = qcompile(Path(args.source), optimize=args.optimize, max_qubits=args.max_qubits, max_ops=args.max_ops,
-                     cache=not args.no_cache)
+    model = load_model(args)
     if model.num_outputs == 0:
         raise QCompError(f"{args.source}: the model has no 'expect' output to train")
     if model.num_params == 0:

@@ -32,7 +32,7 @@ def cache_dir(tmp_path, monkeypatch) -> Path:
 def calls(monkeypatch) -> dict[str, int]:
     """Counts calls of the front end (parser and lowering) and of the optimizer."""
     counts = {"parse": 0, "lower": 0, "optimize": 0}
-    real_parse, real_lower, real_opt = qcomp.frontend.parse_source, qcomp.frontend.lower_module, qcomp.api.optimize
+    real_parse, real_lower, real_opt = qcomp.frontend.parse_source, qcomp.frontend.lower_module, qcomp.pipeline.run_passes
 
     def parse_source(*a, **k):
         counts["parse"] += 1
@@ -48,7 +48,7 @@ def calls(monkeypatch) -> dict[str, int]:
 
     monkeypatch.setattr(qcomp.frontend, "parse_source", parse_source)
     monkeypatch.setattr(qcomp.frontend, "lower_module", lower_module)
-    monkeypatch.setattr(qcomp.api, "optimize", optimize)
+    monkeypatch.setattr(qcomp.pipeline, "run_passes", optimize)
     return counts
 
 

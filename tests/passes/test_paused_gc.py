@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import threading
 
-from qcomp.passes.commutation import paused_gc
+from qcomp.ir.gc_pause import paused_gc
 
 
 def test_nested_and_overlapping_contexts_restore_the_collector():
