@@ -67,7 +67,7 @@ def test_lazy_circuit_matches_graph_built_circuit():
         qs = tuple(int(q) for q in rng.permutation(4)[: g.num_qubits])
         ops.append(Operation(str(name), qs, tuple(Const(0.5) for _ in range(g.num_angles))))
     ref = Circuit(4)
-    ref.wire(0)  # a graph query materializes the graph, so the adds below edit networkx
+    ref.graph_view()  # a graph view materializes the graph (wire queries use the op-list index), so the adds below edit networkx
     for op in ops:
         ref.add(op)
     lazy = Circuit.from_ops(4, ops)
