@@ -26,6 +26,7 @@ from ..ir.circuit import Circuit
 from ..ir.expr import Binary, Const, Expr, Func, Neg, Sym, iter_nodes, to_text
 from ..ir.ops import Operation
 from ..ir.program import Program
+from ..ir.values import bind_values, element_names
 from .qasm_gates import DEFINITIONS, QASM2_RENAME, THETA, needs_definition
 
 __all__ = [
@@ -92,40 +93,6 @@ def declared_names(program: Program) -> tuple[list[str], list[str]]:
 # -- value resolution ----------------------------------------------------------------------
 
 
-def _by_name_values(kind: str, decls, emitted: list[str], values: Mapping[str, Any], total: int) -> np.ndarray:
-    """Flat values from a mapping keyed by declared name (``w``), element (``w[3]``) or emitted name."""
-    out = np.full(total, np.nan)
-    element = {}
-    k = 0
-    for d in decls:
-        for i in range(d.size):
-            element[d.element_name(i)] = k
-            element[emitted[k]] = k
-            k += 1
-    decl_by_name = {d.name: d for d in decls}
-    offset = {d.name: sum(x.size for x in decls[: j]) for j, d in enumerate(decls)}
-    for key, v in values.items():
-        if key in decl_by_name:
-            d = decl_by_name[key]
-            arr = np.asarray(v, dtype=float).reshape(-1)
-            if arr.size != d.size:
-                raise InputError(f"{kind} '{key}' has {d.size} element(s), got {arr.size} value(s)")
-            out[offset[key]: offset[key] + d.size] = arr
-        elif key in element:
-            out[element[key]] = float(v)
-        else:
-            import difflib
-
-            close = difflib.get_close_matches(key, list(decl_by_name) + list(element), n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
-            raise InputError(f"unknown {kind} name '{key}'{hint}")
-    if np.isnan(out).any():
-        first = int(np.flatnonzero(np.isnan(out))[0])
-        names = [d.element_name(i) for d in decls for i in range(d.size)]
-        raise InputError(f"no value given for {kind} '{names[first]}' ({int(np.isnan(out).sum())} missing)")
-    return out
-
-
 def resolve_param_values(program: Program, values: Any) -> np.ndarray:
     """Flat parameter values (P,) from an array (flat, length P) or a mapping by name."""
     return _resolve(program, values, "param")
@@ -137,23 +104,22 @@ def resolve_input_values(program: Program, values: Any) -> np.ndarray:
 
 
 def _resolve(program: Program, values: Any, kind: str) -> np.ndarray:
+    """One row bound by :func:`qcomp.ir.values.bind_values`; a mapping may also use the emitted
+    names (``p_w_3``)."""
     decls = program.params if kind == "param" else program.inputs
-    total = program.num_params if kind == "param" else program.num_inputs
-    emitted = declared_names(program)[0 if kind == "param" else 1]
     if isinstance(values, Mapping):
-        arr = _by_name_values(kind, decls, emitted, values, total)
-    else:
-        try:
-            arr = np.asarray(values, dtype=float)
-        except (TypeError, ValueError):
-            raise InputError(f"{kind} values must be numbers") from None
-        if arr.ndim != 1 or arr.shape[0] != total:
-            raise InputError(f"expected {total} {kind} value(s) (flat, declaration order), got shape {arr.shape}")
-    if not np.all(np.isfinite(arr)):
-        bad = int(np.flatnonzero(~np.isfinite(arr))[0])
-        names = [d.element_name(i) for d in decls for i in range(d.size)]
-        raise InputError(f"{kind} '{names[bad]}' is not finite ({arr[bad]})")
-    return arr
+        emitted = declared_names(program)[0 if kind == "param" else 1]
+        known = {d.name for d in decls} | set(element_names(decls))
+        to_element = {e: n for e, n in zip(emitted, element_names(decls)) if e not in known}
+        twice = [k for k in values if k in to_element and to_element[k] in values]
+        if twice:
+            raise InputError(f"{kind} '{to_element[twice[0]]}' is given twice: as '{to_element[twice[0]]}' and '{twice[0]}'")
+        values = {to_element.get(k, k): v for k, v in values.items()}
+    arr, _ = bind_values(decls, values, kind)
+    if arr.shape[0] != 1:
+        raise InputError(f"{kind} values have {arr.shape[0]} rows; a program binds one row of "
+                         f"{arr.shape[1]} {kind} value(s)")
+    return arr[0]
 
 
 # -- expressions -----------------------------------------------------------------------------

@@ -242,7 +242,7 @@ def test_bind_inputs_folds_one_sample_and_inputs_by_name():
     assert_qiskit_equivalent(program, res, p, x)
     with pytest.raises(InputError, match="did you mean 'w'"):
         emit_qasm(program, bind_params={"ww": p})
-    with pytest.raises(InputError, match="expected 32"):
+    with pytest.raises(InputError, match="params have 3 values; the program declares 32"):
         emit_qasm(program, bind_params=p[:3])
     with pytest.raises(ExportError, match="needs input values"):
         emit_qasm(program, inputs_mode="bound")
