@@ -26,14 +26,8 @@ from qiskit.quantum_info import SparsePauliOp, Statevector
 
 import qcomp
 from qcomp.backends import reference
-from qcomp.backends.qasm import (
-    QasmResult,
-    compute_derived_inputs,
-    declared_names,
-    emit_qasm,
-    manifest_pauli_list,
-    qasm_input_values,
-)
+from qcomp.backends.qasm import QasmResult, declared_names, emit_qasm
+from qcomp.hardware.manifest import compute_derived_inputs, manifest_pauli_list, qasm_input_values
 from qcomp.errors import ExportError, InputError, QCompError
 from qcomp.ir.gates import GATES
 
