@@ -30,9 +30,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="after every pass run the IR verifier and (<= 12 qubits) a statevector equivalence check")
     p.add_argument("--print-ir-after-all", action="store_true", help="print the IR to stderr after every pass")
     p.add_argument("--basis", help="translate to these gates, e.g. rz,sx,x,cx")
-    p.add_argument("--bind-params", metavar="FILE", help="fold trained params in (.npy/.npz/.json, flat or by name, or a train --save checkpoint)")
+    p.add_argument("--bind-params", metavar="FILE", help="fold trained params in (.npy/.npz/.json/.csv, flat or by name, or a train --save checkpoint)")
     p.add_argument("--bind-inputs", metavar="FILE",
-                   help="fold data in (.npy/.json/.csv, one row per sample): one program per sample")
+                   help="fold data in (.npy/.npz/.json/.csv, one row per sample): one program per sample")
     p.add_argument("--inputs", choices=("symbolic", "bound"), default=None,
                    help="keep inputs as 'input float[64]' declarations (symbolic, default) or bind them (needs --bind-inputs)")
 

@@ -20,7 +20,7 @@ HELP = "report loss, accuracy and hinge accuracy of trained params on a dataset"
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_source_args(p)
     add_data_args(p)
-    p.add_argument("--params", required=True, help="a checkpoint from 'qcomp train --save' (.npz) or a .npy array")
+    p.add_argument("--params", required=True, help="a checkpoint from 'qcomp train --save' (.npz), or params in .npy/.npz/.json/.csv")
     p.add_argument("--loss", default="hinge", choices=("hinge", "squared", "bce", "softmax-ce"))
     p.add_argument("--seed", type=int_in(0, 2**63 - 1, "--seed"), default=0, help="the seed used for the data split when training")
     p.add_argument("--split", default="test", choices=("train", "test", "val"))
