@@ -110,7 +110,9 @@ def bind_values(decls: Sequence[ValueDecl], value: Any, kind: str = "param",
         a = a.reshape(1)
     if a.ndim == 1:
         if a.shape[0] != total:
-            raise InputError(f"{label} have {a.shape[0]} values; the program declares {total} ({decl_text(decls)})")
+            n = a.shape[0]
+            raise InputError(f"{label} have {n} value{'' if n == 1 else 's'}; the program declares {total} "
+                             f"({decl_text(decls)})")
         return _check_finite(decls, kind, a[None, :], False), False
     if a.ndim == 2:
         if a.shape[1] != total:
