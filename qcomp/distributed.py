@@ -14,6 +14,7 @@ import numpy as np
 
 from .errors import InputError, QCompError
 from .ir.program import Program
+from .ir.values import bind_values
 
 try:  # the plugin base class; without distributed the executor raises DistributedError instead
     from distributed.diagnostics.plugin import WorkerPlugin as _WorkerPlugin
@@ -286,61 +287,22 @@ def _shard_task(program_key: str, key: str, options: dict[str, Any], method: str
 
 
 def _batched_rows(value: Any, decls, kind: str) -> int:
-    """Rows of ``value`` along the batch axis (1 when shared by all rows), as Simulator reads it."""
-    if value is None:
-        return 1
-    if isinstance(value, Mapping):
-        rows = 1
-        for d in decls:
-            if d.name not in value:
-                continue  # the simulator reports the missing name
-            a = np.asarray(value[d.name])
-            if a.ndim == 2 or (d.scalar and a.ndim == 1 and a.shape[0] != 1):
-                rows = max(rows, a.shape[0])
-        return rows
-    a = np.asarray(value)
-    return a.shape[0] if a.ndim == 2 else 1
+    """Rows of ``value`` along the batch axis (1 when shared by all rows), as the binder reads it."""
+    return bind_values(decls, value, kind, allow_none=True)[0].shape[0]
 
 
 def _check_array(value: Any, decls, kind: str, names) -> None:
-    """Shape and finiteness of a plain array argument, checked here so messages use whole-batch rows."""
-    if value is None or isinstance(value, Mapping):
-        return  # the workers' simulators check dicts by declared name
-    label = "params" if kind == "param" else "inputs"
-    try:
-        a = np.asarray(value, dtype=float)
-    except (TypeError, ValueError):
-        raise InputError(f"{label} must be numeric") from None
-    total = sum(d.size for d in decls)
-    if a.ndim == 0 and total == 1:
-        a = a.reshape(1)
-    if a.ndim == 1 and a.shape[0] != total:
-        raise InputError(f"{label} have {a.shape[0]} values; the program declares {total}")
-    if a.ndim == 2 and (a.shape[1] != total or a.shape[0] == 0):
-        raise InputError(f"{label} have shape {a.shape}; expected (batch, {total})")
-    if a.ndim not in (1, 2):
-        raise InputError(f"{label} must be a 1-D or 2-D array, got shape {a.shape}")
-    bad = ~np.isfinite(a.reshape(-1, total))
-    if bad.any():
-        r, c = map(int, np.argwhere(bad)[0])
-        where = f" of sample {r}" if a.ndim == 2 else ""
-        raise InputError(f"{kind} {names[c]}{where} is {'NaN' if np.isnan(a.reshape(-1, total)[r, c]) else 'infinite'}")
+    """Every form of ``value`` bound here (:mod:`qcomp.ir.values`), so that messages name rows of
+    the whole batch, not of a worker's shard. ``names`` are the element names (the binder's own)."""
+    bind_values(decls, value, kind)
 
 
 def _take(value: Any, decls, B: int, sl: slice) -> Any:
-    """Rows ``sl`` of the batched parts of ``value``; parts shared by all rows are passed whole."""
+    """Rows ``sl`` of ``value`` bound to a (rows, n) array; a value shared by all rows is passed as one row."""
     if value is None or B == 1:
         return value
-    if isinstance(value, Mapping):
-        out = {}
-        for name, v in value.items():
-            a = np.asarray(v)
-            d = next((d for d in decls if d.name == name), None)
-            batched = d is not None and (a.ndim == 2 or (d.scalar and a.ndim == 1 and a.shape[0] != 1))
-            out[name] = a[sl] if batched and a.shape[0] == B else v
-        return out
-    a = np.asarray(value)
-    return a[sl] if a.ndim == 2 and a.shape[0] == B else value
+    arr, _ = bind_values(decls, value, decls[0].kind if decls else "param")
+    return arr[sl] if arr.shape[0] == B else arr
 
 
 def _slices(B: int, n: int) -> list[slice]:

@@ -3,8 +3,9 @@
 Qubit order: one register ``qubit[n] q;`` where ``q[k]`` is flat qubit k, i.e. bit k of the
 state-vector index (Qiskit's order). Trainable params become ``input float[64] p_<name>_<i>;``,
 data inputs ``input float[64] x_<name>_<i>;`` and hoisted non-polynomial functions of inputs
-``input float[64] d_<k>;`` computed host-side (see ``compute_derived_inputs``). The JSON manifest
-maps every declared name back to the .q names and lists the outputs.
+``input float[64] d_<k>;`` computed host-side (``QasmResult.derived_input_values``, or
+``qcomp.hardware.manifest.compute_derived_inputs`` for a manifest read from disk). The JSON
+manifest maps every declared name back to the .q names and lists the outputs.
 """
 
 from __future__ import annotations
@@ -23,19 +24,17 @@ from openqasm3.printer import Printer
 from .. import __version__
 from ..errors import ExportError, InputError, Span
 from ..ir.circuit import Circuit
-from ..ir.expr import Binary, Const, Expr, Func, Neg, Sym, iter_nodes, to_text
-from ..ir.ops import Operation
+from ..ir.expr import Binary, CompiledExprs, Const, Expr, Func, Neg, Sym, iter_nodes, to_text
+from ..ir.ops import Operation, ValueDecl
 from ..ir.program import Program
+from ..ir.values import bind_values, element_names
 from .qasm_gates import DEFINITIONS, QASM2_RENAME, THETA, needs_definition
 
 __all__ = [
     "QasmResult",
     "emit_qasm",
-    "compute_derived_inputs",
-    "qasm_input_values",
     "resolve_param_values",
     "resolve_input_values",
-    "manifest_pauli_list",
     "MANIFEST_FORMAT",
 ]
 
@@ -58,10 +57,28 @@ RESERVED = frozenset(
 
 @dataclass(frozen=True)
 class QasmResult:
-    """The emitted program text and its JSON-serializable manifest."""
+    """The emitted program text, its JSON-serializable manifest and, for :meth:`derived_input_values`,
+    the derived inputs' expressions and the program's input declarations."""
 
     text: str
     manifest: dict[str, Any]
+    derived: tuple[Expr, ...] = ()
+    input_decls: tuple[ValueDecl, ...] = ()
+
+    def derived_input_values(self, inputs: Any) -> np.ndarray:
+        """Values of the derived inputs ``d_<k>``, (B, n_derived) for a batch of inputs or
+        (n_derived,) for one row, evaluated from the IR (a manifest read from disk is evaluated by
+        :func:`qcomp.hardware.manifest.compute_derived_inputs`)."""
+        if len(self.derived) != len(self.manifest.get("derived_inputs", ())):
+            raise ExportError("this QasmResult does not carry its derived inputs' expressions; evaluate its "
+                              "manifest with qcomp.hardware.manifest.compute_derived_inputs")
+        X, batched = bind_values(self.input_decls, inputs, "input")
+        if not self.derived:
+            out = np.zeros((X.shape[0], 0))
+        else:
+            cols = CompiledExprs(self.derived)(np.zeros((X.shape[0], 0)), X)
+            out = np.ascontiguousarray(np.broadcast_to(cols, (len(self.derived), X.shape[0])).T)
+        return out if batched else out[0]
 
 
 # -- names -------------------------------------------------------------------------------------
@@ -92,40 +109,6 @@ def declared_names(program: Program) -> tuple[list[str], list[str]]:
 # -- value resolution ----------------------------------------------------------------------
 
 
-def _by_name_values(kind: str, decls, emitted: list[str], values: Mapping[str, Any], total: int) -> np.ndarray:
-    """Flat values from a mapping keyed by declared name (``w``), element (``w[3]``) or emitted name."""
-    out = np.full(total, np.nan)
-    element = {}
-    k = 0
-    for d in decls:
-        for i in range(d.size):
-            element[d.element_name(i)] = k
-            element[emitted[k]] = k
-            k += 1
-    decl_by_name = {d.name: d for d in decls}
-    offset = {d.name: sum(x.size for x in decls[: j]) for j, d in enumerate(decls)}
-    for key, v in values.items():
-        if key in decl_by_name:
-            d = decl_by_name[key]
-            arr = np.asarray(v, dtype=float).reshape(-1)
-            if arr.size != d.size:
-                raise InputError(f"{kind} '{key}' has {d.size} element(s), got {arr.size} value(s)")
-            out[offset[key]: offset[key] + d.size] = arr
-        elif key in element:
-            out[element[key]] = float(v)
-        else:
-            import difflib
-
-            close = difflib.get_close_matches(key, list(decl_by_name) + list(element), n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
-            raise InputError(f"unknown {kind} name '{key}'{hint}")
-    if np.isnan(out).any():
-        first = int(np.flatnonzero(np.isnan(out))[0])
-        names = [d.element_name(i) for d in decls for i in range(d.size)]
-        raise InputError(f"no value given for {kind} '{names[first]}' ({int(np.isnan(out).sum())} missing)")
-    return out
-
-
 def resolve_param_values(program: Program, values: Any) -> np.ndarray:
     """Flat parameter values (P,) from an array (flat, length P) or a mapping by name."""
     return _resolve(program, values, "param")
@@ -137,23 +120,22 @@ def resolve_input_values(program: Program, values: Any) -> np.ndarray:
 
 
 def _resolve(program: Program, values: Any, kind: str) -> np.ndarray:
+    """One row bound by :func:`qcomp.ir.values.bind_values`; a mapping may also use the emitted
+    names (``p_w_3``)."""
     decls = program.params if kind == "param" else program.inputs
-    total = program.num_params if kind == "param" else program.num_inputs
-    emitted = declared_names(program)[0 if kind == "param" else 1]
     if isinstance(values, Mapping):
-        arr = _by_name_values(kind, decls, emitted, values, total)
-    else:
-        try:
-            arr = np.asarray(values, dtype=float)
-        except (TypeError, ValueError):
-            raise InputError(f"{kind} values must be numbers") from None
-        if arr.ndim != 1 or arr.shape[0] != total:
-            raise InputError(f"expected {total} {kind} value(s) (flat, declaration order), got shape {arr.shape}")
-    if not np.all(np.isfinite(arr)):
-        bad = int(np.flatnonzero(~np.isfinite(arr))[0])
-        names = [d.element_name(i) for d in decls for i in range(d.size)]
-        raise InputError(f"{kind} '{names[bad]}' is not finite ({arr[bad]})")
-    return arr
+        emitted = declared_names(program)[0 if kind == "param" else 1]
+        known = {d.name for d in decls} | set(element_names(decls))
+        to_element = {e: n for e, n in zip(emitted, element_names(decls)) if e not in known}
+        twice = [k for k in values if k in to_element and to_element[k] in values]
+        if twice:
+            raise InputError(f"{kind} '{to_element[twice[0]]}' is given twice: as '{to_element[twice[0]]}' and '{twice[0]}'")
+        values = {to_element.get(k, k): v for k, v in values.items()}
+    arr, _ = bind_values(decls, values, kind)
+    if arr.shape[0] != 1:
+        raise InputError(f"{kind} values have {arr.shape[0]} rows; a program binds one row of "
+                         f"{arr.shape[1]} {kind} value(s)")
+    return arr[0]
 
 
 # -- expressions -----------------------------------------------------------------------------
@@ -486,7 +468,7 @@ def emit_qasm(
         conv.derived_formulas, measured, sorted(used, key=list(DEFINITIONS).index), basis_list, pvals is not None,
         xvals,
     )
-    return QasmResult(text, manifest)
+    return QasmResult(text, manifest, tuple(conv.derived), tuple(program.inputs))
 
 
 def _manifest(program, work, version, param_names, input_names, derived, measured, defined, basis, params_bound, xvals):
@@ -547,96 +529,3 @@ def _unused_params(work, pnames: list[str]) -> list[str]:
     gradient is identically zero."""
     used = {s.index for op in work.circuit.ops() for a in op.angles for s in a.symbols() if s.kind == "param"}
     return [name for i, name in enumerate(pnames) if i not in used]
-
-
-# -- host-side helpers ---------------------------------------------------------------------
-
-
-def _input_program_source(manifest: Mapping[str, Any], formulas: list[str]) -> str:
-    decls = []
-    for d in manifest.get("input_decls", []):
-        decls.append(f"input {d['name']};" if d["scalar"] else f"input {d['name']}[{d['size']}];")
-    # the register name starts with '_' so it cannot clash with a model's input name
-    calls = [f"rx({f}) _derived_q;" for f in formulas]
-    return "qubit _derived_q;\n" + "\n".join(decls) + "\n" + "\n".join(calls) + "\n"
-
-
-def compute_derived_inputs(manifest: Mapping[str, Any], inputs: Any) -> np.ndarray:
-    """Values of the manifest's derived inputs, shape (B, n_derived) for inputs (B, I) or (n_derived,) for (I,).
-
-    The formulas are in .q syntax over the program's inputs; they are parsed with the qcomp front end.
-    """
-    from ..frontend import parse
-
-    derived = manifest.get("derived_inputs", [])
-    x = np.asarray(inputs, dtype=float)
-    single = x.ndim == 1
-    X = np.atleast_2d(x)
-    n_inputs = sum(d["size"] for d in manifest.get("input_decls", []))
-    if X.shape[-1] != n_inputs:
-        raise InputError(f"expected {n_inputs} input value(s) per sample, got {X.shape[-1]}")
-    if not derived:
-        out = np.zeros((X.shape[0], 0))
-        return out[0] if single else out
-    prog = parse(_input_program_source(manifest, [d["formula"] for d in derived]), name="<manifest>")
-    cols = [op.angles[0].evaluate(np.zeros(0), X) for op in prog.circuit.ops()]
-    out = np.stack([np.broadcast_to(np.asarray(c, dtype=float), (X.shape[0],)) for c in cols], axis=1)
-    return out[0] if single else out
-
-
-def _in_flat_order(mapping: Mapping[str, str], decls: Sequence[Mapping[str, Any]] | None) -> list[str]:
-    """Declared names of ``mapping`` (declared name -> element like "w[3]") in flat element order.
-
-    The order comes from the declarations, not from the JSON object's key order, so a manifest
-    rewritten with sorted keys still binds the right values.
-    """
-    if not decls:
-        return list(mapping)
-    offset, total = {}, 0
-    for d in decls:
-        offset[d["name"]] = total
-        total += d["size"]
-
-    def flat(element: str) -> int:
-        name, _, rest = element.partition("[")
-        return offset[name] + (int(rest.rstrip("]")) if rest else 0)
-
-    return sorted(mapping, key=lambda k: flat(mapping[k]))
-
-
-def manifest_element_names(manifest: Mapping[str, Any], kind: str) -> list[str]:
-    """Flat element names ("w[0]", ...) of the model's params (``kind="params"``) or inputs, from the
-    declarations in the manifest (falls back to the mapping's values for older manifests)."""
-    if not manifest.get(kind):  # bound into the circuit: nothing to pass
-        return []
-    decls = manifest.get("param_decls" if kind == "params" else "input_decls")
-    if decls is None:
-        return list(manifest.get(kind, {}).values())
-    return [d["name"] if d["scalar"] else f"{d['name']}[{i}]" for d in decls for i in range(d["size"])]
-
-
-def qasm_input_values(manifest: Mapping[str, Any], params: Any = None, inputs: Any = None) -> dict[str, float]:
-    """Values for every ``input float[64]`` of the emitted file (params, inputs, derived inputs), one sample."""
-    out: dict[str, float] = {}
-    pnames = _in_flat_order(manifest.get("params", {}), manifest.get("param_decls"))
-    inames = _in_flat_order(manifest.get("inputs", {}), manifest.get("input_decls"))
-    if pnames:
-        p = np.asarray(params, dtype=float).reshape(-1)
-        if p.size != len(pnames):
-            raise InputError(f"expected {len(pnames)} param value(s), got {p.size}")
-        out.update(zip(pnames, map(float, p)))
-    x = None
-    if manifest.get("input_decls"):
-        x = np.asarray(inputs if inputs is not None else manifest.get("bound_inputs"), dtype=float).reshape(-1)
-    if inames:
-        out.update(zip(inames, map(float, x)))
-    if manifest.get("derived_inputs"):
-        out.update(zip((d["name"] for d in manifest["derived_inputs"]), map(float, compute_derived_inputs(manifest, x))))
-    return out
-
-
-def manifest_pauli_list(manifest: Mapping[str, Any], output: int = 0) -> list[tuple[str, float]]:
-    """[(qiskit_label, coeff)] of output ``output`` for ``SparsePauliOp.from_list``."""
-    o = manifest["outputs"][output]
-    n = manifest["num_qubits"]
-    return [(t["qiskit_label"], t["coeff"]) for t in o["terms"]] or [("I" * n, 0.0)]

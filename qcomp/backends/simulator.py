@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from ..errors import InputError, QCompError, ResourceLimitError, UnsupportedError
 from ..ir.program import Program
+from ..ir.values import as_real_array, bind_pair
 from . import kernels as K
 from . import sim_plan as SP
 
@@ -125,113 +126,13 @@ class Simulator:
         return SP.map_observables(plan.observables(self.program.observables), plan.phys)
 
     # -- argument handling ---------------------------------------------------------------
-    def _values(self, kind: str, value: ArrayLike, allow_none: bool) -> tuple[np.ndarray, bool]:
-        decls = self.program.params if kind == "param" else self.program.inputs
-        total = sum(d.size for d in decls)
-        label = "params" if kind == "param" else "inputs"
-        if value is None:
-            if total == 0 or allow_none:
-                return np.zeros((1, total)), False
-            names = ", ".join(d.name for d in decls)
-            raise InputError(f"missing {label}: the program declares {kind} {names}")
-        if isinstance(value, Mapping):
-            missing = [d.name for d in decls if d.name not in value]
-            if missing:
-                raise InputError(f"missing {kind} '{missing[0]}' (declared: {', '.join(d.name for d in decls)})")
-            extra = [k for k in value if k not in {d.name for d in decls}]
-            if extra:
-                raise InputError(f"unknown {kind} '{extra[0]}' (declared: {', '.join(d.name for d in decls) or 'none'})")
-            parts = []
-            batched = False
-            rows = None
-            for d in decls:
-                a = self._numeric(value[d.name], f"{kind} '{d.name}'")
-                if d.scalar and a.ndim == 0:
-                    a = a.reshape(1)
-                if a.ndim == 1 and (a.shape[0] == d.size and not (d.scalar and a.shape[0] != 1)):
-                    a = a[None, :]
-                elif a.ndim == 1 and d.scalar:
-                    a = a[:, None]
-                    batched = True
-                elif a.ndim == 2 and a.shape[1] == d.size:
-                    batched = True
-                else:
-                    raise InputError(f"{kind} '{d.name}' has shape {np.shape(value[d.name])}; expected ({d.size},) or (batch, {d.size})")
-                if batched and a.shape[0] > 1:
-                    if rows is not None and rows != a.shape[0] and a.shape[0] != 1:
-                        raise InputError(f"{kind} '{d.name}' has {a.shape[0]} rows but another {kind} has {rows}")
-                    rows = a.shape[0]
-                parts.append(a)
-            if not parts:
-                return np.zeros((1, 0)), False
-            R = max(p.shape[0] for p in parts)
-            arr = np.concatenate([np.broadcast_to(p, (R, p.shape[1])) for p in parts], axis=1)
-            return self._check_finite(kind, arr, R > 1 or batched)
-        a = self._numeric(value, label)
-        if a.ndim == 0 and total == 1:
-            a = a.reshape(1)
-        if a.ndim == 1:
-            if a.shape[0] != total:
-                raise InputError(f"{label} have {a.shape[0]} values; the program declares {total} "
-                                 f"({self._decl_text(decls)})")
-            return self._check_finite(kind, a[None, :], False)
-        if a.ndim == 2:
-            if a.shape[1] != total:
-                raise InputError(f"{label} have shape {a.shape}; expected (batch, {total}) ({self._decl_text(decls)})")
-            if a.shape[0] == 0:
-                raise InputError(f"{label} have an empty batch")
-            return self._check_finite(kind, a, True)
-        raise InputError(f"{label} must be a 1-D or 2-D array, got shape {a.shape}")
-
-    @staticmethod
-    def _decl_text(decls) -> str:
-        return ", ".join(d.name if d.scalar else f"{d.name}[{d.size}]" for d in decls) or "none"
-
     @staticmethod
     def _numeric(value: ArrayLike, what: str) -> np.ndarray:
-        """``value`` as a float array, or an InputError naming ``what`` (a string, None, a ragged
-        list, complex numbers, a tensor numpy cannot read)."""
-        verb = "have" if what.endswith("s") and " " not in what else "has"
-        if value is None or isinstance(value, (str, bytes)):
-            raise InputError(f"{what} must be numbers, got {type(value).__name__}")
-        if getattr(value, "requires_grad", False):
-            # numpy cannot read a torch tensor in an autograd graph; qcomp.torch differentiates
-            raise InputError(f"{what} {'are' if verb == 'have' else 'is'} a torch tensor that requires grad; pass tensor.detach() "
-                             f"or use qcomp.torch to differentiate through the simulation")
-        try:
-            a = np.asarray(value)
-            if a.dtype.kind == "c":
-                # a cast to float would drop the imaginary parts with only a ComplexWarning
-                raise InputError(f"{what} {verb} complex values; qcomp takes real values")
-            if a.dtype.kind in "USV":
-                raise InputError(f"{what} must be numbers, got an array of {a.dtype}")
-            if a.dtype.kind not in "biuf":
-                a = a.astype(float)  # object arrays of Python numbers; strings and None fail here
-            return np.asarray(a, dtype=float)
-        except (InputError, MemoryError):
-            raise
-        except Exception as exc:  # noqa: BLE001 - any failure to read an argument is the caller's mistake
-            detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            if "inhomogeneous" in detail:
-                detail = "its rows have different lengths"
-            raise InputError(f"{what} must be a real number or an array of real numbers ({detail})") from None
-
-    def _check_finite(self, kind: str, arr: np.ndarray, batched: bool) -> tuple[np.ndarray, bool]:
-        bad = ~np.isfinite(arr)
-        if bad.any():
-            r, c = map(int, np.argwhere(bad)[0])
-            names = self.program.param_names() if kind == "param" else self.program.input_names()
-            what = "NaN" if np.isnan(arr[r, c]) else "infinite"
-            where = f" of sample {r}" if batched else ""
-            raise InputError(f"{kind} {names[c]}{where} is {what}")
-        return arr, batched
+        """``value`` as a float array, or an InputError naming ``what``."""
+        return as_real_array(value, what)
 
     def _args(self, params: ArrayLike, inputs: ArrayLike) -> tuple[np.ndarray, np.ndarray, int, bool, bool]:
-        P, pb = self._values("param", params, allow_none=False)
-        X, xb = self._values("input", inputs, allow_none=False)
-        if pb and xb and P.shape[0] != X.shape[0] and 1 not in (P.shape[0], X.shape[0]):
-            raise InputError(f"params have {P.shape[0]} rows but inputs have {X.shape[0]}; use one row of params or match the batch")
-        B = max(P.shape[0], X.shape[0])
+        P, X, B, pb, xb = bind_pair(self.program.params, self.program.inputs, params, inputs)
         return P, X, B, pb and P.shape[0] > 1, xb and X.shape[0] > 1
 
     # -- memory -------------------------------------------------------------------------

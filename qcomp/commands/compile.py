@@ -6,11 +6,10 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from .._io import atomic_write_text, is_special_output, read_csv_numbers, read_numpy, write_files_atomically
+from .._io import atomic_write_text, is_special_output, read_values_file, write_files_atomically
 from ..errors import InputError
 from . import add_level_arg, add_source_args, check_outputs, load_model
 
@@ -29,9 +28,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="after every pass run the IR verifier and (<= 12 qubits) a statevector equivalence check")
     p.add_argument("--print-ir-after-all", action="store_true", help="print the IR to stderr after every pass")
     p.add_argument("--basis", help="translate to these gates, e.g. rz,sx,x,cx")
-    p.add_argument("--bind-params", metavar="FILE", help="fold trained params in (.npy/.npz/.json, flat or by name, or a train --save checkpoint)")
+    p.add_argument("--bind-params", metavar="FILE", help="fold trained params in (.npy/.npz/.json/.csv, flat or by name, or a train --save checkpoint)")
     p.add_argument("--bind-inputs", metavar="FILE",
-                   help="fold data in (.npy/.json/.csv, one row per sample): one program per sample")
+                   help="fold data in (.npy/.npz/.json/.csv, one row per sample): one program per sample")
     p.add_argument("--inputs", choices=("symbolic", "bound"), default=None,
                    help="keep inputs as 'input float[64]' declarations (symbolic, default) or bind them (needs --bind-inputs)")
 
@@ -39,105 +38,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 # -- value files ---------------------------------------------------------------------------------
 
 
-def _load_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except RecursionError:
-        raise InputError(f"'{path}': JSON nested too deeply") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read '{path}': {exc}") from None
-    except json.JSONDecodeError as exc:
-        raise InputError(f"'{path}' is not valid JSON: {exc}") from None
-
-
-def _load_npy(path: Path, what: str) -> Any:
-    # a 'qcomp train --save' checkpoint stands for its params (and is no inputs file)
-    data = read_numpy(path, what=what, checkpoint_params=what == "params")
-    if isinstance(data, dict):
-        keys = list(data)
-        if len(keys) == 1 and keys[0] in ("arr_0", "params", "inputs", "x"):
-            return _floats(data[keys[0]], path)
-        return {k: _floats(v, path) for k, v in data.items()}
-    return _floats(data, path)
-
-
-def _floats(a: Any, path: Path) -> np.ndarray:
-    """A real float array, or an InputError naming the file (strings, records, objects)."""
-    try:
-        return np.asarray(a, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"'{path}' does not hold real numbers: {exc}") from None
-
-
 def load_params_file(path: str, program) -> np.ndarray:
-    """Flat param values from .npy/.npz/.json (a flat array or a mapping by declared name)."""
-    from ..backends.qasm import resolve_param_values
-
-    p = Path(path)
-    if not p.is_file():
-        raise InputError(f"cannot read params file '{path}': no such file")
-    suffix = p.suffix.lower()
-    if suffix in (".npy", ".npz"):
-        data = _load_npy(p, "params")
-    elif suffix == ".json":
-        data = _load_json(p)
-        if isinstance(data, dict) and "params" in data and isinstance(data["params"], (list, dict)):
-            data = data["params"]
-    else:
-        raise InputError(f"params file '{path}' must be .npy, .npz or .json")
-    if not isinstance(data, dict):
-        arr = _floats(data, p)
-        if arr.ndim == 2 and arr.shape[0] == 1:
-            arr = arr[0]
-        data = arr
-    try:
-        return resolve_param_values(program, data)
-    except InputError as exc:
-        raise InputError(f"{path}: {exc.message}") from None
-    except (TypeError, ValueError) as exc:  # e.g. {"w": {"a": 1}} or {"w": [0.1, "x"]}
-        raise InputError(f"{path}: param values must be real numbers ({exc})") from None
+    """Flat param values (P,) from a value file (:func:`qcomp._io.read_values_file`): one row."""
+    values, _ = read_values_file(path, program.params, "param")
+    if values.shape[0] != 1:
+        raise InputError(f"{path}: params have {values.shape[0]} rows; one row of {program.num_params} values is bound")
+    return values[0]
 
 
 def load_inputs_file(path: str, program) -> np.ndarray:
-    """Input rows (B, I) from .npy/.json/.csv (a CSV header of element names reorders columns)."""
-    from ..backends.qasm import resolve_input_values
-
-    p = Path(path)
-    if not p.is_file():
-        raise InputError(f"cannot read inputs file '{path}': no such file")
-    suffix = p.suffix.lower()
-    rows: list[Any]
-    if suffix in (".npy", ".npz"):
-        data = _load_npy(p, "inputs")
-        if isinstance(data, dict):
-            raise InputError(f"{path}: expected one array of input rows")
-        rows = list(np.atleast_2d(_floats(data, p)))
-    elif suffix == ".json":
-        data = _load_json(p)
-        if isinstance(data, dict):
-            rows = [data]
-        elif isinstance(data, list) and data and all(isinstance(v, (int, float)) for v in data):
-            rows = [data]
-        elif isinstance(data, list):
-            rows = list(data)
-        else:
-            raise InputError(f"{path}: expected a list of rows, one row, or an object by input name")
-    elif suffix == ".csv":
-        header, numeric = read_csv_numbers(p, what="inputs")
-        rows = [dict(zip(header, r)) for r in numeric] if header else numeric
-    else:
-        raise InputError(f"inputs file '{path}' must be .npy, .json or .csv")
-    if not rows:
-        raise InputError(f"{path}: no input rows")
-    out = []
-    for i, r in enumerate(rows):
-        try:
-            out.append(resolve_input_values(program, r if isinstance(r, dict) else _floats(r, p)))
-        except InputError as exc:
-            raise InputError(f"{path}: row {i}: {exc.message}") from None
-        except (TypeError, ValueError) as exc:
-            raise InputError(f"{path}: row {i}: input values must be real numbers ({exc})") from None
-    return np.stack(out)
+    """Input rows (B, I) from a value file (:func:`qcomp._io.read_values_file`)."""
+    values, _ = read_values_file(path, program.inputs, "input")
+    return values
 
 
 # -- the command ---------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._io import read_numpy
+from .._io import read_values_file
 from ..errors import InputError
 from . import add_source_args, int_in
 from .train import add_data_args, load_dataset
@@ -20,7 +20,7 @@ HELP = "report loss, accuracy and hinge accuracy of trained params on a dataset"
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_source_args(p)
     add_data_args(p)
-    p.add_argument("--params", required=True, help="a checkpoint from 'qcomp train --save' (.npz) or a .npy array")
+    p.add_argument("--params", required=True, help="a checkpoint from 'qcomp train --save' (.npz), or params in .npy/.npz/.json/.csv")
     p.add_argument("--loss", default="hinge", choices=("hinge", "squared", "bce", "softmax-ce"))
     p.add_argument("--seed", type=int_in(0, 2**63 - 1, "--seed"), default=0, help="the seed used for the data split when training")
     p.add_argument("--split", default="test", choices=("train", "test", "val"))
@@ -28,20 +28,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true")
 
 
-def load_params(path: str, n: int) -> np.ndarray:
-    """The params of a 'qcomp train --save' checkpoint, an .npz with a 'params' array, or a .npy."""
-    data = read_numpy(path, what="params")
-    if isinstance(data, dict):
-        if "params" not in data:
-            raise InputError(f"{path}: no 'params' array (keys: {', '.join(data) or 'none'})")
-        data = data["params"]
-    try:
-        arr = np.asarray(data, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"{path}: params must be real numbers ({exc})") from None
-    if arr.shape != (n,):
-        raise InputError(f"{path}: expected {n} params, got shape {arr.shape}")
-    return arr
+def load_params(path: str, decls) -> np.ndarray:
+    """Flat params (P,) for declarations ``decls`` from a value file (a 'qcomp train --save'
+    checkpoint, an .npz with a 'params' array, a .npy, .json or .csv; see qcomp._io.read_values_file)."""
+    values, _ = read_values_file(path, decls, "param")
+    if values.shape[0] != 1:
+        raise InputError(f"{path}: params have {values.shape[0]} rows; evaluation takes one row")
+    return values[0]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -50,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
 
     model = qcompile(Path(args.source), optimize=args.optimize, max_qubits=args.max_qubits, max_ops=args.max_ops,
                      cache=not args.no_cache)
-    params = load_params(args.params, model.num_params)
+    params = load_params(args.params, model.program.params)
     data = load_dataset(args, model.num_inputs)
     x, y = {"train": (data.x_train, data.y_train), "test": (data.x_test, data.y_test),
             "val": (data.x_val, data.y_val)}[args.split]

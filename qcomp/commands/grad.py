@@ -23,7 +23,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_source_args(p)
     p.add_argument("-o", "--output", required=True, help="output directory (created; replaced only if it holds nothing but a previous export)")
     p.add_argument("--order", type=int, choices=(1, 2), default=1, help="1: gradient, 2: Hessian (shift rules applied twice)")
-    p.add_argument("--params", help="param values (.npy/.npz/.json, or a train --save checkpoint), stored in the manifest (and bound into the"
+    p.add_argument("--params", help="param values (.npy/.npz/.json/.csv, or a train --save checkpoint), stored in the manifest (and bound into the"
                    " circuits when an angle is not expressible in OpenQASM that Qiskit loads)")
     p.add_argument("--wrt", choices=("params", "inputs", "both"), default="params", help="differentiate with respect to")
     p.add_argument("--backend", choices=("qcomp", "qiskit-statevector", "qiskit-aer"), default=None,

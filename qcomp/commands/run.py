@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._io import atomic_write_bytes, atomic_write_text, read_csv_numbers, read_numpy
+from .._io import atomic_write_bytes, atomic_write_text, read_values_file
 from ..errors import InputError, QCompError
 from . import add_level_arg, add_source_args, check_outputs, int_in, load_model
 
@@ -40,71 +40,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", default=None, help="write results to .npy, .json or .csv instead of printing")
 
 
-def load_values(path: str, what: str) -> np.ndarray | dict[str, np.ndarray]:
-    """Read an array (or arrays by name) from .npy, .npz, .json or .csv."""
-    p = Path(path)
-    if not p.is_file():
-        raise QCompError(f"cannot read {what} file '{path}': no such file")
-    suffix = p.suffix.lower()
-    try:
-        if suffix in (".npy", ".npz"):  # a 'qcomp train --save' checkpoint gives its params
-            data = read_numpy(p, what=what, checkpoint_params=what == "params")
-            if isinstance(data, dict):
-                return {k: np.asarray(v, dtype=float) for k, v in data.items()}
-            return np.asarray(data, dtype=float)
-        if suffix == ".json":
-            data = json.loads(p.read_text(encoding="utf-8"))
-            if isinstance(data, dict):
-                return {k: np.asarray(v, dtype=float) for k, v in data.items()}
-            return np.asarray(data, dtype=float)
-        if suffix == ".csv":
-            # a header of labels that name no element is skipped: the columns are positional
-            _, rows = read_csv_numbers(p, what=what)
-            return np.array(rows, dtype=float)
-    except (ValueError, TypeError, OSError, RecursionError) as exc:
-        # truncated or empty numpy files, records or strings, JSON too deep or not numbers
-        raise InputError(f"cannot read {what} from '{path}': {exc or type(exc).__name__}") from None
-    raise InputError(f"{what} file '{path}' must be .npy, .npz, .json or .csv")
-
-
-def _csv_names_inputs(path: str, program) -> bool:
-    """True when the CSV's header names input elements (``x[1],x[0]``): the columns are then
-    mapped by name. A header naming none of them is a row of labels (columns by position); one
-    naming only some is refused, since either reading could silently misassign columns."""
-    first, _ = read_csv_numbers(path, what="inputs")
-    if first is None:
-        return False
-    names = set(program.input_names())
-    known = [c.strip() in names for c in first]
-    if all(known):
-        return True
-    if any(known):
-        bad = [c.strip() for c, k in zip(first, known) if not k]
-        raise InputError(f"{path}: header names inputs but also {', '.join(repr(b) for b in bad[:3])}, which the model"
-                         f" does not declare (inputs: {', '.join(program.input_names()[:6])}...)")
-    return False
-
-
 def run(args: argparse.Namespace) -> int:
     if args.output is not None and Path(args.output).suffix.lower() not in (".npy", ".json", ".csv"):
         raise QCompError(f"output file '{args.output}' must end in .npy, .json or .csv")
     check_outputs([args.output], [args.source, args.params, args.inputs])
     model = load_model(args)
     program = model.program  # the declared params, inputs and outputs (the values' names)
-    params = load_values(args.params, "params") if args.params else None
-    if args.inputs and Path(args.inputs).suffix.lower() == ".csv" and _csv_names_inputs(args.inputs, program):
-        from .compile import load_inputs_file
-
-        inputs = load_inputs_file(args.inputs, program)  # a header of element names maps the columns
-    else:
-        inputs = load_values(args.inputs, "inputs") if args.inputs else None
+    params = _values(args.params, program.params, "param")
+    inputs = _values(args.inputs, program.inputs, "input")
     if params is None and program.num_params:
         raise InputError(f"the model declares {program.num_params} params; pass them with --params")
-    if isinstance(params, np.ndarray) and params.ndim == 2 and params.shape[0] == 1:
-        params = params[0]
-    if isinstance(inputs, np.ndarray) and inputs.ndim == 1 and program.num_inputs and inputs.shape[0] != program.num_inputs \
-            and program.num_inputs == 1:
-        inputs = inputs[:, None]  # a single input column written as one value per line
     if args.backend != "qcomp":
         from ..hardware.qiskit import run_for_cli
 
@@ -125,6 +70,14 @@ def run(args: argparse.Namespace) -> int:
             raise QCompError("the model has no 'expect' outputs; use --shots to sample its measured qubits")
         _emit_values(args, values, names)
     return 0
+
+
+def _values(path: str | None, decls, kind: str) -> np.ndarray | None:
+    """The values of a ``--params`` / ``--inputs`` file (one shared row of params is passed flat)."""
+    if not path:
+        return None
+    values, _ = read_values_file(path, decls, kind)
+    return values[0] if kind == "param" and values.shape[0] == 1 else values
 
 
 def _emit_values(args, values: np.ndarray, names: list[str]) -> None:

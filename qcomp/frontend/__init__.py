@@ -7,11 +7,12 @@ from pathlib import Path
 
 from ..errors import QCompError
 from ..ir.program import Program
+from .formula import parse_expression
 from .lower import DEFAULT_MAX_OPS, DEFAULT_MAX_QUBITS, Limits, lower_module
 from .parser import parse_source
 from .source import read_source
 
-__all__ = ["parse", "parse_file", "parse_source", "lower_module", "Limits", "DEFAULT_MAX_OPS", "DEFAULT_MAX_QUBITS"]
+__all__ = ["parse", "parse_expression", "parse_file", "parse_source", "lower_module", "Limits", "DEFAULT_MAX_OPS", "DEFAULT_MAX_QUBITS"]
 
 
 def parse(source: str, *, name: str = "<string>", max_qubits: int = DEFAULT_MAX_QUBITS,

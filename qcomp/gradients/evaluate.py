@@ -9,6 +9,7 @@ import numpy as np
 from ..errors import InputError, QCompError
 from ..ir.expr import CompiledExprs
 from ..ir.program import Program
+from ..ir.values import bind_pair
 from ..passes.param_shift import GradientProgram, build_gradient_program, wrt_symbols
 
 __all__ = [
@@ -78,28 +79,9 @@ def default_executor() -> Executor:
 
 
 def _rows(program: Program, params, inputs) -> tuple[np.ndarray, np.ndarray, int]:
-    """Params (B, P) and inputs (B, I) broadcast to a common batch B, validated."""
-    P, I = program.num_params, program.num_inputs
-    if params is None and P:
-        raise InputError(f"the program has {P} param(s): pass params of shape ({P},) or (batch, {P})")
-    if inputs is None and I:
-        raise InputError(f"the program has {I} input(s): pass inputs of shape ({I},) or (batch, {I})")
-    p = np.zeros((1, P)) if params is None else np.asarray(params, dtype=float)
-    x = np.zeros((1, I)) if inputs is None else np.asarray(inputs, dtype=float)
-    if p.ndim == 1:
-        p = p[None, :]
-    if x.ndim == 1:
-        x = x[None, :]
-    if p.ndim != 2 or p.shape[1] != P:
-        raise InputError(f"expected params of shape ({P},) or (batch, {P}), got {np.shape(params)}")
-    if x.ndim != 2 or x.shape[1] != I:
-        raise InputError(f"expected inputs of shape ({I},) or (batch, {I}), got {np.shape(inputs)}")
-    if not (np.all(np.isfinite(p)) and np.all(np.isfinite(x))):
-        raise InputError("params and inputs must be finite (found NaN or infinity)")
-    B = max(p.shape[0], x.shape[0])
-    if p.shape[0] not in (1, B) or x.shape[0] not in (1, B):
-        raise InputError(f"params batch {p.shape[0]} and inputs batch {x.shape[0]} do not match")
-    return np.broadcast_to(p, (B, P)), np.broadcast_to(x, (B, I)), B
+    """Params (B, P) and inputs (B, I) bound (:mod:`qcomp.ir.values`) and broadcast to a common batch B."""
+    p, x, B, _, _ = bind_pair(program.params, program.inputs, params, inputs)
+    return np.broadcast_to(p, (B, program.num_params)), np.broadcast_to(x, (B, program.num_inputs)), B
 
 
 def _run_rows(executor: Executor, program: Program, P: np.ndarray, X: np.ndarray, batch_bytes: int) -> np.ndarray:

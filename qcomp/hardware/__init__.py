@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from .gradient_runs import (GRAD_MANIFEST_FORMAT, HardwareExecutor, QcompExecutor, circuit_values, load_manifest,
-                            parse_coefficients,
-                            run_gradient_program)
+                            parse_coefficients, run_gradient_program)
+from .manifest import compute_derived_inputs, manifest_element_names, manifest_pauli_list, qasm_input_values
 from .qiskit import EstimatorExecutor, QiskitAerExecutor, QiskitStatevectorExecutor
 
 __all__ = [
@@ -18,4 +18,8 @@ __all__ = [
     "circuit_values",
     "run_gradient_program",
     "parse_coefficients",
+    "compute_derived_inputs",
+    "manifest_element_names",
+    "manifest_pauli_list",
+    "qasm_input_values",
 ]

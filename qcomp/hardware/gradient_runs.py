@@ -10,6 +10,10 @@ from typing import Any, Mapping, Protocol, Sequence
 import numpy as np
 
 from ..errors import InputError, QCompError
+from ..frontend import parse_expression
+from ..ir.ops import ValueDecl
+from ..ir.values import bind_pair, decls_from_json
+from .manifest import compute_derived_inputs
 
 
 GRAD_MANIFEST_FORMAT = "qcomp-gradient-manifest/1"
@@ -87,31 +91,23 @@ def load_manifest(directory: str | os.PathLike) -> dict[str, Any]:
     return manifest
 
 
-def _decl_source(manifest: Mapping[str, Any], qubit: str) -> str:
-    lines = [f"qubit {qubit};"]
-    for d in manifest["declarations"]:
-        lines.append(f"{d['kind']} {d['name']}" + ("" if d["scalar"] else f"[{d['size']}]") + ";")
-    return "\n".join(lines) + "\n"
+def manifest_declarations(manifest: Mapping[str, Any]) -> tuple[list[ValueDecl], list[ValueDecl]]:
+    """(params, inputs): the program's declarations recorded in a gradient manifest."""
+    items = manifest["declarations"]
+    return (decls_from_json([d for d in items if d["kind"] == "param"], "param"),
+            decls_from_json([d for d in items if d["kind"] == "input"], "input"))
 
 
 def parse_coefficients(manifest: Mapping[str, Any], texts: Sequence[str]):
     """Coefficient texts (.q syntax over params and inputs) -> IR expressions, via the qcomp front end."""
-    from ..frontend import parse
-
-    taken = {d["name"] for d in manifest["declarations"]}
-    qubit = "_coeff_q"
-    while qubit in taken:
-        qubit += "_"
-    src = _decl_source(manifest, qubit) + "".join(f"rz({t}) {qubit};\n" for t in texts)
-    prog = parse(src, name="<gradient manifest>")
-    return [op.angles[0] for op in prog.circuit.ops()]
+    pdecls, idecls = manifest_declarations(manifest)
+    return [parse_expression(t, pdecls + idecls, name=f"<gradient manifest> coefficient {k}", what="coefficient")
+            for k, t in enumerate(texts)]
 
 
 def circuit_values(qasm_manifest: Mapping[str, Any], param_names: Sequence[str], input_names: Sequence[str],
                    params: np.ndarray, inputs: np.ndarray) -> dict[str, np.ndarray]:
     """Values (B,) of every ``input float[64]`` of one emitted circuit (params, inputs, derived inputs)."""
-    from ..backends.qasm import compute_derived_inputs
-
     out: dict[str, np.ndarray] = {}
     pidx = {n: k for k, n in enumerate(param_names)}
     iidx = {n: k for k, n in enumerate(input_names)}
@@ -139,19 +135,13 @@ def run_gradient_program(directory: str | os.PathLike, executor: HardwareExecuto
     directory = Path(directory)
     m = load_manifest(directory)
     executor = executor or QcompExecutor()
-    P, I = len(m["params"]), len(m["inputs"])
     if params is None:
         params = m.get("param_values")
-        if params is None and P:
+        if params is None and m["params"]:
             raise InputError("no param values: pass params= or export with --params")
-    p = np.atleast_2d(np.asarray(params if params is not None else np.zeros(0), dtype=float))
-    x = np.atleast_2d(np.asarray(inputs if inputs is not None else np.zeros(0), dtype=float))
-    if I and inputs is None:
-        raise InputError(f"the program has {I} input(s): pass inputs=")
-    if p.shape[-1] != P or x.shape[-1] != I:
-        raise InputError(f"expected {P} param value(s) and {I} input value(s) per sample, got {p.shape[-1]} and {x.shape[-1]}")
-    B = max(p.shape[0], x.shape[0])
-    p, x = np.broadcast_to(p, (B, P)), np.broadcast_to(x, (B, I))
+    pdecls, idecls = manifest_declarations(m)
+    p, x, B, _, _ = bind_pair(pdecls, idecls, params, inputs)
+    p, x = np.broadcast_to(p, (B, p.shape[1])), np.broadcast_to(x, (B, x.shape[1]))
     if m.get("params_bound") and not np.allclose(p, np.asarray(m["param_values"])[None], atol=0, rtol=0):
         raise InputError("these gradient circuits were exported with the params bound (--params); "
                          "re-export to evaluate at other param values")

@@ -15,6 +15,8 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from ..errors import InputError, ResourceLimitError, UnsupportedError
+from ..ir.values import bind_pair, element_names
+from .manifest import manifest_decls, manifest_pauli_list
 
 __all__ = [
     "BACKENDS",
@@ -372,45 +374,31 @@ def _text_manifest(qasm) -> tuple[str, Mapping[str, Any]]:
 
 
 def _manifest_observable(manifest: Mapping[str, Any], k: int) -> list[tuple[str, float]]:
-    from ..backends.qasm import manifest_pauli_list
-
     return manifest_pauli_list(manifest, k)
 
 
 def model_values(manifest: Mapping[str, Any], params: Any = None, inputs: Any = None, program=None) -> dict[str, np.ndarray]:
     """Values (B,) of every ``input float[64]`` of an emitted file for a batch of rows.
 
-    ``params`` flat (P,) or (B, P); ``inputs`` (I,) or (B, I); rows broadcast like the simulator.
+    ``params`` and ``inputs`` take the forms of :mod:`qcomp.ir.values` (flat, (B, n), by name);
+    rows broadcast like the simulator's. ``program`` (the Program emitted) gives the declarations,
+    else they are read from the manifest.
     """
-    from ..backends.qasm import manifest_element_names
     from .gradient_runs import circuit_values
 
-    pnames = program.param_names() if program is not None else manifest_element_names(manifest, "params")
-    n_in = sum(d["size"] for d in manifest.get("input_decls", []))
-    inames = program.input_names() if program is not None else manifest_element_names(manifest, "inputs")
-    P = len(pnames)
-    p = np.asarray(params if params is not None else np.zeros(0), dtype=float)
-    x = np.asarray(inputs if inputs is not None else np.zeros((1, 0)), dtype=float)
-    if p.ndim == 1:
-        p = p[None, :]
-    if x.ndim == 1:
-        x = x[None, :] if n_in != 1 or x.size == 1 else x[:, None]
-    if P and params is None:
-        raise InputError(f"the model declares {P} param(s); pass params")
-    if n_in and inputs is None and not manifest.get("inputs_bound"):
-        raise InputError(f"the model declares {n_in} input(s); pass inputs")
-    if p.ndim != 2 or p.shape[1] != P:
-        raise InputError(f"expected {P} param value(s) per row, got shape {np.shape(params)}")
-    if n_in and (x.ndim != 2 or x.shape[1] != n_in):
-        raise InputError(f"expected {n_in} input value(s) per row, got shape {np.shape(inputs)}")
-    if not (np.all(np.isfinite(p)) and np.all(np.isfinite(x))):
-        raise InputError("params and inputs must be finite")
-    B = max(p.shape[0], x.shape[0] if n_in else 1)
-    if p.shape[0] not in (1, B) or (n_in and x.shape[0] not in (1, B)):
-        raise InputError(f"params have {p.shape[0]} row(s) and inputs {x.shape[0]}: they must match or be 1")
-    p = np.broadcast_to(p, (B, P))
-    x = np.broadcast_to(x, (B, n_in)) if n_in else np.zeros((B, 0))
-    return circuit_values(manifest, pnames, inames if n_in else [], p, x)
+    if program is not None:
+        pdecls, idecls = list(program.params), list(program.inputs)
+    else:
+        pdecls = manifest_decls(manifest, "params") if manifest.get("params") else []
+        idecls = manifest_decls(manifest, "inputs") if manifest.get("input_decls") else []
+    if manifest.get("inputs_bound"):
+        idecls, inputs = [], None  # folded into the circuit: nothing to pass
+    elif isinstance(inputs, (list, tuple, np.ndarray)) and sum(d.size for d in idecls) == 1 and np.ndim(inputs) == 1:
+        inputs = np.asarray(inputs)[:, None]  # one input: a column of samples
+    p, x, B, _, _ = bind_pair(pdecls, idecls, params, inputs)
+    p = np.broadcast_to(p, (B, p.shape[1]))
+    x = np.broadcast_to(x, (B, x.shape[1]))
+    return circuit_values(manifest, element_names(pdecls), element_names(idecls), p, x)
 
 
 def executor_for(backend: str, shots: int | None = None, seed: int | None = None):
@@ -466,30 +454,6 @@ def run_on_qiskit(model, params: Any = None, inputs: Any = None, backend: str = 
     return executor_for(backend, shots, seed).expval(qres, params, inputs, program)
 
 
-def _by_name(program, values: Any, kind: str) -> Any:
-    """Arrays keyed by declared name (a .npz / .json file) -> flat rows in declaration order."""
-    if not isinstance(values, Mapping):
-        return values
-    decls = program.params if kind == "param" else program.inputs
-    unknown = sorted(set(values) - {d.name for d in decls})
-    if unknown:
-        raise InputError(f"unknown {kind} name '{unknown[0]}'")
-    missing = [d.name for d in decls if d.name not in values]
-    if missing:
-        raise InputError(f"no value given for {kind} '{missing[0]}'")
-    cols = []
-    for d in decls:
-        a = np.asarray(values[d.name], dtype=float)
-        if a.size % d.size:
-            raise InputError(f"{kind} '{d.name}' has {d.size} element(s) per row, got {a.size} value(s)")
-        cols.append(a.reshape(-1, d.size))
-    B = max(c.shape[0] for c in cols)
-    if any(c.shape[0] not in (1, B) for c in cols):
-        raise InputError(f"the {kind} arrays have different numbers of rows")
-    out = np.concatenate([np.broadcast_to(c, (B, c.shape[1])) for c in cols], axis=1)
-    return out[0] if B == 1 and kind == "param" else out
-
-
 def run_for_cli(model, params: Any, inputs: Any, backend: str, shots: int | None = None,
                 seed: int | None = None) -> tuple[str, Any]:
     """What ``qcomp run --backend qiskit-*`` prints: ("values", (B, n_out)) or ("counts", [dict]).
@@ -501,7 +465,6 @@ def run_for_cli(model, params: Any, inputs: Any, backend: str, shots: int | None
     from ..ir.program import Program
 
     program = model if isinstance(model, Program) else model.program
-    params, inputs = _by_name(program, params, "param"), _by_name(program, inputs, "input")
     if program.observables:
         return "values", run_on_qiskit(model, params, inputs, backend, shots, seed)
     return "counts", run_on_qiskit(model, params, inputs, backend, shots, seed, counts=True)

@@ -26,14 +26,8 @@ from qiskit.quantum_info import SparsePauliOp, Statevector
 
 import qcomp
 from qcomp.backends import reference
-from qcomp.backends.qasm import (
-    QasmResult,
-    compute_derived_inputs,
-    declared_names,
-    emit_qasm,
-    manifest_pauli_list,
-    qasm_input_values,
-)
+from qcomp.backends.qasm import QasmResult, declared_names, emit_qasm
+from qcomp.hardware.manifest import compute_derived_inputs, manifest_pauli_list, qasm_input_values
 from qcomp.errors import ExportError, InputError, QCompError
 from qcomp.ir.gates import GATES
 
@@ -242,7 +236,7 @@ def test_bind_inputs_folds_one_sample_and_inputs_by_name():
     assert_qiskit_equivalent(program, res, p, x)
     with pytest.raises(InputError, match="did you mean 'w'"):
         emit_qasm(program, bind_params={"ww": p})
-    with pytest.raises(InputError, match="expected 32"):
+    with pytest.raises(InputError, match="params have 3 values; the program declares 32"):
         emit_qasm(program, bind_params=p[:3])
     with pytest.raises(ExportError, match="needs input values"):
         emit_qasm(program, inputs_mode="bound")

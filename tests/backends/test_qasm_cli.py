@@ -14,7 +14,7 @@ from qiskit.quantum_info import Statevector
 
 import qcomp
 from qcomp.backends import reference
-from qcomp.backends.qasm import qasm_input_values
+from qcomp.hardware.manifest import qasm_input_values
 from qcomp.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -162,7 +162,7 @@ def test_optimization_levels_and_basis(model, tmp_path):
         sv = Statevector(_state_from_qasm(text, manifest, p, x))
         from qiskit.quantum_info import SparsePauliOp
 
-        from qcomp.backends.qasm import manifest_pauli_list
+        from qcomp.hardware.manifest import manifest_pauli_list
 
         got = sv.expectation_value(SparsePauliOp.from_list(manifest_pauli_list(manifest, 0))).real
         assert abs(got - want[0]) < 1e-9, level

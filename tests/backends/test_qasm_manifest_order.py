@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import qcomp
-from qcomp.backends.qasm import manifest_element_names, qasm_input_values
+from qcomp.hardware.manifest import manifest_element_names, qasm_input_values
 from qcomp.hardware.qiskit import model_values
 
 SRC = "qubit q[2]; input x[12]; param w[11]; for i in range(12) { rx(x[i] * w[i % 11]) q[i % 2]; } expect z(q[0]) + z(q[1]);"

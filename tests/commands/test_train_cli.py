@@ -31,7 +31,7 @@ def test_train_writes_params_and_trained_qasm(model, tmp_path, capsys):
     from qiskit.quantum_info import SparsePauliOp, Statevector
     import qiskit.qasm3
     import qcomp
-    from qcomp.backends.qasm import manifest_pauli_list, qasm_input_values
+    from qcomp.hardware.manifest import manifest_pauli_list, qasm_input_values
 
     m = qcomp.compile(str(model))
     x = (np.random.default_rng(0).random(16) > 0.5).astype(float)  # one sample

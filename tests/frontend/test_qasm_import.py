@@ -189,7 +189,7 @@ def test_missing_include_parse_errors_and_limits(tmp_path):
 def test_qcomp_emitted_qasm_imports_back(example):
     from pathlib import Path
 
-    from qcomp.backends.qasm import qasm_input_values
+    from qcomp.hardware.manifest import qasm_input_values
 
     path = Path(__file__).resolve().parents[2] / "examples" / example
     if not path.exists():

@@ -140,7 +140,7 @@ def test_params_file_and_bound_export(tmp_path, capsys):
     # a malformed params file is a user error
     np.save(tmp_path / "bad.npy", np.zeros(5))
     assert main(["grad", str(f), "-o", str(tmp_path / "g2"), "--params", str(tmp_path / "bad.npy")]) == 1
-    assert "expected 2 param value" in capsys.readouterr().err
+    assert "params have 5 values; the program declares 2 (w[2])" in capsys.readouterr().err
     assert not (tmp_path / "g2").exists()
 
 
