@@ -12,6 +12,7 @@ import numpy as np
 from ..ir.circuit import Circuit
 from ..ir.ops import Observable, Operation
 from ..ir.program import Program
+from ..ir.unitary import apply_matrix, ops_unitary
 
 
 def _as_batch(a: np.ndarray | Sequence[float] | None, width: int) -> np.ndarray:
@@ -26,22 +27,7 @@ def _as_batch(a: np.ndarray | Sequence[float] | None, width: int) -> np.ndarray:
 
 def apply_op(state: np.ndarray, op: Operation, params: np.ndarray, inputs: np.ndarray) -> np.ndarray:
     """Apply ``op`` to a batched state (B, 2**n); params (B|1, P), inputs (B|1, I)."""
-    B, dim = state.shape
-    n = dim.bit_length() - 1
-    k = len(op.qubits)
-    u = op.unitary(params, inputs)  # (d, d) or (B', d, d) with B' in {1, B}
-    if u.ndim == 2:
-        u = u[None]
-    u = np.broadcast_to(u, (B,) + u.shape[-2:])
-    psi = state.reshape((B,) + (2,) * n)
-    axes = [1 + (n - 1 - q) for q in op.qubits]  # first gate qubit = most significant matrix bit
-    psi = np.moveaxis(psi, axes, list(range(n + 1 - k, n + 1)))
-    shape = psi.shape
-    psi = psi.reshape(B, -1, 2**k)
-    psi = np.einsum("bij,brj->bri", u, psi)
-    psi = psi.reshape(shape)
-    psi = np.moveaxis(psi, list(range(n + 1 - k, n + 1)), axes)
-    return np.ascontiguousarray(psi.reshape(B, dim))
+    return apply_matrix(state, op.unitary(params, inputs), op.qubits)  # (d, d) or (B', d, d), B' in {1, B}
 
 
 def simulate_circuit(
@@ -120,12 +106,4 @@ def probabilities(state: np.ndarray, qubits: Sequence[int] | None = None) -> np.
 
 def unitary(circuit: Circuit, params=None, inputs=None) -> np.ndarray:
     """The full 2**n x 2**n unitary (columns are images of basis states); small circuits only."""
-    n = circuit.num_qubits
-    dim = 2**n
-    p = _as_batch(params, 0 if params is None else np.shape(params)[-1])
-    x = _as_batch(inputs, 0 if inputs is None else np.shape(inputs)[-1])
-    assert p.shape[0] == 1 and x.shape[0] == 1
-    state = np.eye(dim, dtype=complex)
-    for op in circuit.ops():
-        state = apply_op(state, op, p, x)
-    return state.T
+    return ops_unitary(circuit.ops(), circuit.num_qubits, params, inputs)
