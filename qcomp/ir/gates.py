@@ -97,7 +97,7 @@ _SX = 0.5 * np.array([[1 + 1j, 1 - 1j], [1 - 1j, 1 + 1j]])
 _SWAP = np.array([[1, 0, 0, 0], [0, 0, 1, 0], [0, 1, 0, 0], [0, 0, 0, 1]], dtype=complex)
 
 
-_PAULI_1Q = {"X": _X, "Y": _Y, "Z": _Z}
+PAULI_MATRICES: dict[str, np.ndarray] = {"X": _X, "Y": _Y, "Z": _Z}
 
 # A gate's inverse as library gates on the same qubits, from its angles (for gates no flag covers).
 InverseRule = Callable[[Sequence[Expr]], list[tuple[str, tuple[Expr, ...]]]]
