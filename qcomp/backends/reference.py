@@ -12,7 +12,7 @@ import numpy as np
 from ..ir.circuit import Circuit
 from ..ir.ops import Observable, Operation
 from ..ir.program import Program
-from ..ir.unitary import apply_matrix, ops_unitary
+from ..ir.unitary import ops_unitary
 
 
 def _as_batch(a: np.ndarray | Sequence[float] | None, width: int) -> np.ndarray:
@@ -27,7 +27,22 @@ def _as_batch(a: np.ndarray | Sequence[float] | None, width: int) -> np.ndarray:
 
 def apply_op(state: np.ndarray, op: Operation, params: np.ndarray, inputs: np.ndarray) -> np.ndarray:
     """Apply ``op`` to a batched state (B, 2**n); params (B|1, P), inputs (B|1, I)."""
-    return apply_matrix(state, op.unitary(params, inputs), op.qubits)  # (d, d) or (B', d, d), B' in {1, B}
+    B, dim = state.shape
+    n = dim.bit_length() - 1
+    k = len(op.qubits)
+    u = op.unitary(params, inputs)  # (d, d) or (B', d, d) with B' in {1, B}
+    if u.ndim == 2:
+        u = u[None]
+    u = np.broadcast_to(u, (B,) + u.shape[-2:])
+    psi = state.reshape((B,) + (2,) * n)
+    axes = [1 + (n - 1 - q) for q in op.qubits]  # first gate qubit = most significant matrix bit
+    psi = np.moveaxis(psi, axes, list(range(n + 1 - k, n + 1)))
+    shape = psi.shape
+    psi = psi.reshape(B, -1, 2**k)
+    psi = np.einsum("bij,brj->bri", u, psi)
+    psi = psi.reshape(shape)
+    psi = np.moveaxis(psi, list(range(n + 1 - k, n + 1)), axes)
+    return np.ascontiguousarray(psi.reshape(B, dim))
 
 
 def simulate_circuit(

@@ -1,4 +1,4 @@
-"""The unitary of a short op sequence, by applying each gate to the identity (small circuits only)."""
+"""The unitary of a short op sequence (fused blocks, equivalence checks, small-circuit oracles)."""
 
 from __future__ import annotations
 
@@ -6,47 +6,47 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from .gates import GATES
+from .expr import Const
 from .ops import Operation
 
 
-def apply_matrix(state: np.ndarray, u: np.ndarray, qubits: Sequence[int]) -> np.ndarray:
-    """``u`` (d, d) or (B|1, d, d) on ``qubits`` of batched states (B, 2**n), state bit k = qubit k.
+def _values(a, what: str) -> np.ndarray | None:
+    if a is None:
+        return None
+    arr = np.asarray(a, dtype=float)
+    if arr.ndim == 2:
+        if arr.shape[0] != 1:
+            raise ValueError(f"the unitary takes one row of {what}, got {arr.shape[0]}")
+        arr = arr[0]
+    return arr
 
-    The gate's first qubit is the most significant bit of its matrix index (GateDef order)."""
-    B, dim = state.shape
-    n = dim.bit_length() - 1
+
+def block_matrix(ops: Iterable[Operation], qubits: Sequence[int], params=None, inputs=None) -> np.ndarray:
+    """The matrix of ``ops`` applied in order, in argument order of ``qubits`` (``qubits[0]`` is the
+    most significant bit, like ``GateDef.matrix``), angles evaluated at one row of params/inputs."""
+    p, x = _values(params, "params"), _values(inputs, "inputs")
     k = len(qubits)
-    if u.ndim == 2:
-        u = u[None]
-    u = np.broadcast_to(u, (B,) + u.shape[-2:])
-    psi = state.reshape((B,) + (2,) * n)
-    axes = [1 + (n - 1 - q) for q in qubits]
-    psi = np.moveaxis(psi, axes, list(range(n + 1 - k, n + 1)))
-    shape = psi.shape
-    psi = np.einsum("bij,brj->bri", u, psi.reshape(B, -1, 2**k))
-    psi = np.moveaxis(psi.reshape(shape), list(range(n + 1 - k, n + 1)), axes)
-    return np.ascontiguousarray(psi.reshape(B, dim))
+    d = 2**k
+    axis = {q: i for i, q in enumerate(qubits)}  # tensor axis i is qubits[i] (msb first)
+    m = np.eye(d, dtype=complex).reshape((2,) * k + (d,))
+    for op in ops:
+        g = op.unitary() if p is None and x is None else op.unitary(p, x)
+        kg = len(op.qubits)
+        axes = [axis[q] for q in op.qubits]
+        gt = g.reshape((2,) * (2 * kg))
+        m = np.tensordot(gt, m, axes=(list(range(kg, 2 * kg)), axes))
+        m = np.moveaxis(m, list(range(kg)), axes)
+    return m.reshape(d, d)
 
 
 def ops_unitary(ops: Iterable[Operation], num_qubits: int, params=None, inputs=None) -> np.ndarray:
-    """The 2**n x 2**n unitary of ``ops`` (columns are images of basis states; index bit k = qubit k,
-    Qiskit's order) at one row of ``params`` / ``inputs``."""
-    p = np.zeros((1, 0)) if params is None else np.atleast_2d(np.asarray(params, dtype=float))
-    x = np.zeros((1, 0)) if inputs is None else np.atleast_2d(np.asarray(inputs, dtype=float))
-    if p.shape[0] != 1 or x.shape[0] != 1:
-        raise ValueError("ops_unitary takes one row of params and inputs")
-    state = np.eye(2**num_qubits, dtype=complex)
-    for op in ops:
-        state = apply_matrix(state, op.unitary(p, x), op.qubits)
-    return state.T
+    """The 2**n x 2**n unitary of ``ops`` on qubits 0..n-1 (columns are images of basis states;
+    index bit k is qubit k, Qiskit's order)."""
+    return block_matrix(ops, tuple(range(num_qubits - 1, -1, -1)), params, inputs)
 
 
 def gates_unitary(gates: Iterable[tuple[str, Sequence[float], Sequence[int]]], num_qubits: int) -> np.ndarray:
-    """The matrix of library gates ``(name, angle values, qubits)`` in argument order: qubit 0 is
-    the most significant bit, like ``GateDef.matrix`` (so a gate's definition compares directly)."""
-    state = np.eye(2**num_qubits, dtype=complex)
-    for name, angles, qubits in gates:
-        u = np.asarray(GATES[name].matrix(*angles), dtype=complex)
-        state = apply_matrix(state, u, [num_qubits - 1 - q for q in qubits])
-    return state.T
+    """The matrix of library gates ``(name, angle values, qubits)`` in argument order (qubit 0 most
+    significant, like ``GateDef.matrix``, so a gate's decomposition compares directly)."""
+    ops = [Operation(name, tuple(qs), tuple(Const(float(a)) for a in angles)) for name, angles, qs in gates]
+    return block_matrix(ops, tuple(range(num_qubits)))
