@@ -25,7 +25,7 @@ from openqasm3 import ast
 from ..errors import IncludeError, ParseError, QCompError, ResourceLimitError, SemanticError, Span, UnsupportedError
 from ..ir import expr as E
 from ..ir.circuit import Circuit
-from ..ir.gates import GATES, inverse as gate_inverse
+from ..ir.gates import ALIASES, GATES, QASM_NAMES, inverse as gate_inverse
 from ..ir.ops import Operation, Register, ValueDecl
 from ..ir.program import Program
 from ..ir.unitary import ops_unitary
@@ -66,36 +66,32 @@ def _direct(name: str, nq: int) -> Expansion:
     return lambda a: [(name, tuple(a), tuple(range(nq)))]
 
 
-# OpenQASM names beyond the library's own -> (angles, qubits, expansion into library gates on local
-# qubits 0..k-1). Library gates are read from GATES at use, so a gate added later imports too.
+# OpenQASM names that are no library gate, its alias or its OpenQASM 3/2 name (those come from the
+# gate table at use, so a gate added later imports too) -> (angles, qubits, expansion into library
+# gates on local qubits 0..k-1)
 _QASM_EXTRA: dict[str, tuple[int, int, Expansion]] = {
-    "U": (3, 1, _direct("u", 1)),
-    "u3": (3, 1, _direct("u", 1)),
     "u2": (2, 1, lambda a: [("u", (E.Const(math.pi / 2), a[0], a[1]), (0,))]),
-    "u1": (1, 1, _direct("p", 1)),
-    "phase": (1, 1, _direct("p", 1)),
     "CX": (0, 2, _direct("cx", 2)),
-    "cnot": (0, 2, _direct("cx", 2)),
     "cphase": (1, 2, _direct("cp", 2)),
-    "cu1": (1, 2, _direct("cp", 2)),
     "cu3": (3, 2, lambda a: _cu((a[0], a[1], a[2], E.Const(0.0)))),
     "cu": (4, 2, _cu),
-    "toffoli": (0, 3, _direct("ccx", 3)),
 }
 
 
 class _QasmGates(Mapping[str, tuple[int, int, Expansion]]):
-    """OpenQASM gate name -> (angles, qubits, expansion): the library gates, then the extra names."""
+    """OpenQASM gate name -> (angles, qubits, expansion into library gates)."""
 
     def __getitem__(self, name: str) -> tuple[int, int, Expansion]:
         extra = _QASM_EXTRA.get(name)
         if extra is not None:
             return extra
-        g = GATES[name]
-        return g.num_angles, g.num_qubits, _direct(name, g.num_qubits)
+        lib = name if name in GATES else ALIASES.get(name) or QASM_NAMES[name]
+        g = GATES[lib]
+        return g.num_angles, g.num_qubits, _direct(lib, g.num_qubits)
 
     def __iter__(self) -> Iterator[str]:
-        return iter(list(GATES) + [n for n in _QASM_EXTRA if n not in GATES])
+        names = list(GATES) + list(ALIASES) + list(QASM_NAMES) + list(_QASM_EXTRA)
+        return iter(dict.fromkeys(names))
 
     def __len__(self) -> int:
         return sum(1 for _ in self)

@@ -324,6 +324,7 @@ CX_COST: dict[str, int] = {}  # two-qubit gate -> cx count of its synthesis
 STDGATES: set[str] = set()  # gates OpenQASM 3 readers know from stdgates.inc
 QELIB1: set[str] = set()  # gates strict OpenQASM 2 readers know from qelib1.inc
 QASM2_RENAME: dict[str, str] = {}  # gate -> its different OpenQASM 2 name (p -> u1, ...)
+QASM_NAMES: dict[str, str] = {}  # OpenQASM 3 / 2 names other than the gate's own -> gate (U, u3 -> u)
 
 _LISTENERS: list[Callable[[], None]] = []
 
@@ -341,6 +342,7 @@ def _rebuild() -> None:
         (STDGATES, {g.name for g in gates if g.stdgates}),
         (QELIB1, {g.name for g in gates if g.qelib1}),
         (QASM2_RENAME, {g.name: g.qasm2_name for g in gates if g.qasm2_name}),
+        (QASM_NAMES, {n: g.name for g in gates for n in (g.qasm_name, g.qasm2_name) if n}),
     )
     for table, value in tables:
         table.clear()

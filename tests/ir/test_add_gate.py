@@ -69,16 +69,34 @@ def test_tables_follow_the_registration(rzx):
     assert EQ.needs_definition("rzx", 3) and EQ.needs_definition("rzx", 2)
 
 
-def test_library_unchanged_without_the_gate():
-    G.register_gate(RZX)
-    EQ.register_equivalence(RZX_EQ)
+def test_library_unchanged_without_the_gate(rzx):
     qcomp.parse(SOURCE)
     EQ.remove_equivalence("rzx")
     G.remove_gate("rzx")
+    try:
+        _assert_without_rzx()
+    finally:  # the fixture removes them again
+        G.register_gate(RZX)
+        EQ.register_equivalence(RZX_EQ)
+
+
+def _assert_without_rzx():
     assert "rzx" not in G.GATES and "rzx" not in EQ.EQUIVALENCES
     assert "rzx" not in G.ROTATIONS and "rzx" not in G.PAULI_ROTATIONS and "rzx" not in G.CX_COST
-    with pytest.raises(qcomp.errors.QCompError):
+    with pytest.raises(qcomp.errors.QCompError, match="rzx"):
         qcomp.parse(SOURCE)
+
+
+def test_cached_decompositions_follow_a_new_equivalence(rzx):
+    from qcomp.ir.ops import Operation
+    from qcomp.passes import basis_translation as BT
+
+    op = Operation("rzx", (0, 1), (qcomp.ir.Const(0.3),))
+    first = [o.name for o in BT._decompose_const(op)]  # cached per placement from here on
+    EQ.remove_equivalence("rzx")
+    # the same gate with z z (= identity) on the control in front: a different, equally exact body
+    EQ.register_equivalence(EQ.Equivalence("rzx", lambda a: [("z", (), (0,)), ("z", (), (0,))] + RZX_EQ.body(a)))
+    assert [o.name for o in BT._decompose_const(op)] == ["z", "z"] + first
 
 
 def test_bad_registrations_are_refused():
@@ -97,6 +115,14 @@ def test_bad_registrations_are_refused():
 def test_equivalence_is_exact(rzx):
     for t in (-2.1, 0.0, 0.9):
         np.testing.assert_allclose(EQ.body_matrix(RZX_EQ, [t]), _rzx(t), atol=1e-12)
+
+
+def test_one_gate_simulates_to_its_matrix(rzx):
+    program = qcomp.parse("qubit q[2]; rzx(0.83) q[1], q[0];")  # argument order q[1], q[0]: matrix bits as is
+    for engine in ("fused", "layers"):
+        state = Simulator(program, engine=engine).state()[0]
+        np.testing.assert_allclose(state, _rzx(0.83)[:, 0], atol=1e-12)
+    np.testing.assert_allclose(reference.unitary(program.circuit), _rzx(0.83), atol=1e-12)
 
 
 def test_simulates_on_both_engines(rzx):
