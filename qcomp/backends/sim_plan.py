@@ -51,7 +51,6 @@ class DenseKernel:
     perm: list[int] | None = None  # constant permutation blocks (cx, swap, ccx, ...) run in place
 
 
-
 @dataclass
 class PauliKernel:
     qubits: tuple[int, ...]  # sorted ascending
@@ -195,7 +194,6 @@ def choose_layout(rest: Sequence[Operation], n: int, m: int) -> list[int] | None
     return phys
 
 
-_PAULI_MATRICES = PAULI_MATRICES
 _CONJ_TABLE: dict[tuple[str, str], tuple[float, str]] = {}
 on_change(_CONJ_TABLE.clear)
 
@@ -205,8 +203,8 @@ def _conjugate_pauli(gate: str, p: str) -> tuple[float, str]:
     key = (gate, p)
     if key not in _CONJ_TABLE:
         g = np.asarray(GATES[gate].matrix(), dtype=complex)
-        m = g.conj().T @ _PAULI_MATRICES[p] @ g
-        for q, pm in _PAULI_MATRICES.items():
+        m = g.conj().T @ PAULI_MATRICES[p] @ g
+        for q, pm in PAULI_MATRICES.items():
             for sign in (1.0, -1.0):
                 if np.allclose(m, sign * pm, atol=1e-12):
                     _CONJ_TABLE[key] = (sign, q)

@@ -1,11 +1,4 @@
-"""The equivalence table: each gate as cx and one-qubit library gates, written once (Qiskit's EquivalenceLibrary is the model).
-
-Basis translation expands a gate through its entry (recursively, until only cx and one-qubit gates
-are left) and the OpenQASM emitter writes the entry as the ``gate`` definition of every gate its
-standard include lacks. Global phase is exact and stated per entry: ``gate = exp(i phase) * body``
-as matrices; every entry of the built-in library has phase 0 (``check`` verifies it), so the
-definitions written to OpenQASM files are exact, not merely equal up to phase.
-"""
+"""The equivalence table: each gate as cx and one-qubit library gates, written once (after Qiskit's EquivalenceLibrary)."""
 
 from __future__ import annotations
 
@@ -17,6 +10,12 @@ import numpy as np
 
 from .expr import Const, Expr, Sym, mul, neg
 from .gates import GATES, QELIB1, STDGATES, GateTableError, notify_changed
+
+# Basis translation expands a gate through its entry (recursively, until only cx and one-qubit gates
+# are left) and the OpenQASM emitter writes the entry as the ``gate`` definition of every gate its
+# standard include lacks. Global phase is exact and stated per entry: gate = exp(i phase) * body as
+# matrices. Every built-in entry has phase 0 (``check`` verifies it), so the definitions written to
+# OpenQASM files are exact, not merely equal up to a phase.
 
 # One gate of a body: (library gate, angles, qubit positions of the defined gate: 0, 1, ...).
 BodyGate = tuple[str, tuple[Expr, ...], tuple[int, ...]]
