@@ -12,8 +12,9 @@ from typing import Sequence
 import numpy as np
 
 from qcomp.errors import PassError
-from qcomp.ir.expr import Const, Expr, mul, neg
-from qcomp.ir.gates import GATES
+from qcomp.ir.equivalences import EQUIVALENCES
+from qcomp.ir.expr import Const, Expr
+from qcomp.ir.gates import GATES, on_change
 from qcomp.ir.ops import Operation
 from qcomp.ir.circuit import Circuit
 from qcomp.ir.program import Program
@@ -89,16 +90,8 @@ def _plan(basis: tuple[str, ...]) -> _Plan:
 # -- stage 1: multi-qubit gates to cx + single-qubit gates --------------------------------
 
 
-def _half(t: Expr) -> Expr:
-    return mul(Const(0.5), t)
-
-
-def _o(name: str, qubits: tuple[int, ...], *angles: Expr) -> Operation:
-    return Operation(name, qubits, tuple(angles))
-
-
 def decompose(op: Operation) -> list[Operation]:
-    """``op`` as cx plus single-qubit library gates (exact up to global phase)."""
+    """``op`` as cx plus single-qubit library gates, from the equivalence table (exact, phase included)."""
     n, q = op.name, op.qubits
     if len(q) == 1 or n == "cx":
         return [op]
@@ -107,49 +100,17 @@ def decompose(op: Operation) -> list[Operation]:
             f"basis-translation cannot decompose a fused {len(q)}-qubit 'unitary' block; "
             "fusion passes are for the simulator target"
         )
-    a, b = q[0], q[1]
-    cx = _o("cx", (a, b))
-    if n == "cz":
-        return [_o("h", (b,)), cx, _o("h", (b,))]
-    if n == "cy":
-        return [_o("sdg", (b,)), cx, _o("s", (b,))]
-    if n == "ch":
-        # ch = ry(pi/4) cz ry(-pi/4) on the target, since ry(pi/4) z ry(-pi/4) = h
-        return [_o("ry", (b,), Const(-PI / 4)), _o("h", (b,)), cx, _o("h", (b,)), _o("ry", (b,), Const(PI / 4))]
-    if n == "swap":
-        return [cx, _o("cx", (b, a)), cx]
-    if n == "iswap":
-        return [_o("s", (a,)), _o("s", (b,)), _o("h", (a,)), cx, _o("cx", (b, a)), _o("h", (b,))]
-    if n in ("crz", "cry"):
-        r = "rz" if n == "crz" else "ry"
-        t = op.angles[0]
-        return [_o(r, (b,), _half(t)), cx, _o(r, (b,), neg(_half(t))), cx]
-    if n == "crx":
-        t = op.angles[0]
-        return [_o("h", (b,)), _o("rz", (b,), _half(t)), cx, _o("rz", (b,), neg(_half(t))), cx, _o("h", (b,))]
-    if n == "cp":
-        t = op.angles[0]
-        return [_o("p", (a,), _half(t)), cx, _o("p", (b,), neg(_half(t))), cx, _o("p", (b,), _half(t))]
-    if n == "rzz":
-        return [cx, _o("rz", (b,), op.angles[0]), cx]
-    if n == "rxx":
-        hs = [_o("h", (a,)), _o("h", (b,))]
-        return hs + [cx, _o("rz", (b,), op.angles[0]), cx] + hs
-    if n == "ryy":
-        pre = [_o("rx", (a,), Const(HALF_PI)), _o("rx", (b,), Const(HALF_PI))]
-        post = [_o("rx", (a,), Const(-HALF_PI)), _o("rx", (b,), Const(-HALF_PI))]
-        return pre + [cx, _o("rz", (b,), op.angles[0]), cx] + post
-    if n == "ccx":
-        c = q[2]
-        h, t, td = (lambda x: _o("h", (x,))), (lambda x: _o("t", (x,))), (lambda x: _o("tdg", (x,)))
-        return [
-            h(c), _o("cx", (b, c)), td(c), _o("cx", (a, c)), t(c), _o("cx", (b, c)), td(c),
-            _o("cx", (a, c)), t(b), t(c), h(c), _o("cx", (a, b)), t(a), td(b), _o("cx", (a, b)),
-        ]
-    if n == "cswap":
-        c = q[2]
-        return [_o("cx", (c, b))] + decompose(_o("ccx", (a, b, c))) + [_o("cx", (c, b))]
-    raise AssertionError(f"no decomposition for {n}")
+    eq = EQUIVALENCES.get(n)
+    if eq is None:
+        raise PassError(f"basis-translation: gate {n} has no entry in the equivalence table (qcomp.ir.equivalences)")
+    out: list[Operation] = []
+    for name, angles, local in eq.expand(op.angles):
+        part = Operation(name, tuple(q[i] for i in local), angles)
+        if len(local) == 1 or name == "cx":
+            out.append(part)
+        else:
+            out.extend(decompose(part))
+    return out
 
 
 # -- stage 2: single-qubit runs ----------------------------------------------------------
@@ -684,7 +645,17 @@ def synthesize_batch(runs: list[list[Operation]], plan: _Plan) -> list[list[Oper
 _DECOMPOSED: dict[tuple[str, tuple[int, ...]], list[Operation]] = {}  # ops are immutable: shared safely
 # (name, qubits) of a one-angle gate -> its decomposition as (op, factor): factor None for a gate
 # that does not depend on the angle (shared), else the new angle is factor * angle
-_TEMPLATES: dict[tuple[str, tuple[int, ...]], list[tuple[Operation, float | None]]] = {}
+_TEMPLATES: dict[tuple[str, tuple[int, ...]], list[tuple[Operation, float | None]] | None] = {}
+
+
+def _forget() -> None:
+    """Drop everything cached per gate name: the gate and equivalence tables changed."""
+    for cache in (_DECOMPOSED, _TEMPLATES, _RUN_CACHE, _FIXED, _FIXED_OPS):
+        cache.clear()
+    _plan.cache_clear()
+
+
+on_change(_forget)
 
 
 def _decompose_const(op: Operation) -> list[Operation]:
@@ -693,21 +664,24 @@ def _decompose_const(op: Operation) -> list[Operation]:
     off decompositions at angles 1 and 2 (every rule here is linear in the angle); factor * t is
     bit-identical to decompose()'s Const arithmetic (0.5 * t, -(0.5 * t), t)."""
     key = (op.name, op.qubits)
-    tpl = _TEMPLATES.get(key)
-    if tpl is None:
+    tpl = _TEMPLATES.get(key, False)
+    if tpl is False:
         one = decompose(op.with_angles((Const(1.0),)))
         two = decompose(op.with_angles((Const(2.0),)))
         tpl = []
         for o1, o2 in zip(one, two):
             if not o1.angles or o1.angles == o2.angles:
                 tpl.append((o1, None))
-            else:
-                f = o1.angles[0].val
-                assert len(o1.angles) == 1 and o2.angles[0].val == 2 * f, f"nonlinear rule for {op.name}"
-                tpl.append((o1, f))
+            elif len(o1.angles) == 1 and o2.angles[0].val == 2 * o1.angles[0].val:
+                tpl.append((o1, o1.angles[0].val))
+            else:  # an equivalence not linear in the angle: no template, decompose each time
+                tpl = None
+                break
         if len(_TEMPLATES) > 50_000:
             _TEMPLATES.clear()
         _TEMPLATES[key] = tpl
+    if tpl is None:
+        return decompose(op)
     t = op.angles[0].val
     return [o if f is None else Operation(o.name, o.qubits, (Const(f * t),)) for o, f in tpl]
 

@@ -10,25 +10,10 @@ from typing import Sequence
 import numpy as np
 
 from qcomp.ir.expr import Const, Expr, add
-from qcomp.ir.gates import GATES, ROTATIONS
+from qcomp.ir.gates import GATES, PAULI_MATRICES as _PAULI, ROTATION_PERIOD, ROTATIONS, SYMMETRIC, on_change
 from qcomp.ir.ops import Operation
 
 TWO_PI = 2.0 * math.pi
-FOUR_PI = 4.0 * math.pi
-
-# Period of a rotation's angle up to a global phase: rx(2 pi) = -I is a global phase, but
-# crx(2 pi) = controlled(-I) = z on the control is not, and p(2 pi) = I exactly.
-ROTATION_PERIOD: dict[str, float] = {
-    "rx": TWO_PI, "ry": TWO_PI, "rz": TWO_PI, "rxx": TWO_PI, "ryy": TWO_PI, "rzz": TWO_PI,
-    "p": TWO_PI, "cp": TWO_PI, "crx": FOUR_PI, "cry": FOUR_PI, "crz": FOUR_PI,
-}
-assert set(ROTATION_PERIOD) == set(ROTATIONS)
-
-# Qubit positions a gate is symmetric under (cz q0, q1 == cz q1, q0; ccx swaps its controls).
-SYMMETRIC: dict[str, tuple[int, ...]] = {
-    "cz": (0, 1), "swap": (0, 1), "iswap": (0, 1), "cp": (0, 1), "rxx": (0, 1), "ryy": (0, 1),
-    "rzz": (0, 1), "ccx": (0, 1), "cswap": (1, 2),
-}
 
 ANGLE_TOL = 1e-12
 
@@ -39,11 +24,7 @@ def rem(v: float, period: float) -> float:
 
 
 # -- commutation ----------------------------------------------------------------------
-PAULI_MATRICES = {
-    1: np.array([[0, 1], [1, 0]], dtype=complex),
-    2: np.array([[0, -1j], [1j, 0]], dtype=complex),
-    4: np.array([[1, 0], [0, -1]], dtype=complex),
-}
+PAULI_MATRICES = {1: _PAULI["X"], 2: _PAULI["Y"], 4: _PAULI["Z"]}  # by mask bit
 GENERIC_ANGLES = (0.7306, 1.2913, -2.0471)
 
 
@@ -222,6 +203,17 @@ _NAME_LOCALS: dict[str, tuple[int, ...]] = {}  # library gate -> local kind id p
 _REL: list[dict[int, int]] = []  # B's local kind -> {C's local kind: bits}, one shared wire
 _REL_SAME: list[dict[int, int]] = []  # likewise for two-qubit gates on the same two wires
 _LOCAL_LOCK = threading.Lock()  # ids index four lists: allocate them atomically
+
+
+def _forget() -> None:
+    """Drop the per-gate caches: a gate was added to or removed from the library."""
+    gate_masks.cache_clear()
+    with _LOCAL_LOCK:
+        for table in (_LOCAL_IDS, _LOCAL_KEYS, _LOCAL_MATRICES, _NAME_LOCALS, _REL, _REL_SAME):
+            table.clear()
+
+
+on_change(_forget)
 
 
 def _local_kinds(op: Operation) -> tuple[int, ...]:

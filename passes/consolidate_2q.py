@@ -11,14 +11,15 @@ import numpy as np
 from qcomp.errors import PassError
 from qcomp.ir.circuit import Circuit
 from qcomp.ir.expr import Const
+from qcomp.ir.gates import CX_COST
 from qcomp.ir.ops import Operation
 from qcomp.ir.program import Program
 
 from .base import Pass
 
-# cx-equivalent cost of each constant two-qubit gate as written (what basis translation makes of it)
-CX_COST = {"cx": 1, "cz": 1, "cy": 1, "ch": 1, "swap": 3, "rzz": 2, "rxx": 2, "ryy": 2, "cp": 2, "crz": 2,
-           "crx": 2, "cry": 2, "cu": 2, "unitary": 3}
+# cx-equivalent cost of a two-qubit gate as written (GateDef.cx_cost, kept current by qcomp.ir.gates);
+# a fused two-qubit block costs at most three
+_UNITARY_CX_COST = 3
 
 _SWAP = np.array([[1, 0, 0, 0], [0, 0, 1, 0], [0, 1, 0, 0], [0, 0, 0, 1]], dtype=complex)
 # what Qiskit's two-qubit decomposer emits with euler_basis="ZSX" (the names are qcomp's too)
@@ -219,7 +220,7 @@ class Consolidate2Q(Pass):
                     close(blk)
                     emit(op)
                 continue
-            cost = CX_COST.get(op.name) if len(qs) == 2 else None
+            cost = (_UNITARY_CX_COST if op.name == "unitary" else CX_COST.get(op.name)) if len(qs) == 2 else None
             if cost is not None and const:
                 a, b = qs
                 if a > b:

@@ -5,11 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
-import numpy as np
-
 from qcomp.ir.circuit import Circuit
 from qcomp.ir.ops import Operation, make_unitary_op
 from qcomp.ir.program import Program
+from qcomp.ir.unitary import block_matrix
 
 from .base import Pass
 
@@ -87,21 +86,6 @@ def group_ops(
 
 def joinable_block(block: Block, ops: Sequence[Operation], joinable: Callable[[Operation], bool]) -> bool:
     return all(joinable(ops[j]) for j in block.ops)
-
-
-def block_matrix(ops: Sequence[Operation], qubits: Sequence[int]) -> np.ndarray:
-    """The matrix of constant ``ops`` applied in order, in argument order of ``qubits``."""
-    k = len(qubits)
-    d = 2**k
-    m = np.eye(d, dtype=complex).reshape((2,) * k + (d,))
-    for op in ops:
-        g = op.unitary()
-        kg = len(op.qubits)
-        axes = [list(qubits).index(q) for q in op.qubits]  # tensor axis i is qubits[i] (msb first)
-        gt = g.reshape((2,) * (2 * kg))
-        m = np.tensordot(gt, m, axes=(list(range(kg, 2 * kg)), axes))
-        m = np.moveaxis(m, list(range(kg)), axes)
-    return m.reshape(d, d)
 
 
 def rebuild(program: Program, ops: Sequence[Operation], blocks: Sequence[Block], fuse_single: bool = False) -> Program:

@@ -14,15 +14,8 @@ from numba import njit
 
 from ..errors import InputError
 from ..ir.expr import CompiledExprs, Expr, intern_angles, param_derivatives
-from ..ir.gates import GATES
+from ..ir.gates import GATES, MATRIX_FREQ  # MATRIX_FREQ: dU/dt = f/2 (U(t + pi/2f) - U(t - pi/2f))
 from ..ir.ops import Operation
-
-# Frequency of each angle in the gate matrix entries (entries are a + b cos(f t) + c sin(f t)),
-# which makes dU/dt = f/2 (U(t + pi/2f) - U(t - pi/2f)) exact.
-MATRIX_FREQ: dict[str, tuple[float, ...]] = {
-    "rx": (0.5,), "ry": (0.5,), "rz": (0.5,), "rxx": (0.5,), "ryy": (0.5,), "rzz": (0.5,),
-    "crx": (0.5,), "cry": (0.5,), "crz": (0.5,), "p": (1.0,), "cp": (1.0,), "u": (0.5, 1.0, 1.0),
-}
 
 # Dense blocks hold at most this many qubits. Measured on the HEA and IQP benchmarks (2-core
 # Zen4): 2-qubit blocks beat 3 and 4 (the extra flops of a larger block cost more than the

@@ -28,7 +28,7 @@ from ..ir.expr import Binary, CompiledExprs, Const, Expr, Func, Neg, Sym, iter_n
 from ..ir.ops import Operation, ValueDecl
 from ..ir.program import Program
 from ..ir.values import bind_values, element_names
-from .qasm_gates import DEFINITIONS, QASM2_RENAME, THETA, needs_definition
+from .qasm_gates import ARG_NAMES, definition, definitions_for, gate_name, gate_names, needs_definition
 
 __all__ = [
     "QasmResult",
@@ -43,16 +43,15 @@ QUBIT_REG = "q"
 BIT_REG = "c"
 # Largest integer power expanded into repeated multiplication (Qiskit cannot load '**').
 MAX_EXPANDED_POWER = 8
-# Names the emitted file must not declare: OpenQASM 3 keywords, built-ins, standard gates.
+# Names the emitted file must not declare: OpenQASM 3 keywords, built-ins, registers (and the gate
+# names of qasm_gates.gate_names(), read at use so that gates added to the library count too).
 RESERVED = frozenset(
     """OPENQASM include defcalgrammar def cal defcal gate extern box let break continue if else end
     return for while in switch case default input output const readonly mutable qreg qubit creg bool bit
     int uint float angle complex array void duration stretch gphase inv pow ctrl negctrl dim durationof
     delay reset measure barrier true false pi tau euler im sin cos tan arcsin arccos arctan exp log sqrt
     ceiling floor mod popcount rotl rotr real imag sizeof U CX u1 u2 u3 cu1 cu3 cu phase cphase""".split()
-) | frozenset(DEFINITIONS) | frozenset({"id", "x", "y", "z", "h", "s", "sdg", "t", "tdg", "rx", "ry", "rz",
-                                        "p", "cx", "cy", "cz", "ch", "crx", "cry", "crz", "cp", "ccx",
-                                        QUBIT_REG, BIT_REG})
+) | frozenset({QUBIT_REG, BIT_REG})
 
 
 @dataclass(frozen=True)
@@ -90,7 +89,7 @@ def _sanitize(name: str) -> str:
 
 def declared_names(program: Program) -> tuple[list[str], list[str]]:
     """The OpenQASM names of the flat params and inputs (``p_w_3``, ``x_pixel_0``), collision-free."""
-    used: set[str] = set(RESERVED)
+    used: set[str] = set(RESERVED) | gate_names()
     out: list[list[str]] = []
     for prefix, decls in (("p", program.params), ("x", program.inputs)):
         names = []
@@ -278,10 +277,10 @@ def _u_angles(m: np.ndarray) -> tuple[float, float, float]:
 
 
 def _definition(name: str, version: int, conv: _ExprConverter) -> ast.QuantumGateDefinition:
-    angle_args, qubit_args, body = DEFINITIONS[name]
+    angle_args, qubit_args, body = definition(name)
     stmts = []
     for gname, angles, qs in body:
-        gname = QASM2_RENAME.get(gname, gname) if version == 2 else gname
+        gname = gate_name(gname, 2) if version == 2 else gname
         stmts.append(
             ast.QuantumGate(
                 [], _ident(gname), [conv.convert(a) for a in angles], [_ident(qubit_args[i]) for i in qs]
@@ -406,11 +405,7 @@ def emit_qasm(
             continue
         if op.gate is None:
             raise ExportError(f"gate '{op.name}' has no OpenQASM form", op.span)
-        gname = op.name
-        if gname == "u" and version == 3:
-            gname = "U"
-        elif version == 2:
-            gname = QASM2_RENAME.get(gname, gname)
+        gname = gate_name(op.name, version)
         if needs_definition(op.name, version):
             used.add(op.name)
         args = [conv.convert(a) for a in op.angles]
@@ -434,8 +429,9 @@ def emit_qasm(
 
     stmts: list[ast.Statement] = []
     stmts.append(ast.Include("stdgates.inc" if version == 3 else "qelib1.inc"))
-    dconv = _ExprConverter({THETA: "theta"}, lambda s: s.name, allow_hoist=False)
-    for gname in sorted(used, key=list(DEFINITIONS).index):
+    dconv = _ExprConverter(dict(ARG_NAMES), lambda s: s.name, allow_hoist=False)
+    defined = definitions_for(used, version)
+    for gname in defined:
         stmts.append(_definition(gname, version, dconv))
     params_declared = pvals is None
     inputs_declared = xvals is None
@@ -465,7 +461,7 @@ def emit_qasm(
 
     manifest = _manifest(
         program, work, version, param_names if params_declared else [], input_names if inputs_declared else [],
-        conv.derived_formulas, measured, sorted(used, key=list(DEFINITIONS).index), basis_list, pvals is not None,
+        conv.derived_formulas, measured, defined, basis_list, pvals is not None,
         xvals,
     )
     return QasmResult(text, manifest, tuple(conv.derived), tuple(program.inputs))

@@ -12,6 +12,7 @@ import numpy as np
 from ..ir.circuit import Circuit
 from ..ir.ops import Observable, Operation
 from ..ir.program import Program
+from ..ir.unitary import ops_unitary
 
 
 def _as_batch(a: np.ndarray | Sequence[float] | None, width: int) -> np.ndarray:
@@ -120,12 +121,4 @@ def probabilities(state: np.ndarray, qubits: Sequence[int] | None = None) -> np.
 
 def unitary(circuit: Circuit, params=None, inputs=None) -> np.ndarray:
     """The full 2**n x 2**n unitary (columns are images of basis states); small circuits only."""
-    n = circuit.num_qubits
-    dim = 2**n
-    p = _as_batch(params, 0 if params is None else np.shape(params)[-1])
-    x = _as_batch(inputs, 0 if inputs is None else np.shape(inputs)[-1])
-    assert p.shape[0] == 1 and x.shape[0] == 1
-    state = np.eye(dim, dtype=complex)
-    for op in circuit.ops():
-        state = apply_op(state, op, p, x)
-    return state.T
+    return ops_unitary(circuit.ops(), circuit.num_qubits, params, inputs)

@@ -9,17 +9,13 @@ from typing import Sequence
 import numpy as np
 
 from ..ir.expr import CompiledExprs, Expr, intern_angles, param_derivatives
-from ..ir.gates import GATES
+from ..ir.gates import CLIFFORD_1Q, GATES, MATRIX_FREQ, PAULI_MATRICES, PAULI_ROTATIONS, on_change
 from ..ir.ops import Operation
 from ..passes.fuse_blocks import group_ops
 from . import kernels as K
 
-# Frequency of each angle in the gate *matrix* entries (entries are a + b cos(f t) + c sin(f t)),
-# which makes dU/dt = f/2 (U(t + pi/2f) - U(t - pi/2f)) exact.
-MATRIX_FREQ: dict[str, tuple[float, ...]] = {
-    "rx": (0.5,), "ry": (0.5,), "rz": (0.5,), "rxx": (0.5,), "ryy": (0.5,), "rzz": (0.5,),
-    "crx": (0.5,), "cry": (0.5,), "crz": (0.5,), "p": (1.0,), "cp": (1.0,), "u": (0.5, 1.0, 1.0),
-}
+# Gate tables (MATRIX_FREQ: dU/dt = f/2 (U(t + pi/2f) - U(t - pi/2f)); PAULI_ROTATIONS: the Pauli
+# word of each exp(-i t P / 2); CLIFFORD_1Q) come from qcomp.ir.gates, which keeps them current.
 
 DEFAULT_BLOCK_QUBITS = 2
 # diagonal blocks are capped so their phase table stays cache-sized (2**14 complex = 256 KiB)
@@ -53,10 +49,6 @@ class DenseKernel:
     uses_inputs: bool
     kind: str = "dense"
     perm: list[int] | None = None  # constant permutation blocks (cx, swap, ccx, ...) run in place
-
-
-# Pauli word of each single-angle Pauli rotation exp(-i t P / 2), in argument order
-PAULI_ROTATIONS: dict[str, str] = {"rx": "X", "ry": "Y", "rz": "Z", "rxx": "XX", "ryy": "YY", "rzz": "ZZ"}
 
 
 @dataclass
@@ -202,10 +194,8 @@ def choose_layout(rest: Sequence[Operation], n: int, m: int) -> list[int] | None
     return phys
 
 
-CLIFFORD_1Q = ("id", "x", "y", "z", "h", "s", "sdg", "sx", "sxdg")
-_PAULI_MATRICES = {"X": np.array([[0, 1], [1, 0]], dtype=complex), "Y": np.array([[0, -1j], [1j, 0]]),
-                   "Z": np.array([[1, 0], [0, -1]], dtype=complex)}
 _CONJ_TABLE: dict[tuple[str, str], tuple[float, str]] = {}
+on_change(_CONJ_TABLE.clear)
 
 
 def _conjugate_pauli(gate: str, p: str) -> tuple[float, str]:
@@ -213,8 +203,8 @@ def _conjugate_pauli(gate: str, p: str) -> tuple[float, str]:
     key = (gate, p)
     if key not in _CONJ_TABLE:
         g = np.asarray(GATES[gate].matrix(), dtype=complex)
-        m = g.conj().T @ _PAULI_MATRICES[p] @ g
-        for q, pm in _PAULI_MATRICES.items():
+        m = g.conj().T @ PAULI_MATRICES[p] @ g
+        for q, pm in PAULI_MATRICES.items():
             for sign in (1.0, -1.0):
                 if np.allclose(m, sign * pm, atol=1e-12):
                     _CONJ_TABLE[key] = (sign, q)

@@ -16,7 +16,7 @@ import io
 import math
 import re
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator, Mapping
 
 import numpy as np
 import openqasm3
@@ -25,9 +25,10 @@ from openqasm3 import ast
 from ..errors import IncludeError, ParseError, QCompError, ResourceLimitError, SemanticError, Span, UnsupportedError
 from ..ir import expr as E
 from ..ir.circuit import Circuit
-from ..ir.gates import GATES, inverse as gate_inverse
+from ..ir.gates import ALIASES, GATES, QASM_NAMES, inverse as gate_inverse
 from ..ir.ops import Operation, Register, ValueDecl
 from ..ir.program import Program
+from ..ir.unitary import ops_unitary
 from .lower import (DEFAULT_MAX_OPS, DEFAULT_MAX_QUBITS, Scope, _PricedOut, check_angle, check_division,
                     check_unroll_budget, price_statement, sum_chain)
 from .parser import deep_recursion
@@ -65,26 +66,38 @@ def _direct(name: str, nq: int) -> Expansion:
     return lambda a: [(name, tuple(a), tuple(range(nq)))]
 
 
-# OpenQASM gate name -> (angles, qubits, expansion into library gates on local qubits 0..k-1)
-QASM_GATES: dict[str, tuple[int, int, Expansion]] = {
-    n: (g.num_angles, g.num_qubits, _direct(n, g.num_qubits)) for n, g in GATES.items()
+# OpenQASM names that are no library gate, its alias or its OpenQASM 3/2 name (those come from the
+# gate table at use, so a gate added later imports too) -> (angles, qubits, expansion into library
+# gates on local qubits 0..k-1)
+_QASM_EXTRA: dict[str, tuple[int, int, Expansion]] = {
+    "u2": (2, 1, lambda a: [("u", (E.Const(math.pi / 2), a[0], a[1]), (0,))]),
+    "CX": (0, 2, _direct("cx", 2)),
+    "cphase": (1, 2, _direct("cp", 2)),
+    "cu3": (3, 2, lambda a: _cu((a[0], a[1], a[2], E.Const(0.0)))),
+    "cu": (4, 2, _cu),
 }
-QASM_GATES.update(
-    {
-        "U": (3, 1, _direct("u", 1)),
-        "u3": (3, 1, _direct("u", 1)),
-        "u2": (2, 1, lambda a: [("u", (E.Const(math.pi / 2), a[0], a[1]), (0,))]),
-        "u1": (1, 1, _direct("p", 1)),
-        "phase": (1, 1, _direct("p", 1)),
-        "CX": (0, 2, _direct("cx", 2)),
-        "cnot": (0, 2, _direct("cx", 2)),
-        "cphase": (1, 2, _direct("cp", 2)),
-        "cu1": (1, 2, _direct("cp", 2)),
-        "cu3": (3, 2, lambda a: _cu((a[0], a[1], a[2], E.Const(0.0)))),
-        "cu": (4, 2, _cu),
-        "toffoli": (0, 3, _direct("ccx", 3)),
-    }
-)
+
+
+class _QasmGates(Mapping[str, tuple[int, int, Expansion]]):
+    """OpenQASM gate name -> (angles, qubits, expansion into library gates)."""
+
+    def __getitem__(self, name: str) -> tuple[int, int, Expansion]:
+        extra = _QASM_EXTRA.get(name)
+        if extra is not None:
+            return extra
+        lib = name if name in GATES else ALIASES.get(name) or QASM_NAMES[name]
+        g = GATES[lib]
+        return g.num_angles, g.num_qubits, _direct(lib, g.num_qubits)
+
+    def __iter__(self) -> Iterator[str]:
+        names = list(GATES) + list(ALIASES) + list(QASM_NAMES) + list(_QASM_EXTRA)
+        return iter(dict.fromkeys(names))
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+QASM_GATES = _QasmGates()
 
 
 _UNSUPPORTED = {
@@ -410,8 +423,6 @@ class _Importer:
                 raise SemanticError(f"undeclared name '{name}'", self.span(st), (f"did you mean '{close[0]}'?",) if close else ())
 
     def _matches_library(self, s: ast.QuantumGateDefinition, known) -> bool:
-        from ..backends.reference import unitary
-
         n_angles, n_qubits, expand = known
         rng = np.random.default_rng(1234)
         for _ in range(2):
@@ -423,8 +434,8 @@ class _Importer:
                 lib = [Operation(g, tuple(local[i] for i in qs), a) for g, a, qs in expand(angles)]
             except (SemanticError, UnsupportedError):
                 return False
-            u1 = unitary(Circuit.from_ops(n_qubits, body))
-            u2 = unitary(Circuit.from_ops(n_qubits, lib))
+            u1 = ops_unitary(body, n_qubits)
+            u2 = ops_unitary(lib, n_qubits)
             k = np.unravel_index(np.argmax(np.abs(u2)), u2.shape)
             if abs(u1[k]) < 1e-9:
                 return False

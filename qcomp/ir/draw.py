@@ -5,27 +5,19 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .expr import to_text
+from .gates import GATES
 
 if TYPE_CHECKING:
     from .program import Program
 
-_CONTROLLED = {"cx": "x", "cy": "y", "cz": "z", "ch": "h", "crx": "rx", "cry": "ry", "crz": "rz", "cp": "p"}
-
-
 def _labels(op) -> list[str]:
     args = "(" + ", ".join(to_text(a) for a in op.angles) + ")" if op.angles else ""
-    n = op.name
-    if n in _CONTROLLED:
-        return ["●", _CONTROLLED[n] + args]
-    if n == "ccx":
-        return ["●", "●", "x"]
-    if n == "cswap":
-        return ["●", "×", "×"]
-    if n == "swap":
-        return ["×", "×"]
+    g = GATES.get(op.name)
+    if g is not None:
+        return g.label_row(args)
     if len(op.qubits) == 1:
-        return [n + args]
-    return [f"{n}{args}#{i}" for i in range(len(op.qubits))]
+        return [op.name + args]
+    return [f"{op.name}{args}#{i}" for i in range(len(op.qubits))]
 
 
 def draw_program(program: "Program", max_width: int = 0) -> str:
