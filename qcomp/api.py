@@ -5,13 +5,14 @@ from __future__ import annotations
 import functools
 import os
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
 from .errors import InputError, QCompError
 from .frontend import DEFAULT_MAX_OPS, DEFAULT_MAX_QUBITS
 from .ir.program import Program
+from .ir.values import check_qubits
 from .pipeline import DEFAULT_LEVEL, STATE_TARGET, Lowered, build, keeps_state, lower
 
 
@@ -20,17 +21,6 @@ def _check_int(value: Any, what: str, minimum: int | None = None) -> None:
         raise InputError(f"{what} must be an integer, got {value!r}")
     if minimum is not None and value < minimum:
         raise InputError(f"{what} must be at least {minimum}, got {value}")
-
-
-def check_qubits(qubits: Any) -> None:
-    """Refuse a ``qubits=`` argument that is not a sequence of integers (a float would be truncated)."""
-    if qubits is None:
-        return
-    if isinstance(qubits, (str, bytes, Mapping)) or not isinstance(qubits, Iterable):
-        raise InputError(f"qubits must be a sequence of qubit indices, got {type(qubits).__name__}")
-    for q in qubits:
-        if not isinstance(q, (int, np.integer)) or isinstance(q, bool):
-            raise InputError(f"qubits must be integers, got {q!r}")
 
 
 def optimize(program: Program, level: int = DEFAULT_LEVEL, *, target: str = "qasm", passes: str | None = None,

@@ -184,11 +184,11 @@ def source_key(text: str, name: str, base_dir: str | os.PathLike | None, options
     lowers ``text`` with ``options``) runs here (errors in the source are raised here) and its
     program is used by the next ``get_or_build("program", key, ...)``.
     """
-    import qcomp
+    from . import _version
     from .frontend.source import record_reads
 
     base = _digest({
-        "qcomp": qcomp.__version__,
+        "qcomp": _version.__version__,
         "code": code_fingerprint(),
         "python": list(sys.version_info[:2]),  # pickles of one Python need not load in another
         "name": name,

@@ -7,7 +7,7 @@ import importlib
 import sys
 from typing import Sequence
 
-from . import __version__
+from ._version import __version__
 from .errors import QCompError
 
 # Each module defines NAME, HELP, add_arguments(parser) and run(args) -> int.

@@ -21,7 +21,7 @@ import openqasm3
 from openqasm3 import ast
 from openqasm3.printer import Printer
 
-from .. import __version__
+from .._version import __version__
 from ..errors import ExportError, InputError, Span
 from ..ir.circuit import Circuit
 from ..ir.expr import Binary, CompiledExprs, Const, Expr, Func, Neg, Sym, iter_nodes, to_text

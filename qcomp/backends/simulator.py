@@ -377,7 +377,7 @@ class Simulator:
             raise InputError(f"shots must be a positive integer, got {shots!r}")
         if seed is not None and (not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0):
             raise InputError(f"seed must be a non-negative integer or None, got {seed!r}")
-        from ..api import check_qubits
+        from ..ir.values import check_qubits
 
         check_qubits(qubits)
         qs = self._default_qubits(qubits)

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .._io import atomic_write_text, is_special_output, read_values_file, write_files_atomically
+from .._io import atomic_write_text, is_special_output, write_files_atomically
+from .values import read_values_file
 from ..errors import InputError
 from . import add_level_arg, add_source_args, check_outputs, load_model
 
@@ -39,7 +40,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def load_params_file(path: str, program) -> np.ndarray:
-    """Flat param values (P,) from a value file (:func:`qcomp._io.read_values_file`): one row."""
+    """Flat param values (P,) from a value file (:func:`qcomp.commands.values.read_values_file`): one row."""
     values, _ = read_values_file(path, program.params, "param")
     if values.shape[0] != 1:
         raise InputError(f"{path}: params have {values.shape[0]} rows; one row of {program.num_params} values is bound")
@@ -47,7 +48,7 @@ def load_params_file(path: str, program) -> np.ndarray:
 
 
 def load_inputs_file(path: str, program) -> np.ndarray:
-    """Input rows (B, I) from a value file (:func:`qcomp._io.read_values_file`)."""
+    """Input rows (B, I) from a value file (:func:`qcomp.commands.values.read_values_file`)."""
     values, _ = read_values_file(path, program.inputs, "input")
     return values
 

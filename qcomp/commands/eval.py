@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._io import read_values_file
+from .values import read_values_file
 from ..errors import InputError
 from . import add_source_args, int_in
 from .train import add_data_args, load_dataset
@@ -30,7 +30,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def load_params(path: str, decls) -> np.ndarray:
     """Flat params (P,) for declarations ``decls`` from a value file (a 'qcomp train --save'
-    checkpoint, an .npz with a 'params' array, a .npy, .json or .csv; see qcomp._io.read_values_file)."""
+    checkpoint, an .npz with a 'params' array, a .npy, .json or .csv; see qcomp.commands.values.read_values_file)."""
     values, _ = read_values_file(path, decls, "param")
     if values.shape[0] != 1:
         raise InputError(f"{path}: params have {values.shape[0]} rows; evaluation takes one row")

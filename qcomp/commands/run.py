@@ -16,7 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .._io import atomic_write_bytes, atomic_write_text, read_values_file
+from .._io import atomic_write_bytes, atomic_write_text
+from .values import read_values_file
 from ..errors import InputError, QCompError
 from . import add_level_arg, add_source_args, check_outputs, int_in, load_model
 

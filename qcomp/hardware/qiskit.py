@@ -417,13 +417,14 @@ def executor_for(backend: str, shots: int | None = None, seed: int | None = None
 
 
 def _program_and_qasm(model):
-    """(Program emitted, QasmResult) of a Model or a Program (compiled at level 2)."""
-    from ..api import Model
+    """(Program emitted, QasmResult) of a Model or a Program (compiled at level 2, as ``Model(program)``)."""
+    from ..backends.qasm import emit_qasm
     from ..ir.program import Program
+    from ..pipeline import build
 
     if isinstance(model, Program):
-        model = Model(model)
-    if not isinstance(model, Model):
+        return model, emit_qasm(build(model, 2, "qasm"), version=3, source=model)
+    if not (isinstance(getattr(model, "program", None), Program) and callable(getattr(model, "qasm_result", None))):
         raise InputError(f"expected a qcomp Model or Program, got {type(model).__name__}")
     return model.program, model.qasm_result(3)
 

@@ -16,6 +16,7 @@ import numpy as np
 
 from ..errors import QCompError
 from .expr import Const, Expr, neg
+from .shift_rules import ShiftRule, frequencies_from_spectrum, period as _period, spectrum_rule
 
 
 class GateTableError(QCompError):
@@ -171,9 +172,7 @@ class GateDef:
         crx(2 pi) = z on the control), from the generator spectrum."""
         if self.num_angles != 1 or not self.spectra:
             return None
-        from .shift_rules import period
-
-        return period(self.frequencies(0))
+        return _period(self.frequencies(0))
 
     @property
     def matrix_freq(self) -> tuple[float, ...] | None:
@@ -426,3 +425,13 @@ def inverse(name: str, angles: Sequence[Expr]) -> list[tuple[str, tuple[Expr, ..
 def is_diagonal(name: str) -> bool:
     g = GATES.get(name)
     return bool(g and g.diagonal)
+
+
+def gate_rule(gate_name: str, angle_index: int = 0) -> ShiftRule:
+    """The shift rule for angle ``angle_index`` of a library gate, from its generator spectrum."""
+    return spectrum_rule(GATES[gate_name].spectra[angle_index])
+
+
+def gate_period(gate_name: str, angle_index: int = 0) -> float | None:
+    """The period of angle ``angle_index`` of a library gate up to a global phase, from its spectrum."""
+    return _period(frequencies_from_spectrum(GATES[gate_name].spectra[angle_index]))

@@ -171,19 +171,6 @@ def second_rule(freqs: Sequence[float]) -> ShiftRule:
     return compose(r, r, period(freqs))
 
 
-def gate_rule(gate_name: str, angle_index: int = 0) -> ShiftRule:
-    """The shift rule for angle ``angle_index`` of a library gate, from its generator spectrum."""
-    from .gates import GATES
-
-    return spectrum_rule(GATES[gate_name].spectra[angle_index])
-
-
-def gate_period(gate_name: str, angle_index: int = 0) -> float | None:
-    from .gates import GATES
-
-    return period(frequencies_from_spectrum(GATES[gate_name].spectra[angle_index]))
-
-
 __all__ = [
     "ShiftRule",
     "frequencies_from_spectrum",
@@ -196,6 +183,4 @@ __all__ = [
     "canonical_shift",
     "compose",
     "second_rule",
-    "gate_rule",
-    "gate_period",
 ]

@@ -19,14 +19,14 @@ Every refusal is an :class:`~qcomp.errors.InputError` that says what was expecte
 from __future__ import annotations
 
 import difflib
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
 from ..errors import InputError
 from .ops import ValueDecl
 
-__all__ = ["as_real_array", "bind_pair", "bind_values", "decl_text", "decls_from_json", "element_names"]
+__all__ = ["as_real_array", "bind_pair", "bind_values", "check_qubits", "decl_text", "decls_from_json", "element_names"]
 
 _LABEL = {"param": "params", "input": "inputs"}
 
@@ -229,3 +229,14 @@ def bind_pair(params_decls: Sequence[ValueDecl], inputs_decls: Sequence[ValueDec
         raise InputError(f"params have {rp} rows but inputs have {rx}; "
                          f"the batches must match or one must have a single row")
     return P, X, max(rp, rx), pb, xb
+
+
+def check_qubits(qubits: Any) -> None:
+    """Refuse a ``qubits=`` argument that is not a sequence of integers (a float would be truncated)."""
+    if qubits is None:
+        return
+    if isinstance(qubits, (str, bytes, Mapping)) or not isinstance(qubits, Iterable):
+        raise InputError(f"qubits must be a sequence of qubit indices, got {type(qubits).__name__}")
+    for q in qubits:
+        if not isinstance(q, (int, np.integer)) or isinstance(q, bool):
+            raise InputError(f"qubits must be integers, got {q!r}")

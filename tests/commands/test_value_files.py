@@ -1,4 +1,4 @@
-"""qcomp._io.read_values_file: one reader of .npy/.npz/.json/.csv value files, bound to a program's declarations."""
+"""qcomp.commands.values.read_values_file: one reader of .npy/.npz/.json/.csv value files, bound to a program's declarations."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import qcomp
-from qcomp._io import read_values_file
+from qcomp.commands.values import read_values_file
 from qcomp.errors import InputError
 
 PROGRAM = qcomp.parse("qubit q[2]; param w[2]; param t; input x[2]; ry(w[0] * x[0] + t) q[0]; rx(w[1] + x[1]) q[1];"

@@ -10,14 +10,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qcomp.ir.gates import GATES
+from qcomp.ir.gates import GATES, gate_period, gate_rule
 from qcomp.ir.shift_rules import (
     common_base,
     compose,
     equidistant_rule,
     frequencies_from_spectrum,
-    gate_period,
-    gate_rule,
     general_rule,
     period,
     second_rule,
