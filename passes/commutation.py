@@ -177,10 +177,6 @@ def merged(a: Operation, b: Operation) -> Operation | None:
     return a.with_angles((angle_sum(a.angles[0], b.angles[0]),))
 
 
-def is_identity_rotation(op: Operation) -> bool:
-    return op.name in ROTATIONS and is_zero_mod(op.angles[0], ROTATION_PERIOD[op.name])
-
-
 # -- the wire-walk engine -----------------------------------------------------------------
 #
 # What the walk asks about an earlier gate C and the walking gate B, apart from their angles, is

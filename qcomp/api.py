@@ -155,7 +155,8 @@ def _check_simulator_options(options: Mapping[str, Any]) -> None:
 
 
 class _DeclaredQubits:
-    """probs (and, in _DeclaredState, state and sample) in the declared program's qubit numbering.
+    """probs, state and sample (so also the Probabilities, State and Samples outputs) in the declared
+    program's qubit numbering.
 
     The "sim" program may have dropped idle qubits (dead-qubits), relabelled wires (elide-swaps)
     and removed gates that no output depends on (light-cone): its state is not the model's. Those
@@ -204,10 +205,6 @@ class _DeclaredQubits:
             return super().probs(params, inputs, mapped)  # type: ignore[misc]
         return full.probs(params, inputs, qubits)
 
-
-class _DeclaredState(_DeclaredQubits):
-    """With state and sample too."""
-
     def state(self, params: Any = None, inputs: Any = None) -> Any:
         """Final state vectors (B, 2**n) of the declared qubits (bit k is declared qubit k)."""
         full = self._full_sim()
@@ -233,7 +230,7 @@ def _model_simulator_class() -> type:
     from .backends.simulator import Simulator
     from .gradients import GradientMethods
 
-    class ModelSimulator(_DeclaredState, GradientMethods, Simulator):
+    class ModelSimulator(_DeclaredQubits, GradientMethods, Simulator):
         """The Simulator of ``model.optimized("sim")`` (expval, gradients), with state, probs and
         sample about the model's declared qubits whatever the passes removed or relabelled."""
 
@@ -253,7 +250,7 @@ def _model_simulator_class() -> type:
 def _distributed_model_simulator_class() -> type:
     from .distributed import DistributedSimulator
 
-    class ModelDistributedSimulator(_DeclaredState, DistributedSimulator):
+    class ModelDistributedSimulator(_DeclaredQubits, DistributedSimulator):
         """A DistributedSimulator whose state, probs and sample describe the model's declared qubits."""
 
         def _make_full(self, program: Program) -> DistributedSimulator:

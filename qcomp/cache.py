@@ -51,7 +51,6 @@ __all__ = [
     "source_key",
     "derive_key",
     "code_fingerprint",
-    "gradient_program",
     "ENV_DIR",
     "ENV_DISABLE",
 ]
@@ -527,16 +526,3 @@ class CompileCache:
 
 
 # -- artifacts beyond the Model's programs -------------------------------------------------
-
-
-def gradient_program(model: Any, wrt: str = "params", order: int = 1):
-    """``build_gradient_program(model.program, wrt, order)``, cached with the model's key when it has one."""
-    from .passes.param_shift import GradientProgram, build_gradient_program
-
-    def build():
-        return build_gradient_program(model.program, wrt, order)
-
-    store, key = getattr(model, "_disk", None), getattr(model, "cache_key", None)
-    if store is None or key is None:
-        return build()
-    return store.get_or_build("gradient-program", derive_key(key, wrt=wrt, order=order), build, GradientProgram)

@@ -147,10 +147,6 @@ class GateDef:
         return self.matrix_fn(*angles)
 
     @property
-    def parametric(self) -> bool:
-        return self.num_angles > 0
-
-    @property
     def qasm3(self) -> str:
         """The gate's name in OpenQASM 3."""
         return self.qasm_name or self.name

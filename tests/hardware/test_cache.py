@@ -289,25 +289,6 @@ def test_unwritable_entry_and_unpicklable_object_only_warn(cache_dir):
         store.path("../evil", "d" * 64)
 
 
-def test_gradient_program_is_cached(cache_dir, monkeypatch):
-    import qcomp.passes.param_shift as ps
-
-    n = {"build": 0}
-    real = ps.build_gradient_program
-
-    def counting(*a, **k):
-        n["build"] += 1
-        return real(*a, **k)
-
-    monkeypatch.setattr(ps, "build_gradient_program", counting)
-    g1 = qc.gradient_program(qcomp.compile(SRC), "params", 1)
-    g2 = qc.gradient_program(qcomp.compile(SRC), "params", 1)
-    assert n["build"] == 1 and g2.num_circuits == g1.num_circuits
-    qc.gradient_program(qcomp.compile(SRC), "both", 1)
-    qc.gradient_program(qcomp.compile(SRC, cache=False), "params", 1)
-    assert n["build"] == 3
-
-
 # -- keys from what the front end read; safe reading; entries that cannot run code ---------------
 
 
