@@ -11,6 +11,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import pennylane as qml
 from pennylane.devices import Device, ExecutionConfig
+from pennylane.devices.modifiers import simulator_tracking, single_tape_support
 from pennylane.devices.preprocess import decompose, validate_device_wires, validate_measurements
 from pennylane.exceptions import DeviceError
 from pennylane.measurements import (
@@ -30,7 +31,7 @@ from ..errors import UnsupportedError
 from ..ir.circuit import Circuit
 from ..ir.expr import Const, Expr, Sym
 from ..ir.gates import GATES, inverse
-from ..ir.ops import Observable, Operation, PauliTerm, Register, ValueDecl, normalize_pauli_sum
+from ..ir.ops import Observable, Operation, Register, ValueDecl, make_unitary_op, normalize_pauli_sum
 from ..ir.program import Program
 from ..backends.simulator import Simulator
 
@@ -76,7 +77,7 @@ _LOWER: dict[str, Lowering] = {
 }
 # dropped when lowering: no effect on the simulated state (GlobalPhase is applied to states only)
 _SKIPPED = frozenset({"Barrier", "Snapshot", "GlobalPhase"})
-_SUPPORTED_NAMES = frozenset(_LOWER) | _SKIPPED
+_SUPPORTED_NAMES = frozenset(_LOWER) | _SKIPPED | {"QubitUnitary"}
 
 
 def _base_supported(op: qml.operation.Operator) -> bool:
@@ -85,10 +86,23 @@ def _base_supported(op: qml.operation.Operator) -> bool:
     return op.name in _LOWER
 
 
+# a constant matrix runs as one fused ``unitary`` block; larger ones are decomposed
+MAX_UNITARY_WIRES = 4
+
+
+def _constant_unitary(op: qml.operation.Operator) -> bool:
+    if op.name != "QubitUnitary" or len(op.wires) > MAX_UNITARY_WIRES:
+        return False
+    d = op.data[0]
+    return qml.math.get_interface(d) in ("numpy", "autograd") and not qml.math.requires_grad(d) and np.ndim(d) == 2
+
+
 def accepts_operation(op: qml.operation.Operator) -> bool:
     """Whether qcomp.qubit runs ``op`` as it is (the decomposition's stopping condition)."""
     if op.name in _SKIPPED:
         return True
+    if op.name == "QubitUnitary":
+        return _constant_unitary(op)
     if isinstance(op, qml.ops.op_math.Adjoint) and op.name.startswith("Adjoint("):
         return _base_supported(op.base) and op.base.name != "GlobalPhase"
     return _base_supported(op)
@@ -102,6 +116,8 @@ def _lower_op(op, syms: Sequence[Expr], qubit: Callable[[Any], int]) -> list[Ope
             out.extend(Operation(name, g.qubits, tuple(angles)) for name, angles in inverse(g.name, g.angles))
         return out
     qs = tuple(qubit(w) for w in op.wires)
+    if op.name == "QubitUnitary":
+        return [make_unitary_op(np.asarray(qml.math.unwrap(op.data[0]), dtype=complex), qs)]
     return [Operation(name, q, tuple(angles)) for name, q, angles in _LOWER[op.name](syms, qs)]
 
 
@@ -154,7 +170,8 @@ def lower_tape(tape: QuantumScript, extra_ops: Sequence[Operation] = ()) -> Lowe
         syms = []
         for d in op.data:
             k = len(columns)
-            columns.append(_real(d, f"the parameter of {op.name}"))
+            # a matrix parameter keeps its column (indices match the tape's) but no symbol uses it
+            columns.append(np.zeros(()) if op.name == "QubitUnitary" else _real(d, f"the parameter of {op.name}"))
             syms.append(Sym("param", k, f"theta[{k}]"))
         if op.name == "GlobalPhase":
             phases.append(len(columns) - 1)
@@ -510,6 +527,8 @@ def _call_with_supported(fn, *args, **kwargs):
     return fn, args, {k: v for k, v in kwargs.items() if k in params}
 
 
+@simulator_tracking
+@single_tape_support
 class QCompQubit(Device):
     """``qml.device("qcomp.qubit", wires=n, shots=None, seed="global")``: qcomp's simulator as a
     PennyLane device, with derivatives and vector-Jacobian products from qcomp's adjoint sweep.
@@ -539,7 +558,7 @@ class QCompQubit(Device):
         program.add_transform(qml.defer_measurements, allow_postselect=False)
         fn, args, kwargs = _call_with_supported(
             decompose, stopping_condition=accepts_operation, skip_initial_state_prep=False,
-            device_wires=self.wires, target_gates=set(_SUPPORTED_NAMES), name=self.name)
+            decomposer=decompose_operation, device_wires=self.wires, target_gates=set(_SUPPORTED_NAMES), name=self.name)
         program.add_transform(fn, *args, **kwargs)
         program.add_transform(validate_device_wires, self.wires, name=self.name)
         program.add_transform(validate_measurements, analytic_measurements=_accepted_analytic,
@@ -667,11 +686,22 @@ class QCompQubit(Device):
         return tuple(results), tuple(jvps)
 
 
+def decompose_operation(op: qml.operation.Operator) -> Sequence[qml.operation.Operator]:
+    """PennyLane's decomposition, or the operator's matrix where it has none (BlockEncode, ...)."""
+    try:
+        return op.decomposition()
+    except qml.operation.DecompositionUndefinedError:
+        if op.has_matrix and len(op.wires) <= MAX_UNITARY_WIRES and not any(qml.math.requires_grad(d) for d in op.data):
+            return [qml.QubitUnitary(qml.math.unwrap(op.matrix()), wires=op.wires)]
+        raise
+
+
 def _decomposable(circuit: QuantumScript) -> bool:
     """Whether every operation runs as is or decomposes (adjoint needs no other restriction: each
     qcomp gate angle is an expression of the parameters, differentiated by the simulator)."""
     try:
-        decompose(circuit, stopping_condition=accepts_operation, skip_initial_state_prep=False)
+        decompose(circuit, stopping_condition=accepts_operation, skip_initial_state_prep=False,
+                  decomposer=decompose_operation)
     except Exception:  # noqa: BLE001 - any failure to decompose means no device derivatives
         return False
     return True
