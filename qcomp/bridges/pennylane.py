@@ -123,8 +123,11 @@ def _lower_op(op, syms: Sequence[Expr], qubit: Callable[[Any], int]) -> list[Ope
 
 @dataclass(frozen=True)
 class Lowered:
-    """A tape as qcomp gates on flat qubits: one param column per numeric operation parameter.
+    """A tape as qcomp gates on flat qubits, with one value column per numeric operation parameter.
 
+    Columns shared by the whole batch are params; broadcast columns are inputs (one row per batch
+    row, while the params stay shared: the simulator's fast path), except broadcast columns that
+    are differentiated (``keep_params``), which make every param a per-row array.
     PennyLane wire i (after mapping wires to 0..n-1) is flat qubit n-1-i, so qcomp's state index
     (bit k = qubit k) is PennyLane's (wire 0 most significant) and states need no reordering.
     """
@@ -134,19 +137,30 @@ class Lowered:
     columns: tuple[np.ndarray, ...]
     phases: tuple[int, ...]  # columns that are GlobalPhase angles
     batch_size: int | None
+    param_cols: tuple[int, ...]
+    input_cols: tuple[int, ...]
 
-    def rows(self) -> np.ndarray:
-        """The param values, shape (B, K) (B = 1 without broadcasting)."""
+    @property
+    def key(self) -> tuple:
+        return (self.num_qubits, self.ops, self.param_cols, self.input_cols)
+
+    def _values(self, cols: tuple[int, ...], per_row: bool) -> np.ndarray | None:
+        if not cols:
+            return None
         B = self.batch_size or 1
-        if not self.columns:
-            return np.zeros((B, 0))
-        return np.stack([np.broadcast_to(c, (B,)) for c in self.columns], axis=1).astype(float)
+        if per_row or any(np.ndim(self.columns[k]) > 0 for k in cols):
+            return np.stack([np.broadcast_to(self.columns[k], (B,)) for k in cols], axis=1).astype(float)
+        return np.array([float(self.columns[k]) for k in cols])
 
-    def phase(self, rows: np.ndarray) -> np.ndarray:
-        """exp(-i sum of GlobalPhase angles) per row."""
-        if not self.phases:
-            return np.ones(rows.shape[0], dtype=complex)
-        return np.exp(-1j * rows[:, list(self.phases)].sum(axis=1))
+    def args(self, per_row: bool = False) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """(params, inputs) for the simulator; ``per_row`` gives both as (B, .) arrays."""
+        return self._values(self.param_cols, per_row), self._values(self.input_cols, per_row)
+
+    def phase(self) -> np.ndarray:
+        """exp(-i sum of GlobalPhase angles) per batch row."""
+        B = self.batch_size or 1
+        total = sum((np.broadcast_to(self.columns[k], (B,)) for k in self.phases), np.zeros(B))
+        return np.exp(-1j * total)
 
 
 def _real(value: Any, what: str) -> np.ndarray:
@@ -158,12 +172,29 @@ def _real(value: Any, what: str) -> np.ndarray:
     return np.asarray(a, dtype=float)
 
 
-def lower_tape(tape: QuantumScript, extra_ops: Sequence[Operation] = ()) -> Lowered:
-    """Lower a tape whose wires are 0..n-1 (``map_to_standard_wires``)."""
+def batch_size(tape: QuantumScript) -> int | None:
+    """The broadcast size of a tape's operations, from their parameters' shapes (``batch_size`` of
+    tapes and operations is stale on the copies PennyLane's broadcast_expand makes)."""
+    for op in tape.operations:
+        try:
+            expected = op.ndim_params
+        except Exception:  # noqa: BLE001 - operators that declare no parameter dimensions
+            expected = (0,) * len(op.data)
+        for d, nd in zip(op.data, expected):
+            if np.ndim(d) > nd:
+                return int(np.shape(d)[0])
+    return None
+
+
+def lower_tape(tape: QuantumScript, extra_ops: Sequence[Operation] = (), keep_params: Sequence[int] = ()) -> Lowered:
+    """Lower a tape whose wires are 0..n-1 (``map_to_standard_wires``); ``keep_params`` are
+    broadcast columns that stay params (to be differentiated)."""
     n = max(1, tape.num_wires)
     ops: list[Operation] = []
     columns: list[np.ndarray] = []
     phases: list[int] = []
+    param_cols: list[int] = []
+    input_cols: list[int] = []
     for op in tape.operations:
         if not accepts_operation(op):
             raise QCompDeviceError(f"operation {op.name} is not supported by qcomp.qubit (and was not decomposed)")
@@ -171,8 +202,14 @@ def lower_tape(tape: QuantumScript, extra_ops: Sequence[Operation] = ()) -> Lowe
         for d in op.data:
             k = len(columns)
             # a matrix parameter keeps its column (indices match the tape's) but no symbol uses it
-            columns.append(np.zeros(()) if op.name == "QubitUnitary" else _real(d, f"the parameter of {op.name}"))
-            syms.append(Sym("param", k, f"theta[{k}]"))
+            value = np.zeros(()) if op.name == "QubitUnitary" else _real(d, f"the parameter of {op.name}")
+            columns.append(value)
+            if np.ndim(value) > 0 and k not in keep_params:
+                syms.append(Sym("input", len(input_cols), f"batch[{len(input_cols)}]"))
+                input_cols.append(k)
+            else:
+                syms.append(Sym("param", len(param_cols), f"theta[{len(param_cols)}]"))
+                param_cols.append(k)
         if op.name == "GlobalPhase":
             phases.append(len(columns) - 1)
             continue
@@ -180,7 +217,7 @@ def lower_tape(tape: QuantumScript, extra_ops: Sequence[Operation] = ()) -> Lowe
             continue
         ops.extend(_lower_op(op, syms, lambda w: n - 1 - int(w)))
     ops.extend(extra_ops)
-    return Lowered(n, tuple(ops), tuple(columns), tuple(phases), tape.batch_size)
+    return Lowered(n, tuple(ops), tuple(columns), tuple(phases), batch_size(tape), tuple(param_cols), tuple(input_cols))
 
 
 # -- observables ------------------------------------------------------------------------------
@@ -212,10 +249,11 @@ def _observable(ps, n: int) -> Observable:
 
 def _program(low: Lowered, observables: tuple[Observable, ...]) -> Program:
     n = low.num_qubits
-    K = len(low.columns)
-    params = (ValueDecl("param", "theta", K, 0),) if K else ()
-    return Program(Circuit.from_ops(n, low.ops), (Register("q", n, 0),), params=params, observables=observables,
-                   source_name="<pennylane tape>")
+    P, X = len(low.param_cols), len(low.input_cols)
+    params = (ValueDecl("param", "theta", P, 0),) if P else ()
+    inputs = (ValueDecl("input", "batch", X, 0),) if X else ()
+    return Program(Circuit.from_ops(n, low.ops), (Register("q", n, 0),), params=params, inputs=inputs,
+                   observables=observables, source_name="<pennylane tape>")
 
 
 class _Simulators:
@@ -227,7 +265,7 @@ class _Simulators:
         self._cache: OrderedDict = OrderedDict()
 
     def get(self, low: Lowered, observables: tuple[Observable, ...]) -> Simulator:
-        key = (low.num_qubits, low.ops, len(low.columns), observables)
+        key = (low.key, observables)
         sim = self._cache.get(key)
         if sim is None:
             sim = Simulator(_program(low, observables))
@@ -292,32 +330,35 @@ def _run_plans(sims: _Simulators, jobs: list[tuple[QuantumScript, Lowered, _Plan
     """Results of analytic tapes; tapes with the same gates and outputs run as one batch."""
     groups: dict[tuple, list[int]] = {}
     for i, (_, low, plan) in enumerate(jobs):
-        key = (low.num_qubits, low.ops, len(low.columns), plan.observables, plan.probs, plan.state)
+        key = (low.key, plan.observables, plan.probs, plan.state)
         groups.setdefault(key, []).append(i)
     results: list = [None] * len(jobs)
     for members in groups.values():
         low, plan = jobs[members[0]][1], jobs[members[0]][2]
-        rows = [jobs[i][1].rows() for i in members]
-        P = np.concatenate(rows, axis=0)
+        if len(members) == 1:
+            P, X = low.args()
+        else:  # one batch of every member's rows
+            parts = [jobs[i][1].args(per_row=True) for i in members]
+            P, X = (None if parts[0][j] is None else np.concatenate([p[j] for p in parts]) for j in (0, 1))
         sim = sims.get(low, plan.observables)
-        ev = sim.expval(P) if plan.observables else None
-        pr = [sim.probs(P, qubits=qs).astype(float) for qs in plan.probs]
-        st = sim.state(P).astype(complex) if plan.state else None
+        ev = sim.expval(P, X) if plan.observables else None
+        pr = [sim.probs(P, X, qubits=qs).astype(float) for qs in plan.probs]
+        st = sim.state(P, X).astype(complex) if plan.state else None
         start = 0
-        for i, r in zip(members, rows):
-            sl = slice(start, start + r.shape[0])
-            start += r.shape[0]
+        for i in members:
             tape, tlow, tplan = jobs[i]
-            results[i] = _finish(tape, tlow, tplan, r, ev[sl] if ev is not None else None,
+            sl = slice(start, start + (tlow.batch_size or 1))
+            start = sl.stop
+            results[i] = _finish(tape, tlow, tplan, ev[sl] if ev is not None else None,
                                  [p[sl] for p in pr], st[sl] if st is not None else None)
     return results
 
 
-def _finish(tape, low: Lowered, plan: _Plan, rows, ev, pr, st):
-    batched = tape.batch_size is not None
+def _finish(tape, low: Lowered, plan: _Plan, ev, pr, st):
+    batched = batch_size(tape) is not None
     pick = (lambda a: a) if batched else (lambda a: a[0])
     if st is not None:
-        st = st * low.phase(rows)[:, None]
+        st = st * low.phase()[:, None]
     out = []
     for mp, step in zip(tape.measurements, plan.steps):
         if step[0] == "expval":
@@ -360,7 +401,7 @@ def _shot_results(device: "QCompQubit", tape: QuantumScript, rng: np.random.Gene
     n = max(1, tape.num_wires)
     shots = tape.shots
     total = shots.total_shots
-    B = tape.batch_size or 1
+    B = batch_size(tape) or 1
     # a unit is (measurement index, Pauli word or None, basis); words are for expectation values
     units: list[tuple[int, Any, dict[int, str]]] = []
     opaque: list[int] = []
@@ -389,7 +430,7 @@ def _shot_results(device: "QCompQubit", tape: QuantumScript, rng: np.random.Gene
     shifts = np.arange(n - 1, -1, -1)
     for gbasis, members in groups:
         low = lower_tape(tape, _basis_ops(gbasis))
-        probs = device._sims.get(low, ()).probs(low.rows())
+        probs = device._sims.get(low, ()).probs(*low.args(per_row=True))
         samples = np.empty((B, total, n), dtype=np.int64)
         for b in range(B):
             p = np.clip(probs[b].astype(float), 0, None)
@@ -400,8 +441,7 @@ def _shot_results(device: "QCompQubit", tape: QuantumScript, rng: np.random.Gene
     state = None
     if opaque:
         low = lower_tape(tape)
-        rows = low.rows()
-        state = device._sims.get(low, ()).state(rows).astype(complex) * low.phase(rows)[:, None]
+        state = device._sims.get(low, ()).state(*low.args(per_row=True)).astype(complex) * low.phase()[:, None]
 
     wire_order = Wires(range(n))
     per_partition = []
@@ -429,10 +469,10 @@ def _shot_results(device: "QCompQubit", tape: QuantumScript, rng: np.random.Gene
                 else:
                     s = bits_of[mine[0]][b, rng_range[0]:rng_range[1]]
                     rows_out.append(mp.process_samples(s, wire_order))
-            if tape.batch_size is None:
+            if batch_size(tape) is None:
                 values.append(rows_out[0])
             elif isinstance(mp, CountsMP):
-                values.append(tuple(rows_out))
+                values.append(list(rows_out))  # one dict per row, as default.qubit
             else:
                 values.append(np.stack([np.asarray(r) for r in rows_out]))
         per_partition.append(values[0] if len(values) == 1 else tuple(values))
@@ -464,14 +504,11 @@ def _gradient_setup(device: "QCompQubit", tape: QuantumScript):
         raise QCompDeviceError("qcomp.qubit computes derivatives of analytic Pauli expectation values only, "
                                "with respect to gate parameters")
     tape = tape.map_to_standard_wires()
-    low = lower_tape(tape)
+    params = tape.get_parameters(trainable_only=False)
+    low = lower_tape(tape, keep_params=[k for k in tape.trainable_params if np.ndim(params[k]) > 0])
     plan = _analytic_plan(tape, low.num_qubits)
     obs = tuple(plan.observables[s[1]] for s in plan.steps)
     return tape, low, device._sims.get(low, obs)
-
-
-def _broadcast_columns(tape: QuantumScript, low: Lowered) -> list[bool]:
-    return [tape.batch_size is not None and np.ndim(low.columns[k]) > 0 for k in tape.trainable_params]
 
 
 def _format_jacobian(jac: np.ndarray, batched: bool) -> Any:
@@ -494,10 +531,16 @@ def _cotangent_rows(tape: QuantumScript, cot: Any, B: int) -> np.ndarray:
                     axis=1)
 
 
-def _vjp_from_rows(tape: QuantumScript, low: Lowered, grad_rows: np.ndarray) -> tuple:
+def _vjp_of_trainable(tape: QuantumScript, low: Lowered, grad: np.ndarray) -> tuple:
+    """The VJP per trainable parameter from the simulator's (P,) sum or (B, P) rows: one entry
+    per row for a broadcast parameter, the batch's sum for a shared one."""
     out = []
-    for k, varying in zip(tape.trainable_params, _broadcast_columns(tape, low)):
-        out.append(np.asarray(grad_rows[:, k] if varying else grad_rows[:, k].sum()))
+    for k in tape.trainable_params:
+        j = low.param_cols.index(k)
+        if grad.ndim == 1:
+            out.append(np.asarray(grad[j]))
+        else:
+            out.append(np.asarray(grad[:, j] if np.ndim(low.columns[k]) > 0 else grad[:, j].sum()))
     return tuple(out)
 
 
@@ -509,7 +552,7 @@ def expand_trainable_broadcast(tape: QuantumScript):
     right for shared parameters but not for broadcast ones (their VJP has one entry per row);
     device VJPs (``device_vjp=True``) handle both without splitting. The split tapes share
     their gates, so ``execute`` still runs them as one batched simulation."""
-    if tape.batch_size is not None:
+    if batch_size(tape) is not None:
         params = tape.get_parameters(trainable_only=False)
         if any(np.ndim(params[k]) > 0 for k in tape.trainable_params):
             return qml.transforms.broadcast_expand(tape)
@@ -626,16 +669,15 @@ class QCompQubit(Device):
     def supports_jvp(self, execution_config=None, circuit=None) -> bool:
         return self.supports_derivatives(execution_config, circuit)
 
-    def _jacobian(self, tape: QuantumScript) -> tuple[Any, np.ndarray, QuantumScript, Lowered]:
+    def _jacobian(self, tape: QuantumScript) -> np.ndarray:
         tape, low, sim = _gradient_setup(self, tape)
-        rows = low.rows()
-        grad = sim.gradient(rows)[:, :, list(tape.trainable_params)]
-        return grad, sim, tape, low
+        grad = sim.gradient(*low.args())  # (B, n_meas, params), per row
+        return grad[:, :, [low.param_cols.index(k) for k in tape.trainable_params]]
 
     def compute_derivatives(self, circuits, execution_config: ExecutionConfig | None = None):
         single = isinstance(circuits, QuantumScript)
         tapes = [circuits] if single else list(circuits)
-        out = tuple(_format_jacobian(self._jacobian(t)[0], t.batch_size is not None) for t in tapes)
+        out = tuple(_format_jacobian(self._jacobian(t), batch_size(t) is not None) for t in tapes)
         return out[0] if single else out
 
     def execute_and_compute_derivatives(self, circuits, execution_config: ExecutionConfig | None = None):
@@ -651,12 +693,10 @@ class QCompQubit(Device):
         results, vjps = [], []
         for tape, cot in zip(tapes, cots):
             mapped, low, sim = _gradient_setup(self, tape)
-            rows = low.rows()
-            c = _cotangent_rows(mapped, cot, rows.shape[0])
-            values, g = sim.value_and_vjp(rows, None, lambda v, sl, c=c: c[sl])
-            g = g if g.ndim == 2 else g[None]
-            vjps.append(_vjp_from_rows(mapped, low, g))
-            batched = tape.batch_size is not None
+            c = _cotangent_rows(mapped, cot, low.batch_size or 1)
+            values, g = sim.value_and_vjp(*low.args(), lambda v, sl, c=c: c[sl])
+            vjps.append(_vjp_of_trainable(mapped, low, g))
+            batched = batch_size(tape) is not None
             vals = [np.asarray(values[:, m] if batched else values[0, m]) for m in range(values.shape[1])]
             results.append(vals[0] if len(vals) == 1 else tuple(vals))
         if single:
@@ -673,12 +713,12 @@ class QCompQubit(Device):
         results = self.execute(tapes, execution_config)
         jvps = []
         for tape, tan in zip(tapes, tans):
-            grad = self._jacobian(tape)[0]  # (B, n_meas, n_train)
+            grad = self._jacobian(tape)  # (B, n_meas, n_train)
             B = grad.shape[0]
             t = np.stack([np.broadcast_to(np.asarray(qml.math.unwrap(x), dtype=float), (B,)) for x in tan], axis=1) \
                 if len(tan) else np.zeros((B, 0))
             j = np.einsum("bmk,bk->bm", grad, t)
-            batched = tape.batch_size is not None
+            batched = batch_size(tape) is not None
             vals = [np.asarray(j[:, m] if batched else j[0, m]) for m in range(j.shape[1])]
             jvps.append(vals[0] if len(vals) == 1 else tuple(vals))
         if single:
