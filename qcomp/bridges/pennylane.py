@@ -625,7 +625,10 @@ class QCompQubit(Device):
             # Jacobian contracted by PennyLane would sum over the batch)
             updated["use_device_jacobian_product"] = method in _ALLOWED_METHODS
         if config.grad_on_execution is None:
-            updated["grad_on_execution"] = False
+            # with device VJPs: a tape with one expectation value gets its per-row gradients in
+            # the forward call's adjoint sweep, and the VJP is a contraction (no second forward)
+            updated["grad_on_execution"] = method in _ALLOWED_METHODS and updated.get(
+                "use_device_jacobian_product", config.use_device_jacobian_product)
         mcm = config.mcm_config
         if mcm.mcm_method not in (None, "deferred"):
             raise QCompDeviceError(f"mcm_method {mcm.mcm_method!r} is not supported by qcomp.qubit; use 'deferred'")
@@ -641,7 +644,14 @@ class QCompQubit(Device):
         results: list = [None] * len(tapes)
         jobs: list[tuple[QuantumScript, Lowered, _Plan]] = []
         where: list[int] = []
+        config = execution_config or ExecutionConfig()
+        early = (config.grad_on_execution and config.use_device_jacobian_product
+                 and config.gradient_method in _ALLOWED_METHODS)
+        self._row_gradients = {}
         for i, tape in enumerate(tapes):
+            if early and len(tape.measurements) == 1 and tape.trainable_params and _adjoint_ready(tape):
+                results[i] = self._execute_with_gradient(tape)
+                continue
             tape = tape.map_to_standard_wires()
             if tape.shots:
                 results[i] = _shot_results(self, tape, self._rng)
@@ -652,6 +662,17 @@ class QCompQubit(Device):
         for i, r in zip(where, _run_plans(self._sims, jobs)):
             results[i] = r
         return results[0] if single else tuple(results)
+
+    def _execute_with_gradient(self, tape: QuantumScript) -> np.ndarray:
+        """The value of a one-expectation tape, keeping its per-row gradients for ``compute_vjp``.
+
+        One adjoint sweep with a unit cotangent per row gives the values and the gradient of
+        every row (``Simulator.value_and_vjp`` would sum the rows of shared params)."""
+        mapped, low, sim = _gradient_setup(self, tape)
+        P, X = low.args()
+        grad, values = sim._adjoint(P, X, None, lambda v, sl: np.ones_like(v))
+        self._row_gradients[tape.hash] = grad
+        return np.asarray(values[:, 0] if batch_size(tape) is not None else values[0, 0])
 
     # -- derivatives ------------------------------------------------------------------------
     def supports_derivatives(self, execution_config: ExecutionConfig | None = None, circuit: QuantumScript | None = None) -> bool:
@@ -684,7 +705,19 @@ class QCompQubit(Device):
         return self.execute(circuits, execution_config), self.compute_derivatives(circuits, execution_config)
 
     def compute_vjp(self, circuits, cotangents, execution_config: ExecutionConfig | None = None):
-        return self.execute_and_compute_vjp(circuits, cotangents, execution_config)[1]
+        single = isinstance(circuits, QuantumScript)
+        tapes = [circuits] if single else list(circuits)
+        cots = [cotangents] if single else list(cotangents)
+        saved = getattr(self, "_row_gradients", {})
+        if not all(t.hash in saved for t in tapes):
+            return self.execute_and_compute_vjp(circuits, cotangents, execution_config)[1]
+        vjps = []
+        for tape, cot in zip(tapes, cots):
+            mapped, low, _ = _gradient_setup(self, tape)
+            rows = saved[tape.hash]  # (B, params): one output, so the cotangent scales each row
+            c = _cotangent_rows(mapped, cot, rows.shape[0])[:, 0]
+            vjps.append(_vjp_of_trainable(mapped, low, rows * c[:, None]))
+        return vjps[0] if single else tuple(vjps)
 
     def execute_and_compute_vjp(self, circuits, cotangents, execution_config: ExecutionConfig | None = None):
         single = isinstance(circuits, QuantumScript)

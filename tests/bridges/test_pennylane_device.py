@@ -205,6 +205,40 @@ def test_autograd_broadcast_gradients(ref, device_vjp):
         assert np.shape(a) == np.shape(b) and np.allclose(a, b, atol=1e-10)
 
 
+@pytest.mark.parametrize("grad_on_execution", [True, False])
+def test_one_sweep_training_step(ref, grad_on_execution, monkeypatch):
+    """One expectation value with device VJPs: the forward call's adjoint sweep keeps the rows'
+    gradients and the VJP needs no further simulation (unless grad_on_execution=False)."""
+    def circuit(x, w):
+        qml.RX(np.pi * x[..., 0], 0)
+        qml.RX(np.pi * x[..., 1], 1)
+        qml.IsingXX(w[0], wires=[0, 2])
+        qml.IsingZZ(w[1], wires=[1, 2])
+        qml.RY(w[2], 2)
+        return qml.expval(qml.PauliZ(2))
+
+    from qcomp.backends.simulator import Simulator
+
+    calls = []
+    for name in ("expval", "_adjoint"):
+        real = getattr(Simulator, name)
+        monkeypatch.setattr(Simulator, name, lambda self, *a, _real=real, _name=name, **k:
+                            calls.append(_name) or _real(self, *a, **k))
+    device = QCompQubit(wires=3)
+    f = qml.QNode(circuit, device, diff_method="adjoint", device_vjp=True, grad_on_execution=grad_on_execution)
+    g = qml.QNode(circuit, ref, diff_method="backprop")
+    x = pnp.array([[0.0, 1.0], [1.0, 1.0], [0.3, 0.0], [1.0, 0.0]], requires_grad=False)
+    y = pnp.array([1.0, -1.0, 1.0, -1.0], requires_grad=False)
+    w = pnp.array([0.4, -0.9, 1.3], requires_grad=True)
+    loss = lambda fn: (lambda w: pnp.mean((fn(x, w) - y) ** 2))
+    assert np.allclose(qml.grad(loss(f))(w), qml.grad(loss(g))(w), atol=1e-10)
+    assert calls == (["_adjoint"] if grad_on_execution else ["expval", "_adjoint"])
+    xt = pnp.array([0.2, 0.6], requires_grad=True)
+    both = lambda fn: (lambda x, w: pnp.sum(fn(pnp.stack([x, x]).T, w) * pnp.array([1.0, -2.0])))
+    for a, b in zip(qml.grad(both(f))(xt, w), qml.grad(both(g))(xt, w)):
+        assert np.allclose(a, b, atol=1e-10)
+
+
 @pytest.mark.parametrize("diff_method", ["adjoint", "device"])
 def test_jax_gradients_match_backprop(ref, diff_method):
     jax = pytest.importorskip("jax")
