@@ -373,6 +373,19 @@ def test_entry_point_registers_the_device():
     assert isinstance(qml.device("qcomp.qubit", wires=2), QCompQubit)
 
 
+def test_docs_example_runs_and_matches_default_qubit():
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "bridges.md").read_text()
+    block = next(b for b in re.findall(r"```python\n(.*?)```", text, re.S) if "qcomp.qubit" in b)
+    ours, theirs = {}, {}
+    exec(block, ours)  # noqa: S102 - the project's own documentation
+    exec(block.replace('"qcomp.qubit"', '"default.qubit"').replace('"adjoint"', '"backprop"'), theirs)  # noqa: S102
+    assert np.allclose(ours["values"], theirs["values"], atol=1e-12) and np.ptp(ours["values"]) > 0.01
+    assert np.allclose(ours["grad"], theirs["grad"], atol=1e-10)
+
+
 def test_errors():
     with pytest.raises(QCompError, match="seed"):
         QCompQubit(wires=1, seed="abc")
