@@ -13,14 +13,16 @@ import pennylane as qml
 from pennylane.devices import Device, ExecutionConfig
 from pennylane.devices.modifiers import simulator_tracking, single_tape_support
 from pennylane.devices.preprocess import decompose, validate_device_wires, validate_measurements
-from pennylane.exceptions import DeviceError
+try:
+    from pennylane.exceptions import DeviceError
+except ImportError:  # pragma: no cover - PennyLane < 0.42
+    from pennylane import DeviceError
 from pennylane.measurements import (
     CountsMP,
     ExpectationMP,
     MeasurementProcess,
     ProbabilityMP,
     SampleMeasurement,
-    SampleMP,
     StateMeasurement,
     VarianceMP,
 )
@@ -30,7 +32,7 @@ from pennylane.wires import Wires
 from ..errors import UnsupportedError
 from ..ir.circuit import Circuit
 from ..ir.expr import Const, Expr, Sym
-from ..ir.gates import GATES, inverse
+from ..ir.gates import inverse
 from ..ir.ops import Observable, Operation, Register, ValueDecl, make_unitary_op, normalize_pauli_sum
 from ..ir.program import Program
 from ..backends.simulator import Simulator
@@ -405,12 +407,14 @@ def _shot_results(device: "QCompQubit", tape: QuantumScript, rng: np.random.Gene
     # a unit is (measurement index, Pauli word or None, basis); words are for expectation values
     units: list[tuple[int, Any, dict[int, str]]] = []
     opaque: list[int] = []
+    by_words: set[int] = set()  # expectation values summed from their Pauli words
     for i, mp in enumerate(tape.measurements):
         ps = _pauli_sentence(mp.obs) if mp.mv is None else None
         if mp.obs is None and mp.mv is None:
             wires = mp.wires if len(mp.wires) else range(n)
             units.append((i, None, {n - 1 - int(w): "Z" for w in wires}))
         elif isinstance(mp, ExpectationMP) and ps is not None:
+            by_words.add(i)
             for word in ps:
                 units.append((i, word, _word_basis(word, n)))
         elif ps is not None and len(ps) == 1:
@@ -456,7 +460,7 @@ def _shot_results(device: "QCompQubit", tape: QuantumScript, rng: np.random.Gene
             for b in range(B):
                 if i in opaque:
                     rows_out.append(_opaque_sample(mp, state[b], n, count, rng))
-                elif isinstance(mp, ExpectationMP) and mp.obs is not None and mine and units[mine[0]][1] is not None:
+                elif i in by_words:
                     ps = _pauli_sentence(mp.obs)
                     val = 0.0
                     for u in mine:
