@@ -597,6 +597,8 @@ class QCompQubit(Device):
         seed = np.random.randint(0, high=10_000_000) if seed == "global" else seed
         self._rng = np.random.default_rng(seed)
         self._sims = _Simulators(max_cached_simulators)
+        # per-row gradients kept by the last execute call for compute_vjp, by tape hash
+        self._row_gradients: dict[int, np.ndarray] = {}
 
     # -- configuration ------------------------------------------------------------------------
     def preprocess_transforms(self, execution_config: ExecutionConfig | None = None):
@@ -644,7 +646,11 @@ class QCompQubit(Device):
     # -- execution -------------------------------------------------------------------------
     def execute(self, circuits, execution_config: ExecutionConfig | None = None):
         single = isinstance(circuits, QuantumScript)
-        tapes = [circuits] if single else list(circuits)
+        results = self._execute([circuits] if single else list(circuits), execution_config)
+        return results[0] if single else results
+
+    def _execute(self, tapes: list[QuantumScript], execution_config: ExecutionConfig | None) -> tuple:
+        """Results of a batch of tapes (untracked: the tracking wrappers count the public calls)."""
         results: list = [None] * len(tapes)
         jobs: list[tuple[QuantumScript, Lowered, _Plan]] = []
         where: list[int] = []
@@ -665,7 +671,7 @@ class QCompQubit(Device):
             where.append(i)
         for i, r in zip(where, _run_plans(self._sims, jobs)):
             results[i] = r
-        return results[0] if single else tuple(results)
+        return tuple(results)
 
     def _execute_with_gradient(self, tape: QuantumScript) -> np.ndarray:
         """The value of a one-expectation tape, keeping its per-row gradients for ``compute_vjp``.
@@ -706,13 +712,17 @@ class QCompQubit(Device):
         return out[0] if single else out
 
     def execute_and_compute_derivatives(self, circuits, execution_config: ExecutionConfig | None = None):
-        return self.execute(circuits, execution_config), self.compute_derivatives(circuits, execution_config)
+        single = isinstance(circuits, QuantumScript)
+        tapes = [circuits] if single else list(circuits)
+        results = self._execute(tapes, None)
+        jacs = tuple(_format_jacobian(self._jacobian(t), batch_size(t) is not None) for t in tapes)
+        return (results[0], jacs[0]) if single else (results, jacs)
 
     def compute_vjp(self, circuits, cotangents, execution_config: ExecutionConfig | None = None):
         single = isinstance(circuits, QuantumScript)
         tapes = [circuits] if single else list(circuits)
         cots = [cotangents] if single else list(cotangents)
-        saved = getattr(self, "_row_gradients", {})
+        saved = self._row_gradients
         if not all(t.hash in saved for t in tapes):
             return self.execute_and_compute_vjp(circuits, cotangents, execution_config)[1]
         vjps = []
@@ -747,7 +757,7 @@ class QCompQubit(Device):
         single = isinstance(circuits, QuantumScript)
         tapes = [circuits] if single else list(circuits)
         tans = [tangents] if single else list(tangents)
-        results = self.execute(tapes, execution_config)
+        results = self._execute(tapes, None)  # values only: the Jacobian below takes its own sweeps
         jvps = []
         for tape, tan in zip(tapes, tans):
             grad = self._jacobian(tape)  # (B, n_meas, n_train)
@@ -759,8 +769,8 @@ class QCompQubit(Device):
             vals = [np.asarray(j[:, m] if batched else j[0, m]) for m in range(j.shape[1])]
             jvps.append(vals[0] if len(vals) == 1 else tuple(vals))
         if single:
-            return results, jvps[0]
-        return tuple(results), tuple(jvps)
+            return results[0], jvps[0]
+        return results, tuple(jvps)
 
 
 def decompose_operation(op: qml.operation.Operator) -> Sequence[qml.operation.Operator]:
