@@ -349,8 +349,11 @@ def _run_plans(sims: _Simulators, jobs: list[tuple[QuantumScript, Lowered, _Plan
         start = 0
         for i in members:
             tape, tlow, tplan = jobs[i]
-            sl = slice(start, start + (tlow.batch_size or 1))
-            start = sl.stop
+            if P is None and X is None:  # no values: the members are one circuit, simulated once
+                sl = slice(0, 1)
+            else:
+                sl = slice(start, start + (tlow.batch_size or 1))
+                start = sl.stop
             results[i] = _finish(tape, tlow, tplan, ev[sl] if ev is not None else None,
                                  [p[sl] for p in pr], st[sl] if st is not None else None)
     return results

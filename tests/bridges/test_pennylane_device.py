@@ -116,13 +116,15 @@ def test_many_tapes_of_one_structure_run_as_one_batch(ref):
                                     [qml.expval(qml.PauliZ(1)), qml.probs(wires=[0, 1])]) for a in (0.1, 0.5, 0.9)]
     tapes.append(qml.tape.QuantumScript([qml.RX(np.array([0.2, 0.4]), 0), qml.CNOT([0, 1]), qml.RY(0.3, 1)],
                                         [qml.expval(qml.PauliZ(1)), qml.probs(wires=[0, 1])]))
+    fixed = qml.tape.QuantumScript([qml.Hadamard(0), qml.CNOT([0, 1])], [qml.expval(qml.PauliZ(1)), qml.probs(wires=[0, 1])])
+    tapes += [fixed, fixed]
     got = device.execute(tapes)
     want = ref.execute(tapes)
     for g, r in zip(got, want):
         for a, b in zip(g, r):
             assert np.allclose(a, b, atol=1e-12)
     # the three unbroadcast tapes share one simulator; the broadcast one has the angle as an input
-    assert len(device._sims._cache) == 2
+    assert len(device._sims._cache) == 3
 
 
 def test_global_phase_and_matrices_without_decomposition(ref):
