@@ -572,7 +572,7 @@ _ALLOWED_METHODS = {"adjoint", "device"}
 
 
 def _call_with_supported(fn, *args, **kwargs):
-    """Call a PennyLane transform with the keyword arguments this PennyLane version knows."""
+    """A PennyLane transform with its arguments, keeping the keywords this PennyLane version knows."""
     params = inspect.signature(getattr(fn, "_transform", fn)).parameters
     return fn, args, {k: v for k, v in kwargs.items() if k in params}
 
@@ -595,8 +595,11 @@ class QCompQubit(Device):
 
     def __init__(self, wires=None, shots=None, seed: Any = "global", max_cached_simulators: int = 64) -> None:
         super().__init__(wires=wires, shots=shots)
-        if isinstance(seed, bool) or not (seed is None or seed == "global" or isinstance(seed, (int, np.integer))):
-            raise QCompDeviceError(f"seed must be an integer, None or 'global', got {seed!r}")
+        if isinstance(seed, bool) or not (seed is None or isinstance(seed, str) and seed == "global"
+                                          or isinstance(seed, (int, np.integer)) and seed >= 0):
+            raise QCompDeviceError(f"seed must be a non-negative integer, None or 'global', got {seed!r}")
+        if isinstance(max_cached_simulators, bool) or not isinstance(max_cached_simulators, int) or max_cached_simulators < 1:
+            raise QCompDeviceError(f"max_cached_simulators must be a positive integer, got {max_cached_simulators!r}")
         seed = np.random.randint(0, high=10_000_000) if seed == "global" else seed
         self._rng = np.random.default_rng(seed)
         self._sims = _Simulators(max_cached_simulators)

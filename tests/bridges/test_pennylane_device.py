@@ -388,8 +388,11 @@ def test_docs_example_runs_and_matches_default_qubit():
 
 
 def test_errors():
-    with pytest.raises(QCompError, match="seed"):
-        QCompQubit(wires=1, seed="abc")
+    for seed in ("abc", -1, 1.5, True):
+        with pytest.raises(QCompError, match="seed"):
+            QCompQubit(wires=1, seed=seed)
+    with pytest.raises(QCompError, match="max_cached_simulators"):
+        QCompQubit(wires=1, max_cached_simulators=0)
     assert issubclass(QCompDeviceError, qml.exceptions.DeviceError)
     dev = QCompQubit(wires=2)
 
