@@ -484,6 +484,11 @@ class DistributedSimulator:
         parts, _, _ = self._dispatch("hessian", params, inputs, (method, wrt))
         return np.concatenate(parts, axis=0)
 
+    def value_and_gradient(self, params: Any = None, inputs: Any = None) -> tuple[np.ndarray, np.ndarray]:
+        """Values (B, n_outputs) and per-row adjoint gradients (B, n_outputs, n_params), rows on the workers."""
+        parts, _, _ = self._dispatch("value_and_gradient", params, inputs)
+        return np.concatenate([v for v, _ in parts], axis=0), np.concatenate([g for _, g in parts], axis=0)
+
     def vjp(self, params: Any, inputs: Any, cotangent: Any) -> np.ndarray:
         """sum_b cotangent[b] . d expval[b] / d params: (P,) shared params (shard sums added), (B, P) per row."""
         cot = np.asarray(cotangent, dtype=float)

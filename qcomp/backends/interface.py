@@ -69,6 +69,10 @@ class SimulatorLike(Protocol):
         Hessians: ``qcomp.gradients.GradientMethods``, which DistributedSimulator also offers)."""
         ...
 
+    def value_and_gradient(self, params: Any = None, inputs: Any = None) -> tuple[np.ndarray, np.ndarray]:
+        """Expectation values (B, n_outputs) and adjoint gradients (B, n_outputs, n_params) per row."""
+        ...
+
     def vjp(self, params: Any, inputs: Any, cotangent: Any) -> np.ndarray:
         """sum_b cotangent[b] . d expval[b] / d params: (P,) for shared params, (B, P) per row."""
         ...

@@ -424,6 +424,17 @@ class Simulator:
             out[:, k, :] = self._adjoint(params, inputs, cot)[0]
         return out
 
+    def value_and_gradient(self, params: ArrayLike = None, inputs: ArrayLike = None) -> tuple[np.ndarray, np.ndarray]:
+        """Expectation values (B, n_outputs) and adjoint gradients (B, n_outputs, n_params) per row.
+
+        With one output this is one forward and one backward sweep (the values come from the
+        forward sweep); with k outputs, k sweeps, as ``gradient``."""
+        nout = self.program.num_outputs
+        if nout == 1:
+            g, values = self._adjoint(params, inputs, None, lambda v, rows: np.ones_like(v))
+            return values, g[:, None, :]
+        return self.expval(params, inputs), self.gradient(params, inputs)
+
     def vjp(self, params: ArrayLike, inputs: ArrayLike, cotangent: ArrayLike) -> np.ndarray:
         """sum_b sum_k cotangent[b, k] d expval[b, k] / d params: shape (P,) when params are shared
         across the batch, (B, P) when params are given per row. One adjoint sweep per chunk."""

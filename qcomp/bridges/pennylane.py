@@ -683,11 +683,11 @@ class QCompQubit(Device):
         """The value of a one-expectation tape, keeping its per-row gradients for ``compute_vjp``.
 
         One adjoint sweep with a unit cotangent per row gives the values and the gradient of
-        every row (``Simulator.value_and_vjp`` would sum the rows of shared params)."""
+        every row (``Simulator.value_and_gradient``; ``value_and_vjp`` would sum the rows of shared params)."""
         mapped, low, sim = _gradient_setup(self, tape)
         P, X = low.args()
-        grad, values = sim._adjoint(P, X, None, lambda v, sl: np.ones_like(v))
-        self._row_gradients[tape.hash] = grad
+        values, grad = sim.value_and_gradient(P, X)
+        self._row_gradients[tape.hash] = grad[:, 0, :]
         return np.asarray(values[:, 0] if batch_size(tape) is not None else values[0, 0])
 
     # -- derivatives ------------------------------------------------------------------------

@@ -419,3 +419,18 @@ def test_sample_in_parallel_chunks_is_deterministic():
     a = Simulator(prog, batch_size=1, threads=4).sample(w, shots=30, seed=11)
     b = Simulator(prog, batch_size=40, threads=1).sample(w, shots=30, seed=11)
     assert a == b and len(a) == 40
+
+
+@pytest.mark.parametrize("engine", ["fused", "layers"])
+def test_value_and_gradient_per_row(engine):
+    one = parse("qubit q[2]; param w[2]; input x; ry(w[0] * x) q[0]; cx q[0], q[1]; rx(w[1]) q[1]; expect z(q[1]);")
+    two = parse("qubit q[2]; param w[2]; input x; ry(w[0] * x) q[0]; cx q[0], q[1]; rx(w[1]) q[1]; "
+                "expect z(q[1]); expect x(q[0]) @ z(q[1]);")
+    rng = np.random.default_rng(3)
+    w, x = rng.normal(size=2), rng.normal(size=(4, 1))
+    for program in (one, two):
+        sim = Simulator(program, engine=engine)
+        v, g = sim.value_and_gradient(w, x)
+        np.testing.assert_allclose(v, sim.expval(w, x), atol=1e-12)
+        np.testing.assert_allclose(g, sim.gradient(w, x), atol=1e-12)
+        assert g.shape == (4, program.num_outputs, 2)

@@ -342,3 +342,11 @@ def test_output_kinds_equal_local_simulator(executor, model):
     for a, b in zip(dist.outputs(w, x, outputs=kinds), local.outputs(w, x, outputs=kinds)):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)
     np.testing.assert_allclose(np.stack(dist.outputs(w, x), axis=1), local.expval(w, x), rtol=0, atol=1e-12)
+
+
+def test_value_and_gradient_equal_local_simulator(executor, model):
+    dist = DistributedSimulator(model, executor, shards=2)
+    local = model.simulator()
+    w, x, _ = _data(model, 5)
+    for a, b in zip(dist.value_and_gradient(w, x), local.value_and_gradient(w, x)):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)
