@@ -26,6 +26,21 @@ import subprocess
 import sys
 import textwrap
 
+# a hardware-efficient ansatz: ry, rz on every qubit and a cx ladder per layer, <sum Z_i>
+_HEA20 = """
+        import numpy as np, qcomp
+        n, L = 20, 10
+        body = []
+        for l in range(L):
+            for q in range(n):
+                body.append(f"ry(w[{2*(l*n+q)}]) q[{q}]; rz(w[{2*(l*n+q)+1}]) q[{q}];")
+            for q in range(n - 1):
+                body.append(f"cx q[{q}], q[{q+1}];")
+        src = f"qubit q[{n}]; param w[{2*n*L}]; " + " ".join(body) + " expect " + " + ".join(f"z(q[{q}])" for q in range(n)) + ";"
+        sim = qcomp.compile(src, optimize=0, cache=False).simulator()
+        w = np.random.default_rng(0).normal(size=2 * n * L)
+"""
+
 WORKLOADS: dict[str, str] = {
     "compile-O2-20k": """
         import random
@@ -65,33 +80,11 @@ WORKLOADS: dict[str, str] = {
         def work():
             sim.value_and_vjp(w, x, lambda v, rows: np.ones_like(v) / 32)
     """,
-    "hea20-forward": """
-        import numpy as np, qcomp
-        n, L = 20, 10
-        body = []
-        for l in range(L):
-            for q in range(n):
-                body.append(f"ry(w[{2*(l*n+q)}]) q[{q}]; rz(w[{2*(l*n+q)+1}]) q[{q}];")
-            for q in range(n - 1):
-                body.append(f"cx q[{q}], q[{q+1}];")
-        src = f"qubit q[{n}]; param w[{2*n*L}]; " + " ".join(body) + " expect " + " + ".join(f"z(q[{q}])" for q in range(n)) + ";"
-        sim = qcomp.compile(src, optimize=0, cache=False).simulator()
-        w = np.random.default_rng(0).normal(size=2 * n * L)
+    "hea20-forward": _HEA20 + """
         def work():
             sim.expval(w)
     """,
-    "hea20-adjoint": """
-        import numpy as np, qcomp
-        n, L = 20, 10
-        body = []
-        for l in range(L):
-            for q in range(n):
-                body.append(f"ry(w[{2*(l*n+q)}]) q[{q}]; rz(w[{2*(l*n+q)+1}]) q[{q}];")
-            for q in range(n - 1):
-                body.append(f"cx q[{q}], q[{q+1}];")
-        src = f"qubit q[{n}]; param w[{2*n*L}]; " + " ".join(body) + " expect " + " + ".join(f"z(q[{q}])" for q in range(n)) + ";"
-        sim = qcomp.compile(src, optimize=0, cache=False).simulator()
-        w = np.random.default_rng(0).normal(size=2 * n * L)
+    "hea20-adjoint": _HEA20 + """
         def work():
             sim.vjp(w, None, np.ones((1, 1)))
     """,

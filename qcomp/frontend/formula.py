@@ -7,13 +7,12 @@ from functools import lru_cache
 from typing import Sequence
 
 from lark import Lark
-from lark.exceptions import UnexpectedInput, VisitError
 
-from ..errors import QCompError, ResourceLimitError, SemanticError, Span
+from ..errors import ResourceLimitError, SemanticError, Span
 from ..ir import expr as E
 from ..ir.ops import ValueDecl
 from .lower import BUILTIN_CONSTANTS, MAX_ANGLE_DEPTH, Limits, Scope, _Lowerer
-from .parser import _Builder, _parse_error, deep_recursion
+from .parser import _Builder, deep_recursion, transform_source
 
 __all__ = ["parse_expression"]
 
@@ -49,17 +48,8 @@ def parse_expression(text: str, decls: Sequence[ValueDecl] = (), *, name: str = 
             raise SemanticError(f"'{d.name}' cannot be declared in a {what}: "
                                 f"{'a built-in constant' if d.name in BUILTIN_CONSTANTS else 'declared twice'}")
         lw.values[d.name] = d
+    node = transform_source(_lark(), _FormulaBuilder, text, name)
     with deep_recursion(name):
-        try:
-            tree = _lark().parse(text)
-        except UnexpectedInput as e:
-            raise _parse_error(e, text, name, lines) from None
-        try:
-            node = _FormulaBuilder(name, lines).transform(tree)
-        except VisitError as e:
-            if isinstance(e.orig_exc, (QCompError, RecursionError)):
-                raise e.orig_exc from None
-            raise
         out = lw.expr(node, Scope())
     span = node.span or Span(name, 1, 1, None, lines[0])
     if E.depth(out) > MAX_ANGLE_DEPTH:  # later evaluation and printing recurse once per level

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from contextlib import contextmanager
 from functools import lru_cache
-from typing import Iterator
+from typing import Any, Iterator
 
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
@@ -222,21 +222,26 @@ def deep_recursion(file: str) -> Iterator[None]:
 
 def parse_source(source: str, file: str = "<string>") -> ast.Module:
     """Parse ``source`` (the text of ``file``) into an AST module or raise ParseError."""
+    stmts = transform_source(_lark(), _Builder, source, file)
+    return ast.Module(tuple(stmts), file, source)
+
+
+def transform_source(parser: Any, builder: Any, source: str, file: str) -> Any:
+    """``builder(file, lines).transform(parser.parse(source))`` with located errors: lark's syntax
+    errors become ParseError, and a QCompError (or deep nesting) raised while building is re-raised
+    as itself rather than wrapped in lark's VisitError."""
     lines = source.split("\n")
     with deep_recursion(file):
         try:
-            tree = _lark().parse(source)
+            tree = parser.parse(source)
         except UnexpectedInput as e:
             raise _parse_error(e, source, file, lines) from None
         try:
-            stmts = _Builder(file, lines).transform(tree)
+            return builder(file, lines).transform(tree)
         except VisitError as e:
-            if isinstance(e.orig_exc, QCompError):
-                raise e.orig_exc from None
-            if isinstance(e.orig_exc, RecursionError):
+            if isinstance(e.orig_exc, (QCompError, RecursionError)):
                 raise e.orig_exc from None
             raise
-    return ast.Module(tuple(stmts), file, source)
 
 
 def _parse_error(e: UnexpectedInput, source: str, file: str, lines: list[str]) -> ParseError:

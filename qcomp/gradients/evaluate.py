@@ -27,6 +27,10 @@ __all__ = [
     "simulator_hessian",
     "GradientMethods",
     "GRADIENT_METHODS",
+    "simulator_executor_for",
+    "circuit_expvals",
+    "combine",
+    "DEFAULT_BATCH_BYTES",
 ]
 
 # Bytes of state-vector rows evaluated at once (each row is one (circuit, sample) pair).
