@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from pathlib import Path
 
 import pytest
 
@@ -55,18 +56,30 @@ def test_specs_and_summary(prog) -> None:
 
 def test_to_text(prog) -> None:
     assert prog.to_text() == (
-        "// m.q: 3 qubits, 3 params, 2 inputs\nparam w;\nparam v[2];\ninput x[2];\n"
+        "// m.q: 3 qubits, 3 params, 2 inputs\nqubit a[2];\nqubit r;\nparam w;\nparam v[2];\ninput x[2];\n"
         "h a[0];\nh a[1];\ncx a[0], r;\nrzz(w * x[1]) a[1], r;\nccx a[0], a[1], r;\nry(v[1] - 1) a[0];\n"
         "expect z(r) - 0.5 * x(a[0]) @ y(a[1]);\nexpect 2 * z(a[0]) + 1;\nmeasure r;\n"
     )
 
 
-def test_to_text_ops_reparse(prog) -> None:
-    """The op lines of to_text() are .q syntax: with the declarations they parse to the same circuit."""
-    body = "\n".join(line for line in prog.to_text().splitlines()[1:] if not line.startswith(("param", "input")))
-    again = qcomp.parse("qubit a[2];\nqubit r;\nparam w;\nparam v[2];\ninput x[2];\n" + body)
+def test_to_text_reparses(prog) -> None:
+    """to_text() is .q source, declarations included: it parses to the same circuit and text."""
+    again = qcomp.parse(prog.to_text(), name=prog.source_name)
     assert again.circuit.ops() == prog.circuit.ops()
     assert again.observables == prog.observables
+    assert again.to_text() == prog.to_text()
+
+
+@pytest.mark.parametrize("example", sorted((Path(__file__).parents[2] / "examples").glob("*.q")), ids=lambda p: p.name)
+def test_ir_text_of_the_examples_round_trips(example, capsys) -> None:
+    """`qcomp ir --format text` prints a program that parses back to an equal one."""
+    from qcomp.cli import main
+
+    assert main(["ir", str(example), "--format", "text", "--no-cache"]) == 0
+    text = capsys.readouterr().out
+    again = qcomp.parse(text, name=str(example))
+    assert again.to_text() == text
+    assert again.registers == qcomp.parse_file(example).registers
 
 
 def test_to_json(prog) -> None:
