@@ -63,9 +63,9 @@ def run(args: argparse.Namespace) -> int:
     sim = model.simulator(precision=args.precision, batch_size=args.batch_size, threads=args.threads)
     if args.shots is not None:
         counts = sim.sample(params, inputs, shots=args.shots, seed=args.seed)
-        _emit_counts(args, counts)
+        _emit_counts(args, [counts] if isinstance(counts, dict) else counts)  # the CLI always prints rows
     else:
-        values = sim.expval(params, inputs)
+        values = np.atleast_2d(sim.expval(params, inputs))  # the CLI always prints rows
         names = [o.text or f"output{k}" for k, o in enumerate(program.observables)]
         if not names:
             raise QCompError("the model has no 'expect' outputs; use --shots to sample its measured qubits")
