@@ -52,10 +52,10 @@ def _checkpoint_run(path: str) -> tuple[int, str | None] | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..api import compile as qcompile
     from ..train import evaluate
+    from . import compile_source
 
-    model = qcompile(Path(args.source), optimize=args.optimize, max_qubits=args.max_qubits, max_ops=args.max_ops,
+    model = compile_source(Path(args.source), optimize=args.optimize, max_qubits=args.max_qubits, max_ops=args.max_ops,
                      cache=not args.no_cache)
     params = load_params(args.params, model.program.params)
     checkpoint = _checkpoint_run(args.params)
