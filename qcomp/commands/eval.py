@@ -11,7 +11,7 @@ import numpy as np
 from .values import read_values_file
 from ..errors import InputError
 from . import add_source_args, int_in
-from .train import add_data_args, load_dataset
+from .train import add_data_args, load_dataset, metric_text, readout
 
 NAME = "eval"
 HELP = "report loss, accuracy and hinge accuracy of trained params on a dataset"
@@ -80,9 +80,10 @@ def run(args: argparse.Namespace) -> int:
             "val": (data.x_val, data.y_val)}[args.split]
     if x is None:
         raise InputError(f"the dataset has no {args.split} split")
-    metrics = evaluate(model.simulator(), params, x, y, args.loss)
-    if args.json:
-        print(json.dumps({k: float(v) for k, v in metrics.items()}, indent=2))
+    metrics = evaluate(readout(model, model.simulator(), args.loss, y, args.output, quiet=args.json), params, x, y,
+                       args.loss)
+    if args.json:  # the metrics that mean something (hinge accuracy is NaN with class-index labels)
+        print(json.dumps({k: float(v) for k, v in metrics.items() if np.isfinite(v)}, indent=2))
     else:
-        print(f"{args.split} ({len(y)} samples): " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
+        print(f"{args.split} ({len(y)} samples): " + metric_text(metrics))
     return 0
