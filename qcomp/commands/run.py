@@ -18,7 +18,7 @@ import numpy as np
 
 from .._io import atomic_write_bytes, atomic_write_text
 from .values import read_values_file
-from ..errors import InputError, QCompError
+from ..errors import ExportError, InputError, QCompError
 from . import add_level_arg, add_source_args, check_outputs, int_in, load_model
 
 NAME = "run"
@@ -54,7 +54,18 @@ def run(args: argparse.Namespace) -> int:
     if args.backend != "qcomp":
         from ..hardware.qiskit import run_for_cli
 
-        kind, result = run_for_cli(model, params, inputs, args.backend, shots=args.shots, seed=args.seed)
+        if params is not None and params.ndim == 1:
+            # one row of params is folded into the angles as numbers, as 'compile --bind-params' does,
+            # so angles Qiskit cannot load as parameter expressions (rx(sin(w))) run too
+            model, params = bind_params(model, params), None
+        try:
+            kind, result = run_for_cli(model, params, inputs, args.backend, shots=args.shots, seed=args.seed)
+        except ExportError as exc:
+            if exc.message.endswith("bind the params (--bind-params) or rewrite the angle"):
+                raise ExportError(exc.message.replace("bind the params (--bind-params)",
+                                                      "give one row of --params (qcomp run binds it)"),
+                                  exc.span, exc.notes) from None
+            raise
         if kind == "counts":
             _emit_counts(args, result)
         else:
@@ -71,6 +82,22 @@ def run(args: argparse.Namespace) -> int:
             raise QCompError("the model has no 'expect' outputs; use --shots to sample its measured qubits")
         _emit_values(args, values, names)
     return 0
+
+
+def bind_params(model, values: np.ndarray):
+    """``model`` with its params replaced by the numbers ``values`` (P,) in every gate angle, at the
+    same optimization level: what 'qcomp compile --bind-params' exports."""
+    from ..api import Model
+    from ..ir.circuit import Circuit
+    from ..ir.expr import Const
+    from ..ir.ops import Operation
+
+    program = model.program
+    mapping = {s: Const(float(v)) for s, v in zip(program.param_symbols(), values)}
+    ops = [Operation(op.name, op.qubits, tuple(a.subs(mapping) for a in op.angles), op.span)
+           for op in program.circuit.ops()]
+    bound = program.with_circuit(Circuit.from_ops(program.num_qubits, ops), params=())
+    return Model(bound, model.optimize_level, model.passes)
 
 
 def _values(path: str | None, decls, kind: str) -> np.ndarray | None:
