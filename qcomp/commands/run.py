@@ -111,10 +111,7 @@ def _values(path: str | None, decls, kind: str) -> np.ndarray | None:
 def _emit_values(args, values: np.ndarray, names: list[str]) -> None:
     out = args.output
     if out is None:
-        width = max(12, *(len(n) for n in names))
-        print("sample  " + "  ".join(f"{n:>{width}}" for n in names))
-        for b, row in enumerate(values):
-            print(f"{b:>6}  " + "  ".join(f"{v:>{width}.10f}" for v in row))
+        print(value_table(values, names), end="")
         return
     suffix = Path(out).suffix.lower()
     if suffix == ".npy":
@@ -130,6 +127,20 @@ def _emit_values(args, values: np.ndarray, names: list[str]) -> None:
         for row in values:
             w.writerow([repr(float(v)) for v in row])
         atomic_write_text(out, s.getvalue())
+
+
+def value_table(values: np.ndarray, names: list[str]) -> str:
+    """The printed table: a legend of the outputs (``output0: z(q[0])``), then one row per sample
+    under short headers ``output0 ...``; every column right-aligned to its widest cell, signs
+    included, so negative values line up with positive ones."""
+    cols = [f"output{k}" for k in range(len(names))]
+    cells = [[f"{float(v):.10f}" for v in row] for row in values]
+    widths = [max([len(c)] + [len(r[k]) for r in cells]) for k, c in enumerate(cols)]
+    first = max(len("sample"), len(str(max(len(cells) - 1, 0))))
+    lines = [f"{c}: {n}" for c, n in zip(cols, names)]
+    lines.append(f"{'sample':>{first}}  " + "  ".join(f"{c:>{w}}" for c, w in zip(cols, widths)))
+    lines += [f"{b:>{first}}  " + "  ".join(f"{c:>{w}}" for c, w in zip(row, widths)) for b, row in enumerate(cells)]
+    return "\n".join(lines) + "\n"
 
 
 def _emit_counts(args, counts: list[dict[str, int]]) -> None:

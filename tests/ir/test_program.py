@@ -106,6 +106,19 @@ def test_draw(prog) -> None:
     assert all(len(line) <= 12 for line in prog.draw(12).splitlines()[:5])
 
 
+def test_draw_folds_long_circuits() -> None:
+    p = qcomp.parse("qubit q[2]; param w[10];" + "".join(f"ry(w[{i}]) q[{i % 2}]; cx q[0], q[1];" for i in range(10)))
+    whole = p.draw()
+    folded = p.draw(40)
+    blocks = folded.split("\n\n")
+    assert len(blocks) > 2 and all(len(line) <= 40 for line in folded.splitlines())
+    assert all(b.startswith("q[0]: ") for b in blocks)
+    assert all(line.endswith("┄") for b in blocks[:-1] for line in b.splitlines() if line.startswith("q["))
+    for i in range(10):  # nothing is cut
+        assert folded.count(f"ry(w[{i}])") == whole.count(f"ry(w[{i}])") == 1
+    assert folded.count("●") == whole.count("●") == 10
+
+
 def test_draw_controlled_and_swap_symbols() -> None:
     p = qcomp.parse("qubit q[3]; crx(0.5) q[2], q[0]; swap q[0], q[1]; cswap q[0], q[1], q[2];")
     text = p.draw()
