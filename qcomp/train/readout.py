@@ -31,18 +31,12 @@ class OutputSelection:
     def expval(self, params: np.ndarray, inputs: np.ndarray) -> np.ndarray:
         return np.asarray(self.model.expval(params, inputs))[:, self.output : self.output + 1]
 
-    def _full(self, cotangent: np.ndarray) -> np.ndarray:
-        c = np.asarray(cotangent, dtype=np.float64)
-        full = np.zeros((c.shape[0], self.n_outputs))
-        full[:, self.output] = c[:, 0]
-        return full
-
     def vjp(self, params: np.ndarray, inputs: np.ndarray, cotangent: np.ndarray) -> np.ndarray:
-        return self.model.vjp(params, inputs, self._full(cotangent))
+        return self.model.vjp(params, inputs, _embed(cotangent, self.output, self.n_outputs))
 
     def __getattr__(self, name: str) -> Any:
-        # value_and_vjp only when the wrapped model has it (fit checks with hasattr)
-        # (read through __dict__: while unpickling, the fields are not set yet)
+        # value_and_vjp only when the wrapped model has it (fit checks with hasattr); read through
+        # __dict__ because while unpickling the fields are not set yet
         if name == "value_and_vjp" and hasattr(self.__dict__.get("model"), "value_and_vjp"):
             return self._value_and_vjp
         raise AttributeError(name)
@@ -50,9 +44,26 @@ class OutputSelection:
     def _value_and_vjp(self, params: np.ndarray, inputs: np.ndarray,
                        cotangent_fn: Callable[[np.ndarray, slice], np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         k = self.output
-
-        def full_cotangent(values: np.ndarray, rows: slice) -> np.ndarray:
-            return self._full(cotangent_fn(values[:, k : k + 1], rows))
-
-        values, g = self.model.value_and_vjp(params, inputs, full_cotangent)
+        values, g = self.model.value_and_vjp(params, inputs, _FullCotangent(cotangent_fn, k, self.n_outputs))
         return np.asarray(values)[:, k : k + 1], g
+
+
+def _embed(cotangent: np.ndarray, k: int, n: int) -> np.ndarray:
+    """A one-output cotangent (B, 1) as the full (B, n) one: zero on every other output."""
+    c = np.asarray(cotangent, dtype=np.float64)
+    full = np.zeros((c.shape[0], n))
+    full[:, k] = c[:, 0]
+    return full
+
+
+@dataclass(frozen=True)
+class _FullCotangent:
+    """The loss's cotangent function on output k, for the whole model; a plain object (not a
+    closure over the model) so that a distributed simulator can ship it to its workers."""
+
+    fn: Callable[[np.ndarray, slice], np.ndarray]
+    k: int
+    n: int
+
+    def __call__(self, values: np.ndarray, rows: slice) -> np.ndarray:
+        return _embed(self.fn(values[:, self.k : self.k + 1], rows), self.k, self.n)
