@@ -104,7 +104,8 @@ class QLayer(torch.nn.Module):
         return f"num_params={self.model.num_params}, num_inputs={self.num_inputs}, num_outputs={self.num_outputs}"
 
     def forward(self, inputs: torch.Tensor | None = None) -> torch.Tensor:
-        """Expectation values (B, n_outputs) for inputs (B, I); (n_outputs,) for one sample (I,)."""
+        """Expectation values (B, n_outputs) for inputs (B, I); (n_outputs,) for one sample (I,), and
+        for a model without inputs called with none (the shape rule of qcomp.ir.values)."""
         I = self.num_inputs
         if inputs is None:
             if I:
