@@ -40,7 +40,7 @@ class Model:
 
     >>> import qcomp
     >>> m = qcomp.compile("qubit q; param w; rx(w) q; expect z(q);")
-    >>> float(m.simulator().expval([0.0])[0, 0])
+    >>> float(m.simulator().expval([0.0])[0])  # flat params: (n_outputs,)
     1.0
     """
 

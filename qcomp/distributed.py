@@ -298,11 +298,12 @@ def _check_array(value: Any, decls, kind: str, names) -> None:
 
 
 def _take(value: Any, decls, B: int, sl: slice) -> Any:
-    """Rows ``sl`` of ``value`` bound to a (rows, n) array; a value shared by all rows is passed as one row."""
+    """Rows ``sl`` of ``value`` bound to a (rows, n) array; a value shared by all rows is passed as
+    given, so each shard's results (a vjp's shape follows the params') are shaped as a local call's."""
     if value is None or B == 1:
         return value
     arr, _ = bind_values(decls, value, decls[0].kind if decls else "param")
-    return arr[sl] if arr.shape[0] == B else arr
+    return arr[sl] if arr.shape[0] == B else value
 
 
 def _slices(B: int, n: int) -> list[slice]:

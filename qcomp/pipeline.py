@@ -75,11 +75,19 @@ def lower(source: str | os.PathLike, *, max_qubits: int = DEFAULT_MAX_QUBITS, ma
     else:
         text, name, base_dir = str(source), "<string>", None
 
+    ran: list[bool] = []
+
     def run_front_end() -> Program:
+        ran.append(True)
         return front_end(text, name, base_dir, max_qubits, max_ops)
 
     key = source_key(text, name, base_dir, {"max_qubits": max_qubits, "max_ops": max_ops}, run_front_end, store)
-    return Lowered(store.get_or_build("program", key, run_front_end, Program), key, store)
+    program = store.get_or_build("program", key, run_front_end, Program)
+    if not ran:  # a cache hit: the front end's warnings (unused declarations) once more
+        from .frontend.lower import warn_unused_declarations
+
+        warn_unused_declarations(program)
+    return Lowered(program, key, store)
 
 
 def pass_list(level: int = DEFAULT_LEVEL, target: str = "qasm", passes: str | None = None) -> list[Pass]:

@@ -19,7 +19,8 @@ class SimulatorLike(Protocol):
 
     ``params`` are an array (P,) shared by all rows, (B, P) per row, or a dict {declared name:
     array}; ``inputs`` (I,) or (B, I), a dict, or None without inputs; results have one row per
-    batch row B. Implementations: ``qcomp.backends.simulator.Simulator`` (in this process) and
+    batch row B, and no batch axis when no argument is batched (the shape rule of
+    ``qcomp.ir.values``; a vjp has the shape of the params). Implementations: ``qcomp.backends.simulator.Simulator`` (in this process) and
     ``qcomp.distributed.DistributedSimulator`` (rows sharded over Dask workers). The test suite
     checks that both have every verb here, with the same parameters, and that this list has every
     public method of ``Simulator``, so the executors cannot drift apart.

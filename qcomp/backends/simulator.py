@@ -10,7 +10,7 @@ import numpy as np
 
 from ..errors import InputError, QCompError, ResourceLimitError, UnsupportedError
 from ..ir.program import Program
-from ..ir.values import as_real_array, bind_pair
+from ..ir.values import as_real_array, batch_shaped, bind_pair, bind_values
 from . import kernels as K
 from . import sim_plan as SP
 
@@ -134,6 +134,20 @@ class Simulator:
     def _args(self, params: ArrayLike, inputs: ArrayLike) -> tuple[np.ndarray, np.ndarray, int, bool, bool]:
         P, X, B, pb, xb = bind_pair(self.program.params, self.program.inputs, params, inputs)
         return P, X, B, pb and P.shape[0] > 1, xb and X.shape[0] > 1
+
+    def _shaped(self, rows: Any, params: ArrayLike, inputs: ArrayLike) -> Any:
+        """Per-row results shaped by the one rule (qcomp.ir.values): a leading batch axis iff some
+        argument was given as a batch."""
+        _, _, _, pb, xb = bind_pair(self.program.params, self.program.inputs, params, inputs)
+        return batch_shaped(rows, pb or xb)
+
+    def _params_shaped(self, g: np.ndarray, params: ArrayLike) -> np.ndarray:
+        """Per-row param gradients (B, P) in the shape of ``params``: summed over the batch for one
+        flat row or one batched row, as they are for B batched rows."""
+        rows, pb = bind_values(self.program.params, params, "param", allow_none=True)
+        if not pb:
+            return g.sum(axis=0)
+        return g if rows.shape[0] == g.shape[0] else g.sum(axis=0, keepdims=True)
 
     # -- memory -------------------------------------------------------------------------
     def _row_bytes(self) -> int:
@@ -267,7 +281,8 @@ class Simulator:
                 f.result()
 
     def state(self, params: ArrayLike = None, inputs: ArrayLike = None) -> np.ndarray:
-        """Final state vectors (B, 2**n); index bit k is flat qubit k (Qiskit order)."""
+        """Final state vectors (B, 2**n), (2**n,) when no argument is batched; index bit k is flat
+        qubit k (Qiskit order)."""
         P, X, B, _, _ = self._args(params, inputs)
         self._check_result_bytes("the final states", B, self._row_bytes())
         out = np.empty((B, 2**self.n), dtype=self.dtype)
@@ -278,7 +293,7 @@ class Simulator:
             out[sl] = SP.to_logical(st, phys)
 
         self._run(params, inputs, take, extra_per_row=self._row_bytes())
-        return out
+        return self._shaped(out, params, inputs)
 
     def _check_result_bytes(self, what: str, B: int, per_row: int) -> None:
         """Refuse before allocating results that, with one state's workspace, exceed the budget
@@ -293,7 +308,8 @@ class Simulator:
                 f"but only {_fmt_bytes(avail)} is available")
 
     def expval(self, params: ArrayLike = None, inputs: ArrayLike = None) -> np.ndarray:
-        """Expectation values of every ``expect`` output, shape (B, n_outputs), float64."""
+        """Expectation values of every ``expect`` output, float64: shape (B, n_outputs) when params
+        or inputs are given as a batch, (n_outputs,) otherwise."""
         if self.engine == "fused":
             from . import engine as E
 
@@ -305,14 +321,14 @@ class Simulator:
             out = np.zeros((B, nout))
             for sl, v in res:
                 out[sl] = v
-            return out
+            return self._shaped(out, params, inputs)
         obs = self._observables(self.plan("expval"))
         results: list[tuple[slice, np.ndarray]] = []
         B = self._run(params, inputs, lambda sl, st: results.append((sl, K.expval_terms(st, self.n, obs))), kind="expval")
         out = np.zeros((B, len(obs)))
         for sl, v in results:
             out[sl] = v
-        return out
+        return self._shaped(out, params, inputs)
 
     def expval_batch(self, param_rows: np.ndarray, input_rows: np.ndarray | None = None) -> np.ndarray:
         """expval for many (params, inputs) rows at once: param_rows (B, P), input_rows (B, I) or None.
@@ -337,8 +353,9 @@ class Simulator:
 
     def probs(self, params: ArrayLike = None, inputs: ArrayLike = None,
               qubits: Sequence[int] | None = None) -> np.ndarray:
-        """Outcome probabilities (B, 2**len(qubits)); result bit j is qubits[j]. Default qubits: the
-        measured ones, or all qubits when the program has no ``measure``."""
+        """Outcome probabilities (B, 2**len(qubits)), (2**len(qubits),) when no argument is batched;
+        result bit j is qubits[j]. Default qubits: the measured ones, or all qubits when the program
+        has no ``measure``."""
         qs = self._default_qubits(qubits)
         _, _, B, _, _ = self._args(params, inputs)
         real = np.finfo(self.dtype).dtype  # float32 rows for single precision, as |psi|**2 is
@@ -350,7 +367,7 @@ class Simulator:
             out[sl] = p
 
         self._marginals(params, inputs, qs, put, extra_per_row=width)
-        return out
+        return self._shaped(out, params, inputs)
 
     def _marginals(self, params, inputs, qs: tuple[int, ...], consume, extra_per_row: int = 0) -> int:
         """Forward simulation; ``consume(rows, probabilities over qs)`` per chunk, so only one
@@ -368,7 +385,8 @@ class Simulator:
 
     def sample(self, params: ArrayLike = None, inputs: ArrayLike = None, shots: int = 1024,
                seed: int | None = None, qubits: Sequence[int] | None = None) -> list[dict[str, int]]:
-        """Measurement counts per batch row: a list of {bitstring: count} dicts.
+        """Measurement counts: a list of {bitstring: count} dicts, one per batch row, or one dict
+        when no argument is batched.
 
         Bitstrings are Qiskit-style: the rightmost character is qubits[0] (default: the measured
         qubits, or all qubits). Deterministic for a given seed.
@@ -402,11 +420,12 @@ class Simulator:
                         out.append({format(int(i), f"0{width}b"): int(counts[i]) for i in np.flatnonzero(counts)})
 
         self._marginals(params, inputs, qs, draw)
-        return out
+        return self._shaped(out, params, inputs)
 
     # -- gradients -----------------------------------------------------------------------
     def gradient(self, params: ArrayLike = None, inputs: ArrayLike = None, method: str = "adjoint") -> np.ndarray:
-        """d expval / d params by the adjoint method, shape (B, n_outputs, n_params) (flat parameter order).
+        """d expval / d params by the adjoint method, shape (B, n_outputs, n_params) (flat parameter
+        order), (n_outputs, n_params) when no argument is batched.
 
         Other methods (parameter shift, finite differences) and Hessians live in qcomp.gradients;
         ``model.simulator()`` offers them all through the same ``gradient(method=...)``.
@@ -422,7 +441,7 @@ class Simulator:
             cot = np.zeros((B, nout))
             cot[:, k] = 1.0
             out[:, k, :] = self._adjoint(params, inputs, cot)[0]
-        return out
+        return self._shaped(out, params, inputs)
 
     def value_and_gradient(self, params: ArrayLike = None, inputs: ArrayLike = None) -> tuple[np.ndarray, np.ndarray]:
         """Expectation values (B, n_outputs) and adjoint gradients (B, n_outputs, n_params) per row.
@@ -436,9 +455,11 @@ class Simulator:
         return self.expval(params, inputs), self.gradient(params, inputs)
 
     def vjp(self, params: ArrayLike, inputs: ArrayLike, cotangent: ArrayLike) -> np.ndarray:
-        """sum_b sum_k cotangent[b, k] d expval[b, k] / d params: shape (P,) when params are shared
-        across the batch, (B, P) when params are given per row. One adjoint sweep per chunk."""
-        P, X, B, pvar, _ = self._args(params, inputs)
+        """sum_b sum_k cotangent[b, k] d expval[b, k] / d params, with the shape of the params:
+        (P,) for one flat row (summed over the batch of inputs), (B, P) for a batch of B rows (a
+        (1, P) batch against B inputs sums into its one row). The cotangent has the shape of
+        :meth:`expval`'s result. One adjoint sweep per chunk."""
+        P, X, B, _, _ = self._args(params, inputs)
         cot = self._numeric(cotangent, "cotangent")
         if cot.ndim == 1 and B == 1:
             cot = cot[None]
@@ -447,7 +468,7 @@ class Simulator:
         if not np.all(np.isfinite(cot)):
             raise InputError("cotangent contains NaN or infinite values")
         g, _ = self._adjoint(params, inputs, cot)
-        return g if pvar else g.sum(axis=0)
+        return self._params_shaped(g, params)
 
     def value_and_vjp(self, params: ArrayLike, inputs: ArrayLike,
                       cotangent_fn: Callable[[np.ndarray, slice], np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -457,13 +478,14 @@ class Simulator:
         cotangent of the rows ``rows`` from their expectation values (it is called once per memory
         chunk, with the forward state still at hand), so a training step costs one forward and one
         backward sweep instead of a separate forward pass plus ``vjp``. Returns ``(values (B,
-        n_outputs), gradient)`` with the gradient shaped as in :meth:`vjp`.
+        n_outputs) or (n_outputs,), shaped as :meth:`expval`'s, gradient)`` with the gradient shaped
+        as in :meth:`vjp`.
         """
         if not callable(cotangent_fn):
             raise InputError(f"cotangent_fn must be a function (values, rows) -> cotangent, got {type(cotangent_fn).__name__}")
-        _, _, _, pvar, _ = self._args(params, inputs)
+        self._args(params, inputs)
         g, values = self._adjoint(params, inputs, None, cotangent_fn)
-        return values, (g if pvar else g.sum(axis=0))
+        return self._shaped(values, params, inputs), self._params_shaped(g, params)
 
     def _adjoint(self, params, inputs, cot: np.ndarray | None, cotangent_fn=None) -> tuple[np.ndarray, np.ndarray | None]:
         """Per-row gradients (B, P) of sum_k cot[b, k] <O_k>_b by one forward and one backward sweep
@@ -554,7 +576,7 @@ class Simulator:
     def outputs(self, params: ArrayLike = None, inputs: ArrayLike = None, outputs: Sequence[Any] | None = None,
                 seed: int | None = None) -> list[np.ndarray]:
         """The value of each output (default: the program's, ``program.outputs``) per batch row, in
-        order: arrays (B, *shape). Outputs are ``qcomp.ir.outputs`` kinds (Expectation, Variance,
+        order: arrays (B, *shape), or (*shape) when no argument is batched. Outputs are ``qcomp.ir.outputs`` kinds (Expectation, Variance,
         Probabilities, Samples, State) about this simulator's program (its qubits and observables:
         passes that keep only outputs pruned the circuit for the program's own observables)."""
         from .outputs import evaluate
@@ -642,7 +664,7 @@ def choose_engine(ops) -> str:
 
 # name -> fn(simulator, params, inputs) -> (B, n_outputs, n_params); filled by qcomp.gradients
 def simulate(program: Program, params: ArrayLike = None, inputs: ArrayLike = None, **options: Any) -> np.ndarray:
-    """Convenience: final states (B, 2**n) of a program."""
+    """Convenience: final states of a program, shaped as :meth:`Simulator.state`'s."""
     return Simulator(program, **options).state(params, inputs)
 
 

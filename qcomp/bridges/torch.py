@@ -17,7 +17,8 @@ except ImportError as exc:  # pragma: no cover - exercised only without torch
 __all__ = ["QLayer", "QFunction", "resolve_model", "input_vjp"]
 
 class QFunction(torch.autograd.Function):
-    """``QFunction.apply(layer, weight, inputs)``: expectation values (B, n_outputs) in float64.
+    """``QFunction.apply(layer, weight, inputs)``: expectation values in float64, (B, n_outputs) for
+    inputs (B, I), (n_outputs,) without inputs (the shape rule of qcomp.ir.values).
 
     backward: the weight gradient is one adjoint sweep (``Simulator.vjp``); the input gradient
     (only when ``inputs.requires_grad``) comes from :func:`input_vjp`. Not twice differentiable.
@@ -103,12 +104,13 @@ class QLayer(torch.nn.Module):
         return f"num_params={self.model.num_params}, num_inputs={self.num_inputs}, num_outputs={self.num_outputs}"
 
     def forward(self, inputs: torch.Tensor | None = None) -> torch.Tensor:
-        """Expectation values (B, n_outputs) for inputs (B, I); (n_outputs,) for one sample (I,)."""
+        """Expectation values (B, n_outputs) for inputs (B, I); (n_outputs,) for one sample (I,), and
+        for a model without inputs called with none (the shape rule of qcomp.ir.values)."""
         I = self.num_inputs
         if inputs is None:
             if I:
                 raise InputError(f"QLayer needs inputs of shape (batch, {I})")
-            return QFunction.apply(self, self.weight, None)[0]
+            return QFunction.apply(self, self.weight, None)
         if not isinstance(inputs, torch.Tensor):
             raise InputError(f"QLayer inputs must be a torch.Tensor, got {type(inputs).__name__}")
         if inputs.is_complex():  # .to(float64) would drop the imaginary parts with only a warning

@@ -30,13 +30,29 @@ def load_model(args: argparse.Namespace, *, optimizing: bool = True):
     are unchanged."""
     from pathlib import Path
 
-    from ..api import compile as qcompile
     from ..pipeline import DEFAULT_LEVEL
 
     level = getattr(args, "opt_level", DEFAULT_LEVEL) if optimizing else DEFAULT_LEVEL
     passes = getattr(args, "passes", None) if optimizing else None
-    return qcompile(Path(args.source), optimize=level, passes=passes, max_qubits=args.max_qubits,
-                    max_ops=args.max_ops, cache=not getattr(args, "no_cache", False))
+    return compile_source(Path(args.source), optimize=level, passes=passes, max_qubits=args.max_qubits,
+                          max_ops=args.max_ops, cache=not getattr(args, "no_cache", False))
+
+
+def compile_source(source, **options):
+    """``qcomp.compile(source, **options)`` with the front end's warnings (unused params and inputs)
+    printed as ``warning: ...`` lines on stderr, the same on a compile-cache hit as on a miss."""
+    import sys
+    import warnings
+
+    from ..api import compile as qcompile
+    from ..frontend.lower import UnusedDeclarationWarning, unused_declarations
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UnusedDeclarationWarning)
+        model = qcompile(source, **options)
+    for message in unused_declarations(model.program):
+        print(f"warning: {message}", file=sys.stderr)
+    return model
 
 
 def load_program(args: argparse.Namespace):

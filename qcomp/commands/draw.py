@@ -12,7 +12,7 @@ HELP = "print a text circuit diagram (one row per qubit)"
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_source_args(p)
-    p.add_argument("--width", type=int, default=0, help="cut lines to this many characters (0: no limit)")
+    p.add_argument("--width", type=int, default=0, help="fold the diagram into blocks at most this many characters wide (0: one block)")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -18,7 +18,7 @@ import numpy as np
 
 from .._io import atomic_write_bytes, atomic_write_text
 from .values import read_values_file
-from ..errors import InputError, QCompError
+from ..errors import ExportError, InputError, QCompError
 from . import add_level_arg, add_source_args, check_outputs, int_in, load_model
 
 NAME = "run"
@@ -54,7 +54,18 @@ def run(args: argparse.Namespace) -> int:
     if args.backend != "qcomp":
         from ..hardware.qiskit import run_for_cli
 
-        kind, result = run_for_cli(model, params, inputs, args.backend, shots=args.shots, seed=args.seed)
+        if params is not None and params.ndim == 1:
+            # one row of params is folded into the angles as numbers, as 'compile --bind-params' does,
+            # so angles Qiskit cannot load as parameter expressions (rx(sin(w))) run too
+            model, params = bind_params(model, params), None
+        try:
+            kind, result = run_for_cli(model, params, inputs, args.backend, shots=args.shots, seed=args.seed)
+        except ExportError as exc:
+            if exc.message.endswith("bind the params (--bind-params) or rewrite the angle"):
+                raise ExportError(exc.message.replace("bind the params (--bind-params)",
+                                                      "give one row of --params (qcomp run binds it)"),
+                                  exc.span, exc.notes) from None
+            raise
         if kind == "counts":
             _emit_counts(args, result)
         else:
@@ -63,14 +74,30 @@ def run(args: argparse.Namespace) -> int:
     sim = model.simulator(precision=args.precision, batch_size=args.batch_size, threads=args.threads)
     if args.shots is not None:
         counts = sim.sample(params, inputs, shots=args.shots, seed=args.seed)
-        _emit_counts(args, counts)
+        _emit_counts(args, [counts] if isinstance(counts, dict) else counts)  # the CLI always prints rows
     else:
-        values = sim.expval(params, inputs)
+        values = np.atleast_2d(sim.expval(params, inputs))  # the CLI always prints rows
         names = [o.text or f"output{k}" for k, o in enumerate(program.observables)]
         if not names:
             raise QCompError("the model has no 'expect' outputs; use --shots to sample its measured qubits")
         _emit_values(args, values, names)
     return 0
+
+
+def bind_params(model, values: np.ndarray):
+    """``model`` with its params replaced by the numbers ``values`` (P,) in every gate angle, at the
+    same optimization level: what 'qcomp compile --bind-params' exports."""
+    from ..api import Model
+    from ..ir.circuit import Circuit
+    from ..ir.expr import Const
+    from ..ir.ops import Operation
+
+    program = model.program
+    mapping = {s: Const(float(v)) for s, v in zip(program.param_symbols(), values)}
+    ops = [Operation(op.name, op.qubits, tuple(a.subs(mapping) for a in op.angles), op.span)
+           for op in program.circuit.ops()]
+    bound = program.with_circuit(Circuit.from_ops(program.num_qubits, ops), params=())
+    return Model(bound, model.optimize_level, model.passes)
 
 
 def _values(path: str | None, decls, kind: str) -> np.ndarray | None:
@@ -84,10 +111,7 @@ def _values(path: str | None, decls, kind: str) -> np.ndarray | None:
 def _emit_values(args, values: np.ndarray, names: list[str]) -> None:
     out = args.output
     if out is None:
-        width = max(12, *(len(n) for n in names))
-        print("sample  " + "  ".join(f"{n:>{width}}" for n in names))
-        for b, row in enumerate(values):
-            print(f"{b:>6}  " + "  ".join(f"{v:>{width}.10f}" for v in row))
+        print(value_table(values, names), end="")
         return
     suffix = Path(out).suffix.lower()
     if suffix == ".npy":
@@ -103,6 +127,20 @@ def _emit_values(args, values: np.ndarray, names: list[str]) -> None:
         for row in values:
             w.writerow([repr(float(v)) for v in row])
         atomic_write_text(out, s.getvalue())
+
+
+def value_table(values: np.ndarray, names: list[str]) -> str:
+    """The printed table: a legend of the outputs (``output0: z(q[0])``), then one row per sample
+    under short headers ``output0 ...``; every column right-aligned to its widest cell, signs
+    included, so negative values line up with positive ones."""
+    cols = [f"output{k}" for k in range(len(names))]
+    cells = [[f"{float(v):.10f}" for v in row] for row in values]
+    widths = [max([len(c)] + [len(r[k]) for r in cells]) for k, c in enumerate(cols)]
+    first = max(len("sample"), len(str(max(len(cells) - 1, 0))))
+    lines = [f"{c}: {n}" for c, n in zip(cols, names)]
+    lines.append(f"{'sample':>{first}}  " + "  ".join(f"{c:>{w}}" for c, w in zip(cols, widths)))
+    lines += [f"{b:>{first}}  " + "  ".join(f"{c:>{w}}" for c, w in zip(row, widths)) for b, row in enumerate(cells)]
+    return "\n".join(lines) + "\n"
 
 
 def _emit_counts(args, counts: list[dict[str, int]]) -> None:

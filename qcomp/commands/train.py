@@ -48,6 +48,40 @@ def add_data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", required=True, help="digits:A,B (ships with scikit-learn), mnist:A,B (with --mnist-path) or FILE.npz")
     p.add_argument("--mnist-path", default=None, help="a Keras-layout mnist.npz for --data mnist:A,B")
     p.add_argument("--val-fraction", type=float, default=0.1)
+    p.add_argument("--output", type=int_in(0, 2**31, "--output"), default=None, metavar="K",
+                   help="with several 'expect' outputs and one label per sample: the output read as the score of the"
+                        " hinge, squared or bce loss (default 0, the first); softmax-ce uses every output as a class")
+
+
+def readout(model, sim, loss: str, y_train, output: int | None, *, quiet: bool = False):
+    """What the loss sees of the model: ``sim`` itself, or one output of it (qcomp.train.OutputSelection)
+    when the model has several outputs, the labels one value per sample and the loss is not softmax-ce."""
+    from ..train import OutputSelection
+
+    n = model.num_outputs
+    if loss == "softmax-ce":
+        if output is not None:
+            raise QCompError("--output selects the one output that hinge, squared and bce losses read; "
+                             "softmax-ce reads every output (one class each)")
+        return sim
+    if output is not None and output >= n:
+        raise QCompError(f"--output {output}: the model has {n} output{'' if n == 1 else 's'} (0 to {n - 1})")
+    if n == 1 or np.ndim(y_train) != 1:
+        return sim
+    k = 0 if output is None else output
+    if not quiet:
+        text = model.program.observables[k].text or f"output {k}"
+        print(f"note: the model has {n} outputs; the {loss} loss reads output {k} ({text})"
+              + ("; --output K picks another" if output is None else ""), file=sys.stderr)
+    return OutputSelection(sim, k, n)
+
+
+def metric_text(metrics: dict, *, spaced: bool = True) -> str:
+    """``loss 0.1234, accuracy 0.9000``: the metrics that mean something for this loss and model
+    (hinge accuracy is NaN with class-index labels, and is left out); ``spaced`` writes the keys
+    with spaces (``hinge accuracy``) instead of as the history's keys (``val_loss``)."""
+    return ", ".join(f"{k.replace('_', ' ') if spaced else k} {v:.4f}" for k, v in metrics.items()
+                     if isinstance(v, float) and np.isfinite(v))
 
 
 def load_dataset(args: argparse.Namespace, n_features: int):
@@ -101,6 +135,7 @@ def _train(args, model, data, save, export, executor, t_start) -> int:
     from ..train import TrainingInterrupted, evaluate, fit, get_optimizer, init_params, train_classical_baseline
 
     sim = model.simulator(executor=executor, precision=args.precision)
+    scored = readout(model, sim, args.loss, data.y_train, args.output)
     opt_kw = {"lr": args.lr}
     if args.optimizer == "sgd" and args.momentum is not None:
         opt_kw["momentum"] = args.momentum
@@ -111,13 +146,12 @@ def _train(args, model, data, save, export, executor, t_start) -> int:
           f"{0 if data.x_val is None else len(data.y_val)} validation, {len(data.y_test)} test")
 
     def log_epoch(epoch, logs, params):
-        parts = [f"epoch {epoch}"] + [f"{k} {v:.4f}" for k, v in logs.items()
-                                      if k not in ("epoch",) and isinstance(v, float)]
-        print("  " + ", ".join(parts), flush=True)
+        print(f"  epoch {epoch}, " + metric_text({k: v for k, v in logs.items() if k != "epoch"}, spaced=False),
+              flush=True)
         return False
 
     try:
-        result = fit(sim, params0, data, loss=args.loss, optimizer=optimizer, epochs=args.epochs,
+        result = fit(scored, params0, data, loss=args.loss, optimizer=optimizer, epochs=args.epochs,
                      batch_size=args.batch_size, seed=args.seed, callbacks=[log_epoch],
                      early_stopping_patience=args.patience, checkpoint_path=save,
                      resume_from=args.resume, progress=not args.no_progress and sys.stderr.isatty())
@@ -133,9 +167,9 @@ def _train(args, model, data, save, export, executor, t_start) -> int:
             print("interrupted before the first epoch completed; no checkpoint was written", file=sys.stderr)
         return 130
     train_time = time.perf_counter() - t_start
-    test = result.test_metrics or evaluate(sim, result.params, data.x_test, data.y_test, args.loss)
+    test = result.test_metrics or evaluate(scored, result.params, data.x_test, data.y_test, args.loss)
     n_seen = len(data.y_train) * max(result.epochs_completed - (result.resumed_from_epoch or 0), 1)
-    print(f"test: loss {test['loss']:.4f}, accuracy {test['accuracy']:.4f}, hinge accuracy {test['hinge_accuracy']:.4f}")
+    print("test: " + metric_text(test))
     print(f"time: {train_time:.2f} s total, {1e3 * sum(h.get('time_s', 0.0) for h in result.history) / max(n_seen, 1):.2f} ms per training sample")
     print(f"params: {save}")
     files: dict[Path | str, str | bytes] = {}
@@ -180,7 +214,7 @@ def _plot(history) -> bytes:
         if key in history[0]:
             ax[0].plot(epochs, [h[key] for h in history], label=key)
     for key in ("hinge_accuracy", "val_hinge_accuracy", "accuracy", "val_accuracy"):
-        if key in history[0]:
+        if key in history[0] and np.isfinite([h[key] for h in history]).any():  # no NaN curves
             ax[1].plot(epochs, [h[key] for h in history], label=key)
     for a in ax:
         a.set_xlabel("epoch")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import math
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -948,7 +949,7 @@ def lower_module(
     regs = tuple(lw.registers.values())
     params = tuple(d for d in lw.values.values() if d.kind == "param")
     inputs = tuple(d for d in lw.values.values() if d.kind == "input")
-    return Program(
+    program = Program(
         circuit=circuit,
         registers=regs,
         params=params,
@@ -957,3 +958,35 @@ def lower_module(
         measured=tuple(lw.measured),
         source_name=module.file,
     )
+    warn_unused_declarations(program)
+    return program
+
+
+class UnusedDeclarationWarning(UserWarning):
+    """A declared param or input that no gate angle uses (a typo, or a leftover): training it, or
+    feeding it data, has no effect on any output."""
+
+
+def unused_declarations(program: Program) -> list[str]:
+    """One message per param or input declaration whose elements no gate angle uses (all of them,
+    or the listed ones), in declaration order, located at the declaration when known."""
+    used = {(s.kind, s.index) for op in program.circuit.ops() for a in op.angles for s in a.symbols()}
+    messages = []
+    for d in program.params + program.inputs:
+        idle = [i for i in range(d.size) if (d.kind, d.offset + i) not in used]
+        if not idle:
+            continue
+        where = f"{d.span}: " if d.span is not None else ""
+        if len(idle) == d.size:
+            what = f"{d.kind} '{d.name}' is declared but no gate uses it"
+        else:
+            shown = ", ".join(d.element_name(i) for i in idle[:4]) + (f" and {len(idle) - 4} more" if len(idle) > 4 else "")
+            what = f"{d.kind} '{d.name}': no gate uses {shown}"
+        messages.append(f"{where}{what}; it does not affect any output")
+    return messages
+
+
+def warn_unused_declarations(program: Program, stacklevel: int = 3) -> None:
+    """``UnusedDeclarationWarning`` for each message of :func:`unused_declarations`."""
+    for message in unused_declarations(program):
+        warnings.warn(message, UnusedDeclarationWarning, stacklevel=stacklevel)

@@ -308,9 +308,10 @@ class GradientMethods:
             return super().gradient(params, inputs)  # type: ignore[misc]
         if method not in GRADIENT_METHODS:
             raise QCompError(f"unknown gradient method '{method}'; valid methods: {', '.join(GRADIENT_METHODS)}")
-        return simulator_gradient(self, params, inputs, method)
+        return self._shaped(simulator_gradient(self, params, inputs, method), params, inputs)  # type: ignore[attr-defined]
 
     def hessian(self, params, inputs=None, method: str = "parameter-shift", wrt: str = "params") -> np.ndarray:
         """Second derivatives (B, n_outputs, n, n) by shift rules applied twice ("parameter-shift")
-        or central differences of the gradient ("finite-diff")."""
-        return simulator_hessian(self, params, inputs, method, wrt)
+        or central differences of the gradient ("finite-diff"); (n_outputs, n, n) when no argument
+        is batched, as every simulator result (qcomp.ir.values)."""
+        return self._shaped(simulator_hessian(self, params, inputs, method, wrt), params, inputs)  # type: ignore[attr-defined]

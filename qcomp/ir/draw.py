@@ -21,6 +21,9 @@ def _labels(op) -> list[str]:
 
 
 def draw_program(program: "Program", max_width: int = 0) -> str:
+    """The diagram, with the ``expect`` and ``measure`` lines below it. ``max_width`` > 0 folds it
+    into blocks of whole layers, each at most that wide (one layer wider than that stays whole),
+    separated by a blank line; wires that continue in the next block end in ``┄``."""
     names = program.qubit_names()
     nq = program.num_qubits
     layers: list[list] = []
@@ -34,8 +37,8 @@ def draw_program(program: "Program", max_width: int = 0) -> str:
         for r in range(lo, hi + 1):
             busy_until[r] = layer + 1
     head = max((len(n) for n in names), default=0) + 2
-    rows = [f"{n}: ".ljust(head) for n in names]
-    gaps = [" " * head for _ in range(max(nq - 1, 0))]
+    # each layer as its column: one segment per qubit row and one per gap between rows
+    columns: list[tuple[int, list[str], list[str]]] = []
     for ops in layers:
         cells: dict[int, str] = {}
         vert: set[int] = set()
@@ -48,21 +51,31 @@ def draw_program(program: "Program", max_width: int = 0) -> str:
             for r in range(lo + 1, hi):
                 cells.setdefault(r, "│")
         w = max((len(s) for s in cells.values()), default=1) + 2
+        wires = []
         for q in range(nq):
             lab = cells.get(q)
-            rows[q] += "─" + (lab.center(w - 2, "─") if lab else "─" * (w - 2)) + "─"
-        for r in range(nq - 1):
-            gaps[r] += ("│".center(w) if r in vert else " " * w)
-    for q in range(nq):
-        rows[q] += "─"
-    out = []
-    for q in range(nq):
-        out.append(rows[q])
-        if q < nq - 1:
-            out.append(gaps[q].rstrip())
-    text = "\n".join(line for line in out)
-    if max_width and max_width > 0:
-        text = "\n".join(line[:max_width] for line in text.split("\n"))
+            wires.append("─" + (lab.center(w - 2, "─") if lab else "─" * (w - 2)) + "─")
+        columns.append((w, wires, ["│".center(w) if r in vert else " " * w for r in range(nq - 1)]))
+    # fold: as many layers per block as fit in max_width (at least one, so nothing is cut)
+    blocks: list[list[tuple[int, list[str], list[str]]]] = [[]]
+    used = head + 1
+    for col in columns:
+        if max_width and max_width > 0 and blocks[-1] and used + col[0] > max_width:
+            blocks.append([])
+            used = head + 1
+        blocks[-1].append(col)
+        used += col[0]
+    texts = []
+    for b, block in enumerate(blocks):
+        last = b == len(blocks) - 1
+        out = []
+        for q in range(nq):
+            # a block that continues on the next one ends in "┄" on every wire
+            out.append(f"{names[q]}: ".ljust(head) + "".join(c[1][q] for c in block) + ("─" if last else "┄"))
+            if q < nq - 1:
+                out.append((" " * head + "".join(c[2][q] for c in block)).rstrip())
+        texts.append("\n".join(out))
+    text = "\n\n".join(texts)
     tail = []
     for i, o in enumerate(program.observables):
         tail.append(f"expect[{i}]: {o.text}")

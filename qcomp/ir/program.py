@@ -113,9 +113,16 @@ class Program:
         return "\n".join(lines)
 
     def to_text(self) -> str:
-        """The IR as text, one operation per line in topological order."""
+        """The IR as ``.q`` source that parses back to an equal program: the qubit, param and
+        input declarations, then one operation per line in topological order."""
         names = self.qubit_names()
         lines = [f"// {self.source_name}: {self.num_qubits} qubits, {self.num_params} params, {self.num_inputs} inputs"]
+        # whole registers, even where dead-qubit removal dropped some of their qubits, so every
+        # name an operation uses is declared; a qubit outside every register is declared alone
+        declared = {r.qubit_name(i) for r in self.registers for i in range(r.size)}
+        for r in sorted(self.registers, key=lambda r: r.offset):
+            lines.append(f"qubit {r.name}" + ("" if r.scalar else f"[{r.size}]") + ";")
+        lines.extend(f"qubit {n};" for n in names if n not in declared)
         for d in self.params + self.inputs:
             lines.append(f"{d.kind} {d.name}" + ("" if d.scalar else f"[{d.size}]") + ";")
         for op in self.circuit.ops():

@@ -11,7 +11,12 @@ Accepted forms of a value for declarations ``decls`` (``n`` flat elements in dec
 * ``None`` for declarations with no elements.
 
 Parts of one mapping broadcast against each other (a single row against a batch), and so do the
-params and inputs of one call (:func:`bind_pair`). Values must be real numbers: strings, complex
+params and inputs of one call (:func:`bind_pair`).
+
+The shape rule of every result (as in PennyLane's parameter broadcasting and Qiskit's primitives):
+a result has a leading batch axis if and only if some argument of the call was given as a batch
+(a ``(B, n)`` array, even with ``B == 1``, or batched mapping entries); :func:`batch_shaped` applies
+it. A derivative with respect to params has the shape of the params given. Values must be real numbers: strings, complex
 numbers, ragged lists and tensors that require grad are refused, and so are NaN and infinities.
 Every refusal is an :class:`~qcomp.errors.InputError` that says what was expected and what was given.
 """
@@ -26,7 +31,7 @@ import numpy as np
 from ..errors import InputError
 from .ops import ValueDecl
 
-__all__ = ["as_real_array", "bind_pair", "bind_values", "check_qubits", "decl_text", "decls_from_json", "element_names"]
+__all__ = ["as_real_array", "batch_shaped", "bind_pair", "bind_values", "check_qubits", "decl_text", "decls_from_json", "element_names"]
 
 _LABEL = {"param": "params", "input": "inputs"}
 
@@ -229,6 +234,12 @@ def bind_pair(params_decls: Sequence[ValueDecl], inputs_decls: Sequence[ValueDec
         raise InputError(f"params have {rp} rows but inputs have {rx}; "
                          f"the batches must match or one must have a single row")
     return P, X, max(rp, rx), pb, xb
+
+
+def batch_shaped(rows: Any, batched: bool) -> Any:
+    """Results computed per batch row (an array or a list whose first axis is the batch) shaped by
+    the module's rule: as they are when some argument was ``batched``, else their one row."""
+    return rows if batched else rows[0]
 
 
 def check_qubits(qubits: Any) -> None:

@@ -36,6 +36,7 @@ from qcomp.train.loop import (
     run_epoch,
 )
 from qcomp.train.metrics import accuracy, hinge_accuracy
+from qcomp.train.readout import OutputSelection
 from qcomp.train.optimizers import OPTIMIZERS, SGD, Adam, Optimizer, get_optimizer
 from qcomp.train.state import TrainState
 
@@ -49,6 +50,7 @@ __all__ = [
     "Dataset",
     "DenseNetwork",
     "Differentiable",
+    "OutputSelection",
     "HingeLoss",
     "LOSSES",
     "Loss",

@@ -17,28 +17,28 @@ def test_dead_qubit_keeps_its_place():
     sim = m.simulator()
     assert m.optimized("sim").num_qubits == 1  # the passes did drop a and b
     st = sim.state()
-    assert st.shape == (1, 8)
-    assert abs(st[0, 0b100]) == pytest.approx(1.0)
-    assert sim.sample(shots=16, seed=0) == [{"100": 16}]
-    np.testing.assert_allclose(sim.probs(qubits=[2]), [[0.0, 1.0]])
-    np.testing.assert_allclose(sim.probs(qubits=[0]), [[1.0, 0.0]])
-    np.testing.assert_allclose(sim.expval(), [[-1.0]])
+    assert st.shape == (8,)  # no argument batched: no batch axis
+    assert abs(st[0b100]) == pytest.approx(1.0)
+    assert sim.sample(shots=16, seed=0) == {"100": 16}
+    np.testing.assert_allclose(sim.probs(qubits=[2]), [0.0, 1.0])
+    np.testing.assert_allclose(sim.probs(qubits=[0]), [1.0, 0.0])
+    np.testing.assert_allclose(sim.expval(), [-1.0])
 
 
 def test_swap_is_not_a_relabelling_of_the_result():
     m = qcomp.compile("qubit a; qubit b; x a; swap a, b; expect z(b);", optimize=2, cache=False)
     sim = m.simulator()
-    assert sim.sample(shots=8, seed=1) == [{"10": 8}]
-    np.testing.assert_allclose(sim.probs(), [[0, 0, 1, 0]], atol=1e-12)
+    assert sim.sample(shots=8, seed=1) == {"10": 8}
+    np.testing.assert_allclose(sim.probs(), [0, 0, 1, 0], atol=1e-12)
 
 
 def test_measured_qubits_after_swap_and_light_cone():
     src = "qubit q[3]; x q[0]; swap q[0], q[2]; h q[1]; measure q[2]; expect z(q[2]);"
     m = qcomp.compile(src, optimize=3, cache=False)
     sim = m.simulator()
-    assert sim.sample(shots=8, seed=2) == [{"1": 8}]  # default: the measured qubit, declared q[2]
-    np.testing.assert_allclose(sim.probs(qubits=[2]), [[0, 1]], atol=1e-12)
-    np.testing.assert_allclose(sim.probs(qubits=[1]), [[0.5, 0.5]], atol=1e-12)
+    assert sim.sample(shots=8, seed=2) == {"1": 8}  # default: the measured qubit, declared q[2]
+    np.testing.assert_allclose(sim.probs(qubits=[2]), [0, 1], atol=1e-12)
+    np.testing.assert_allclose(sim.probs(qubits=[1]), [0.5, 0.5], atol=1e-12)
 
 
 GATES1 = ["h", "x", "s", "t", "sx"]
@@ -114,5 +114,5 @@ def test_model_simulator_pickles_by_name():
     m = qcomp.compile("qubit a; qubit b; param w; rx(w) b; expect z(b);", cache=False)
     sim = pickle.loads(pickle.dumps(m.simulator()))
     assert type(sim).__qualname__ == "ModelSimulator"
-    assert sim.state([0.3]).shape == (1, 4)
-    np.testing.assert_allclose(sim.probs([np.pi], qubits=[1]), [[0.0, 1.0]], atol=1e-12)
+    assert sim.state([0.3]).shape == (4,)  # flat params: no batch axis
+    np.testing.assert_allclose(sim.probs([np.pi], qubits=[1]), [0.0, 1.0], atol=1e-12)

@@ -115,7 +115,7 @@ def test_qiskit_agreement_on_every_gate():
         src += f"{name}{'(' + angles + ')' if angles else ''} " + ", ".join(f"q[{q}]" for q in qs) + ";"
         program = parse(src)
         w = np.array([0.7, -1.3, 2.1])
-        got = Simulator(program).state(w)[0]
+        got = Simulator(program).state(w)  # unbatched params: no batch axis
         np.testing.assert_allclose(got, qiskit_state(program, w, np.zeros(0)), atol=1e-12, err_msg=name)
 
 
@@ -166,7 +166,7 @@ def test_vjp_with_per_row_params_and_mnist_model():
 def test_gradient_methods_dispatch():
     program = parse("qubit q; param w; ry(w) q; expect z(q);")
     sim = Simulator(program)
-    np.testing.assert_allclose(sim.gradient([0.3])[0, 0, 0], -math.sin(0.3), atol=1e-12)
+    np.testing.assert_allclose(sim.gradient([0.3])[0, 0], -math.sin(0.3), atol=1e-12)  # unbatched: (outputs, params)
     # the simulator owns the adjoint method only; the others come from qcomp.gradients
     with pytest.raises(QCompError, match="adjoint gradients; for method 'parameter-shift'"):
         sim.gradient([0.3], method="parameter-shift")
@@ -191,13 +191,14 @@ def test_sampling_chi_square_and_seed():
                     "measure q[0], q[2];")
     w = np.array([1.1, 0.4, 2.0])
     sim = Simulator(program)
-    p = sim.probs(w)[0]
+    p = sim.probs(w)  # unbatched params: no batch axis
     np.testing.assert_allclose(p, R.probabilities(R.simulate(program, w), [0, 2])[0], atol=1e-12)
     shots = 20000
-    counts = sim.sample(w, shots=shots, seed=7)
-    assert len(counts) == 1 and sum(counts[0].values()) == shots
-    assert all(len(k) == 2 for k in counts[0])
-    observed = np.array([counts[0].get(format(i, "02b"), 0) for i in range(4)])
+    counts = sim.sample(w, shots=shots, seed=7)  # unbatched params: one dict
+    assert isinstance(counts, dict) and sum(counts.values()) == shots
+    assert all(len(k) == 2 for k in counts)
+    assert sim.sample(w[None], shots=shots, seed=7) == [counts]
+    observed = np.array([counts.get(format(i, "02b"), 0) for i in range(4)])
     expected = shots * p
     chi2 = float(np.sum((observed - expected) ** 2 / expected))
     assert chi2 < 16.27  # chi-square 99.9% quantile with 3 degrees of freedom
@@ -208,9 +209,9 @@ def test_sampling_chi_square_and_seed():
 def test_sampling_bit_order_and_all_qubits():
     program = parse("qubit q[3]; x q[0]; x q[1];")
     counts = Simulator(program).sample(None, shots=10, seed=0)
-    assert counts == [{"011": 10}]  # rightmost character is qubit 0
+    assert counts == {"011": 10}  # rightmost character is qubit 0
     counts = Simulator(program).sample(None, shots=5, seed=0, qubits=[1, 2])
-    assert counts == [{"01": 5}]
+    assert counts == {"01": 5}
     with pytest.raises(InputError, match="shots"):
         Simulator(program).sample(None, shots=0)
 
@@ -278,7 +279,8 @@ def test_dict_arguments_match_arrays():
     rng = np.random.default_rng(0)
     w, x = rng.normal(size=2), rng.normal(size=(3, 4))
     np.testing.assert_allclose(sim.expval({"w": w}, {"pixel": x}), sim.expval(w, x), atol=0)
-    assert sim.expval(w, x[0]).shape == (1, 1)
+    assert sim.expval(w, x[0]).shape == (1,)  # no argument batched: no batch axis
+    assert sim.expval(w, x[:1]).shape == (1, 1)
 
 
 def test_plan_is_cached_and_fused():

@@ -293,7 +293,7 @@ def test_unwritable_entry_and_unpicklable_object_only_warn(cache_dir):
 
 
 def z(model) -> float:
-    return float(model.simulator().expval(np.zeros(model.num_params))[0, 0])
+    return float(model.simulator().expval(np.zeros(model.num_params))[0])  # flat params: (n_outputs,)
 
 
 def test_include_path_with_double_slash_is_not_stale(cache_dir, calls, tmp_path):

@@ -121,7 +121,7 @@ def test_equivalence_is_exact(rzx):
 def test_one_gate_simulates_to_its_matrix(rzx):
     program = qcomp.parse("qubit q[2]; rzx(0.83) q[1], q[0];")  # argument order q[1], q[0]: matrix bits as is
     for engine in ("fused", "layers"):
-        state = Simulator(program, engine=engine).state()[0]
+        state = Simulator(program, engine=engine).state()  # nothing batched: no batch axis
         np.testing.assert_allclose(state, _rzx(0.83)[:, 0], atol=1e-12)
     np.testing.assert_allclose(reference.unitary(program.circuit), _rzx(0.83), atol=1e-12)
 
@@ -135,8 +135,9 @@ def test_simulates_on_both_engines(rzx):
     ref_ev = reference.expvals(program, W, X)[0]
     for engine in ("fused", "layers"):
         sim = Simulator(program, engine=engine)
-        np.testing.assert_allclose(sim.state(W, X)[0], ref_state, atol=1e-10)
-        np.testing.assert_allclose(sim.expval(W, X)[0], ref_ev, atol=1e-10)
+        # flat W and X: the simulator's results have no batch axis
+        np.testing.assert_allclose(sim.state(W, X), ref_state, atol=1e-10)
+        np.testing.assert_allclose(sim.expval(W, X), ref_ev, atol=1e-10)
 
 
 def test_differentiates(rzx):
@@ -149,7 +150,7 @@ def test_differentiates(rzx):
         fd[:, k] = (reference.expvals(program, W + e, X)[0] - reference.expvals(program, W - e, X)[0]) / (2 * h)
     for engine in ("fused", "layers"):
         sim = Simulator(program, engine=engine)
-        np.testing.assert_allclose(sim.gradient(W, X)[0], fd, atol=1e-6)
+        np.testing.assert_allclose(sim.gradient(W, X), fd, atol=1e-6)  # flat W and X: no batch axis
         np.testing.assert_allclose(simulator_gradient(sim, W, X, "parameter-shift")[0], fd, atol=1e-6)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from pathlib import Path
 
 import pytest
 
@@ -55,18 +56,30 @@ def test_specs_and_summary(prog) -> None:
 
 def test_to_text(prog) -> None:
     assert prog.to_text() == (
-        "// m.q: 3 qubits, 3 params, 2 inputs\nparam w;\nparam v[2];\ninput x[2];\n"
+        "// m.q: 3 qubits, 3 params, 2 inputs\nqubit a[2];\nqubit r;\nparam w;\nparam v[2];\ninput x[2];\n"
         "h a[0];\nh a[1];\ncx a[0], r;\nrzz(w * x[1]) a[1], r;\nccx a[0], a[1], r;\nry(v[1] - 1) a[0];\n"
         "expect z(r) - 0.5 * x(a[0]) @ y(a[1]);\nexpect 2 * z(a[0]) + 1;\nmeasure r;\n"
     )
 
 
-def test_to_text_ops_reparse(prog) -> None:
-    """The op lines of to_text() are .q syntax: with the declarations they parse to the same circuit."""
-    body = "\n".join(line for line in prog.to_text().splitlines()[1:] if not line.startswith(("param", "input")))
-    again = qcomp.parse("qubit a[2];\nqubit r;\nparam w;\nparam v[2];\ninput x[2];\n" + body)
+def test_to_text_reparses(prog) -> None:
+    """to_text() is .q source, declarations included: it parses to the same circuit and text."""
+    again = qcomp.parse(prog.to_text(), name=prog.source_name)
     assert again.circuit.ops() == prog.circuit.ops()
     assert again.observables == prog.observables
+    assert again.to_text() == prog.to_text()
+
+
+@pytest.mark.parametrize("example", sorted((Path(__file__).parents[2] / "examples").glob("*.q")), ids=lambda p: p.name)
+def test_ir_text_of_the_examples_round_trips(example, capsys) -> None:
+    """`qcomp ir --format text` prints a program that parses back to an equal one."""
+    from qcomp.cli import main
+
+    assert main(["ir", str(example), "--format", "text", "--no-cache"]) == 0
+    text = capsys.readouterr().out
+    again = qcomp.parse(text, name=str(example))
+    assert again.to_text() == text
+    assert again.registers == qcomp.parse_file(example).registers
 
 
 def test_to_json(prog) -> None:
@@ -91,6 +104,19 @@ def test_draw(prog) -> None:
     assert "rzz(w * x[1])#0" in lines[2] and "expect[0]: z(r) - 0.5 * x(a[0]) @ y(a[1])" in lines
     assert "expect[1]: 2 * z(a[0]) + 1" in lines and lines[-1] == "measure: r"
     assert all(len(line) <= 12 for line in prog.draw(12).splitlines()[:5])
+
+
+def test_draw_folds_long_circuits() -> None:
+    p = qcomp.parse("qubit q[2]; param w[10];" + "".join(f"ry(w[{i}]) q[{i % 2}]; cx q[0], q[1];" for i in range(10)))
+    whole = p.draw()
+    folded = p.draw(40)
+    blocks = folded.split("\n\n")
+    assert len(blocks) > 2 and all(len(line) <= 40 for line in folded.splitlines())
+    assert all(b.startswith("q[0]: ") for b in blocks)
+    assert all(line.endswith("┄") for b in blocks[:-1] for line in b.splitlines() if line.startswith("q["))
+    for i in range(10):  # nothing is cut
+        assert folded.count(f"ry(w[{i}])") == whole.count(f"ry(w[{i}])") == 1
+    assert folded.count("●") == whole.count("●") == 10
 
 
 def test_draw_controlled_and_swap_symbols() -> None:

@@ -307,7 +307,7 @@ def test_model_state_and_sample_are_about_the_declared_qubits(executor):
                       cache=False)
     local, dist = m.simulator(), m.simulator(executor=executor)
     t = np.array([0.7])
-    assert dist.state(t).shape == (1, 8)
+    assert dist.state(t).shape == (8,)  # flat params: no batch axis, as locally
     np.testing.assert_allclose(dist.state(t), local.state(t), rtol=0, atol=1e-12)
     assert dist.sample(t, shots=64, seed=5) == local.sample(t, shots=64, seed=5)
     assert dist.sample(t, shots=64, seed=5, qubits=[0, 1]) == local.sample(t, shots=64, seed=5, qubits=[0, 1])

@@ -37,4 +37,4 @@ def test_distributed_simulator_has_every_verb_with_the_same_parameters():
 def test_the_in_process_simulator_is_simulator_like():
     sim = qcomp.compile("qubit q[1]; param t; ry(t) q[0]; expect z(q[0]);", cache=False).simulator()
     assert isinstance(sim, SimulatorLike)
-    np.testing.assert_allclose(sim.expval(np.array([0.3])), [[np.cos(0.3)]], atol=1e-12)
+    np.testing.assert_allclose(sim.expval(np.array([0.3])), [np.cos(0.3)], atol=1e-12)  # flat params: no batch axis
