@@ -165,6 +165,12 @@ class Lowered:
         return np.exp(-1j * total)
 
 
+def _rows(result: np.ndarray, P: np.ndarray | None, X: np.ndarray | None) -> np.ndarray:
+    """A simulator result with its batch axis: the simulator drops it when no argument is a batch."""
+    batched = (P is not None and np.ndim(P) == 2) or (X is not None and np.ndim(X) == 2)
+    return result if batched else np.asarray(result)[None]
+
+
 def _real(value: Any, what: str) -> np.ndarray:
     a = np.asarray(qml.math.unwrap(value))
     if a.dtype.kind == "c":
@@ -343,9 +349,9 @@ def _run_plans(sims: _Simulators, jobs: list[tuple[QuantumScript, Lowered, _Plan
             parts = [jobs[i][1].args(per_row=True) for i in members]
             P, X = (None if parts[0][j] is None else np.concatenate([p[j] for p in parts]) for j in (0, 1))
         sim = sims.get(low, plan.observables)
-        ev = sim.expval(P, X) if plan.observables else None
-        pr = [sim.probs(P, X, qubits=qs).astype(float) for qs in plan.probs]
-        st = sim.state(P, X).astype(complex) if plan.state else None
+        ev = _rows(sim.expval(P, X), P, X) if plan.observables else None
+        pr = [_rows(sim.probs(P, X, qubits=qs), P, X).astype(float) for qs in plan.probs]
+        st = _rows(sim.state(P, X), P, X).astype(complex) if plan.state else None
         start = 0
         for i in members:
             tape, tlow, tplan = jobs[i]
@@ -437,7 +443,8 @@ def _shot_results(device: "QCompQubit", tape: QuantumScript, rng: np.random.Gene
     shifts = np.arange(n - 1, -1, -1)
     for gbasis, members in groups:
         low = lower_tape(tape, _basis_ops(gbasis))
-        probs = device._sims.get(low, ()).probs(*low.args(per_row=True))
+        P, X = low.args(per_row=True)
+        probs = _rows(device._sims.get(low, ()).probs(P, X), P, X)
         samples = np.empty((B, total, n), dtype=np.int64)
         for b in range(B):
             p = np.clip(probs[b].astype(float), 0, None)
@@ -448,7 +455,8 @@ def _shot_results(device: "QCompQubit", tape: QuantumScript, rng: np.random.Gene
     state = None
     if opaque:
         low = lower_tape(tape)
-        state = device._sims.get(low, ()).state(*low.args(per_row=True)).astype(complex) * low.phase()[:, None]
+        P, X = low.args(per_row=True)
+        state = _rows(device._sims.get(low, ()).state(P, X), P, X).astype(complex) * low.phase()[:, None]
 
     wire_order = Wires(range(n))
     per_partition = []
@@ -686,7 +694,7 @@ class QCompQubit(Device):
         every row (``Simulator.value_and_gradient``; ``value_and_vjp`` would sum the rows of shared params)."""
         mapped, low, sim = _gradient_setup(self, tape)
         P, X = low.args()
-        values, grad = sim.value_and_gradient(P, X)
+        values, grad = (_rows(a, P, X) for a in sim.value_and_gradient(P, X))
         self._row_gradients[tape.hash] = grad[:, 0, :]
         return np.asarray(values[:, 0] if batch_size(tape) is not None else values[0, 0])
 
@@ -708,7 +716,8 @@ class QCompQubit(Device):
 
     def _jacobian(self, tape: QuantumScript) -> np.ndarray:
         tape, low, sim = _gradient_setup(self, tape)
-        grad = sim.gradient(*low.args())  # (B, n_meas, params), per row
+        P, X = low.args()
+        grad = _rows(sim.gradient(P, X), P, X)  # (B, n_meas, params), per row
         return grad[:, :, [low.param_cols.index(k) for k in tape.trainable_params]]
 
     def compute_derivatives(self, circuits, execution_config: ExecutionConfig | None = None):
@@ -747,7 +756,9 @@ class QCompQubit(Device):
         for tape, cot in zip(tapes, cots):
             mapped, low, sim = _gradient_setup(self, tape)
             c = _cotangent_rows(mapped, cot, low.batch_size or 1)
-            values, g = sim.value_and_vjp(*low.args(), lambda v, sl, c=c: c[sl])
+            P, X = low.args()
+            values, g = sim.value_and_vjp(P, X, lambda v, sl, c=c: c[sl])
+            values = _rows(values, P, X)
             vjps.append(_vjp_of_trainable(mapped, low, g))
             batched = batch_size(tape) is not None
             vals = [np.asarray(values[:, m] if batched else values[0, m]) for m in range(values.shape[1])]
