@@ -9,6 +9,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from ..errors import InputError, QCompError, ResourceLimitError, UnsupportedError
+from ..ir.gates import is_fence
 from ..ir.program import Program
 from ..ir.values import as_real_array, batch_shaped, bind_pair, bind_values
 from . import kernels as K
@@ -76,7 +77,8 @@ class Simulator:
         self.max_memory_bytes = max_memory_bytes
         self.block_qubits = block_qubits
         self.pauli_layers = pauli_layers
-        self._ops = program.circuit.ops()
+        # fences (barrier) order compilation only: the state does not see them
+        self._ops = [op for op in program.circuit.ops() if not is_fence(op.name)]
         self._plans: dict[str, SP.Plan] = {}
         if engine not in ENGINES:
             raise QCompError(f"unknown engine '{engine}'; valid engines: {', '.join(ENGINES)}")
