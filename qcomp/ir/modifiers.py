@@ -169,15 +169,21 @@ def _mcx(ctl: Sequence[int], tgt: int) -> Seq:
     return _mc_rotation("rx", E.Const(math.pi), ctl, tgt) + _mc_phase(E.Const(math.pi / 2), ctl)
 
 
+def _zero(t: E.Expr) -> bool:
+    return t.is_constant and abs(t.value()) < 1e-15
+
+
 def _mc_phase(t: E.Expr, ctl: Sequence[int]) -> Seq:
     """exp(i t) when every qubit of ``ctl`` is |1> (a global phase when ``ctl`` is empty)."""
-    if not ctl:
+    if not ctl or _zero(t):
         return []
     return _mc_rotation("p", t, ctl[:-1], ctl[-1])
 
 
 def _mc_rotation(r: str, t: E.Expr, ctl: Sequence[int], tgt: int) -> Seq:
     """Rotation ``r(t)`` on ``tgt`` controlled by all of ``ctl`` (Barenco et al. lemma 7.9 with V = r(t/2))."""
+    if _zero(t):
+        return []
     if not ctl:
         return [(r, (t,), (tgt,))]
     if len(ctl) == 1:
@@ -280,7 +286,7 @@ def _power(seq: Seq, k: float, nq: int) -> Seq:
     if nq == 1:
         m = _principal_power(_seq_matrix(seq, 1), k)
         alpha, theta, phi, lam = _zyz(m)
-        return [("u", (E.Const(theta), E.Const(phi), E.Const(lam)), (0,)), (GPHASE, (E.Const(alpha),), ())]
+        return [("u", (E.Const(theta), E.Const(phi), E.Const(lam)), (0,))] + _phase(alpha)
     if len(gates) == 1 and gates[0][2] == tuple(range(nq)):
         b, pat, p = split(gates[0][0])
         if p is None:
@@ -291,6 +297,10 @@ def _power(seq: Seq, k: float, nq: int) -> Seq:
     raise ModifierError("'pow' with a non-integer exponent on a gate of several operations is not supported")
 
 
+def _phase(alpha: float) -> Seq:
+    return [(GPHASE, (E.Const(alpha),), ())] if abs(alpha) > 1e-15 else []
+
+
 def _control(seq: Seq, pattern: str, nq: int) -> Seq:
     """``seq`` on qubits 0..nq-1 controlled by len(pattern) new qubits placed first."""
     c = len(pattern)
@@ -298,6 +308,8 @@ def _control(seq: Seq, pattern: str, nq: int) -> Seq:
     for name, angles, qs in seq:
         if name == GPHASE:
             # exp(i t) when the controls match: a phase on the controls
+            if _zero(angles[0]):
+                continue
             if c == 1 and pattern == "c":
                 out.append(("p", angles, (0,)))
             else:
