@@ -1020,7 +1020,40 @@ class _Lowerer:
             raise SemanticError("observable coefficient is not finite", node.span)
         return [(v, {})]
 
+    def _include_qasm(self, s: ast.Include, out: list[Operation], base_dir: Path) -> None:
+        """``include "circuit.qasm";``: the OpenQASM file's registers, ``input float`` params (as
+        scalar params), gates and terminal measurements join the program, which may then add
+        gates and outputs on those registers."""
+        from .qasm_import import import_qasm  # the importer builds on this module
+
+        text, path = read_source(base_dir / s.path, name=s.path, span=s.span, suffixes=QASM_SUFFIXES,
+                                 missing=f"cannot find include file '{s.path}' (looked in {base_dir})")
+        prog = import_qasm(text, str(path), max_qubits=max(1, self.limits.max_qubits - self.num_qubits),
+                           max_ops=self.limits.max_ops)
+        base = self.num_qubits
+        for r in prog.registers:
+            self._declare(r.name, s.span)
+            self.registers[r.name] = Register(r.name, r.size, base + r.offset, r.scalar, s.span)
+        self.num_qubits += prog.num_qubits
+        mapping: dict[E.Sym, E.Expr] = {}
+        for d in prog.params:
+            self._declare(d.name, s.span)
+            new = ValueDecl("param", d.name, d.size, self.num_params, d.scalar, s.span)
+            self.values[d.name] = new
+            self.num_params += d.size
+            mapping.update({d.symbol(i): new.symbol(i) for i in range(d.size)})
+        for op in prog.circuit.ops():
+            angles = tuple(a.subs(mapping) for a in op.angles) if mapping else op.angles
+            self._emit(out, Operation(op.name, tuple(base + q for q in op.qubits), angles, op.span))
+        for q in prog.measured:
+            if base + q not in self.measured_set:
+                self.measured_set.add(base + q)
+                self.measured.append(base + q)
+
     def _include(self, s: ast.Include, scope: Scope, out: list[Operation], base_dir: Path) -> None:
+        if Path(s.path).suffix in QASM_SUFFIXES:
+            self._include_qasm(s, out, base_dir)
+            return
         # read_source refuses NUL bytes, symlink loops, FIFOs, devices, huge and non-.q files (located)
         text, path = read_source(base_dir / s.path, name=s.path, span=s.span, suffixes=Q_SUFFIXES,
                                  missing=f"cannot find include file '{s.path}' (looked in {base_dir})")
@@ -1034,6 +1067,9 @@ class _Lowerer:
             self.block(module.statements, scope, out, None, path.parent)
         finally:
             self.include_stack.pop()
+
+
+QASM_SUFFIXES = (".qasm", ".qasm2", ".qasm3")
 
 
 def _free_names(node: ast.Node) -> set[str]:
