@@ -238,7 +238,9 @@ class _Importer:
             if isinstance(v, ast.Concatenation):
                 stack[:0] = [v.lhs, v.rhs]
             elif isinstance(v, ast.IndexExpression) and isinstance(v.collection, ast.Identifier):
-                flat += self.qubits_of(ast.IndexedIdentifier(v.collection, [v.index], span=v.span), scope)
+                node = ast.IndexedIdentifier(v.collection, [v.index])
+                node.span = v.span
+                flat += self.qubits_of(node, scope)
             elif isinstance(v, (ast.Identifier, ast.IndexedIdentifier)):
                 flat += self.qubits_of(v, scope)
             else:
