@@ -81,8 +81,9 @@ class _Lowerer:
             return Const(math.pi * float(x) * factor)
         return self.expr(sympy.pi * x * sympy.nsimplify(factor))
 
-    def exact(self, gate: cirq.Gate, where: str) -> tuple[Local, Expr]:
-        """``gate`` as qcomp gates (qubits local to the gate) and the global phase making it exact."""
+    def exact(self, gate: cirq.Gate, where: str, need_phase: bool = False) -> tuple[Local, Expr]:
+        """``gate`` as qcomp gates (qubits local to the gate) and the global phase making it exact
+        (``need_phase``: for a controlled gate, where it becomes a relative phase)."""
         t = getattr(gate, "exponent", None)
         s = float(getattr(gate, "global_shift", 0.0) or 0.0)
         zero = Const(0.0)
@@ -91,7 +92,9 @@ class _Lowerer:
         if isinstance(gate, cirq.GlobalPhaseGate):
             c = gate.coefficient
             if not _is_const(c):
-                raise UnsupportedError(f"{where}: a symbolic global phase is not supported")
+                if need_phase:  # cirq writes it as a power of a complex number: no real angle to read
+                    raise _Unknown(where)
+                return [], zero
             return [], Const(float(np.angle(complex(c))))
         # X**t = exp(i pi t / 2) rx(pi t), and global_shift s multiplies by exp(i pi t s)
         for cls, name, rot in ((cirq.XPowGate, "x", "rx"), (cirq.YPowGate, "y", "ry")):
@@ -172,7 +175,7 @@ class _Lowerer:
         flips = [c for c, v in enumerate(values[0]) if v == 0]
         if nc != 1 or cirq.num_qubits(sub) != 1:
             raise _Unknown(where)
-        inner, phase = self.exact(sub, where)
+        inner, phase = self.exact(sub, where, need_phase=True)
         out: Local = [("x", (c,), ()) for c in flips]
         # C(exp(i a) U1 U2 ...) = p(a) on the control, then C-U1, C-U2, ...
         if not (isinstance(phase, Const) and phase.val == 0.0):
@@ -211,7 +214,7 @@ def _observable(obs: Any, index: dict) -> Observable:
                 raise InputError(f"from_cirq: observable qubit {q} is not among the qubits {list(index)}")
             word[index[q]] = {cirq.X: "X", cirq.Y: "Y", cirq.Z: "Z"}[p]
         terms.append((c.real, word))
-    return Observable(normalize_pauli_sum(terms), text=str(obs))
+    return Observable(normalize_pauli_sum(terms))  # no text: Program prints it in .q syntax
 
 
 def _as_list(observables: Any) -> list:
