@@ -22,9 +22,10 @@ from ._symbolic import sympy_to_expr
 # qcomp's rotations by global phases, which matter once the gate is controlled
 Local = list[tuple[str, tuple[int, ...], tuple[Expr, ...]]]
 
-# constant matrices of more qubits than this are refused (cirq's own MatrixGate: 1-2 qubits)
+# a MatrixGate of more qubits than this is refused
 MAX_MATRIX_QUBITS = 2
-# a constant controlled gate with no symbolic lowering runs as one matrix up to this many qubits
+# a constant gate with neither a lowering nor a decomposition becomes gates synthesized from its
+# matrix (1-3 qubits) or one ``unitary`` block (4) up to this many qubits
 MAX_CONTROLLED_MATRIX_QUBITS = 4
 
 _RESERVED = frozenset({"const", "qubit", "param", "input", "gate", "for", "in", "range", "if", "else", "expect",
@@ -157,11 +158,6 @@ class _Lowerer:
             return [("cswap", (0, 1, 2), ())], zero
         if isinstance(gate, cirq.ControlledGate):
             return self.controlled(gate, where)
-        if isinstance(gate, cirq.MatrixGate):
-            if gate.num_qubits() > MAX_MATRIX_QUBITS:
-                raise UnsupportedError(f"{where}: a MatrixGate on {gate.num_qubits()} qubits; qcomp imports constant "
-                                       f"matrices of 1 or 2 qubits")
-            return [("unitary", tuple(range(gate.num_qubits())), ())], zero  # matrix filled in by the caller
         raise _Unknown(where)
 
     def controlled(self, gate: cirq.ControlledGate, where: str) -> tuple[Local, Expr]:
@@ -319,38 +315,59 @@ def _lower_operation(op: cirq.Operation, low: _Lowerer, index: dict, ops: list[O
     if isinstance(gate, cirq.MeasurementGate):
         measured.extend(q for q in qs if q not in measured)
         return
-    if isinstance(op, cirq.ClassicallyControlledOperation) or gate is None and not cirq.has_unitary(op) \
-            and cirq.is_parameterized(op):
-        raise UnsupportedError(f"{where} is not supported by from_cirq")
+    if isinstance(op, cirq.ClassicallyControlledOperation):
+        raise UnsupportedError(f"{where}: classically controlled operations are not supported by from_cirq")
+    if isinstance(gate, cirq.MatrixGate):
+        if len(qs) > MAX_MATRIX_QUBITS:
+            raise UnsupportedError(f"{where}: a MatrixGate on {len(qs)} qubits; qcomp imports constant matrices of "
+                                   f"1 or {MAX_MATRIX_QUBITS} qubits")
+        _matrix(op, low, index, ops, measured, depth)
+        return
     try:
         if gate is None:
             raise _Unknown(where)
         local, _ = low.exact(gate, where)
-        for name, lq, angles in local:
-            if name == "unitary":
-                ops.append(make_unitary_op(cirq.unitary(gate), qs))
-            else:
-                ops.append(Operation(name, tuple(qs[i] for i in lq), tuple(angles)))
+        ops.extend(Operation(name, tuple(qs[i] for i in lq), tuple(angles)) for name, lq, angles in local)
         return
     except _Unknown:
         pass
-    if not cirq.is_parameterized(op) and cirq.has_unitary(op) and len(qs) <= MAX_CONTROLLED_MATRIX_QUBITS \
-            and isinstance(gate, cirq.ControlledGate):
-        ops.append(make_unitary_op(cirq.unitary(op), qs))
-        return
     parts = cirq.decompose_once(op, default=None) if depth < 32 else None
     if parts is not None:
         for p in parts:
             _lower_operation(p, low, index, ops, measured, depth + 1)
         return
     if not cirq.is_parameterized(op) and cirq.has_unitary(op) and len(qs) <= MAX_CONTROLLED_MATRIX_QUBITS:
-        ops.append(make_unitary_op(cirq.unitary(op), qs))
+        _matrix(op, low, index, ops, measured, depth)
         return
-    if not cirq.has_unitary(op) and not cirq.is_parameterized(op):
+    if not cirq.is_parameterized(op) and not cirq.has_unitary(op):
         raise UnsupportedError(f"{where} is not unitary (noise channels and resets are not supported by from_cirq)")
     raise UnsupportedError(f"{where}: gate {type(gate).__name__ if gate is not None else type(op).__name__} "
                            "with symbols has no qcomp lowering (supported: X/Y/Z/H/CX/CZ/XX/YY/ZZ/SWAP/ISWAP powers, "
-                           "PhasedXPow, FSim, rx/ry/rz and one-control ControlledGates of them)")
+                           "PhasedXPow, FSim, rx/ry/rz, one-control ControlledGates of them, and gates cirq decomposes "
+                           "into these)")
+
+
+# synthesis tolerance: cirq drops gates closer than this to the identity
+_SYNTH_ATOL = 1e-13
+
+
+def _matrix(op: cirq.Operation, low: _Lowerer, index: dict, ops: list[Operation], measured: list[int],
+            depth: int) -> None:
+    """A constant unitary as library gates (cirq's synthesis, exact up to a global phase), so the
+    program exports to OpenQASM; a 4-qubit matrix stays one ``unitary`` block (simulation only)."""
+    u = cirq.unitary(op)
+    q = op.qubits
+    if len(q) == 1:
+        parts = [g.on(q[0]) for g in cirq.single_qubit_matrix_to_phased_x_z(u, atol=_SYNTH_ATOL)]
+    elif len(q) == 2:
+        parts = cirq.two_qubit_matrix_to_cz_operations(q[0], q[1], u, allow_partial_czs=False, atol=_SYNTH_ATOL)
+    elif len(q) == 3:
+        parts = cirq.three_qubit_matrix_to_operations(q[0], q[1], q[2], u, atol=_SYNTH_ATOL)
+    else:
+        ops.append(make_unitary_op(u, tuple(index[x] for x in q)))
+        return
+    for p in parts:
+        _lower_operation(p, low, index, ops, measured, depth + 1)
 
 
 __all__ = ["from_cirq"]

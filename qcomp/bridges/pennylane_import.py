@@ -209,9 +209,10 @@ class ImportedTape:
     ``program`` has one qubit register ``q`` with qubit k = ``wires[k]`` (the tape's wire order;
     qcomp's state index is little-endian, bit k = qubit k, while PennyLane's puts its first wire
     in the most significant bit: reverse the bits to compare states) and one param declaration
-    ``theta`` whose element j is the tape parameter ``param_indices[j]`` (an index into
-    ``tape.get_parameters(trainable_only=False)``): the tape's ``trainable_params`` that are gate
-    parameters, in tape order. ``outputs`` are the tape's measurements as qcomp output kinds, in
+    ``theta`` whose element j is (an element of) the tape parameter ``param_indices[j]`` (an index
+    into ``tape.get_parameters(trainable_only=False)``): the tape's ``trainable_params`` that are
+    gate parameters, in tape order, a tensor parameter (a template's weights) contributing its
+    elements in C order. ``outputs`` are the tape's measurements as qcomp output kinds, in
     order, for ``Simulator.outputs(params, outputs=...)``; the program's observables are the
     expectation values among them.
     """
@@ -252,54 +253,57 @@ def _expand(op: qml.operation.Operator, depth: int = 0) -> list[qml.operation.Op
     return out
 
 
-def _affine_expansion(op: qml.operation.Operator, trainable: Sequence[int], params: Sequence[Expr]):
+def _affine_expansion(op: qml.operation.Operator, symbols: dict[tuple[int, int], Expr]):
     """``op``'s decomposition with each angle an affine expression of its trainable parameters.
 
+    ``symbols`` maps (data index, flat element) of each trainable parameter element to its param.
     PennyLane's decompositions compute numbers from the parameters (CRot's ``(phi - omega) / 2``,
-    ...). They are affine in the parameters for the gates PennyLane ships; the map is measured
-    by decomposing at shifted values, then checked at a random point, and a decomposition that
-    changes shape or is not affine is refused.
+    a template's weights spread over rotations, ...). They are affine in the parameters for the
+    gates and templates PennyLane ships; the map is measured by decomposing at shifted values,
+    then checked at a random point, and a decomposition that changes shape or is not affine is
+    refused.
     """
-    base = [float(real_value(d, f"the parameter of {op.name}", UnsupportedError, "from_pennylane")) for d in op.data]
+    base = [np.array(real_value(d, f"the parameter of {op.name}", UnsupportedError, "from_pennylane"), dtype=float)
+            for d in op.data]
+    keys = sorted(symbols)
 
-    def at(values: Sequence[float]):
-        new = qml.ops.functions.bind_new_parameters(op, [np.float64(v) for v in values])
+    def at(shift: dict[tuple[int, int], float]):
+        values = [b.copy() for b in base]
+        for (i, e), v in shift.items():
+            values[i].reshape(-1)[e] += v
+        new = qml.ops.functions.bind_new_parameters(op, [v if v.ndim else np.float64(v) for v in values])
         parts = _expand(new)
         shape = [(p.name, tuple(p.wires), len(p.data)) for p in parts]
-        data = [np.asarray(qml.math.unwrap(d), dtype=float) if p.name != "QubitUnitary" else None
-                for p in parts for d in p.data]
+        data = [float(real_value(d, f"the parameter of {p.name}", UnsupportedError, "from_pennylane"))
+                for p in parts for d in p.data if p.name != "QubitUnitary"]
         return parts, shape, data
 
-    parts, shape, data0 = at(base)
+    parts, shape, data0 = at({})
     if any(p.name == "QubitUnitary" for p in parts):
         raise UnsupportedError(f"operation {op.name} with trainable parameters decomposes to a matrix; "
                                "qcomp keeps trainable parameters symbolic in gate angles only")
     slopes = []
-    for j in trainable:
-        shifted = list(base)
-        shifted[j] += 1.0
-        _, s, d = at(shifted)
-        if s != shape:
+    for key in keys:
+        _, sh, d = at({key: 1.0})
+        if sh != shape:
             raise UnsupportedError(f"operation {op.name}: PennyLane's decomposition changes with the parameter values; "
                                    "make its parameters non-trainable to import it")
-        slopes.append([b - a for a, b in zip(data0, d)])
+        slopes.append([y - x for x, y in zip(data0, d)])
     rng = np.random.default_rng(7)
-    probe = list(base)
-    for j in trainable:
-        probe[j] += float(rng.uniform(-1.3, 1.3))
-    _, s, dp = at(probe)
-    predicted = [a + sum(sl[i] * (probe[j] - base[j]) for sl, j in zip(slopes, trainable)) for i, a in enumerate(data0)]
-    if s != shape or not all(np.allclose(x, y, atol=1e-9) for x, y in zip(predicted, dp)):
+    probe = {key: float(rng.uniform(-1.3, 1.3)) for key in keys}
+    _, sh, dp = at(probe)
+    predicted = [x + sum(sl[i] * probe[key] for sl, key in zip(slopes, keys)) for i, x in enumerate(data0)]
+    if sh != shape or not np.allclose(predicted, dp, atol=1e-9):
         raise UnsupportedError(f"operation {op.name}: PennyLane's decomposition is not affine in its trainable "
                                "parameters; qcomp cannot keep them symbolic")
     exprs: list[Expr] = []
-    for i, a in enumerate(data0):
-        offset = float(a) - sum(float(sl[i]) * base[j] for sl, j in zip(slopes, trainable))
-        e: Expr = Const(0.0 if abs(offset) < 1e-14 else offset)
-        for sl, j, p in zip(slopes, trainable, params):
-            c = float(sl[i])
-            if abs(c) > 1e-12:
-                e = add(e, mul(Const(round(c, 12)), p))
+    for i, x in enumerate(data0):
+        offset = x - sum(sl[i] * base[key[0]].reshape(-1)[key[1]] for sl, key in zip(slopes, keys))
+        e: Expr = Const(0.0 if abs(offset) < 1e-12 else offset)
+        for sl, key in zip(slopes, keys):
+            c = round(float(sl[i]), 9)  # slopes are simple numbers (1, -1/2, ...): drop the differencing noise
+            if c != 0.0:
+                e = add(e, mul(Const(c), symbols[key]))
         exprs.append(e)
     return parts, exprs
 
@@ -328,8 +332,20 @@ def import_tape(qnode_or_tape: Any, *args: Any, **kwargs: Any) -> ImportedTape:
     all_params = tape.get_parameters(trainable_only=False)
     trainable = tuple(int(k) for k in tape.trainable_params)
     n_op = sum(len(op.data) for op in tape.operations)
-    param_indices = tuple(k for k in trainable if k < n_op)
-    sym_of = {k: Sym("param", j, f"theta[{j}]") for j, k in enumerate(param_indices)}
+    # one param element per element of each trainable gate parameter (a template's weights tensor
+    # contributes its elements in C order)
+    param_indices: list[int] = []
+    values: list[float] = []
+    sym_of: dict[tuple[int, int], Sym] = {}
+    for k in trainable:
+        if k >= n_op:
+            continue  # observable coefficients stay numbers
+        v = np.asarray(real_value(all_params[k], "a trainable parameter", UnsupportedError, "from_pennylane"))
+        for e, x in enumerate(v.reshape(-1)):
+            j = len(param_indices)
+            sym_of[(k, e)] = Sym("param", j, f"theta[{j}]")
+            param_indices.append(k)
+            values.append(float(x))
 
     # expand every operation; each accepted operation's angles are expressions of the tape's params
     flat_ops: list[qml.operation.Operator] = []
@@ -339,15 +355,15 @@ def import_tape(qnode_or_tape: Any, *args: Any, **kwargs: Any) -> ImportedTape:
         if any(type(m).__name__ == "MidMeasureMP" for m in [op]):
             raise UnsupportedError("from_pennylane: mid-circuit measurements are not supported; "
                                    "apply qml.defer_measurements to the QNode first")
-        mine = [j for j in range(len(op.data)) if k0 + j in sym_of]
+        mine = {(k - k0, e): sym for (k, e), sym in sym_of.items() if k0 <= k < k0 + len(op.data)}
         if accepts_operation(op):
             parts = [op]
-            exprs = [sym_of[k0 + j] if k0 + j in sym_of else
+            exprs = [sym_of[(k0 + j, 0)] if (k0 + j, 0) in sym_of else
                      (Const(float(real_value(d, f"the parameter of {op.name}", UnsupportedError, "from_pennylane")))
                       if op.name != "QubitUnitary" else Const(0.0))
                      for j, d in enumerate(op.data)]
         elif mine:
-            parts, exprs = _affine_expansion(op, mine, [sym_of[k0 + j] for j in mine])
+            parts, exprs = _affine_expansion(op, mine)
         else:
             parts = _expand(op)
             exprs = [Const(float(real_value(d, f"the parameter of {p.name}", UnsupportedError, "from_pennylane")))
@@ -387,14 +403,12 @@ def import_tape(qnode_or_tape: Any, *args: Any, **kwargs: Any) -> ImportedTape:
                                    "var of Pauli sums, probs and sample of wires, state)")
 
     observables = tuple(o.observable for o in outputs if isinstance(o, Expectation))
-    P = len(param_indices)
+    P = len(values)
     program = Program(
         Circuit.from_ops(n, ops), (Register("q", n, 0),),
         params=(ValueDecl("param", "theta", P, 0),) if P else (),
         observables=observables, source_name="<pennylane tape>")
-    values = np.array([float(real_value(all_params[k], "a trainable parameter", UnsupportedError, "from_pennylane"))
-                       for k in param_indices])
-    return ImportedTape(program, tuple(outputs), wires, trainable, param_indices, values)
+    return ImportedTape(program, tuple(outputs), wires, trainable, tuple(param_indices), np.array(values, dtype=float))
 
 
 def from_pennylane(qnode_or_tape: Any, *args: Any, **kwargs: Any) -> Program:

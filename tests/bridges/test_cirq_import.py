@@ -310,3 +310,30 @@ def test_importing_qcomp_does_not_import_cirq_or_pennylane():
     code = "import sys, qcomp; print('cirq' in sys.modules, 'pennylane' in sys.modules, 'sympy' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False", "False"]
+
+
+def test_imported_program_exports_to_openqasm_that_qiskit_runs():
+    """Constant matrices are synthesized into library gates, so imported programs export."""
+    pytest.importorskip("qiskit_qasm3_import")
+    import qiskit.qasm3
+    from qiskit.quantum_info import SparsePauliOp, Statevector
+
+    from qcomp.hardware.manifest import manifest_pauli_list
+
+    q = cirq.LineQubit.range(3)
+    circuit = cirq.Circuit(cirq.H(q[0]), cirq.CNOT(q[0], q[1]) ** a, cirq.FSimGate(a, 0.3).on(q[1], q[2]),
+                           cirq.MatrixGate(cirq.unitary(cirq.SWAP**0.3)).on(q[2], q[0]),
+                           cirq.MatrixGate(cirq.unitary(cirq.PhasedXPowGate(phase_exponent=0.2, exponent=0.7))).on(q[1]),
+                           cirq.ControlledGate(cirq.ISWAP).on(*q), cirq.ry(b).on(q[2]))
+    obs = [cirq.Z(q[0]) * cirq.X(q[2]) + 0.5 * cirq.Y(q[1])]
+    program = qcomp.from_cirq(circuit, obs)
+    assert "unitary" not in program.circuit.count_ops()
+    values = np.array([0.37, -1.21])
+    model = qcomp.Model(program)
+    res = model.qasm_result(3, bind_params=values)
+    ev = Statevector(qiskit.qasm3.loads(res.text)).expectation_value(
+        SparsePauliOp.from_list(manifest_pauli_list(res.manifest, 0))).real
+    want = cirq.Simulator(dtype=np.complex128).simulate_expectation_values(
+        circuit, obs, cirq.ParamResolver({"a": 0.37, "b": -1.21}))[0]
+    assert ev == pytest.approx(np.real(want), abs=1e-9)
+    assert model.simulator().expval(values)[0] == pytest.approx(np.real(want), abs=1e-9)

@@ -140,3 +140,25 @@ def test_device_still_uses_the_shared_lowering():
 
     ref = qml.QNode(g.func, qml.device("default.qubit", wires=2))
     assert abs(float(g(0.7)) - float(ref(0.7))) < 1e-10
+
+
+def test_templates_with_tensor_weights_and_state_preparation():
+    """A template's trainable weights tensor is one tape parameter: its elements become params in C order."""
+    dev = qml.device("default.qubit", wires=3)
+    shape = qml.StronglyEntanglingLayers.shape(n_layers=2, n_wires=3)
+    weights = pnp.array(np.random.default_rng(4).uniform(-np.pi, np.pi, shape), requires_grad=True)
+    state = np.array([1, 1j, -1, 0.5, 0, 0, 0.3, 1]) / np.linalg.norm([1, 1j, -1, 0.5, 0, 0, 0.3, 1])
+
+    @qml.qnode(dev)
+    def f(w):
+        qml.StatePrep(state, wires=[0, 1, 2])
+        qml.StronglyEntanglingLayers(w, wires=[0, 1, 2])
+        return qml.expval(qml.Z(0) @ qml.Y(2)), qml.expval(qml.X(1))
+
+    imported = import_tape(f, weights)
+    assert imported.program.num_params == weights.size == 18
+    np.testing.assert_allclose(imported.param_values, np.asarray(weights).reshape(-1))
+    sim = Simulator(imported.program)
+    np.testing.assert_allclose(sim.expval(imported.param_values), np.array(f(weights)), atol=1e-10)
+    jac = np.array(qml.jacobian(lambda w: qml.math.stack(f(w)))(weights)).reshape(2, -1)
+    np.testing.assert_allclose(np.asarray(sim.gradient(imported.param_values)), jac, atol=1e-8)
