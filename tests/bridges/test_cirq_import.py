@@ -337,3 +337,46 @@ def test_imported_program_exports_to_openqasm_that_qiskit_runs():
         circuit, obs, cirq.ParamResolver({"a": 0.37, "b": -1.21}))[0]
     assert ev == pytest.approx(np.real(want), abs=1e-9)
     assert model.simulator().expval(values)[0] == pytest.approx(np.real(want), abs=1e-9)
+
+
+# -- sympy_to_expr (shared with the Qiskit importer) -------------------------------------------
+
+def _sympy_exprs():
+    x, y = sympy.Symbol("x", real=True), sympy.Symbol("y", real=True)  # real: sympy's d|x|/dx is sign(x)
+    leaves = st.sampled_from([x, y, sympy.pi, sympy.Integer(2), sympy.Rational(-3, 4), sympy.Float(0.3), sympy.E])
+
+    def extend(children):
+        return st.one_of(
+            st.tuples(children, children).map(lambda t: t[0] + t[1]),
+            st.tuples(children, children).map(lambda t: t[0] - t[1]),
+            st.tuples(children, children).map(lambda t: t[0] * t[1]),
+            st.tuples(children, children).map(lambda t: t[0] / (2 + t[1] ** 2)),  # a denominator > 0
+            st.tuples(children, st.integers(-3, 3)).map(lambda t: (1 + t[0] ** 2) ** t[1]),
+            children.map(lambda c: sympy.sqrt(1 + c**2)),
+            children.map(sympy.sin), children.map(sympy.cos), children.map(sympy.atan),
+            children.map(lambda c: sympy.exp(sympy.sin(c))), children.map(lambda c: sympy.log(2 + sympy.cos(c))),
+            children.map(sympy.Abs),
+        )
+
+    return st.recursive(leaves, extend, max_leaves=8)
+
+
+@settings(max_examples=60, deadline=None)
+@given(_sympy_exprs(), st.floats(-2, 2), st.floats(-2, 2))
+def test_sympy_to_expr_evaluates_like_sympy(expr, xv, yv):
+    from qcomp.bridges._symbolic import sympy_to_expr
+    from qcomp.ir.expr import Sym
+
+    syms = {"x": Sym("param", 0, "x"), "y": Sym("input", 0, "y")}
+    e = sympy_to_expr(expr, syms.__getitem__)
+    at = {sympy.Symbol("x", real=True): xv, sympy.Symbol("y", real=True): yv}
+    want = complex(expr.subs(at).evalf())
+    got = float(np.asarray(e.evaluate(np.array([xv]), np.array([yv]))).reshape(-1)[0])
+    assert abs(want.imag) < 1e-12
+    assert got == pytest.approx(want.real, rel=1e-9, abs=1e-9)
+    # derivatives through the IR agree with sympy's
+    d = e.diff(syms["x"])
+    dwant = complex(sympy.diff(expr, sympy.Symbol("x", real=True)).subs(at).evalf())
+    if np.isfinite(dwant.real) and xv != 0:  # Abs has no derivative at 0
+        dgot = float(np.asarray(d.evaluate(np.array([xv]), np.array([yv]))).reshape(-1)[0])
+        assert dgot == pytest.approx(dwant.real, rel=1e-7, abs=1e-7)
