@@ -80,7 +80,8 @@ class _Lowerer:
         # through sympy, so cirq.rx(theta)'s exponent theta/pi gives back theta exactly
         if _is_const(x):
             return Const(math.pi * float(x) * factor)
-        return self.expr(sympy.pi * x * sympy.nsimplify(factor))
+        # the factor as the decimal it prints as (0.5 -> 1/2): exact for the usual shifts, and cheap
+        return self.expr(sympy.pi * x if factor == 1.0 else sympy.pi * x * sympy.Rational(repr(float(factor))))
 
     def exact(self, gate: cirq.Gate, where: str, need_phase: bool = False) -> tuple[Local, Expr]:
         """``gate`` as qcomp gates (qubits local to the gate) and the global phase making it exact
