@@ -352,7 +352,7 @@ def import_tape(qnode_or_tape: Any, *args: Any, **kwargs: Any) -> ImportedTape:
     angles: list[Expr] = []
     k0 = 0
     for op in tape.operations:
-        if any(type(m).__name__ == "MidMeasureMP" for m in [op]):
+        if type(op).__name__ == "MidMeasureMP":
             raise UnsupportedError("from_pennylane: mid-circuit measurements are not supported; "
                                    "apply qml.defer_measurements to the QNode first")
         mine = {(k - k0, e): sym for (k, e), sym in sym_of.items() if k0 <= k < k0 + len(op.data)}
