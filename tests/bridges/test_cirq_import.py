@@ -380,3 +380,16 @@ def test_sympy_to_expr_evaluates_like_sympy(expr, xv, yv):
     if np.isfinite(dwant.real) and xv != 0:  # Abs has no derivative at 0
         dgot = float(np.asarray(d.evaluate(np.array([xv]), np.array([yv]))).reshape(-1)[0])
         assert dgot == pytest.approx(dwant.real, rel=1e-7, abs=1e-7)
+
+
+def test_missing_extras_are_qcomp_errors():
+    code = ("import sys; sys.modules['cirq'] = None; sys.modules['pennylane'] = None\n"
+            "import qcomp\n"
+            "for f, extra in ((qcomp.from_cirq, 'cirq'), (qcomp.from_pennylane, 'pennylane')):\n"
+            "    try:\n"
+            "        f(None)\n"
+            "    except qcomp.QCompError as e:\n"
+            "        assert f\"qcomp[{extra}]\" in str(e), e\n"
+            "    else:\n"
+            "        raise SystemExit('no error')\n")
+    subprocess.run([sys.executable, "-c", code], check=True)
