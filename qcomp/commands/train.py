@@ -37,6 +37,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--baseline", action="store_true", help="also train the classical 16-2-1 baseline for comparison")
     add_level_arg(p, "trained and exported")
     p.add_argument("--precision", default="double", choices=("double", "single"))
+    p.add_argument("--shots", type=int_in(1, 2**62, "--shots"), default=None,
+                   help="train on shot estimates: N measurements per group for values and every parameter-shift"
+                        " gradient circuit (seeded by --seed; default: exact values and adjoint gradients)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--scheduler", default=None, metavar="ADDRESS",
                    help="run the simulations on a Dask cluster (tcp://host:8786; needs qcomp[distributed])")
@@ -134,7 +137,8 @@ def run(args: argparse.Namespace) -> int:
 def _train(args, model, data, save, export, executor, t_start) -> int:
     from ..train import TrainingInterrupted, evaluate, fit, get_optimizer, init_params, train_classical_baseline
 
-    sim = model.simulator(executor=executor, precision=args.precision)
+    shots = {"shots": args.shots, "seed": args.seed} if getattr(args, "shots", None) is not None else {}
+    sim = model.simulator(executor=executor, precision=args.precision, **shots)
     scored = readout(model, sim, args.loss, data.y_train, args.output)
     opt_kw = {"lr": args.lr}
     if args.optimizer == "sgd" and args.momentum is not None:
