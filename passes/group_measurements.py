@@ -110,6 +110,22 @@ class MeasurementGrouping:
                 out[g, 3 * j : 3 * j + 3] = _U_ANGLES[basis.get(q, "Z")]
         return out
 
+    def members(self, observables: Sequence[Observable]) -> list[list[list[int]]]:
+        """Per group the [observable index, term index] pairs it measures (terms of ``observables``,
+        the ones grouped; identity terms are in no group)."""
+        out: list[list[list[int]]] = [[] for _ in self.groups]
+        for k, o in enumerate(observables):
+            ts = [i for i, t in enumerate(o.terms) if t.paulis]
+            for i, (g, _, _) in zip(ts, self.terms[k]):
+                out[g].append([k, i])
+        return out
+
+    def to_json(self, observables: Sequence[Observable]) -> list[dict]:
+        """The groups as JSON-ready dicts (what OpenQASM manifests record): ``qubits`` (outcome bit j
+        is qubits[j]), ``basis``, a Qiskit-style ``label`` and the [output, term] pairs measured."""
+        return [{"qubits": list(g.qubits), "basis": list(g.basis), "label": g.label(self.num_qubits), "terms": m}
+                for g, m in zip(self.groups, self.members(observables))]
+
     def coefficient_matrix(self, g: int) -> np.ndarray:
         """(n_observables, n_words of group g): observable k's coefficient of each word of group g."""
         m = np.zeros((len(self.terms), len(self.groups[g].words)))

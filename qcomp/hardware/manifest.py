@@ -15,7 +15,9 @@ from ..ir.values import bind_values, decls_from_json
 __all__ = [
     "compute_derived_inputs",
     "manifest_decls",
+    "estimate_from_group_counts",
     "manifest_element_names",
+    "manifest_measurement_groups",
     "manifest_pauli_list",
     "parse_formulas",
     "qasm_input_values",
@@ -123,3 +125,64 @@ def manifest_pauli_list(manifest: Mapping[str, Any], output: int = 0) -> list[tu
     o = manifest["outputs"][output]
     n = manifest["num_qubits"]
     return [(t["qiskit_label"], t["coeff"]) for t in o["terms"]] or [("I" * n, 0.0)]
+
+
+# -- measurement groups (qcomp.passes.group_measurements) -----------------------------------------
+
+
+def manifest_measurement_groups(manifest: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The manifest's qubit-wise commuting measurement groups: dicts with ``qubits`` (outcome bit j is
+    qubits[j]), ``basis`` (the Pauli measured on each), ``label`` and ``terms`` ([output, term] pairs).
+    Manifests written before groups were recorded get them computed from their outputs."""
+    if manifest.get("measurement_groups") is not None:
+        return list(manifest["measurement_groups"])
+    from ..ir.ops import Observable, PauliTerm
+    from ..passes.group_measurements import group_observables
+
+    obs = [Observable(tuple(PauliTerm(float(t["coeff"]), tuple((int(q), str(p)) for q, p in t["paulis"]))
+                            for t in o["terms"])) for o in manifest["outputs"]]
+    return group_observables(obs, int(manifest["num_qubits"])).to_json(obs)
+
+
+def estimate_from_group_counts(manifest: Mapping[str, Any], counts: Sequence[Sequence[Mapping[str, int]]]
+                               ) -> tuple[np.ndarray, np.ndarray]:
+    """Expectation values of the manifest's outputs and their standard errors, both (B, n_outputs),
+    from ``counts[g][b]``: the {bitstring: count} of group g's circuit for batch row b (bitstrings
+    Qiskit-style over the group's measured bits: the rightmost character is bit 0, i.e. qubits[0]).
+
+    A term's value on an outcome is (-1)**(parity of its qubits' bits); within a group an output's
+    part is the mean of its terms' signed sum, with the sample variance (ddof 1) over the shots as
+    its variance; groups are measured independently, so variances add."""
+    groups = manifest_measurement_groups(manifest)
+    outputs = manifest["outputs"]
+    if len(counts) != len(groups):
+        raise InputError(f"counts for {len(counts)} circuits; the manifest has {len(groups)} measurement groups")
+    B = max((len(c) for c in counts), default=1)
+    n_out = len(outputs)
+    values = np.zeros((B, n_out))
+    var = np.zeros((B, n_out))
+    for k, o in enumerate(outputs):
+        values[:, k] = sum(float(t["coeff"]) for t in o["terms"] if not t["paulis"])
+    for g, rows in zip(groups, counts):
+        pos = {int(q): j for j, q in enumerate(g["qubits"])}
+        m = len(pos)
+        for b in range(B):
+            cnt = rows[b] if len(rows) > 1 else rows[0]
+            keys = [k.replace(" ", "") for k in cnt]
+            if any(len(k) != m for k in keys):
+                raise InputError(f"group {g['label']}: outcomes must have {m} bits, got {keys[:3]}")
+            freq = np.array(list(cnt.values()), dtype=float)
+            shots = freq.sum()
+            freq /= shots
+            bits = np.array([[k[m - 1 - j] == "1" for j in range(m)] for k in keys], dtype=np.int64).reshape(len(keys), m)
+            f = np.zeros((len(keys), n_out))
+            for out, term in g["terms"]:
+                t = outputs[out]["terms"][term]
+                cols = [pos[int(q)] for q, _ in t["paulis"]]
+                parity = bits[:, cols].sum(axis=1) % 2
+                f[:, out] += float(t["coeff"]) * (1 - 2 * parity)
+            mean = freq @ f
+            second = freq @ (f * f)
+            values[b] += mean
+            var[b] += np.clip(second - mean**2, 0.0, None) * (shots / max(shots - 1, 1)) / shots
+    return values, np.sqrt(var)
