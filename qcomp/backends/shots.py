@@ -18,6 +18,7 @@ error sqrt(p (1 - p) / (N - 1)).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -28,6 +29,7 @@ from ..ir.ops import Observable
 from ..ir.outputs import Expectation, Output, Probabilities, Samples, State, Variance
 from ..ir.values import batch_shaped, bind_pair
 from ..passes.group_measurements import MeasurementGrouping, group_observables
+from .kernels import marginal
 
 # Rotations into each Pauli's eigenbasis (measure Z afterwards): X -> h, Y -> h sdg.
 _H = np.array([[1, 1], [1, -1]], dtype=complex) / np.sqrt(2)
@@ -74,6 +76,12 @@ class Estimate:
         return 2
 
 
+@functools.lru_cache(maxsize=64)
+def _grouping(observables: tuple[Observable, ...], n: int) -> MeasurementGrouping:
+    """The (cached: training asks for the same observables every step) grouping of ``observables``."""
+    return group_observables(observables, n)
+
+
 # -- exact group probabilities from one simulation ---------------------------------------------
 
 
@@ -87,8 +95,6 @@ def _rotated_marginal(states: np.ndarray, n: int, qubits: Sequence[int], basis: 
         ax = 1 + (n - 1 - q)
         psi = np.moveaxis(np.tensordot(_ROTATION[p], psi, axes=([1], [ax])), 0, ax)
     prob = (psi.real**2 + psi.imag**2).reshape(b, -1)
-    from .kernels import marginal
-
     return marginal(prob, list(qubits), n) if tuple(qubits) != tuple(range(n)) else prob
 
 
@@ -144,7 +150,7 @@ def _sums_from_counts(grouping: MeasurementGrouping, counts: Sequence[np.ndarray
 def sample_observables(sim: Any, params: Any, inputs: Any, observables: Sequence[Observable], shots: int,
                        rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Shot estimates of ``observables`` per row: means (B, k) and their covariance (B, k, k)."""
-    grouping = group_observables(observables, sim.n)
+    grouping = _grouping(tuple(observables), sim.n)
     probs, B = group_probabilities(sim, params, inputs, [(g.qubits, g.basis) for g in grouping.groups])
     if not grouping.groups:
         return np.broadcast_to(np.array(grouping.constants, dtype=float), (B, len(observables))).copy(), \
@@ -184,7 +190,7 @@ def estimate(sim: Any, outputs: Sequence[Output], params: Any, inputs: Any, shot
             if ob not in index:
                 index[ob] = len(observables)
                 observables.append(ob)
-    grouping = group_observables(observables, sim.n)
+    grouping = _grouping(tuple(observables), sim.n)
     bases = [(g.qubits, g.basis) for g in grouping.groups]
     zsets: dict[tuple[int, ...], int] = {}
     for o in outputs:
