@@ -128,8 +128,9 @@ def _draw(rng: np.random.Generator, probs: np.ndarray, shots: int) -> np.ndarray
 # -- estimators -------------------------------------------------------------------------------
 
 
-def _sums_from_counts(grouping: MeasurementGrouping, counts: Sequence[np.ndarray], shots: int) -> tuple[np.ndarray, np.ndarray]:
-    """Means (B, k) and covariance (B, k, k) of the estimates of the k Pauli sums of ``grouping``."""
+def estimates_from_counts(grouping: MeasurementGrouping, counts: Sequence[np.ndarray], shots: int) -> tuple[np.ndarray, np.ndarray]:
+    """Means (B, k) and covariance (B, k, k) of the estimates of the k Pauli sums of ``grouping`` from
+    ``counts[g]`` (B, 2**m): outcome counts of group g (bit j is its qubits[j]), ``shots`` per row."""
     k = len(grouping.terms)
     B = counts[0].shape[0] if counts else 1
     mean = np.broadcast_to(np.array(grouping.constants, dtype=float), (B, k)).copy()
@@ -156,7 +157,7 @@ def sample_observables(sim: Any, params: Any, inputs: Any, observables: Sequence
         return np.broadcast_to(np.array(grouping.constants, dtype=float), (B, len(observables))).copy(), \
             np.zeros((B, len(observables), len(observables)))
     counts = [_draw(rng, p, shots) for p in probs]
-    return _sums_from_counts(grouping, counts, shots)
+    return estimates_from_counts(grouping, counts, shots)
 
 
 def _batched(sim: Any, params: Any, inputs: Any) -> bool:
@@ -200,7 +201,7 @@ def estimate(sim: Any, outputs: Sequence[Output], params: Any, inputs: Any, shot
     probs, B = group_probabilities(sim, params, inputs, bases)
     counts = [_draw(rng, p, shots) for p in probs[: grouping.num_groups]]
     if grouping.groups:
-        mean, cov = _sums_from_counts(grouping, counts, shots)
+        mean, cov = estimates_from_counts(grouping, counts, shots)
     else:
         mean = np.broadcast_to(np.array(grouping.constants, dtype=float), (B, len(observables))).copy()
         cov = np.zeros((B, len(observables), len(observables)))
@@ -240,5 +241,5 @@ def probs(sim: Any, params: Any, inputs: Any, qubits: tuple[int, ...], shots: in
     return batch_shaped(_draw(rng, p[0], shots) / shots, _batched(sim, params, inputs))
 
 
-__all__ = ["Estimate", "check_seed", "check_shots", "estimate", "expval", "group_probabilities", "probs",
+__all__ = ["Estimate", "check_seed", "check_shots", "estimate", "estimates_from_counts", "expval", "group_probabilities", "probs",
            "sample_observables"]

@@ -148,41 +148,49 @@ def estimate_from_group_counts(manifest: Mapping[str, Any], counts: Sequence[Seq
                                ) -> tuple[np.ndarray, np.ndarray]:
     """Expectation values of the manifest's outputs and their standard errors, both (B, n_outputs),
     from ``counts[g][b]``: the {bitstring: count} of group g's circuit for batch row b (bitstrings
-    Qiskit-style over the group's measured bits: the rightmost character is bit 0, i.e. qubits[0]).
+    Qiskit-style over the group's measured bits: the rightmost character is bit 0, i.e. qubits[0];
+    one dict serves every row). The estimator is the simulator's
+    (:func:`qcomp.backends.shots.estimates_from_counts`): a term's value on an outcome is
+    (-1)**parity of its qubits' bits, an output's part in a group the mean of its signed terms with
+    the sample variance (ddof 1) over the shots, and the groups' variances add."""
+    from ..backends.shots import estimates_from_counts
+    from ..passes.group_measurements import MeasurementGroup, MeasurementGrouping
 
-    A term's value on an outcome is (-1)**(parity of its qubits' bits); within a group an output's
-    part is the mean of its terms' signed sum, with the sample variance (ddof 1) over the shots as
-    its variance; groups are measured independently, so variances add."""
     groups = manifest_measurement_groups(manifest)
     outputs = manifest["outputs"]
     if len(counts) != len(groups):
         raise InputError(f"counts for {len(counts)} circuits; the manifest has {len(groups)} measurement groups")
     B = max((len(c) for c in counts), default=1)
-    n_out = len(outputs)
-    values = np.zeros((B, n_out))
-    var = np.zeros((B, n_out))
-    for k, o in enumerate(outputs):
-        values[:, k] = sum(float(t["coeff"]) for t in o["terms"] if not t["paulis"])
-    for g, rows in zip(groups, counts):
-        pos = {int(q): j for j, q in enumerate(g["qubits"])}
-        m = len(pos)
+    built, terms = [], [[] for _ in outputs]
+    arrays = []
+    shots = None
+    for gi, (g, rows) in enumerate(zip(groups, counts)):
+        words: list[tuple] = []
+        for out, term in g["terms"]:
+            t = outputs[out]["terms"][term]
+            w = tuple(sorted((int(q), str(p)) for q, p in t["paulis"]))
+            if w not in words:
+                words.append(w)
+            terms[out].append((gi, words.index(w), float(t["coeff"])))
+        built.append(MeasurementGroup(tuple(int(q) for q in g["qubits"]), tuple(g["basis"]), tuple(words)))
+        m = len(g["qubits"])
+        table = np.zeros((B, 2**m))
         for b in range(B):
-            cnt = rows[b] if len(rows) > 1 else rows[0]
-            keys = [k.replace(" ", "") for k in cnt]
-            if any(len(k) != m for k in keys):
-                raise InputError(f"group {g['label']}: outcomes must have {m} bits, got {keys[:3]}")
-            freq = np.array(list(cnt.values()), dtype=float)
-            shots = freq.sum()
-            freq /= shots
-            bits = np.array([[k[m - 1 - j] == "1" for j in range(m)] for k in keys], dtype=np.int64).reshape(len(keys), m)
-            f = np.zeros((len(keys), n_out))
-            for out, term in g["terms"]:
-                t = outputs[out]["terms"][term]
-                cols = [pos[int(q)] for q, _ in t["paulis"]]
-                parity = bits[:, cols].sum(axis=1) % 2
-                f[:, out] += float(t["coeff"]) * (1 - 2 * parity)
-            mean = freq @ f
-            second = freq @ (f * f)
-            values[b] += mean
-            var[b] += np.clip(second - mean**2, 0.0, None) * (shots / max(shots - 1, 1)) / shots
-    return values, np.sqrt(var)
+            for key, c in (rows[b] if len(rows) > 1 else rows[0]).items():
+                bits = key.replace(" ", "")
+                if len(bits) != m:
+                    raise InputError(f"group {g['label']}: outcomes must have {m} bits, got '{key}'")
+                table[b, int(bits, 2)] += c
+        total = table.sum(axis=1)
+        if shots is None:
+            shots = int(total[0])
+        if not np.all(total == shots):
+            raise InputError(f"every group and row must have the same number of shots; got {sorted(set(total.astype(int)))}"
+                             f" and {shots}")
+        arrays.append(table)
+    constants = tuple(sum(float(t["coeff"]) for t in o["terms"] if not t["paulis"]) for o in outputs)
+    grouping = MeasurementGrouping(int(manifest["num_qubits"]), tuple(built), tuple(map(tuple, terms)), constants)
+    if not arrays:
+        return np.broadcast_to(np.array(constants), (B, len(outputs))).copy(), np.zeros((B, len(outputs)))
+    mean, cov = estimates_from_counts(grouping, arrays, int(shots))
+    return mean, np.sqrt(np.clip(np.diagonal(cov, axis1=1, axis2=2), 0.0, None))

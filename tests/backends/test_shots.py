@@ -224,3 +224,30 @@ def test_constant_only_observable():
     obs = Observable((PauliTerm(1.5, ()),))
     v, e = Simulator(program, shots=5, seed=0).estimate(outputs=[Expectation(obs)])
     assert v[0] == 1.5
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_simulator_and_hardware_estimators_agree_on_the_same_counts(seed):
+    """Counts as arrays (the simulator's path) and as Qiskit bitstrings read through a manifest's
+    groups (the hardware path) give the same estimates and errors; the estimator itself is checked
+    by hand in tests/hardware/test_measurement_groups.py and against exact values above."""
+    from qcomp.backends.shots import estimates_from_counts
+    from qcomp.hardware.manifest import estimate_from_group_counts
+    from qcomp.passes.group_measurements import group_observables
+
+    program, _ = random_program(seed, n=5, terms=9)
+    obs = list(program.observables) + [Observable(program.observables[0].terms + (PauliTerm(0.4, ()),))]
+    n = program.num_qubits
+    grouping = group_observables(obs, n)
+    manifest = {"num_qubits": n, "measurement_groups": grouping.to_json(obs),
+                "outputs": [{"terms": [{"coeff": t.coeff, "paulis": [[q, p] for q, p in t.paulis],
+                                        "qiskit_label": t.label(n)} for t in o.terms]} for o in obs]}
+    rng = np.random.default_rng(seed)
+    shots, B = 500, 3
+    counts = [rng.multinomial(shots, rng.dirichlet(np.ones(2 ** len(g.qubits))), size=B) for g in grouping.groups]
+    mean, cov = estimates_from_counts(grouping, counts, shots)
+    as_dicts = [[{format(k, f"0{len(g.qubits)}b"): int(c) for k, c in enumerate(row) if c} for row in cnt]
+                for g, cnt in zip(grouping.groups, counts)]
+    values, stderr = estimate_from_group_counts(manifest, as_dicts)
+    np.testing.assert_allclose(values, mean, atol=1e-12)
+    np.testing.assert_allclose(stderr, np.sqrt(np.diagonal(cov, axis1=1, axis2=2)), atol=1e-12)
