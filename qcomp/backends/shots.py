@@ -103,6 +103,8 @@ def group_probabilities(sim: Any, params: Any, inputs: Any,
     """Exact outcome probabilities per (qubits, basis) measurement, each (B, 2**m), from one forward
     simulation of ``sim`` (chunked as the simulator chunks); and B."""
     B = sim._args(params, inputs)[2]
+    per_row = 8 * sum(2 ** len(qs) for qs, _ in bases)  # float64 probabilities of every group
+    sim._check_result_bytes("the measurement groups' probabilities", B, per_row)
     out = [np.empty((B, 2 ** len(qs))) for qs, _ in bases]
     phys = sim._forward_phys()
 
@@ -114,7 +116,7 @@ def group_probabilities(sim: Any, params: Any, inputs: Any,
         for k, (qs, basis) in enumerate(bases):
             out[k][sl] = _rotated_marginal(np.asarray(st), sim.n, qs, basis)
 
-    sim._run(params, inputs, take)
+    sim._run(params, inputs, take, extra_per_row=per_row)
     return out, B
 
 

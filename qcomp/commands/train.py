@@ -147,7 +147,9 @@ def _train(args, model, data, save, export, executor, t_start) -> int:
     params0 = init_params(model.num_params, seed=args.seed, scale=args.init_scale)
     print(f"model: {args.source}: {model.program.num_qubits} qubits, {model.num_params} params, "
           f"{model.num_inputs} inputs; data: {data.description}: {len(data.y_train)} train, "
-          f"{0 if data.x_val is None else len(data.y_val)} validation, {len(data.y_test)} test")
+          f"{0 if data.x_val is None else len(data.y_val)} validation, {len(data.y_test)} test"
+          + (f"; {args.shots} shots per measured group (values and parameter-shift gradients)"
+             if getattr(args, "shots", None) is not None else ""))
 
     def log_epoch(epoch, logs, params):
         print(f"  epoch {epoch}, " + metric_text({k: v for k, v in logs.items() if k != "epoch"}, spaced=False),

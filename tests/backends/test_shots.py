@@ -251,3 +251,12 @@ def test_simulator_and_hardware_estimators_agree_on_the_same_counts(seed):
     values, stderr = estimate_from_group_counts(manifest, as_dicts)
     np.testing.assert_allclose(values, mean, atol=1e-12)
     np.testing.assert_allclose(stderr, np.sqrt(np.diagonal(cov, axis1=1, axis2=2)), atol=1e-12)
+
+
+def test_memory_guard_refuses_group_probabilities_that_do_not_fit():
+    from qcomp.errors import ResourceLimitError
+
+    program, w = random_program(0, n=4)
+    sim = Simulator(program, shots=10, max_memory_bytes=4096)
+    with pytest.raises(ResourceLimitError, match="measurement groups' probabilities"):
+        sim.expval(np.repeat(w, 50, axis=0))
