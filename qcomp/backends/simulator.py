@@ -12,6 +12,7 @@ from ..errors import InputError, QCompError, ResourceLimitError, UnsupportedErro
 from ..ir.program import Program
 from ..ir.values import as_real_array, batch_shaped, bind_pair, bind_values
 from . import kernels as K
+from . import shots as S
 from . import sim_plan as SP
 
 ArrayLike = Any
@@ -55,6 +56,10 @@ class Simulator:
     ``params``: array (P,) shared by all rows, (B, P) per row, or a dict {declared name: array}.
     ``inputs``: array (I,) or (B, I), a dict by name, or None for programs without inputs.
     Results have one row per batch row B (the larger of the params and inputs batches).
+
+    ``shots=N`` (or a shot vector ``[N1, N2]``) and ``seed=S`` make it measure like a device:
+    ``expval``, ``probs`` and ``outputs`` return estimates from N measurements per qubit-wise
+    commuting group, ``estimate`` also their standard errors (qcomp.backends.shots, docs/shots.md).
     """
 
     def __init__(self, program: Program, *, precision: str = "double", threads: int | None = None,
@@ -86,8 +91,6 @@ class Simulator:
                          "pauli_layers": pauli_layers, "engine": engine, "shots": shots, "seed": seed}
         # shots (qcomp.backends.shots): expval, probs and outputs become estimates from this many
         # measurements per group, drawn from one generator seeded once (reproducible call sequences)
-        from . import shots as S
-
         self.shots = S.check_shots(shots)
         self.seed = S.check_seed(seed)
         self._rng = np.random.default_rng(self.seed)
@@ -319,7 +322,7 @@ class Simulator:
         or inputs are given as a batch, (n_outputs,) otherwise. With ``shots``, estimates (a tuple
         of them for a shot vector; standard errors from :meth:`estimate`)."""
         if self.shots is not None:
-            return self._per_shots(lambda n: self._shot_estimators.expval(self, params, inputs, n, self._rng)[0])
+            return self._per_shots(lambda n: S.expval(self, params, inputs, n, self._rng)[0])
         if self.engine == "fused":
             from . import engine as E
 
@@ -369,7 +372,7 @@ class Simulator:
         qs = self._default_qubits(qubits)
         _, _, B, _, _ = self._args(params, inputs)
         if self.shots is not None:
-            return self._per_shots(lambda n: self._shot_estimators.probs(self, params, inputs, qs, n, self._rng))
+            return self._per_shots(lambda n: S.probs(self, params, inputs, qs, n, self._rng))
         real = np.finfo(self.dtype).dtype  # float32 rows for single precision, as |psi|**2 is
         width = real.itemsize * 2 ** len(qs)
         self._check_result_bytes("the probabilities", B, width)
@@ -603,12 +606,6 @@ class Simulator:
         return evaluate(self, self.program.outputs if outputs is None else tuple(outputs), params, inputs, seed)
 
     # -- shots (qcomp.backends.shots) -----------------------------------------------------
-    @property
-    def _shot_estimators(self):
-        from . import shots as S
-
-        return S
-
     def _per_shots(self, fn: Callable[[int], Any]) -> Any:
         """``fn(shots)`` for the simulator's shots, or a tuple over a shot vector (as PennyLane)."""
         if isinstance(self.shots, tuple):
@@ -621,7 +618,6 @@ class Simulator:
         ``qcomp.backends.shots.Estimate`` (``values, stderr = sim.estimate(w)``), values and errors
         shaped as :meth:`outputs`'s; a tuple of them for a shot vector. ``shots`` overrides the
         simulator's (needed when it has none); draws come from the simulator's seeded generator."""
-        S = self._shot_estimators
         n = S.check_shots(shots) if shots is not None else self.shots
         if n is None:
             raise InputError("estimate needs shots: build the simulator with shots=N or pass shots=N")
