@@ -307,10 +307,14 @@ def shot_parameter_shift_gradient(program: Program, params, inputs=None, shots: 
     E = mean.reshape(C, B, n_out)
     V = np.diagonal(cov, axis1=1, axis2=2).reshape(C, B, n_out)
     grad = combine(gp, E, p, x)
-    coeff = ev.coeffs(p, x)  # (K, B)
-    contrib = coeff[ev.kidx] ** 2 * V[ev.circ, :, ev.keys[:, 0]]  # (T, B)
+    # a circuit's terms in one derivative add before squaring (its samples are one draw)
+    lin = np.ravel_multi_index(tuple(ev.keys.T), (n_out, len(gp.wrt)))
+    pairs, inv = np.unique(lin * C + ev.circ, return_inverse=True)
+    agg = np.zeros((len(pairs), B))
+    np.add.at(agg, inv.reshape(-1), ev.coeffs(p, x)[ev.kidx])
+    key, circ = pairs // C, pairs % C
     flat = np.zeros((n_out * len(gp.wrt), B))
-    np.add.at(flat, np.ravel_multi_index(tuple(ev.keys.T), (n_out, len(gp.wrt))), contrib)
+    np.add.at(flat, key, agg**2 * V[circ, :, key // len(gp.wrt)])
     err = np.sqrt(np.clip(np.moveaxis(flat.reshape(n_out, len(gp.wrt), B), -1, 0), 0.0, None))
     return grad, np.ascontiguousarray(err)
 
