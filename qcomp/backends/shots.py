@@ -101,7 +101,12 @@ def _rotated_marginal(states: np.ndarray, n: int, qubits: Sequence[int], basis: 
 def group_probabilities(sim: Any, params: Any, inputs: Any,
                         bases: Sequence[tuple[tuple[int, ...], tuple[str, ...]]]) -> tuple[list[np.ndarray], int]:
     """Exact outcome probabilities per (qubits, basis) measurement, each (B, 2**m), from one forward
-    simulation of ``sim`` (chunked as the simulator chunks); and B."""
+    simulation of ``sim`` (chunked as the simulator chunks); and B. A simulator without chunked
+    runs (the Dask DistributedSimulator) hands over its final states, rotated here."""
+    if not hasattr(sim, "_run"):
+        states = np.asarray(sim.state(params, inputs))
+        states = states.reshape(-1, states.shape[-1])
+        return [_rotated_marginal(states, sim.n, qs, basis) for qs, basis in bases], states.shape[0]
     B = sim._args(params, inputs)[2]
     per_row = 8 * sum(2 ** len(qs) for qs, _ in bases)  # float64 probabilities of every group
     sim._check_result_bytes("the measurement groups' probabilities", B, per_row)
@@ -236,6 +241,19 @@ def estimate(sim: Any, outputs: Sequence[Output], params: Any, inputs: Any, shot
                     tuple(batch_shaped(np.asarray(e), b) for e in errors), shots)
 
 
+def estimate_call(sim: Any, params: Any, inputs: Any, outputs: Sequence[Output] | None, shots: Any,
+                  rng: np.random.Generator | int | None) -> Estimate | tuple[Estimate, ...]:
+    """``sim.estimate``: shots checked (a shot vector gives a tuple), outputs defaulted to the program's."""
+    n = check_shots(shots)
+    if n is None:
+        raise InputError("estimate needs shots: build the simulator with shots=N or pass shots=N")
+    gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    outs = sim.program.outputs if outputs is None else tuple(outputs)
+    if isinstance(n, tuple):
+        return tuple(estimate(sim, outs, params, inputs, k, gen) for k in n)
+    return estimate(sim, outs, params, inputs, n, gen)
+
+
 def probs(sim: Any, params: Any, inputs: Any, qubits: tuple[int, ...], shots: int,
           rng: np.random.Generator) -> np.ndarray:
     """Estimated probabilities of ``qubits`` (frequencies of ``shots`` draws), shaped as ``Simulator.probs``."""
@@ -243,5 +261,5 @@ def probs(sim: Any, params: Any, inputs: Any, qubits: tuple[int, ...], shots: in
     return batch_shaped(_draw(rng, p[0], shots) / shots, _batched(sim, params, inputs))
 
 
-__all__ = ["Estimate", "check_seed", "check_shots", "estimate", "estimates_from_counts", "expval", "group_probabilities", "probs",
+__all__ = ["Estimate", "check_seed", "check_shots", "estimate", "estimate_call", "estimates_from_counts", "expval", "group_probabilities", "probs",
            "sample_observables"]

@@ -613,18 +613,14 @@ class Simulator:
         return fn(self.shots)
 
     def estimate(self, params: ArrayLike = None, inputs: ArrayLike = None, outputs: Sequence[Any] | None = None,
-                 shots: int | Sequence[int] | None = None) -> Any:
+                 shots: int | Sequence[int] | None = None, seed: int | None = None) -> Any:
         """Shot estimates with standard errors of ``outputs`` (default: the program's): a
         ``qcomp.backends.shots.Estimate`` (``values, stderr = sim.estimate(w)``), values and errors
         shaped as :meth:`outputs`'s; a tuple of them for a shot vector. ``shots`` overrides the
-        simulator's (needed when it has none); draws come from the simulator's seeded generator."""
-        n = S.check_shots(shots) if shots is not None else self.shots
-        if n is None:
-            raise InputError("estimate needs shots: build the simulator with shots=N or pass shots=N")
-        outs = self.program.outputs if outputs is None else tuple(outputs)
-        if isinstance(n, tuple):
-            return tuple(S.estimate(self, outs, params, inputs, k, self._rng) for k in n)
-        return S.estimate(self, outs, params, inputs, n, self._rng)
+        simulator's (needed when it has none); draws come from the simulator's seeded generator, or
+        from a new one seeded with ``seed``."""
+        return S.estimate_call(self, params, inputs, outputs, shots if shots is not None else self.shots,
+                               self._rng if seed is None else S.check_seed(seed))
 
     def state_passes(self) -> int:
         """Passes over each state that one forward run makes: the fused engine counts a
