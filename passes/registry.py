@@ -20,6 +20,7 @@ from .elide_swaps import ElideSwaps
 from .fuse_1q import Fuse1Q
 from .fuse_blocks import FuseBlocks
 from .fuse_diagonal import FuseDiagonal
+from .group_measurements import GroupMeasurements
 from .light_cone import LightCone
 from .merge_rotations import MergeRotations
 from .param_shift import ParamShift
@@ -37,6 +38,7 @@ ALL_PASSES: tuple[type[Pass], ...] = (
     Fuse1Q,
     FuseBlocks,
     FuseDiagonal,
+    GroupMeasurements,
     LightCone,
     MergeRotations,
     ParamShift,

@@ -132,6 +132,8 @@ class Model:
         removed idle qubits or relabelled swapped ones.
         """
         _check_simulator_options(options)
+        if executor is not None and options.get("shots") is not None:
+            raise InputError("shots are simulated on one machine; a Dask executor runs exact simulations only")
         if executor is not None:
             dist = _distributed_model_simulator_class()(self.optimized("sim"), executor, **options)
             dist._model = self

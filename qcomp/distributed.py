@@ -468,6 +468,15 @@ class DistributedSimulator:
 
         return evaluate(self, self.program.outputs if outputs is None else tuple(outputs), params, inputs, seed)
 
+    def estimate(self, params: Any = None, inputs: Any = None, outputs: Sequence[Any] | None = None,
+                 shots: Any = None, seed: int | None = None) -> Any:
+        """Shot estimates with standard errors (qcomp.backends.shots): the workers simulate the final
+        states, the groups are rotated and sampled here from one generator (seeded with ``seed``), so
+        the draws do not depend on the sharding. ``shots`` is required (this simulator is exact)."""
+        from .backends import shots as S
+
+        return S.estimate_call(self, params, inputs, outputs, shots, S.check_seed(seed))
+
     def with_observables(self, observables: tuple[Any, ...]) -> "DistributedSimulator":
         """The same circuit, executor and options with other ``expect`` outputs (cached)."""
         cache = self.__dict__.setdefault("_observable_sims", {})

@@ -60,6 +60,11 @@ class SimulatorLike(Protocol):
         """The value of each output kind (default: the program's) per row, (B, *shape) each."""
         ...
 
+    def estimate(self, params: Any = None, inputs: Any = None, outputs: Sequence[Any] | None = None,
+                 shots: Any = None, seed: int | None = None) -> Any:
+        """Shot estimates and standard errors of the outputs (qcomp.backends.shots.Estimate)."""
+        ...
+
     def with_observables(self, observables: tuple[Any, ...]) -> "SimulatorLike":
         """The same circuit and options with other ``expect`` outputs."""
         ...

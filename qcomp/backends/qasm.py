@@ -526,6 +526,7 @@ def _manifest(program, work, version, param_names, input_names, derived, measure
         "param_decls": [{"name": d.name, "size": d.size, "scalar": d.scalar} for d in program.params],
         "derived_inputs": [{"name": name, "formula": f} for name, f in derived],
         "outputs": outputs,
+        "measurement_groups": _measurement_groups(work),
         "measured": {
             "register": BIT_REG if measured else None,
             "qubits": measured,
@@ -534,6 +535,15 @@ def _manifest(program, work, version, param_names, input_names, derived, measure
         "gate_definitions": defined,
         "basis": basis,
     }
+
+
+def _measurement_groups(work) -> list[dict[str, Any]]:
+    """The outputs' Pauli terms in qubit-wise commuting groups (qcomp.passes.group_measurements): per
+    group the measured qubits (outcome bit j is qubits[j]), the basis per qubit, its Qiskit-style
+    label and the [output, term] pairs it measures; a hardware run costs one circuit per group."""
+    from ..passes.group_measurements import group_observables
+
+    return group_observables(work.observables, work.num_qubits).to_json(work.observables)
 
 
 def _unused_params(work, pnames: list[str]) -> list[str]:

@@ -13,6 +13,7 @@ from ..ir.gates import is_fence
 from ..ir.program import Program
 from ..ir.values import as_real_array, batch_shaped, bind_pair, bind_values
 from . import kernels as K
+from . import shots as S
 from . import sim_plan as SP
 
 ArrayLike = Any
@@ -56,12 +57,16 @@ class Simulator:
     ``params``: array (P,) shared by all rows, (B, P) per row, or a dict {declared name: array}.
     ``inputs``: array (I,) or (B, I), a dict by name, or None for programs without inputs.
     Results have one row per batch row B (the larger of the params and inputs batches).
+
+    ``shots=N`` (or a shot vector ``[N1, N2]``) and ``seed=S`` make it measure like a device:
+    ``expval``, ``probs`` and ``outputs`` return estimates from N measurements per qubit-wise
+    commuting group, ``estimate`` also their standard errors (qcomp.backends.shots, docs/shots.md).
     """
 
     def __init__(self, program: Program, *, precision: str = "double", threads: int | None = None,
                  batch_size: int | None = None, max_memory_bytes: int | None = None,
                  block_qubits: int = SP.DEFAULT_BLOCK_QUBITS, pauli_layers: bool = True,
-                 engine: str = "auto") -> None:
+                 engine: str = "auto", shots: int | Sequence[int] | None = None, seed: int | None = None) -> None:
         if precision not in ("double", "single"):
             raise QCompError(f"precision must be 'double' or 'single', got {precision!r}")
         if batch_size is not None and batch_size < 1:
@@ -85,7 +90,12 @@ class Simulator:
         self.engine = choose_engine(self._ops) if engine == "auto" else engine
         self._options = {"precision": precision, "threads": threads, "batch_size": batch_size,
                          "max_memory_bytes": max_memory_bytes, "block_qubits": block_qubits,
-                         "pauli_layers": pauli_layers, "engine": engine}
+                         "pauli_layers": pauli_layers, "engine": engine, "shots": shots, "seed": seed}
+        # shots (qcomp.backends.shots): expval, probs and outputs become estimates from this many
+        # measurements per group, drawn from one generator seeded once (reproducible call sequences)
+        self.shots = S.check_shots(shots)
+        self.seed = S.check_seed(seed)
+        self._rng = np.random.default_rng(self.seed)
         self._fused: dict[bool, Any] = {}
         self._obs_arrays: tuple | None = None
 
@@ -311,7 +321,10 @@ class Simulator:
 
     def expval(self, params: ArrayLike = None, inputs: ArrayLike = None) -> np.ndarray:
         """Expectation values of every ``expect`` output, float64: shape (B, n_outputs) when params
-        or inputs are given as a batch, (n_outputs,) otherwise."""
+        or inputs are given as a batch, (n_outputs,) otherwise. With ``shots``, estimates (a tuple
+        of them for a shot vector; standard errors from :meth:`estimate`)."""
+        if self.shots is not None:
+            return self._per_shots(lambda n: S.expval(self, params, inputs, n, self._rng)[0])
         if self.engine == "fused":
             from . import engine as E
 
@@ -360,6 +373,8 @@ class Simulator:
         has no ``measure``."""
         qs = self._default_qubits(qubits)
         _, _, B, _, _ = self._args(params, inputs)
+        if self.shots is not None:
+            return self._per_shots(lambda n: S.probs(self, params, inputs, qs, n, self._rng))
         real = np.finfo(self.dtype).dtype  # float32 rows for single precision, as |psi|**2 is
         width = real.itemsize * 2 ** len(qs)
         self._check_result_bytes("the probabilities", B, width)
@@ -492,6 +507,11 @@ class Simulator:
     def _adjoint(self, params, inputs, cot: np.ndarray | None, cotangent_fn=None) -> tuple[np.ndarray, np.ndarray | None]:
         """Per-row gradients (B, P) of sum_k cot[b, k] <O_k>_b by one forward and one backward sweep
         (and the expectation values when the cotangent comes from ``cotangent_fn``)."""
+        if self.shots is not None:
+            raise UnsupportedError(
+                "adjoint gradients need the exact state; a simulator with shots estimates gradients by "
+                "parameter shift: use model.simulator(shots=...) (gradient, vjp) or "
+                "qcomp.gradients.shot_parameter_shift_gradient")
         P, X, B, pvar, xvar = self._args(params, inputs)
         if self.engine == "fused":
             return self._adjoint_fused(P, X, B, pvar, xvar, cot, cotangent_fn)
@@ -583,7 +603,26 @@ class Simulator:
         passes that keep only outputs pruned the circuit for the program's own observables)."""
         from .outputs import evaluate
 
+        if self.shots is not None:
+            return self._per_shots(lambda n: list(self.estimate(params, inputs, outputs, shots=n).values))
         return evaluate(self, self.program.outputs if outputs is None else tuple(outputs), params, inputs, seed)
+
+    # -- shots (qcomp.backends.shots) -----------------------------------------------------
+    def _per_shots(self, fn: Callable[[int], Any]) -> Any:
+        """``fn(shots)`` for the simulator's shots, or a tuple over a shot vector (as PennyLane)."""
+        if isinstance(self.shots, tuple):
+            return tuple(fn(n) for n in self.shots)
+        return fn(self.shots)
+
+    def estimate(self, params: ArrayLike = None, inputs: ArrayLike = None, outputs: Sequence[Any] | None = None,
+                 shots: int | Sequence[int] | None = None, seed: int | None = None) -> Any:
+        """Shot estimates with standard errors of ``outputs`` (default: the program's): a
+        ``qcomp.backends.shots.Estimate`` (``values, stderr = sim.estimate(w)``), values and errors
+        shaped as :meth:`outputs`'s; a tuple of them for a shot vector. ``shots`` overrides the
+        simulator's (needed when it has none); draws come from the simulator's seeded generator, or
+        from a new one seeded with ``seed``."""
+        return S.estimate_call(self, params, inputs, outputs, shots if shots is not None else self.shots,
+                               self._rng if seed is None else S.check_seed(seed))
 
     def state_passes(self) -> int:
         """Passes over each state that one forward run makes: the fused engine counts a

@@ -1,8 +1,10 @@
 """``qcomp run``: simulate a model on params and inputs; print or write expectation values or counts.
 
 The simulated program is the model's -O<level> "sim" program (qcomp.pipeline, default -O2), the
-one ``qcomp.compile(...).simulator()`` and ``qcomp train`` simulate; ``--shots`` samples the
-declared qubits whatever the passes removed or relabelled. ``--backend qiskit-*`` runs the
+one ``qcomp.compile(...).simulator()`` and ``qcomp train`` simulate; ``--shots N`` estimates the
+declared outputs from N measurements per qubit-wise commuting group, with standard errors
+(docs/shots.md); ``--shots N --counts`` (or a model without outputs) samples the declared qubits
+whatever the passes removed or relabelled. ``--backend qiskit-*`` runs the
 -O<level> OpenQASM 3 that ``qcomp compile`` writes.
 """
 
@@ -22,7 +24,7 @@ from ..errors import ExportError, InputError, QCompError
 from . import add_level_arg, add_source_args, check_outputs, int_in, load_model
 
 NAME = "run"
-HELP = "simulate a model: expectation values (or shot counts with --shots) for params and a batch of inputs"
+HELP = "simulate a model: expectation values (shot estimates with --shots, counts with --counts) for params and a batch of inputs"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -32,8 +34,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--inputs", help="input rows: .npy, .npz, .json or .csv (one sample per row)")
     p.add_argument("--backend", choices=("qcomp", "qiskit-statevector", "qiskit-aer"), default="qcomp",
                    help="qcomp's simulator (default), or the compiled OpenQASM 3 run through Qiskit: exact statevector or Aer shots")
-    p.add_argument("--shots", type=int_in(1, 2**62, "--shots"), help="sample the measured qubits (all qubits if none) this many times per row;"
-                   " with --backend qiskit-aer and 'expect' outputs: shots per measured Pauli group (default 4096)")
+    p.add_argument("--shots", type=int_in(1, 2**62, "--shots"), help="estimate the outputs from this many measurements per"
+                   " qubit-wise commuting group, with standard errors (with --counts or without outputs: sample the measured"
+                   " qubits, all if none); with --backend qiskit-aer and 'expect' outputs: shots per measured Pauli group (default 4096)")
+    p.add_argument("--counts", action="store_true",
+                   help="with --shots: print the raw counts of the measured qubits instead of the outputs' estimates")
     p.add_argument("--seed", type=int_in(0, 2**63 - 1, "--seed"), default=None, help="random seed for --shots")
     p.add_argument("--batch-size", type=int, default=None, help="rows simulated at once (memory)")
     p.add_argument("--precision", choices=("double", "single"), default="double")
@@ -71,6 +76,11 @@ def run(args: argparse.Namespace) -> int:
         else:
             _emit_values(args, result, [o.text or f"output{k}" for k, o in enumerate(program.observables)])
         return 0
+    if args.counts and args.shots is None:
+        raise InputError("--counts prints sampled counts: give --shots N too")
+    if args.shots is not None and not args.counts and program.outputs:
+        _run_shots(args, model, params, inputs)
+        return 0
     sim = model.simulator(precision=args.precision, batch_size=args.batch_size, threads=args.threads)
     if args.shots is not None:
         counts = sim.sample(params, inputs, shots=args.shots, seed=args.seed)
@@ -82,6 +92,66 @@ def run(args: argparse.Namespace) -> int:
             raise QCompError("the model has no 'expect' outputs; use --shots to sample its measured qubits")
         _emit_values(args, values, names)
     return 0
+
+
+def _run_shots(args, model, params, inputs) -> None:
+    """``--shots N``: estimates of the declared outputs from N measurements per group (qcomp.backends.shots),
+    each with its standard error; a vector output (probabilities) gives one column per entry."""
+    program = model.program
+    sim = model.simulator(precision=args.precision, batch_size=args.batch_size, threads=args.threads,
+                          shots=args.shots, seed=args.seed)
+    est = sim.estimate(params, inputs)
+    names: list[str] = []
+    cols, errs = [], []
+    for k, (o, v, e) in enumerate(zip(program.outputs, est.values, est.stderr)):
+        v2 = np.asarray(v, dtype=float)
+        e2 = np.asarray(e, dtype=float)
+        per_row = o.shape(program.num_qubits)
+        rows = v2.reshape((-1,) + per_row)
+        rows_e = e2.reshape((-1,) + per_row)
+        text = getattr(getattr(o, "observable", None), "text", "") or f"{o.kind}{k}"
+        if per_row:
+            for j in range(int(np.prod(per_row))):
+                names.append(f"{text}[{j}]")
+            cols.append(rows.reshape(rows.shape[0], -1))
+            errs.append(rows_e.reshape(rows.shape[0], -1))
+        else:
+            names.append(text)
+            cols.append(rows[:, None])
+            errs.append(rows_e[:, None])
+    values, stderr = np.concatenate(cols, axis=1), np.concatenate(errs, axis=1)
+    out = args.output
+    suffix = Path(out).suffix.lower() if out else ""
+    if out is None:
+        print(f"shots: {args.shots} per measured group" + (f", seed {args.seed}" if args.seed is not None else ""))
+        print(estimate_table(values, stderr, names), end="")
+    elif suffix == ".npy":  # (2, B, n): the estimates, then their standard errors
+        buf = io.BytesIO()
+        np.save(buf, np.stack([values, stderr]))
+        atomic_write_bytes(out, buf.getvalue())
+    elif suffix == ".json":
+        atomic_write_text(out, json.dumps({"outputs": names, "values": values.tolist(), "stderr": stderr.tolist(),
+                                           "shots": args.shots, "seed": args.seed}, indent=2) + "\n")
+    else:
+        s = io.StringIO()
+        w = csv.writer(s, lineterminator="\n")
+        w.writerow(names + [f"stderr of {n}" for n in names])
+        for row, err in zip(values, stderr):
+            w.writerow([repr(float(v)) for v in row] + [repr(float(v)) for v in err])
+        atomic_write_text(out, s.getvalue())
+
+
+def estimate_table(values: np.ndarray, stderr: np.ndarray, names: list[str]) -> str:
+    """The printed table of shot estimates: the legend of the outputs, then per sample each output's
+    estimate and its standard error (``stderr0`` beside ``output0``), columns right-aligned."""
+    cols = [c for k in range(len(names)) for c in (f"output{k}", f"stderr{k}")]
+    cells = [[f"{float(x):.10f}" for pair in zip(v, e) for x in pair] for v, e in zip(values, stderr)]
+    widths = [max([len(c)] + [len(r[k]) for r in cells]) for k, c in enumerate(cols)]
+    first = max(len("sample"), len(str(max(len(cells) - 1, 0))))
+    lines = [f"output{k}: {n}" for k, n in enumerate(names)]
+    lines.append(f"{'sample':>{first}}  " + "  ".join(f"{c:>{w}}" for c, w in zip(cols, widths)))
+    lines += [f"{b:>{first}}  " + "  ".join(f"{c:>{w}}" for c, w in zip(row, widths)) for b, row in enumerate(cells)]
+    return "\n".join(lines) + "\n"
 
 
 def bind_params(model, values: np.ndarray):

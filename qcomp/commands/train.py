@@ -38,6 +38,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         " epochs chosen on the validation split, the same as qcomp.train.fair_classical_baseline)")
     add_level_arg(p, "trained and exported")
     p.add_argument("--precision", default="double", choices=("double", "single"))
+    p.add_argument("--shots", type=int_in(1, 2**62, "--shots"), default=None,
+                   help="train on shot estimates: N measurements per group for values and every parameter-shift"
+                        " gradient circuit (seeded by --seed; default: exact values and adjoint gradients)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--scheduler", default=None, metavar="ADDRESS",
                    help="run the simulations on a Dask cluster (tcp://host:8786; needs qcomp[distributed])")
@@ -135,7 +138,8 @@ def run(args: argparse.Namespace) -> int:
 def _train(args, model, data, save, export, executor, t_start) -> int:
     from ..train import TrainingInterrupted, evaluate, fit, get_optimizer, init_params
 
-    sim = model.simulator(executor=executor, precision=args.precision)
+    shots = {"shots": args.shots, "seed": args.seed} if getattr(args, "shots", None) is not None else {}
+    sim = model.simulator(executor=executor, precision=args.precision, **shots)
     scored = readout(model, sim, args.loss, data.y_train, args.output)
     opt_kw = {"lr": args.lr}
     if args.optimizer == "sgd" and args.momentum is not None:
@@ -144,7 +148,9 @@ def _train(args, model, data, save, export, executor, t_start) -> int:
     params0 = init_params(model.num_params, seed=args.seed, scale=args.init_scale)
     print(f"model: {args.source}: {model.program.num_qubits} qubits, {model.num_params} params, "
           f"{model.num_inputs} inputs; data: {data.description}: {len(data.y_train)} train, "
-          f"{0 if data.x_val is None else len(data.y_val)} validation, {len(data.y_test)} test")
+          f"{0 if data.x_val is None else len(data.y_val)} validation, {len(data.y_test)} test"
+          + (f"; {args.shots} shots per measured group (values and parameter-shift gradients)"
+             if getattr(args, "shots", None) is not None else ""))
 
     def log_epoch(epoch, logs, params):
         print(f"  epoch {epoch}, " + metric_text({k: v for k, v in logs.items() if k != "epoch"}, spaced=False),

@@ -31,6 +31,7 @@ __all__ = [
     "circuit_expvals",
     "combine",
     "DEFAULT_BATCH_BYTES",
+    "shot_parameter_shift_gradient",
 ]
 
 # Bytes of state-vector rows evaluated at once (each row is one (circuit, sample) pair).
@@ -258,6 +259,66 @@ def finite_diff_hessian(program: Program, params, inputs=None, executor: Executo
     return 0.5 * (H + H.swapaxes(-1, -2))
 
 
+# -- shot-based parameter shift -----------------------------------------------------------------
+
+_SHOT_SIMS: dict[tuple, tuple[Program, object]] = {}
+
+
+def _slot_simulator(program: Program, options: dict):
+    """A (cached) exact simulator of ``program``; shots are drawn by qcomp.backends.shots."""
+    from ..backends.simulator import Simulator
+
+    opts = {k: v for k, v in options.items() if k not in ("shots", "seed")}
+    key = (id(program), tuple(sorted(opts.items())))
+    hit = _SHOT_SIMS.get(key)
+    if hit is None or hit[0] is not program:
+        if len(_SHOT_SIMS) > 32:
+            _SHOT_SIMS.clear()
+        hit = _SHOT_SIMS[key] = (program, Simulator(program, **opts))
+    return hit[1]
+
+
+def shot_parameter_shift_gradient(program: Program, params, inputs=None, shots: int = 1000,
+                                  rng: np.random.Generator | int | None = None, wrt: str = "params",
+                                  **options) -> tuple[np.ndarray, np.ndarray]:
+    """Parameter-shift gradients estimated with ``shots`` measurements of every shifted circuit
+    (per measurement group, qcomp.backends.shots), and their standard errors: two arrays
+    (B, n_outputs, n_wrt). The shifted circuits are sampled independently, so the variance of a
+    derivative is sum_c coeff_c**2 var(<O>_c). ``rng``: a numpy Generator or a seed; ``options``:
+    Simulator options (precision, batch_size, ...)."""
+    from ..backends.shots import check_shots, sample_observables
+
+    n = check_shots(shots)
+    if not isinstance(n, int):
+        raise InputError("shot_parameter_shift_gradient takes one number of shots, not a shot vector")
+    gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    gp = gradient_program(program, wrt, 1)
+    ev = _evaluator(gp)
+    p, x, B = _rows(program, params, inputs)
+    C, n_out = gp.num_circuits, program.num_outputs
+    shape = (B, n_out, len(gp.wrt))
+    if C == 0 or ev.coeffs is None or len(ev.circ) == 0:
+        return np.zeros(shape), np.zeros(shape)
+    P = np.concatenate([np.repeat(p[None], C, 0), np.repeat(ev.shifts[:, None, :], B, 1)], axis=2)
+    X = np.broadcast_to(x[None], (C, B, x.shape[1]))
+    sim = _slot_simulator(ev.slot_program, options)
+    mean, cov = sample_observables(sim, P.reshape(C * B, -1), X.reshape(C * B, -1),
+                                   ev.slot_program.observables, n, gen)
+    E = mean.reshape(C, B, n_out)
+    V = np.diagonal(cov, axis1=1, axis2=2).reshape(C, B, n_out)
+    grad = combine(gp, E, p, x)
+    # a circuit's terms in one derivative add before squaring (its samples are one draw)
+    lin = np.ravel_multi_index(tuple(ev.keys.T), (n_out, len(gp.wrt)))
+    pairs, inv = np.unique(lin * C + ev.circ, return_inverse=True)
+    agg = np.zeros((len(pairs), B))
+    np.add.at(agg, inv.reshape(-1), ev.coeffs(p, x)[ev.kidx])
+    key, circ = pairs // C, pairs % C
+    flat = np.zeros((n_out * len(gp.wrt), B))
+    np.add.at(flat, key, agg**2 * V[circ, :, key // len(gp.wrt)])
+    err = np.sqrt(np.clip(np.moveaxis(flat.reshape(n_out, len(gp.wrt), B), -1, 0), 0.0, None))
+    return grad, np.ascontiguousarray(err)
+
+
 # -- hooks for qcomp.backends.simulator.Simulator --------------------------------------------
 
 _SIM_EXECUTORS: dict[tuple, SimulatorExecutor] = {}
@@ -296,6 +357,11 @@ def simulator_hessian(sim, params, inputs=None, method: str = "parameter-shift",
 GRADIENT_METHODS = ("adjoint", "parameter-shift", "finite-diff")
 
 
+def _exact_options(sim) -> dict:
+    """``sim``'s simulator options without its shots and seed (the shifted circuits' simulator is exact)."""
+    return {k: v for k, v in sim.options.items() if k not in ("shots", "seed")}
+
+
 class GradientMethods:
     """Mixin for a simulator class: ``gradient(method=...)`` for every method and ``hessian``.
 
@@ -303,15 +369,79 @@ class GradientMethods:
     shifted or perturbed circuits through it as an executor.
     """
 
-    def gradient(self, params=None, inputs=None, method: str = "adjoint") -> np.ndarray:
+    def gradient(self, params=None, inputs=None, method: str | None = None) -> np.ndarray:
+        """d expval / d params (B, n_outputs, P): ``method`` "adjoint" (the default without shots),
+        "parameter-shift" (the default and the only method with shots: every shifted circuit
+        sampled) or "finite-diff"."""
+        if getattr(self, "shots", None) is not None:
+            if method not in (None, "parameter-shift"):
+                raise QCompError(f"a simulator with shots estimates gradients by parameter shift, not '{method}'"
+                                 " (adjoint and finite differences need exact values)")
+            return self._per_shots(lambda n: self._shot_gradient(params, inputs, n)[0])  # type: ignore[attr-defined]
+        method = method or "adjoint"
         if method == "adjoint":
             return super().gradient(params, inputs)  # type: ignore[misc]
         if method not in GRADIENT_METHODS:
             raise QCompError(f"unknown gradient method '{method}'; valid methods: {', '.join(GRADIENT_METHODS)}")
         return self._shaped(simulator_gradient(self, params, inputs, method), params, inputs)  # type: ignore[attr-defined]
 
+    # -- with shots: parameter shift on sampled shifted circuits ------------------------------
+    def _shot_gradient(self, params, inputs, shots: int) -> tuple[np.ndarray, np.ndarray]:
+        self._args(params, inputs)  # type: ignore[attr-defined]
+        g, e = shot_parameter_shift_gradient(self.program, params, inputs, shots, self._rng,  # type: ignore[attr-defined]
+                                             **_exact_options(self))
+        return self._shaped(g, params, inputs), self._shaped(e, params, inputs)  # type: ignore[attr-defined]
+
+    def gradient_estimate(self, params=None, inputs=None, shots: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Shot-based parameter-shift gradient and its standard error, both (B, n_outputs, P)
+        ((n_outputs, P) unbatched); ``shots`` overrides the simulator's."""
+        from ..backends.shots import check_shots
+
+        n = check_shots(shots) if shots is not None else getattr(self, "shots", None)
+        if not isinstance(n, int):
+            raise InputError("gradient_estimate needs one number of shots (the simulator's or shots=N)")
+        return self._shot_gradient(params, inputs, n)
+
+    def _single_shots(self) -> int:
+        if isinstance(self.shots, tuple):  # type: ignore[attr-defined]
+            raise QCompError("training needs one number of shots per estimate, not a shot vector")
+        return self.shots  # type: ignore[attr-defined]
+
+    def vjp(self, params, inputs, cotangent):
+        if getattr(self, "shots", None) is None:
+            return super().vjp(params, inputs, cotangent)  # type: ignore[misc]
+        P, X, B, _, _ = self._args(params, inputs)  # type: ignore[attr-defined]
+        cot = np.asarray(cotangent, dtype=float)
+        if cot.ndim == 1 and B == 1:
+            cot = cot[None]
+        if cot.shape != (B, self.program.num_outputs):  # type: ignore[attr-defined]
+            raise InputError(f"cotangent has shape {cot.shape}; expected ({B}, {self.program.num_outputs})")  # type: ignore[attr-defined]
+        g, _ = shot_parameter_shift_gradient(self.program, params, inputs, self._single_shots(), self._rng,  # type: ignore[attr-defined]
+                                             **_exact_options(self))
+        return self._params_shaped(np.einsum("bo,bop->bp", cot, g), params)  # type: ignore[attr-defined]
+
+    def value_and_vjp(self, params, inputs, cotangent_fn):
+        if getattr(self, "shots", None) is None:
+            return super().value_and_vjp(params, inputs, cotangent_fn)  # type: ignore[misc]
+        n = self._single_shots()
+        P, X, B, _, _ = self._args(params, inputs)  # type: ignore[attr-defined]
+        values = np.atleast_2d(self.expval(params, inputs))  # type: ignore[attr-defined]
+        cot = np.asarray(cotangent_fn(values, slice(0, B)), dtype=float)
+        if cot.shape != values.shape or not np.all(np.isfinite(cot)):
+            raise InputError(f"cotangent_fn returned shape {cot.shape} or non-finite values; expected finite {values.shape}")
+        g, _ = shot_parameter_shift_gradient(self.program, params, inputs, n, self._rng, **_exact_options(self))
+        return (self._shaped(values, params, inputs),  # type: ignore[attr-defined]
+                self._params_shaped(np.einsum("bo,bop->bp", cot, g), params))  # type: ignore[attr-defined]
+
+    def value_and_gradient(self, params=None, inputs=None):
+        if getattr(self, "shots", None) is None:
+            return super().value_and_gradient(params, inputs)  # type: ignore[misc]
+        return self.expval(params, inputs), self.gradient(params, inputs)  # type: ignore[attr-defined]
+
     def hessian(self, params, inputs=None, method: str = "parameter-shift", wrt: str = "params") -> np.ndarray:
         """Second derivatives (B, n_outputs, n, n) by shift rules applied twice ("parameter-shift")
         or central differences of the gradient ("finite-diff"); (n_outputs, n, n) when no argument
         is batched, as every simulator result (qcomp.ir.values)."""
+        if getattr(self, "shots", None) is not None:
+            raise QCompError("Hessians with shots are not implemented; use a simulator without shots")
         return self._shaped(simulator_hessian(self, params, inputs, method, wrt), params, inputs)  # type: ignore[attr-defined]

@@ -15,7 +15,9 @@ from ..ir.values import bind_values, decls_from_json
 __all__ = [
     "compute_derived_inputs",
     "manifest_decls",
+    "estimate_from_group_counts",
     "manifest_element_names",
+    "manifest_measurement_groups",
     "manifest_pauli_list",
     "parse_formulas",
     "qasm_input_values",
@@ -123,3 +125,72 @@ def manifest_pauli_list(manifest: Mapping[str, Any], output: int = 0) -> list[tu
     o = manifest["outputs"][output]
     n = manifest["num_qubits"]
     return [(t["qiskit_label"], t["coeff"]) for t in o["terms"]] or [("I" * n, 0.0)]
+
+
+# -- measurement groups (qcomp.passes.group_measurements) -----------------------------------------
+
+
+def manifest_measurement_groups(manifest: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The manifest's qubit-wise commuting measurement groups: dicts with ``qubits`` (outcome bit j is
+    qubits[j]), ``basis`` (the Pauli measured on each), ``label`` and ``terms`` ([output, term] pairs).
+    Manifests written before groups were recorded get them computed from their outputs."""
+    if manifest.get("measurement_groups") is not None:
+        return list(manifest["measurement_groups"])
+    from ..ir.ops import Observable, PauliTerm
+    from ..passes.group_measurements import group_observables
+
+    obs = [Observable(tuple(PauliTerm(float(t["coeff"]), tuple((int(q), str(p)) for q, p in t["paulis"]))
+                            for t in o["terms"])) for o in manifest["outputs"]]
+    return group_observables(obs, int(manifest["num_qubits"])).to_json(obs)
+
+
+def estimate_from_group_counts(manifest: Mapping[str, Any], counts: Sequence[Sequence[Mapping[str, int]]]
+                               ) -> tuple[np.ndarray, np.ndarray]:
+    """Expectation values of the manifest's outputs and their standard errors, both (B, n_outputs),
+    from ``counts[g][b]``: the {bitstring: count} of group g's circuit for batch row b (bitstrings
+    Qiskit-style over the group's measured bits: the rightmost character is bit 0, i.e. qubits[0];
+    one dict serves every row). The estimator is the simulator's
+    (:func:`qcomp.backends.shots.estimates_from_counts`): a term's value on an outcome is
+    (-1)**parity of its qubits' bits, an output's part in a group the mean of its signed terms with
+    the sample variance (ddof 1) over the shots, and the groups' variances add."""
+    from ..backends.shots import estimates_from_counts
+    from ..passes.group_measurements import MeasurementGroup, MeasurementGrouping
+
+    groups = manifest_measurement_groups(manifest)
+    outputs = manifest["outputs"]
+    if len(counts) != len(groups):
+        raise InputError(f"counts for {len(counts)} circuits; the manifest has {len(groups)} measurement groups")
+    B = max((len(c) for c in counts), default=1)
+    built, terms = [], [[] for _ in outputs]
+    arrays = []
+    shots = None
+    for gi, (g, rows) in enumerate(zip(groups, counts)):
+        words: list[tuple] = []
+        for out, term in g["terms"]:
+            t = outputs[out]["terms"][term]
+            w = tuple(sorted((int(q), str(p)) for q, p in t["paulis"]))
+            if w not in words:
+                words.append(w)
+            terms[out].append((gi, words.index(w), float(t["coeff"])))
+        built.append(MeasurementGroup(tuple(int(q) for q in g["qubits"]), tuple(g["basis"]), tuple(words)))
+        m = len(g["qubits"])
+        table = np.zeros((B, 2**m))
+        for b in range(B):
+            for key, c in (rows[b] if len(rows) > 1 else rows[0]).items():
+                bits = key.replace(" ", "")
+                if len(bits) != m:
+                    raise InputError(f"group {g['label']}: outcomes must have {m} bits, got '{key}'")
+                table[b, int(bits, 2)] += c
+        total = table.sum(axis=1)
+        if shots is None:
+            shots = int(total[0])
+        if not np.all(total == shots):
+            raise InputError(f"every group and row must have the same number of shots; got {sorted(set(total.astype(int)))}"
+                             f" and {shots}")
+        arrays.append(table)
+    constants = tuple(sum(float(t["coeff"]) for t in o["terms"] if not t["paulis"]) for o in outputs)
+    grouping = MeasurementGrouping(int(manifest["num_qubits"]), tuple(built), tuple(map(tuple, terms)), constants)
+    if not arrays:
+        return np.broadcast_to(np.array(constants), (B, len(outputs))).copy(), np.zeros((B, len(outputs)))
+    mean, cov = estimates_from_counts(grouping, arrays, int(shots))
+    return mean, np.sqrt(np.clip(np.diagonal(cov, axis1=1, axis2=2), 0.0, None))

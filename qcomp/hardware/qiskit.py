@@ -16,7 +16,7 @@ import numpy as np
 
 from ..errors import InputError, ResourceLimitError, UnsupportedError
 from ..ir.values import bind_pair, element_names
-from .manifest import manifest_decls, manifest_pauli_list
+from .manifest import estimate_from_group_counts, manifest_decls, manifest_measurement_groups, manifest_pauli_list
 
 __all__ = [
     "BACKENDS",
@@ -24,6 +24,8 @@ __all__ = [
     "QiskitStatevectorExecutor",
     "QiskitAerExecutor",
     "executor_for",
+    "measurement_circuits",
+    "run_measurement_groups",
     "model_values",
     "run_on_qiskit",
     "run_for_cli",
@@ -218,7 +220,8 @@ class QiskitAerExecutor(_Base):
     unless ``backend_options`` give one).
 
     Each circuit is transpiled once for Aer; the observables' Pauli terms are grouped into
-    qubit-wise commuting sets, each set measured after basis changes with ``shots`` shots, and all
+    qubit-wise commuting sets (qcomp.passes.group_measurements: never more sets than Qiskit's
+    ``group_commuting(qubit_wise=True)``), each set measured after basis changes with ``shots`` shots, and all
     circuits and batch rows run in one Aer call. The estimate of an output sum_k c_k P_k
     has standard deviation at most sum_k |c_k| / sqrt(shots).
     """
@@ -288,7 +291,6 @@ class QiskitAerExecutor(_Base):
 
     def estimate(self, circuits, values, observables):
         from qiskit import ClassicalRegister
-        from qiskit.quantum_info import SparsePauliOp
 
         plans, jobs = [], []
         for text, vals in zip(circuits, values):
@@ -296,11 +298,9 @@ class QiskitAerExecutor(_Base):
             n = base.num_qubits
             ops = _sparse_ops(observables, n)
             labels = sorted({lbl for op in ops for lbl in op.paulis.to_labels()} - {"I" * n})
-            groups = SparsePauliOp(labels).group_commuting(qubit_wise=True) if labels else []
             first = len(jobs)
             group_info = []
-            for g in groups:
-                glabels = g.paulis.to_labels()
+            for glabels in _group_labels(labels, n):
                 basis: dict[int, str] = {}
                 for lbl in glabels:
                     for q in range(n):
@@ -348,6 +348,63 @@ class QiskitAerExecutor(_Base):
         base, params, bind, B = self._prepare(text, values, keep_measurements=True)
         counts = self._run([(base, params, bind)], _check_shots(shots))[0]
         return counts if params else counts * B
+
+
+def _group_labels(labels: Sequence[str], n: int) -> list[list[str]]:
+    """Qiskit-style Pauli labels in qubit-wise commuting groups (qcomp's grouping pass)."""
+    from ..passes.group_measurements import group_paulis
+
+    words = [tuple((n - 1 - i, ch) for i, ch in reversed(list(enumerate(lbl))) if ch != "I") for lbl in labels]
+    return [[labels[i] for i in g] for g in group_paulis(words, n)]
+
+
+def measurement_circuits(qasm) -> list:
+    """Qiskit circuits of an emitted program (a ``QasmResult`` or (text, manifest)), one per
+    measurement group of its manifest: the program without its final measurements, the group's basis
+    rotations (h for X, sdg h for Y) and its qubits measured into a register ``m`` (bit j is the
+    group's qubits[j]). Their counts give the outputs through
+    :func:`qcomp.hardware.manifest.estimate_from_group_counts`."""
+    from qiskit import ClassicalRegister
+
+    text, manifest = _text_manifest(qasm)
+    base = _load(text)
+    out = []
+    for g in manifest_measurement_groups(manifest):
+        mc = base.copy()
+        creg = ClassicalRegister(len(g["qubits"]), "m")
+        mc.add_register(creg)
+        for j, (q, b) in enumerate(zip(g["qubits"], g["basis"])):
+            if b == "X":
+                mc.h(q)
+            elif b == "Y":
+                mc.sdg(q)
+                mc.h(q)
+            mc.measure(q, creg[j])
+        out.append(mc)
+    return out
+
+
+def run_measurement_groups(qasm, sampler: Any, shots: int, params: Any = None, inputs: Any = None,
+                           program=None) -> tuple[np.ndarray, np.ndarray]:
+    """Expectation values and standard errors (B, n_outputs) of an emitted program measured with any
+    Qiskit SamplerV2 primitive (``StatevectorSampler``, Aer's ``SamplerV2``, a hardware sampler with
+    ISA circuits): one pub per measurement group of the manifest, ``shots`` shots each, every batch row
+    bound in the pub. A Pauli sum costs one circuit per qubit-wise commuting group."""
+    text, manifest = _text_manifest(qasm)
+    shots = _check_shots(shots)
+    vals = model_values(manifest, params, inputs, program)
+    circuits = measurement_circuits((text, manifest))
+    B = _batch(vals)
+    pubs = []
+    for circ in circuits:
+        bind = _bindings(circ, vals, B)
+        pubs.append((circ, bind) if bind.shape[1] else (circ,))
+    result = sampler.run(pubs, shots=shots).result() if pubs else []
+    counts = []
+    for pub, res in zip(pubs, result):
+        data = res.data.m
+        counts.append([data.get_counts(b) for b in range(B)] if len(pub) > 1 else [data.get_counts()])
+    return estimate_from_group_counts(manifest, counts)
 
 
 def _check_shots(shots: Any) -> int:
