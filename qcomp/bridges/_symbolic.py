@@ -1,0 +1,70 @@
+"""sympy expressions (Qiskit ParameterExpression.sympify, Cirq symbols) to qcomp IR angle expressions."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable
+
+from ..errors import UnsupportedError
+from ..ir.expr import Const, Expr, add, div, func, mul, power
+
+IRExpr = Expr
+
+# sympy function class name -> qcomp IR function (qcomp.ir.expr.FUNCTIONS)
+_FUNCS = {
+    "sin": "sin", "cos": "cos", "tan": "tan", "exp": "exp", "log": "log",
+    "asin": "arcsin", "acos": "arccos", "atan": "arctan", "Abs": "abs", "sign": "sign", "floor": "floor",
+}
+
+
+def sympy_to_expr(expr: Any, lookup: Callable[[str], IRExpr]) -> IRExpr:
+    """The qcomp IR expression of the sympy expression ``expr``; ``lookup(name)`` gives the IR
+    expression of each free symbol (a qcomp param or input ``Sym``). Real-valued expressions only:
+    a complex constant or a function qcomp lacks is an ``UnsupportedError``."""
+    import sympy
+
+    def walk(e: Any) -> Expr:
+        if isinstance(e, sympy.Symbol):
+            return lookup(e.name)
+        if e is sympy.pi:
+            return Const(math.pi)
+        if e is sympy.E:
+            return Const(math.e)
+        if isinstance(e, sympy.Number):
+            return Const(float(e))
+        if e.is_number:  # a constant subtree (e.g. sqrt(2), I*I): fold it, refusing complex values
+            v = complex(e.evalf())
+            if v.imag != 0.0:
+                raise UnsupportedError(f"complex constant {e} in a parameter expression (qcomp angles are real)")
+            return Const(v.real)
+        if isinstance(e, sympy.Add):
+            out = walk(e.args[0])
+            for a in e.args[1:]:
+                out = add(out, walk(a))
+            return out
+        if isinstance(e, sympy.Mul):
+            # a * b**-1 reads as a division (exact, and prints as one)
+            num: Expr = Const(1.0)
+            den: Expr = Const(1.0)
+            for a in e.args:
+                if isinstance(a, sympy.Pow) and a.exp.is_number and a.exp.is_negative:
+                    den = mul(den, walk(a.base ** (-a.exp)))
+                else:
+                    num = mul(num, walk(a))
+            return num if den == Const(1.0) else div(num, den)
+        if isinstance(e, sympy.Pow):
+            if e.exp == sympy.Rational(1, 2):
+                return func("sqrt", walk(e.base))
+            if e.exp.is_number and e.exp.is_negative:
+                return div(Const(1.0), walk(e.base ** (-e.exp)))
+            return power(walk(e.base), walk(e.exp))
+        name = type(e).__name__
+        if isinstance(e, sympy.Function) and name in _FUNCS and len(e.args) == 1:
+            return func(_FUNCS[name], walk(e.args[0]))
+        raise UnsupportedError(f"cannot convert '{e}' ({name}) to a qcomp angle expression; "
+                               f"supported: + - * / **, pi, e and {', '.join(sorted(_FUNCS))}")
+
+    return walk(sympy.sympify(expr))
+
+
+__all__ = ["sympy_to_expr"]
