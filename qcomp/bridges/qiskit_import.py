@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import unicodedata
@@ -130,11 +131,16 @@ def _real(v: complex) -> float:
     return float(v.real)
 
 
-def _standard(op: Any) -> bool:
-    """Whether ``op`` is Qiskit's own standard gate of its name (not a user gate with that name)."""
+@functools.cache
+def _standard_gates() -> dict[str, Any]:
     from qiskit.circuit.library import get_standard_gate_name_mapping
 
-    ref = get_standard_gate_name_mapping().get(op.name)
+    return get_standard_gate_name_mapping()  # builds ~55 gate objects: once
+
+
+def _standard(op: Any) -> bool:
+    """Whether ``op`` is Qiskit's own standard gate of its name (not a user gate with that name)."""
+    ref = _standard_gates().get(op.name)
     return ref is not None and type(op) is type(ref) and getattr(op, "ctrl_state", None) == getattr(ref, "ctrl_state", None)
 
 
