@@ -117,12 +117,33 @@ class _Angles:
                 return Const(_real(complex(value)))
             e = self.cache.get(value)
             if e is None:
-                e = self.cache[value] = sympy_to_expr(value.sympify(), self.lookup)
+                e = self.cache[value] = sympy_to_expr(_sympify(value), self.lookup)
             return e
         try:
             return Const(_real(complex(value)))
         except (TypeError, ValueError):
             raise UnsupportedError(f"gate parameter {value!r} is not a number or a parameter expression") from None
+
+
+def _sympify(value: Any) -> Any:
+    """``value.sympify()``, or its text parsed by sympy where Qiskit returns NotImplemented (Qiskit
+    2.x does for a number to a parameter's power, ``2 ** a``)."""
+    import sympy
+
+    out = value.sympify()
+    if isinstance(out, sympy.Basic):
+        return out
+    # names such as "θ[1]" are not sympy identifiers: parse with placeholders, longest name first
+    text = str(value)
+    names = sorted((p.name for p in value.parameters), key=len, reverse=True)
+    local = {}
+    for k, name in enumerate(names):
+        text = re.sub(r"(?<![\w\]])" + re.escape(name) + r"(?![\w\[])", f"_qcomp_p{k}", text)
+        local[f"_qcomp_p{k}"] = sympy.Symbol(name)
+    try:
+        return sympy.sympify(text, locals=local)
+    except (sympy.SympifyError, SyntaxError, TypeError) as exc:
+        raise UnsupportedError(f"cannot read the parameter expression '{value}': {exc}") from None
 
 
 def _real(v: complex) -> float:

@@ -26,11 +26,11 @@ from qiskit.primitives.containers.sampler_pub import SamplerPub
 from qiskit.primitives.primitive_job import PrimitiveJob
 
 from ..api import Model
-from ..errors import InputError
+from ..errors import InputError, QCompError, UnsupportedError
 from ..ir.ops import Observable, PauliTerm
 from .qiskit_import import QiskitImport, _standard, convert, observable_from_qiskit
 
-__all__ = ["EstimatorV2", "SamplerV2", "EstimatorGradient", "circuit_key"]
+__all__ = ["EstimatorV2", "SamplerV2", "EstimatorGradient", "ObservableError", "circuit_key"]
 
 DEFAULT_SHOTS = 1024
 
@@ -142,12 +142,20 @@ def _check_options(optimize: int, seed: Any, simulator_options: Mapping[str, Any
     return options
 
 
+class ObservableError(UnsupportedError, ValueError):
+    """An observable qcomp cannot estimate (complex coefficients, non-Pauli terms): a qcomp error
+    that is also the ValueError Qiskit's primitives raise for it."""
+
+
 def _unique_observables(obs_array: Any, num_qubits: int) -> tuple[tuple[Observable, ...], np.ndarray]:
     """The distinct observables of an ObservablesArray and the index of each element's one."""
     found: dict[Observable, int] = {}
     index = np.zeros(obs_array.shape, dtype=np.intp)
     for pos in np.ndindex(*obs_array.shape):
-        o = observable_from_qiskit(obs_array[pos], num_qubits)
+        try:
+            o = observable_from_qiskit(obs_array[pos], num_qubits)
+        except QCompError as err:
+            raise ObservableError(err.message) from None
         index[pos] = found.setdefault(o, len(found))
     return tuple(found), index
 
@@ -189,8 +197,9 @@ class EstimatorV2(BaseEstimatorV2):
         return job
 
     def _run(self, pubs: list[EstimatorPub]) -> PrimitiveResult:
-        rng = np.random.default_rng(self._seed)
-        return PrimitiveResult([self._run_pub(pub, rng) for pub in pubs], metadata={"version": 2})
+        # a generator per PUB from the seed, as StatevectorEstimator: equal PUBs give equal results
+        return PrimitiveResult([self._run_pub(pub, np.random.default_rng(self._seed)) for pub in pubs],
+                               metadata={"version": 2})
 
     def _run_pub(self, pub: EstimatorPub, rng: np.random.Generator) -> PubResult:
         conv = self._cache.get(pub.circuit)
@@ -275,8 +284,8 @@ class SamplerV2(BaseSamplerV2):
         return job
 
     def _run(self, pubs: list[SamplerPub]) -> PrimitiveResult:
-        rng = np.random.default_rng(self._seed)
-        return PrimitiveResult([self._run_pub(pub, rng) for pub in pubs], metadata={"version": 2})
+        return PrimitiveResult([self._run_pub(pub, np.random.default_rng(self._seed)) for pub in pubs],
+                               metadata={"version": 2})
 
     def _run_pub(self, pub: SamplerPub, rng: np.random.Generator) -> SamplerPubResult:
         conv = self._cache.get(pub.circuit)
