@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import math
+import threading
 from collections import OrderedDict
 from typing import Any, Iterable, Mapping
 
@@ -31,7 +32,8 @@ from ..errors import InputError, QCompError, UnsupportedError
 from ..ir.ops import Observable, PauliTerm
 from .qiskit_import import QiskitImport, _standard, convert, observable_from_qiskit
 
-__all__ = ["EstimatorV2", "SamplerV2", "EstimatorGradient", "ObservableError", "circuit_key"]
+# EstimatorGradient (qiskit-machine-learning) is built on first access, so it is not in __all__
+__all__ = ["EstimatorV2", "SamplerV2", "ObservableError", "circuit_key"]
 
 DEFAULT_SHOTS = 1024
 
@@ -80,8 +82,13 @@ class _Converted:
         self._optimize = optimize
         self._options = dict(options)
         self._sims: OrderedDict[tuple[Observable, ...], Any] = OrderedDict()
+        self._lock = threading.Lock()
 
     def simulator(self, observables: tuple[Observable, ...] = ()) -> Any:
+        with self._lock:
+            return self._simulator(observables)
+
+    def _simulator(self, observables: tuple[Observable, ...]) -> Any:
         sim = self._sims.get(observables)
         if sim is None:
             program = self.imp.program
@@ -118,17 +125,20 @@ class _Cache:
     def __init__(self, optimize: int, options: Mapping[str, Any], size: int = 64) -> None:
         self.optimize, self.options, self.size = optimize, dict(options), size
         self._items: OrderedDict[tuple, _Converted] = OrderedDict()
+        # jobs run on PrimitiveJob's worker threads: two jobs may look up the same circuit at once
+        self._lock = threading.Lock()
 
     def get(self, circuit: Any) -> _Converted:
         key, alive = circuit_key(circuit)
-        item = self._items.get(key)
-        if item is None:
-            item = self._items[key] = _Converted(convert(circuit), alive, self.optimize, self.options)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
-        else:
-            self._items.move_to_end(key)
-        return item
+        with self._lock:
+            item = self._items.get(key)
+            if item is None:
+                item = self._items[key] = _Converted(convert(circuit), alive, self.optimize, self.options)
+                while len(self._items) > self.size:
+                    self._items.popitem(last=False)
+            else:
+                self._items.move_to_end(key)
+            return item
 
 
 def _check_options(optimize: int, seed: Any, simulator_options: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -320,7 +330,12 @@ class SamplerV2(BaseSamplerV2):
 def _estimator_gradient_class() -> type:
     # built on first use: qiskit-machine-learning is optional and only this class needs it
     from qiskit.providers import Options
-    from qiskit_machine_learning.gradients import BaseEstimatorGradient, EstimatorGradientResult
+
+    try:
+        from qiskit_machine_learning.gradients import BaseEstimatorGradient, EstimatorGradientResult
+    except ImportError as exc:
+        raise ImportError(f"qcomp.qiskit.EstimatorGradient needs qiskit-machine-learning "
+                          f"('pip install qiskit-machine-learning'): {exc}") from None
 
     class EstimatorGradient(BaseEstimatorGradient):
         """qiskit-machine-learning's ``BaseEstimatorGradient`` by qcomp's adjoint method, for

@@ -125,3 +125,10 @@ def test_vqc_trains_on_qcomp_sampler():
     assert abs(ours[0] - ref[0]) < 0.05
     assert abs(min(ours) - min(ref)) < 0.1
     assert abs(score - ref_score) <= 0.2
+
+
+def test_estimator_gradient_needs_a_qcomp_estimator():
+    from qcomp.errors import InputError
+
+    with pytest.raises(InputError, match="qcomp.qiskit.EstimatorV2"):
+        qq.EstimatorGradient(StatevectorEstimator())
