@@ -367,9 +367,11 @@ def _estimator_gradient_class() -> type:
                 which = [found.setdefault(observable_from_qiskit(observables[i], n), len(found)) for i in idx]
                 rows = np.array([np.asarray(parameter_values[i], dtype=float) for i in idx]).reshape(len(idx), -1)
                 grad = conv.gradients(tuple(found), rows)  # (rows, K, P), P in circuit.parameters order
-                position = {p: k for k, p in enumerate(conv.imp.parameters)}
+                # by name: an equal circuit built anew shares the cached conversion but not the
+                # Parameter objects (names are unique within a circuit)
+                position = {p.name: k for k, p in enumerate(conv.imp.parameters)}
                 for j, i in enumerate(idx):
-                    cols = [position[p] for p in parameters[i]]
+                    cols = [position[p.name] for p in parameters[i]]
                     gradients[i] = np.asarray(grad[j, which[j], cols], dtype=float)
             metadata = [{"parameters": parameters[i]} for i in range(len(circuits))]
             return EstimatorGradientResult(gradients=gradients, metadata=metadata, options=Options(**options))

@@ -132,3 +132,15 @@ def test_estimator_gradient_needs_a_qcomp_estimator():
 
     with pytest.raises(InputError, match="qcomp.qiskit.EstimatorV2"):
         qq.EstimatorGradient(StatevectorEstimator())
+
+
+def test_estimator_gradient_on_an_equal_circuit_built_anew():
+    est = qq.EstimatorV2()
+    grad = qq.EstimatorGradient(est)
+    first, _, w1, obs = _qnn_parts()
+    again, _, w2, _ = _qnn_parts()  # same structure and names, new Parameter objects
+    vals = np.random.default_rng(2).uniform(-1, 1, (2, first.num_parameters))
+    g1 = grad.run([first] * 2, [obs] * 2, vals, parameters=[w1] * 2).result().gradients
+    g2 = grad.run([again] * 2, [obs] * 2, vals, parameters=[w2] * 2).result().gradients
+    np.testing.assert_allclose(np.array(g1), np.array(g2), atol=1e-12)
+    assert len(est._cache._items) == 1
