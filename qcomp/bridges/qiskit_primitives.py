@@ -29,7 +29,10 @@ from qiskit.primitives.primitive_job import PrimitiveJob
 
 from ..api import Model
 from ..errors import InputError, QCompError, UnsupportedError
-from ..ir.ops import Observable, PauliTerm
+from ..ir.circuit import Circuit
+from ..ir.expr import Sym
+from ..ir.ops import Observable, PauliTerm, ValueDecl
+from ..ir.program import Program
 from .qiskit_import import QiskitImport, _standard, convert, observable_from_qiskit
 
 # EstimatorGradient (qiskit-machine-learning) is built on first access, so it is not in __all__
@@ -107,16 +110,79 @@ class _Converted:
             return np.zeros((n, 0))
         return np.asarray(bindings.as_array(self.imp.parameters), dtype=float).reshape(n, len(self.imp.parameters))
 
+    def _split_simulator(self, observables: tuple[Observable, ...], varying: tuple[bool, ...]) -> Any:
+        """The simulator of the program whose varying columns are inputs and the others params."""
+        key = ("split", observables, varying)
+        with self._lock:
+            sim = self._sims.get(key)
+            if sim is None:
+                sim = self._sims[key] = Model(_split_program(self.imp.program, observables, varying),
+                                              self._optimize).simulator(**self._options)
+                while len(self._sims) > self.MAX_SIMULATORS:
+                    self._sims.popitem(last=False)
+            else:
+                self._sims.move_to_end(key)
+            return sim
+
+    @staticmethod
+    def _varying(rows: np.ndarray) -> tuple[bool, ...] | None:
+        """Which columns differ between rows, or None when all do (or there is one row): a PUB gives
+        every row all parameters, but the simulator is fastest when values shared by every row
+        (a QNN's weights) are params of one row and only the rest vary per row (its inputs)."""
+        if rows.shape[0] < 2:
+            return None
+        varying = tuple(bool(v) for v in np.any(rows != rows[:1], axis=0))
+        return None if all(varying) else varying
+
     def expvals(self, observables: tuple[Observable, ...], rows: np.ndarray) -> np.ndarray:
         """(N, K) expectation values of ``observables`` for every row, one batched simulation."""
+        N = rows.shape[0]
+        varying = self._varying(rows) if rows.shape[1] else None
+        if varying is not None:
+            mask = np.array(varying)
+            sim = self._split_simulator(observables, varying)
+            if not mask.any():
+                return np.broadcast_to(np.asarray(sim.expval(rows[0])), (N, len(observables)))
+            shared = rows[0, ~mask]
+            return np.asarray(sim.expval(shared if shared.size else None, rows[:, mask]))
         sim = self.simulator(observables)
         if rows.shape[1] == 0:
-            return np.broadcast_to(np.asarray(sim.expval(None)), (rows.shape[0], len(observables)))
+            return np.broadcast_to(np.asarray(sim.expval(None)), (N, len(observables)))
         return np.asarray(sim.expval(rows))
 
-    def gradients(self, observables: tuple[Observable, ...], rows: np.ndarray) -> np.ndarray:
-        """(N, K, P) adjoint gradients of ``observables`` for every row, one batched adjoint sweep."""
+    def gradients(self, observables: tuple[Observable, ...], rows: np.ndarray,
+                  wanted: Iterable[int] | None = None) -> np.ndarray:
+        """(N, K, P) adjoint gradients of ``observables`` for every row, one batched adjoint sweep.
+        When every ``wanted`` column is shared by all rows, only those columns are filled (the
+        adjoint differentiates params; the varying columns are then inputs)."""
+        varying = self._varying(rows)
+        wanted = list(range(rows.shape[1])) if wanted is None else list(wanted)
+        if varying is not None and not any(varying[k] for k in wanted):
+            mask = np.array(varying)
+            sim = self._split_simulator(observables, varying)
+            shared = rows[0, ~mask]
+            g = sim.gradient(shared, rows[:, mask]) if mask.any() else sim.gradient(shared[None])
+            out = np.zeros((rows.shape[0], len(observables), rows.shape[1]))
+            out[:, :, np.flatnonzero(~mask)] = np.asarray(g).reshape(-1, len(observables), int((~mask).sum()))
+            return out
         return np.asarray(self.simulator(observables).gradient(rows))
+
+
+def _split_program(program: Program, observables: tuple[Observable, ...], varying: tuple[bool, ...]) -> Program:
+    """``program`` with flat param k an input where ``varying[k]``, a param otherwise (scalar
+    declarations ``c<k>``, in column order within each kind)."""
+    mapping: dict[Sym, Sym] = {}
+    params: list[ValueDecl] = []
+    inputs: list[ValueDecl] = []
+    for k, sym in enumerate(program.param_symbols()):
+        decls = inputs if varying[k] else params
+        decl = ValueDecl("input" if varying[k] else "param", f"c{k}", 1, len(decls), scalar=True)
+        decls.append(decl)
+        mapping[sym] = decl.symbol(0)
+    ops = [op.with_angles([a.subs(mapping) for a in op.angles]) if op.angles else op for op in program.circuit.ops()]
+    return Program(Circuit.from_ops(program.num_qubits, ops, checked=True), program.registers, params=tuple(params),
+                   inputs=tuple(inputs), observables=observables, measured=program.measured,
+                   source_name=program.source_name)
 
 
 class _Cache:
@@ -366,10 +432,11 @@ def _estimator_gradient_class() -> type:
                 found: dict[Observable, int] = {}
                 which = [found.setdefault(observable_from_qiskit(observables[i], n), len(found)) for i in idx]
                 rows = np.array([np.asarray(parameter_values[i], dtype=float) for i in idx]).reshape(len(idx), -1)
-                grad = conv.gradients(tuple(found), rows)  # (rows, K, P), P in circuit.parameters order
                 # by name: an equal circuit built anew shares the cached conversion but not the
                 # Parameter objects (names are unique within a circuit)
                 position = {p.name: k for k, p in enumerate(conv.imp.parameters)}
+                wanted = sorted({position[p.name] for i in idx for p in parameters[i]})
+                grad = conv.gradients(tuple(found), rows, wanted)  # (rows, K, P), circuit.parameters order
                 for j, i in enumerate(idx):
                     cols = [position[p.name] for p in parameters[i]]
                     gradients[i] = np.asarray(grad[j, which[j], cols], dtype=float)

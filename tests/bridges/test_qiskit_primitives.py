@@ -282,3 +282,16 @@ def test_public_module_is_the_bridge():
 
     assert qq is prim
     assert qq.EstimatorV2 is prim.EstimatorV2
+
+
+def test_shared_columns_run_as_params():
+    # a QNN batch: weights equal in every row, inputs per row; and a PUB whose rows are all equal
+    qc = real_amplitudes(3, reps=2)
+    rng = np.random.default_rng(4)
+    vals = np.repeat(rng.uniform(-2, 2, (1, qc.num_parameters)), 6, axis=0)
+    vals[:, :3] = rng.uniform(-2, 2, (6, 3))
+    obs = [SparsePauliOp("ZZI"), SparsePauliOp.from_list([("XIY", 0.5), ("IZZ", -1.0)])]
+    for v in (vals, np.repeat(vals[:1], 4, axis=0)):
+        ours = qq.EstimatorV2().run([(qc, [[o] for o in obs], v)]).result()[0].data.evs
+        ref = StatevectorEstimator().run([(qc, [[o] for o in obs], v)]).result()[0].data.evs
+        np.testing.assert_allclose(ours, ref, atol=1e-10)
