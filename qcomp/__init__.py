@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from ._version import __version__
 
 from .errors import QCompError
@@ -35,5 +37,17 @@ def from_pennylane(qnode_or_tape, *args, **kwargs) -> Program:
     return _from_pennylane(qnode_or_tape, *args, **kwargs)
 
 
-__all__ = ["Model", "QCompError", "Program", "compile", "from_cirq", "from_pennylane", "optimize", "parse",
-           "parse_file", "__version__"]
+def from_qiskit(circuit: Any, observables: Any = None, *, name: str | None = None) -> Program:
+    """A Qiskit ``QuantumCircuit`` as a qcomp Program, converted symbolically: see
+    ``qcomp.bridges.qiskit_import.from_qiskit`` (needs ``qcomp[qiskit]``; qiskit is imported only here)."""
+    from .errors import UnsupportedError
+
+    try:
+        from .bridges.qiskit_import import from_qiskit as _from_qiskit
+    except ImportError as exc:
+        raise UnsupportedError(f"qcomp.from_qiskit needs Qiskit: pip install 'qcomp[qiskit]' ({exc})") from None
+    return _from_qiskit(circuit, observables, name=name)
+
+
+__all__ = ["Model", "QCompError", "Program", "compile", "from_cirq", "from_pennylane", "from_qiskit", "optimize",
+           "parse", "parse_file", "__version__"]
