@@ -583,6 +583,14 @@ class Simulator:
 
         return evaluate(self, self.program.outputs if outputs is None else tuple(outputs), params, inputs, seed)
 
+    def output_gradient(self, params: ArrayLike = None, inputs: ArrayLike = None,
+                        outputs: Sequence[Any] | None = None) -> list[np.ndarray]:
+        """d output / d params (adjoint) of each differentiable output (default: the program's):
+        arrays (B, *shape, P), or (*shape, P) unbatched; see qcomp.backends.outputs.output_jacobian."""
+        from .outputs import output_jacobian
+
+        return output_jacobian(self, params, inputs, outputs)
+
     def state_passes(self) -> int:
         """Passes over each state that one forward run makes: the fused engine counts a
         cache-blocked run of blocks once; the layers engine makes one pass per kernel."""
