@@ -19,11 +19,11 @@ def resolve_model(model: Any, optimize: int = 2):
     from ..ir.program import Program
 
     if isinstance(model, Model):
-        return model
+        return require_expectations(model)
     if isinstance(model, Program):
-        return Model(model, optimize)
+        return require_expectations(Model(model, optimize))
     if isinstance(model, (str, os.PathLike)):
-        return compile(model, optimize=optimize)
+        return require_expectations(compile(model, optimize=optimize))
     raise InputError(f"expected a qcomp Model, a Program, a file path or .q source, got {type(model).__name__}")
 
 
@@ -50,3 +50,17 @@ def input_vjp(sim, params: np.ndarray, inputs: np.ndarray, cotangent: np.ndarray
     else:
         jac = finite_diff_gradient(sim.program, params, inputs, ex, wrt="inputs")
     return np.einsum("bo,boi->bi", np.asarray(cotangent, dtype=np.float64), jac)
+
+
+def require_expectations(model):
+    """``model`` when its outputs are 'expect' values only (what the bridges differentiate), else
+    an UnsupportedError naming the other kinds (var, probs, sample) and where they are computed."""
+    program = model.program
+    if not program.expectations_only:
+        kinds = sorted({o.kind for o in program.outputs} - {"expectation"})
+        raise UnsupportedError(
+            f"the framework bridges take models whose outputs are 'expect' values; this one declares"
+            f" {', '.join(kinds)} outputs. Compute them with model.simulator().outputs(...) and their"
+            " gradients with .output_gradient(...) (samples are not differentiable), or declare them as"
+            " 'expect' outputs (a Hermitian observable is one)")
+    return model

@@ -63,7 +63,9 @@ class Program:
     def expectations_only(self) -> bool:
         """True when the outputs are exactly the expectation values of ``observables`` (what
         ``expval``, the gradients and the framework bridges compute)."""
-        return self.declared is None
+        return self.declared is None or all(
+            d.kind == "expectation" and d.observables == (i,) for i, d in enumerate(self.declared)
+        ) and len(self.declared) == len(self.observables)
 
     def output_texts(self) -> list[str]:
         """One display text per declared output (``var z(q[0])``, ``probs q[0], q[1]``; an
