@@ -262,7 +262,10 @@ def hermitian_terms(matrix: Any, qubits: tuple[int, ...], *, atol: float = 1e-10
     bad = np.abs(m - m.conj().T)
     if bad.max(initial=0.0) > atol * max(1.0, np.abs(m).max(initial=0.0)):
         i, j = np.unravel_index(int(np.argmax(bad)), bad.shape)
-        raise ValueError(f"the matrix is not Hermitian: M[{i}][{j}] = {m[i, j]:g} but M[{j}][{i}] = {m[j, i]:g}")
+        def num(z: complex) -> str:
+            return f"{z.real:g}" if z.imag == 0 else f"{z:g}"
+
+        raise ValueError(f"the matrix is not Hermitian: M[{i}][{j}] = {num(m[i, j])} but M[{j}][{i}] = {num(m[j, i])}")
     # coeff[p_{k-1}..p_0] = 2**-k sum_{r,c} M[r, c] prod_j P_{p_j}[c_j, r_j]; reshape puts bit k-1 first
     t = m.reshape((2,) * (2 * k))
     letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
