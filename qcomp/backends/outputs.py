@@ -94,7 +94,7 @@ def _needed_expvals(o: Output) -> tuple:
 
 def output_jacobian(sim: Any, params: Any = None, inputs: Any = None, outputs: Sequence[Output] | None = None,
                     gradient: Callable[[Any], np.ndarray] | None = None) -> list[np.ndarray]:
-    """d output / d params for each differentiable output (default: the program's): arrays of shape
+    """d output / d params (or d inputs, with a ``gradient`` that differentiates them) for each differentiable output (default: the program's): arrays of shape
     (B, *output.shape(n), P), or (*shape, P) when no argument is batched.
 
     Every differentiable output is a function of expectation values of Pauli sums (<O>; <O> and
@@ -123,7 +123,7 @@ def output_jacobian(sim: Any, params: Any = None, inputs: Any = None, outputs: S
         return []
     other = sim.with_observables(tuple(observables))
     jac = np.asarray(other.gradient(params, inputs) if gradient is None else gradient(other), dtype=float)
-    jac = jac.reshape((-1, len(observables), nparams))
+    jac = jac.reshape((-1, len(observables), jac.shape[-1] if jac.size else nparams))  # params or inputs
     values = np.atleast_2d(other.expval(params, inputs)) if any(isinstance(o, Variance) for o in outs) else None
     results = []
     for o, nd in zip(outs, needs):

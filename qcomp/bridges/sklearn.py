@@ -89,11 +89,11 @@ class QNNClassifier(ClassifierMixin, BaseEstimator):
         if m is None:
             raise InputError("QNNClassifier needs a model: a qcomp Model, Program, .q file path or .q source")
         if isinstance(m, Model):
-            return require_expectations(m)
+            return require_expectations(m, "QNNClassifier")
         if isinstance(m, Program):
-            return require_expectations(Model(m, self.optimize))
+            return require_expectations(Model(m, self.optimize), "QNNClassifier")
         if isinstance(m, (str, os.PathLike)):
-            return require_expectations(compile(m, optimize=self.optimize))
+            return require_expectations(compile(m, optimize=self.optimize), "QNNClassifier")
         raise InputError(f"QNNClassifier model must be a qcomp Model, Program, path or .q source, "
                          f"got {type(m).__name__}")
 
