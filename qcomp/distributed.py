@@ -473,7 +473,7 @@ class DistributedSimulator:
         cache = self.__dict__.setdefault("_observable_sims", {})
         other = cache.get(observables)
         if other is None:
-            program = self.program.with_circuit(self.program.circuit, observables=observables)
+            program = self.program.with_circuit(self.program.circuit, observables=observables, declared=None)
             other = cache[observables] = DistributedSimulator(program, self.executor, shards=self.shards,
                                                               **self.options)
         return other

@@ -569,7 +569,7 @@ class Simulator:
         cache = self.__dict__.setdefault("_observable_sims", {})
         other = cache.get(observables)
         if other is None:
-            program = self.program.with_circuit(self.program.circuit, observables=observables)
+            program = self.program.with_circuit(self.program.circuit, observables=observables, declared=None)
             other = cache[observables] = Simulator(program, **self.options)
         return other
 
