@@ -324,3 +324,19 @@ def test_bridges_refuse_non_differentiable_outputs_clearly() -> None:
     hermitian_only = "const M = [[1, 2], [2, 0]];\nqubit q;\nparam w;\nry(w) q;\nexpect hermitian(M) q;\n"
     layer = torch_bridge.QLayer(hermitian_only)  # a Hermitian observable is an expectation: the plain path
     assert layer.columns.plain and layer.num_outputs == 1
+
+
+def test_draw_lists_outputs_and_expectation_commands_refuse_other_kinds(tmp_path, capsys) -> None:
+    from qcomp.cli import main
+
+    f = tmp_path / "m.q"
+    f.write_text(BRIDGE_SRC)
+    assert main(["draw", str(f)]) == 0
+    out = capsys.readouterr().out
+    assert "q[1]:" in out and out.splitlines()[-2:] == ["output[1]: probs q[1], q[0]", "output[2]: z(q[0]) @ z(q[1])"]
+    (tmp_path / "w.json").write_text("[0.1, 0.2]")
+    for argv in (["grad", str(f), "-o", str(tmp_path / "g")],
+                 ["train", str(f), "--data", "digits:3,6", "--epochs", "1"],
+                 ["eval", str(f), "--params", str(tmp_path / "w.json"), "--data", "digits:3,6"]):
+        assert main(argv) == 1
+        assert "works on 'expect' outputs; this model declares probabilities, variance outputs" in capsys.readouterr().err
