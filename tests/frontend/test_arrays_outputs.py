@@ -141,3 +141,20 @@ def test_hermitian_matches_numpy_on_two_qubits() -> None:
     perm = [((i & 1) << 1) | (i >> 1) for i in range(4)]
     mm = m[np.ix_(perm, perm)]
     assert sim.expval()[0] == pytest.approx(float(np.real(psi.conj() @ mm @ psi)), abs=1e-12)
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+_finite = st.floats(-1e3, 1e3, allow_nan=False).map(lambda v: round(v, 6))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 4).flatmap(lambda w: st.lists(st.lists(_finite, min_size=w, max_size=w), min_size=1, max_size=5)))
+def test_sum_over_a_2d_array_is_numpy_sum(rows) -> None:
+    text = "[" + ", ".join("[" + ", ".join(repr(v) for v in r) + "]" for r in rows) + "]"
+    p = lower(f"const a = {text};\nqubit q;\nrx(sum(a[i][j] for i in range(len(a)) for j in range(len(a[i])) if a[i][j] != 0)) q;\n"
+              f"expect sum(a[i][0] * z(q) for i in range(len(a)));\n")
+    assert p.circuit.ops()[0].angles[0].value() == pytest.approx(float(np.sum(rows)), abs=1e-9)
+    col = float(np.sum(np.array(rows)[:, 0]))
+    terms = {t.paulis: t.coeff for t in p.observables[0].terms}
+    assert terms.get(((0, "Z"),), 0.0) == pytest.approx(col, abs=1e-9)
