@@ -468,6 +468,14 @@ class DistributedSimulator:
 
         return evaluate(self, self.program.outputs if outputs is None else tuple(outputs), params, inputs, seed)
 
+    def output_gradient(self, params: Any = None, inputs: Any = None,
+                        outputs: Sequence[Any] | None = None) -> list[np.ndarray]:
+        """d output / d params of each differentiable output, as Simulator.output_gradient; the
+        Jacobian of the expectation values it needs is computed on the workers."""
+        from .backends.outputs import output_jacobian
+
+        return output_jacobian(self, params, inputs, outputs)
+
     def with_observables(self, observables: tuple[Any, ...]) -> "DistributedSimulator":
         """The same circuit, executor and options with other ``expect`` outputs (cached)."""
         cache = self.__dict__.setdefault("_observable_sims", {})

@@ -60,6 +60,11 @@ class SimulatorLike(Protocol):
         """The value of each output kind (default: the program's) per row, (B, *shape) each."""
         ...
 
+    def output_gradient(self, params: Any = None, inputs: Any = None,
+                        outputs: Sequence[Any] | None = None) -> list[np.ndarray]:
+        """d output / d params of each differentiable output kind, (B, *shape, P) each."""
+        ...
+
     def with_observables(self, observables: tuple[Any, ...]) -> "SimulatorLike":
         """The same circuit and options with other ``expect`` outputs."""
         ...
