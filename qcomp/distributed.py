@@ -477,12 +477,20 @@ class DistributedSimulator:
 
         return S.estimate_call(self, params, inputs, outputs, shots, S.check_seed(seed))
 
+    def output_gradient(self, params: Any = None, inputs: Any = None,
+                        outputs: Sequence[Any] | None = None) -> list[np.ndarray]:
+        """d output / d params of each differentiable output, as Simulator.output_gradient; the
+        Jacobian of the expectation values it needs is computed on the workers."""
+        from .backends.outputs import output_jacobian
+
+        return output_jacobian(self, params, inputs, outputs)
+
     def with_observables(self, observables: tuple[Any, ...]) -> "DistributedSimulator":
         """The same circuit, executor and options with other ``expect`` outputs (cached)."""
         cache = self.__dict__.setdefault("_observable_sims", {})
         other = cache.get(observables)
         if other is None:
-            program = self.program.with_circuit(self.program.circuit, observables=observables)
+            program = self.program.with_circuit(self.program.circuit, observables=observables, declared=None)
             other = cache[observables] = DistributedSimulator(program, self.executor, shards=self.shards,
                                                               **self.options)
         return other

@@ -63,6 +63,10 @@ class SimulatorLike(Protocol):
     def estimate(self, params: Any = None, inputs: Any = None, outputs: Sequence[Any] | None = None,
                  shots: Any = None, seed: int | None = None) -> Any:
         """Shot estimates and standard errors of the outputs (qcomp.backends.shots.Estimate)."""
+
+    def output_gradient(self, params: Any = None, inputs: Any = None,
+                        outputs: Sequence[Any] | None = None) -> list[np.ndarray]:
+        """d output / d params of each differentiable output kind, (B, *shape, P) each."""
         ...
 
     def with_observables(self, observables: tuple[Any, ...]) -> "SimulatorLike":

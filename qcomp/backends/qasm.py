@@ -527,6 +527,10 @@ def _manifest(program, work, version, param_names, input_names, derived, measure
         "derived_inputs": [{"name": name, "formula": f} for name, f in derived],
         "outputs": outputs,
         "measurement_groups": _measurement_groups(work),
+
+        # var/probs/sample outputs as positions in "outputs" (absent: one expectation per output);
+        # qcomp.hardware.manifest.declared_from_counts computes them from counts
+        **({"declared_outputs": [d.to_json() for d in work.declared]} if work.declared is not None else {}),
         "measured": {
             "register": BIT_REG if measured else None,
             "qubits": measured,

@@ -591,7 +591,7 @@ class Simulator:
         cache = self.__dict__.setdefault("_observable_sims", {})
         other = cache.get(observables)
         if other is None:
-            program = self.program.with_circuit(self.program.circuit, observables=observables)
+            program = self.program.with_circuit(self.program.circuit, observables=observables, declared=None)
             other = cache[observables] = Simulator(program, **self.options)
         return other
 
@@ -623,6 +623,14 @@ class Simulator:
         from a new one seeded with ``seed``."""
         return S.estimate_call(self, params, inputs, outputs, shots if shots is not None else self.shots,
                                self._rng if seed is None else S.check_seed(seed))
+
+    def output_gradient(self, params: ArrayLike = None, inputs: ArrayLike = None,
+                        outputs: Sequence[Any] | None = None) -> list[np.ndarray]:
+        """d output / d params (adjoint) of each differentiable output (default: the program's):
+        arrays (B, *shape, P), or (*shape, P) unbatched; see qcomp.backends.outputs.output_jacobian."""
+        from .outputs import output_jacobian
+
+        return output_jacobian(self, params, inputs, outputs)
 
     def state_passes(self) -> int:
         """Passes over each state that one forward run makes: the fused engine counts a

@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .common import INPUT_DIFF_METHODS, input_vjp, resolve_model
+from .common import INPUT_DIFF_METHODS, OutputColumns, resolve_model
 from ..errors import InputError
 
 try:
@@ -54,17 +54,18 @@ def make_jax_function(model: Any, *, optimize: int = 2, precision: str = "double
         raise InputError(f"unknown input_diff_method {input_diff_method!r}; choose {' or '.join(INPUT_DIFF_METHODS)}")
     m = resolve_model(model, optimize)
     sim = m.simulator(precision=precision, **simulator_options)
-    P, I, O = m.num_params, m.num_inputs, m.num_outputs
+    columns = OutputColumns(sim)  # var/probs outputs flattened into columns
+    P, I, O = m.num_params, m.num_inputs, columns.num_columns
 
     def expval_cb(p, x):
-        return np.asarray(sim.expval(np.asarray(p, np.float64), np.asarray(x, np.float64)), dtype=np.asarray(x).dtype)
+        return np.asarray(columns.expval(np.asarray(p, np.float64), np.asarray(x, np.float64)), dtype=np.asarray(x).dtype)
 
     def vjp_cb(p, x, g):
-        out = sim.vjp(np.asarray(p, np.float64), np.asarray(x, np.float64), np.asarray(g, np.float64))
+        out = columns.vjp(np.asarray(p, np.float64), np.asarray(x, np.float64), np.asarray(g, np.float64))
         return np.asarray(out, dtype=np.asarray(p).dtype)
 
     def input_vjp_cb(p, x, g):
-        out = input_vjp(sim, np.asarray(p, np.float64), np.asarray(x, np.float64), np.asarray(g, np.float64),
+        out = columns.input_vjp(np.asarray(p, np.float64), np.asarray(x, np.float64), np.asarray(g, np.float64),
                          input_diff_method)
         return np.asarray(out, dtype=np.asarray(x).dtype)
 

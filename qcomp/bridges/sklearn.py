@@ -11,6 +11,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_is_fitted, check_X_y
 
 from ..errors import DataError, InputError
+from .common import require_expectations
 
 __all__ = ["QNNClassifier", "EstimatorDataError"]
 
@@ -88,11 +89,11 @@ class QNNClassifier(ClassifierMixin, BaseEstimator):
         if m is None:
             raise InputError("QNNClassifier needs a model: a qcomp Model, Program, .q file path or .q source")
         if isinstance(m, Model):
-            return m
+            return require_expectations(m, "QNNClassifier")
         if isinstance(m, Program):
-            return Model(m, self.optimize)
+            return require_expectations(Model(m, self.optimize), "QNNClassifier")
         if isinstance(m, (str, os.PathLike)):
-            return compile(m, optimize=self.optimize)
+            return require_expectations(compile(m, optimize=self.optimize), "QNNClassifier")
         raise InputError(f"QNNClassifier model must be a qcomp Model, Program, path or .q source, "
                          f"got {type(m).__name__}")
 

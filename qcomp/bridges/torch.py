@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from .common import INPUT_DIFF_METHODS, input_vjp, resolve_model
+from .common import INPUT_DIFF_METHODS, OutputColumns, input_vjp, resolve_model
 from ..errors import InputError
 
 try:
@@ -28,7 +28,7 @@ class QFunction(torch.autograd.Function):
     def forward(ctx, layer: "QLayer", weight: torch.Tensor, inputs: torch.Tensor | None) -> torch.Tensor:
         w = weight.detach().cpu().numpy().astype(np.float64)
         x = None if inputs is None else inputs.detach().cpu().numpy().astype(np.float64)
-        out = layer.simulator.expval(w, x)
+        out = layer.columns.expval(w, x)
         ctx.layer = layer
         ctx.w, ctx.x = w, x
         ctx.has_inputs = inputs is not None
@@ -41,9 +41,9 @@ class QFunction(torch.autograd.Function):
         g = grad_out.detach().cpu().numpy().astype(np.float64)
         grad_w = grad_x = None
         if ctx.needs_input_grad[1]:
-            grad_w = torch.from_numpy(layer.simulator.vjp(ctx.w, ctx.x, g)).to(grad_out.device)
+            grad_w = torch.from_numpy(layer.columns.vjp(ctx.w, ctx.x, g)).to(grad_out.device)
         if ctx.has_inputs and ctx.needs_input_grad[2]:
-            gx = input_vjp(layer.simulator, ctx.w, ctx.x, g, layer.input_diff_method)
+            gx = layer.columns.input_vjp(ctx.w, ctx.x, g, layer.input_diff_method)
             grad_x = torch.from_numpy(gx).to(grad_out.device)
         return None, grad_w, grad_x
 
@@ -77,6 +77,7 @@ class QLayer(torch.nn.Module):
                              f"choose {' or '.join(INPUT_DIFF_METHODS)}")
         self.model = resolve_model(model, optimize)
         self.simulator = self.model.simulator(precision=precision, **simulator_options)
+        self.columns = OutputColumns(self.simulator)  # var/probs outputs flattened into columns
         self.input_diff_method = input_diff_method
         n = self.model.num_params
         if init is None:
@@ -98,7 +99,7 @@ class QLayer(torch.nn.Module):
 
     @property
     def num_outputs(self) -> int:
-        return self.model.num_outputs
+        return self.columns.num_columns
 
     def extra_repr(self) -> str:
         return f"num_params={self.model.num_params}, num_inputs={self.num_inputs}, num_outputs={self.num_outputs}"

@@ -55,6 +55,18 @@ def compile_source(source, **options):
     return model
 
 
+def require_expect_outputs(program, command: str) -> None:
+    """Refuse, before any work, a model whose outputs are not all 'expect' values (var, probs,
+    sample) in a command that trains on or differentiates expectation values."""
+    if not program.expectations_only:
+        from ..errors import UnsupportedError
+
+        kinds = sorted({o.kind for o in program.outputs} - {"expectation"})
+        raise UnsupportedError(f"qcomp {command} works on 'expect' outputs; this model declares {', '.join(kinds)}"
+                               " outputs (see docs/language.md, \"Outputs beyond expect\": the Python API"
+                               " computes them and their gradients)")
+
+
 def load_program(args: argparse.Namespace):
     """The lowered (not optimized) program of the source."""
     return load_model(args, optimizing=False).program

@@ -57,6 +57,9 @@ def run(args: argparse.Namespace) -> int:
 
     model = compile_source(Path(args.source), optimize=args.optimize, max_qubits=args.max_qubits, max_ops=args.max_ops,
                      cache=not args.no_cache)
+    from . import require_expect_outputs
+
+    require_expect_outputs(model.program, "eval")
     params = load_params(args.params, model.program.params)
     checkpoint = _checkpoint_run(args.params)
     if checkpoint is not None:

@@ -164,6 +164,9 @@ def run(args: argparse.Namespace) -> int:
     check_output_directory(Path(args.output))
     check_outputs([Path(args.output) / "manifest.json"], [args.source, args.params, args.inputs])
     program = load_program(args)
+    from . import require_expect_outputs
+
+    require_expect_outputs(program, "grad")
     values = load_params_file(args.params, program) if args.params else None
     if args.backend and values is None and program.num_params:
         raise InputError("--backend evaluates the gradient and needs --params")

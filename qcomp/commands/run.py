@@ -20,7 +20,7 @@ import numpy as np
 
 from .._io import atomic_write_bytes, atomic_write_text
 from .values import read_values_file
-from ..errors import ExportError, InputError, QCompError
+from ..errors import ExportError, InputError, QCompError, UnsupportedError
 from . import add_level_arg, add_source_args, check_outputs, int_in, load_model
 
 NAME = "run"
@@ -59,6 +59,13 @@ def run(args: argparse.Namespace) -> int:
     if args.backend != "qcomp":
         from ..hardware.qiskit import run_for_cli
 
+        if not program.expectations_only and args.shots is None:
+            raise UnsupportedError(
+                "--backend " + args.backend + " runs 'expect' outputs only; this model declares "
+                + ", ".join(sorted({o.kind for o in program.outputs} - {"expectation"}))
+                + " outputs: run it with --backend qcomp, or compile it and compute them from counts"
+                " (the manifest's declared_outputs, see docs/qasm.md)")
+
         if params is not None and params.ndim == 1:
             # one row of params is folded into the angles as numbers, as 'compile --bind-params' does,
             # so angles Qiskit cannot load as parameter expressions (rx(sin(w))) run too
@@ -85,6 +92,8 @@ def run(args: argparse.Namespace) -> int:
     if args.shots is not None:
         counts = sim.sample(params, inputs, shots=args.shots, seed=args.seed)
         _emit_counts(args, [counts] if isinstance(counts, dict) else counts)  # the CLI always prints rows
+    elif not program.expectations_only:
+        _emit_values(args, *declared_columns(program, sim.outputs(params, inputs, seed=args.seed)))
     else:
         values = np.atleast_2d(sim.expval(params, inputs))  # the CLI always prints rows
         names = [o.text or f"output{k}" for k, o in enumerate(program.observables)]
@@ -170,6 +179,25 @@ def bind_params(model, values: np.ndarray):
     return Model(bound, model.optimize_level, model.passes)
 
 
+def declared_columns(program, values: list) -> tuple[np.ndarray, list[str], list[str]]:
+    """Declared outputs (var, probs, sample, expect) as one table: a column per scalar output,
+    ``outputK[j]`` per element of a vector one (probabilities of outcome j, sample j), rows per
+    batch row; with the legend names (the output texts) and the column headers."""
+    texts = program.output_texts()
+    cols, names, headers = [], [], []
+    for k, (v, text) in enumerate(zip(values, texts)):
+        shape = program.outputs[k].shape(program.num_qubits)
+        v = np.asarray(v, dtype=float).reshape((-1,) + shape)  # the CLI always prints rows
+        if not shape:
+            cols.append(v[:, None])
+            headers.append(f"output{k}")
+        else:
+            cols.append(v.reshape(v.shape[0], -1))
+            headers += [f"output{k}[{j}]" for j in range(cols[-1].shape[1])]
+        names.append(text)
+    return np.concatenate(cols, axis=1), names, headers
+
+
 def _values(path: str | None, decls, kind: str) -> np.ndarray | None:
     """The values of a ``--params`` / ``--inputs`` file (one shared row of params is passed flat)."""
     if not path:
@@ -178,10 +206,10 @@ def _values(path: str | None, decls, kind: str) -> np.ndarray | None:
     return values[0] if kind == "param" and values.shape[0] == 1 else values
 
 
-def _emit_values(args, values: np.ndarray, names: list[str]) -> None:
+def _emit_values(args, values: np.ndarray, names: list[str], headers: list[str] | None = None) -> None:
     out = args.output
     if out is None:
-        print(value_table(values, names), end="")
+        print(value_table(values, names, headers), end="")
         return
     suffix = Path(out).suffix.lower()
     if suffix == ".npy":
@@ -189,25 +217,29 @@ def _emit_values(args, values: np.ndarray, names: list[str]) -> None:
         np.save(buf, values)
         atomic_write_bytes(out, buf.getvalue())
     elif suffix == ".json":
-        atomic_write_text(out, json.dumps({"outputs": names, "values": values.tolist()}, indent=2) + "\n")
+        doc = {"outputs": names, "values": values.tolist()}
+        if headers is not None:
+            doc["columns"] = headers
+        atomic_write_text(out, json.dumps(doc, indent=2) + "\n")
     else:
         s = io.StringIO()
         w = csv.writer(s, lineterminator="\n")
-        w.writerow(names)
+        w.writerow(names if headers is None else headers)
         for row in values:
             w.writerow([repr(float(v)) for v in row])
         atomic_write_text(out, s.getvalue())
 
 
-def value_table(values: np.ndarray, names: list[str]) -> str:
+def value_table(values: np.ndarray, names: list[str], headers: list[str] | None = None) -> str:
     """The printed table: a legend of the outputs (``output0: z(q[0])``), then one row per sample
-    under short headers ``output0 ...``; every column right-aligned to its widest cell, signs
-    included, so negative values line up with positive ones."""
-    cols = [f"output{k}" for k in range(len(names))]
+    under short headers ``output0 ...`` (``output1[j]`` per element of a vector output such as
+    probs); every column right-aligned to its widest cell, signs included, so negative values
+    line up with positive ones."""
+    cols = [f"output{k}" for k in range(len(names))] if headers is None else headers
     cells = [[f"{float(v):.10f}" for v in row] for row in values]
     widths = [max([len(c)] + [len(r[k]) for r in cells]) for k, c in enumerate(cols)]
     first = max(len("sample"), len(str(max(len(cells) - 1, 0))))
-    lines = [f"{c}: {n}" for c, n in zip(cols, names)]
+    lines = [f"output{k}: {n}" for k, n in enumerate(names)]
     lines.append(f"{'sample':>{first}}  " + "  ".join(f"{c:>{w}}" for c, w in zip(cols, widths)))
     lines += [f"{b:>{first}}  " + "  ".join(f"{c:>{w}}" for c, w in zip(row, widths)) for b, row in enumerate(cells)]
     return "\n".join(lines) + "\n"

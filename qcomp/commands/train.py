@@ -106,6 +106,9 @@ def run(args: argparse.Namespace) -> int:
     check_outputs(outputs, [i for i in inputs if i and Path(str(i)).exists()], rewrites=[(save, args.resume)])
     t_start = time.perf_counter()
     model = load_model(args)
+    from . import require_expect_outputs
+
+    require_expect_outputs(model.program, "train")
     if model.num_outputs == 0:
         raise QCompError(f"{args.source}: the model has no 'expect' output to train")
     if model.num_params == 0:

@@ -165,3 +165,74 @@ class Barrier(Node):
 
     qargs: tuple[QArg, ...]
     span: Span | None = field(**_SPAN)
+
+# -- constant arrays, summed terms and declared outputs (issue 15, part B) -------------------
+@dataclass(frozen=True)
+class Index2(Node):
+    """``name[row][col]``: an element of a 2-D constant array."""
+
+    name: str
+    row: Node
+    col: Node
+    span: Span | None = field(**_SPAN)
+
+
+@dataclass(frozen=True)
+class ArrayLit(Node):
+    """``[a, b, ...]`` (rows are ArrayLits too); only a const's value or hermitian()'s matrix."""
+
+    items: tuple[Node, ...]
+    span: Span | None = field(**_SPAN)
+
+
+@dataclass(frozen=True)
+class SumFor(Node):
+    """One ``for var in range(...)`` clause of a sum."""
+
+    var: str
+    range_args: tuple[Node, ...]
+    span: Span | None = field(**_SPAN)
+
+
+@dataclass(frozen=True)
+class SumOver(Node):
+    """``sum(body for k in range(...) [for ...] [if cond])``: one term per iteration, added."""
+
+    body: Node
+    loops: tuple[SumFor, ...]
+    cond: Node | None
+    span: Span | None = field(**_SPAN)
+
+
+@dataclass(frozen=True)
+class Hermitian(Node):
+    """``hermitian(M) q[0], q[1]``: the observable given by a constant 2**k x 2**k matrix."""
+
+    matrix: Node
+    qargs: tuple[QArg, ...]
+    span: Span | None = field(**_SPAN)
+
+
+@dataclass(frozen=True)
+class Var(Node):
+    """``var O;``: the variance of an observable (a Pauli sum or a Hermitian)."""
+
+    expr: Node
+    span: Span | None = field(**_SPAN)
+
+
+@dataclass(frozen=True)
+class Probs(Node):
+    """``probs q[0], q[2];``: the joint outcome probabilities of the qubits (bit k is the k-th)."""
+
+    qargs: tuple[QArg, ...]
+    span: Span | None = field(**_SPAN)
+
+
+@dataclass(frozen=True)
+class Sample(Node):
+    """``sample(shots) q;``: ``shots`` measured outcomes of the qubits per row, as integers."""
+
+    shots: Node | None
+    qargs: tuple[QArg, ...]
+    span: Span | None = field(**_SPAN)

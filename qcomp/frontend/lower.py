@@ -15,7 +15,8 @@ from ..ir.circuit import Circuit
 from ..ir.gc_pause import paused_gc
 from ..ir.gates import ALIASES, GATES, GateDef as LibraryGate, inverse as gate_inverse
 from ..ir.modifiers import GPHASE, ModifierError, apply_modifiers
-from ..ir.ops import Observable, Operation, Register, ValueDecl, normalize_pauli_sum
+from ..ir.ops import Observable, Operation, PauliTerm, Register, ValueDecl, normalize_pauli_sum
+from ..ir.outputs import DeclaredOutput, hermitian_terms
 from ..ir.program import Program
 from . import ast
 from .parser import deep_recursion, parse_source
@@ -34,6 +35,19 @@ MAX_ANGLE_DEPTH = 64
 MAX_ANGLE_NODES = 100_000
 BUILTIN_CONSTANTS = {"pi": math.pi, "tau": 2 * math.pi, "e": math.e}
 PAULI_NAMES = {"i": "I", "x": "X", "y": "Y", "z": "Z"}
+DEFAULT_SAMPLE_SHOTS = 1024  # ``sample q;`` without a count (Qiskit's long-standing default)
+
+
+@dataclass(frozen=True)
+class ConstArray:
+    """A constant array: ``values`` are floats (1-D) or rows of floats (2-D, rectangular)."""
+
+    values: tuple
+    ndim: int
+    span: Span | None = None
+
+    def __len__(self) -> int:
+        return len(self.values)
 
 
 def sum_chain(node, split) -> list:
@@ -175,6 +189,9 @@ class _Lowerer:
     def __init__(self, limits: Limits):
         self.limits = limits
         self.consts: dict[str, float] = {}
+        self.arrays: dict[str, ConstArray] = {}
+        self.declared: list[DeclaredOutput] = []
+        self.plain_expects = True  # every output statement so far is a Pauli-sum 'expect'
         self.registers: dict[str, Register] = {}
         self.values: dict[str, ValueDecl] = {}
         self.gates: dict[str, ast.GateDef] = {}
@@ -233,13 +250,31 @@ class _Lowerer:
                 if not d.scalar:
                     raise SemanticError(f"'{node.id}' is an array of {d.size}; index it, e.g. {node.id}[0]", node.span)
                 return d.symbol(0)
+            if node.id in self.arrays:
+                a = self.arrays[node.id]
+                how = f"{node.id}[i]" if a.ndim == 1 else f"{node.id}[i][j]"
+                raise SemanticError(f"'{node.id}' is a constant array; index it ({how}) or take len({node.id})", node.span)
             if node.id in self.registers or scope.lookup_qubit(node.id) is not None:
                 raise SemanticError(f"qubit '{node.id}' used as a value", node.span)
             raise SemanticError(
                 f"undeclared name '{node.id}'",
                 node.span,
-                self._suggest(node.id, list(self.consts) + list(self.values) + list(BUILTIN_CONSTANTS)),
+                self._suggest(node.id, list(self.consts) + list(self.arrays) + list(self.values) + list(BUILTIN_CONSTANTS)),
             )
+        if isinstance(node, ast.Index) and node.name in self.arrays and scope.lookup_value(node.name) is None:
+            a = self.arrays[node.name]
+            if a.ndim == 2:
+                raise SemanticError(f"'{node.name}' is a 2-D constant array; index it twice, {node.name}[i][j]", node.span)
+            return E.Const(a.values[self._array_index(a, node.name, node.index, scope, "length")])
+        if isinstance(node, ast.Index2):
+            return E.Const(self._element2(node, scope))
+        if isinstance(node, ast.ArrayLit):
+            raise SemanticError("an array literal is only allowed as the value of a 'const' or the matrix of"
+                                " 'hermitian(...)'", node.span)
+        if isinstance(node, ast.SumOver):
+            return E.signed_sum([(False, self.expr(node.body, sc)) for sc in self._sum_scopes(node, scope)])
+        if isinstance(node, ast.Call) and node.fn == "len":
+            return E.Const(float(self._len(node, scope)))
         if isinstance(node, ast.Index):
             if node.name in self.values:
                 d = self.values[node.name]
@@ -254,7 +289,7 @@ class _Lowerer:
             if node.name in self.registers:
                 raise SemanticError(f"qubit '{node.name}[...]' used as a value", node.span)
             raise SemanticError(
-                f"undeclared name '{node.name}'", node.span, self._suggest(node.name, list(self.values))
+                f"undeclared name '{node.name}'", node.span, self._suggest(node.name, list(self.values) + list(self.arrays))
             )
         if isinstance(node, ast.Call):
             if node.fn not in E.FUNCTIONS:
@@ -325,6 +360,128 @@ class _Lowerer:
             raise SemanticError(f"{what} must be an integer, got {E.format_number(v) if math.isfinite(v) else v}", node.span)
         return int(v)
 
+    # -- constant arrays and sums ------------------------------------------------------------
+    def _array_index(self, a: ConstArray, name: str, node: ast.Node, scope: Scope, what: str, size: int | None = None) -> int:
+        i = self.int_expr(node, scope, what="array index")
+        n = len(a) if size is None else size
+        if not 0 <= i < n:
+            raise SemanticError(f"index {i} out of range for constant array '{name}' of {what} {n}", node.span)
+        return i
+
+    def _element2(self, node: ast.Index2, scope: Scope) -> float:
+        a = self.arrays.get(node.name)
+        if a is None:
+            if node.name in self.values or node.name in self.registers:
+                raise SemanticError(f"'{node.name}' is a one-dimensional {self._kind_of(node.name)}; index it once,"
+                                    f" {node.name}[i]", node.span)
+            raise SemanticError(f"undeclared constant array '{node.name}'", node.span,
+                                self._suggest(node.name, list(self.arrays)))
+        if a.ndim == 1:
+            raise SemanticError(f"'{node.name}' is a 1-D constant array; index it once, {node.name}[i]", node.span)
+        i = self._array_index(a, node.name, node.row, scope, "rows")
+        j = self._array_index(a, node.name, node.col, scope, "row length", len(a.values[0]))
+        return a.values[i][j]
+
+    def _len(self, node: ast.Call, scope: Scope) -> int:
+        """len(a) of a constant array (rows of a 2-D one), len(a[i]) of a 2-D array's row, len(r) of a
+        qubit register or a param/input array."""
+        arg = node.arg
+        if isinstance(arg, ast.Name):
+            if arg.id in self.arrays:
+                return len(self.arrays[arg.id])
+            if arg.id in self.registers:
+                return self.registers[arg.id].size
+            if arg.id in self.values:
+                return self.values[arg.id].size
+        if isinstance(arg, ast.Index) and arg.name in self.arrays and self.arrays[arg.name].ndim == 2:
+            a = self.arrays[arg.name]
+            self._array_index(a, arg.name, arg.index, scope, "rows")
+            return len(a.values[0])
+        raise SemanticError("len(...) takes a constant array, a row of a 2-D constant array, a qubit register or a"
+                            " param/input array", arg.span or node.span)
+
+    def _sum_scopes(self, node: ast.SumOver, scope: Scope):
+        """One scope per term of ``sum(... for ... [if ...])``: the loops nested left to right, the
+        condition checked in each; refused past max_ops terms (each term is work at least once)."""
+        count = 0
+
+        def walk(k: int, sc: Scope):
+            nonlocal count
+            if k == len(node.loops):
+                if node.cond is None or self._const_value(self.expr(node.cond, sc), node.cond, "sum condition"):
+                    count += 1
+                    if count > self.limits.max_ops:
+                        raise ResourceLimitError(
+                            f"sum has more than {self.limits.max_ops} terms (raise the limit with max_ops= / --max-ops)",
+                            node.span)
+                    yield sc
+                return
+            loop = node.loops[k]
+            if loop.var in self.declared_at or loop.var in BUILTIN_CONSTANTS or sc.lookup_value(loop.var) is not None:
+                raise SemanticError(f"sum variable '{loop.var}' shadows a declared name or an enclosing loop variable",
+                                    loop.span or node.span)
+            start, stop, step, _ = self._range(loop, sc)
+            for v in range(start, stop, step):
+                yield from walk(k + 1, Scope(values={loop.var: E.Const(float(v))}, parent=sc))
+
+        yield from walk(0, scope)
+
+    def _const_array(self, name: str, node: ast.ArrayLit, scope: Scope) -> ConstArray:
+        """A const array literal, checked: numbers or rows of numbers, rectangular, not empty."""
+        items = node.items
+        if not items:
+            raise SemanticError(f"const '{name}' is an empty array", node.span)
+        rows = [isinstance(it, ast.ArrayLit) for it in items]
+        if any(rows) and not all(rows):
+            bad = items[rows.index(not rows[0])]
+            raise SemanticError(
+                "array mixes numbers and rows; write a 1-D array [a, b] or a 2-D array [[a, b], [c, d]]",
+                bad.span or node.span)
+
+        def number(it: ast.Node) -> float:
+            if isinstance(it, ast.ArrayLit):
+                raise SemanticError("arrays have at most two dimensions", it.span or node.span)
+            v = self._const_value(self.expr(it, scope), it, "array element")
+            if not math.isfinite(v):
+                raise SemanticError(f"array element is not a finite number ({v})", it.span or node.span)
+            return v
+
+        if not rows[0]:
+            return ConstArray(tuple(number(it) for it in items), 1, node.span)
+        width = len(items[0].items)  # type: ignore[attr-defined]
+        if width == 0:
+            raise SemanticError(f"const '{name}' has an empty row", items[0].span or node.span)
+        out = []
+        for k, row in enumerate(items):
+            if len(row.items) != width:  # type: ignore[attr-defined]
+                raise SemanticError(
+                    f"ragged array: row {k} has {len(row.items)} element{'s' if len(row.items) != 1 else ''},"  # type: ignore[attr-defined]
+                    f" row 0 has {width}", row.span or node.span)
+            out.append(tuple(number(it) for it in row.items))  # type: ignore[attr-defined]
+        return ConstArray(tuple(out), 2, node.span)
+
+    def _matrix(self, node: ast.Node, scope: Scope) -> list[list[float]]:
+        """The matrix of hermitian(...): a 2-D const array or an inline 2-D array literal."""
+        if isinstance(node, ast.Name) and node.id in self.arrays:
+            a = self.arrays[node.id]
+        elif isinstance(node, ast.ArrayLit):
+            a = self._const_array("hermitian", node, scope)
+        else:
+            raise SemanticError("hermitian(...) takes a 2-D constant array, e.g. const M = [[1, 0], [0, -1]];",
+                                node.span)
+        if a.ndim != 2:
+            raise SemanticError("hermitian(...) needs a 2-D (square) array, got a 1-D one", node.span)
+        return [list(r) for r in a.values]
+
+    def _output_qubits(self, qargs, scope: Scope, what: str, span: Span | None) -> tuple[int, ...]:
+        qs: list[int] = []
+        for q in qargs:
+            for flat in self.qarg(q, scope):
+                if flat in qs:
+                    raise SemanticError(f"qubit {self._qubit_name(flat)} appears twice in '{what}'", q.span or span)
+                qs.append(flat)
+        return tuple(qs)
+
     # -- qubits --------------------------------------------------------------------------
     def qarg(self, q: ast.QArg, scope: Scope) -> list[int]:
         """Flat qubits named by a qubit argument (a whole register broadcasts)."""
@@ -343,7 +500,7 @@ class _Lowerer:
                 q.span,
             )
         if reg is None:
-            if q.name in self.values or q.name in self.consts:
+            if q.name in self.values or q.name in self.consts or q.name in self.arrays:
                 raise SemanticError(f"'{q.name}' is a {self._kind_of(q.name)}, not a qubit register", q.span)
             raise SemanticError(
                 f"undeclared qubit register '{q.name}'",
@@ -368,6 +525,10 @@ class _Lowerer:
     def _kind_of(self, name: str) -> str:
         if name in self.consts:
             return "constant"
+        if name in self.arrays:
+            return "constant array"
+        if name in self.registers:
+            return "qubit register"
         return self.values[name].kind
 
     # -- statements ------------------------------------------------------------------------
@@ -391,7 +552,12 @@ class _Lowerer:
                 where = f"gate '{in_gate}'" if in_gate else "a loop or if block"
                 what = f"{s.kind} declaration" if isinstance(s, ast.ValueDeclStmt) else _STATEMENT_NAMES[type(s)]
                 raise SemanticError(f"{what} is not allowed inside {where}; move it to the top level", s.span)
-        if isinstance(s, ast.ConstDecl):
+        if isinstance(s, ast.ConstDecl) and (isinstance(s.value, ast.ArrayLit) or (
+                isinstance(s.value, ast.Name) and s.value.id in self.arrays)):
+            arr = self._const_array(s.name, s.value, scope) if isinstance(s.value, ast.ArrayLit) else self.arrays[s.value.id]
+            self._declare(s.name, s.span)
+            self.arrays[s.name] = arr
+        elif isinstance(s, ast.ConstDecl):
             e = self.expr(s.value, scope)
             v = self._const_value(e, s.value, "const value")
             if not math.isfinite(v):
@@ -438,10 +604,11 @@ class _Lowerer:
         elif isinstance(s, ast.If):
             c = self._const_value(self.expr(s.cond, scope), s.cond, "'if' condition")
             self.block(s.then if c else s.orelse, Scope(parent=scope), out, in_gate, base_dir)
-        elif isinstance(s, ast.Expect):
+        elif isinstance(s, (ast.Expect, ast.Var, ast.Probs, ast.Sample)):
             if in_gate:
-                raise SemanticError(f"'expect' is not allowed inside gate '{in_gate}'", s.span)
-            self.observables.append(self._observable(s, scope))
+                what = {ast.Expect: "expect", ast.Var: "var", ast.Probs: "probs", ast.Sample: "sample"}[type(s)]
+                raise SemanticError(f"'{what}' is not allowed inside gate '{in_gate}'", s.span)
+            self._output(s, scope)
         elif isinstance(s, ast.Measure):
             if in_gate:
                 raise SemanticError(f"'measure' is not allowed inside gate '{in_gate}'", s.span)
@@ -747,8 +914,9 @@ class _Lowerer:
                 self._check_names(st.cond, values)
                 self._check_body(g, st.then, values)
                 self._check_body(g, st.orelse, values)
-            elif isinstance(st, (ast.Expect, ast.Measure)):
-                what = "expect" if isinstance(st, ast.Expect) else "measure"
+            elif isinstance(st, (ast.Expect, ast.Measure, ast.Var, ast.Probs, ast.Sample)):
+                what = {ast.Expect: "expect", ast.Measure: "measure", ast.Var: "var", ast.Probs: "probs",
+                        ast.Sample: "sample"}[type(st)]
                 raise SemanticError(f"'{what}' is not allowed inside gate '{g.name}'", st.span)
             else:  # declarations, gate definitions, include
                 what = f"{st.kind} declaration" if isinstance(st, ast.ValueDeclStmt) else _STATEMENT_NAMES[type(st)]
@@ -762,6 +930,30 @@ class _Lowerer:
         stack = [node]
         while stack:
             n = stack.pop()
+            if isinstance(n, ast.SumOver):
+                inner = values | {lp.var for lp in n.loops}
+                for lp in n.loops:
+                    for a in lp.range_args:
+                        self._check_names(a, inner)
+                for part in (n.body, n.cond):
+                    if part is not None:
+                        self._check_names(part, inner)
+                continue
+            if isinstance(n, ast.Index2):
+                if n.name not in self.arrays:
+                    raise SemanticError(f"undeclared constant array '{n.name}'", n.span, self._suggest(n.name, list(self.arrays)))
+                stack.extend((n.row, n.col))
+                continue
+            if isinstance(n, ast.ArrayLit):
+                raise SemanticError("an array literal is only allowed as the value of a 'const' or the matrix of"
+                                    " 'hermitian(...)'", n.span)
+            if isinstance(n, ast.Call) and n.fn == "len":
+                continue  # its argument names an array or register, checked where the call is lowered
+            if isinstance(n, ast.Name) and n.id in self.arrays:
+                continue  # refused where lowered, with the indexing hint
+            if isinstance(n, ast.Index) and n.name in self.arrays:
+                stack.append(n.index)
+                continue
             if isinstance(n, ast.Name) and n.id not in known:
                 what = "qubit" if n.id in self.registers else None
                 if what:
@@ -949,13 +1141,53 @@ class _Lowerer:
         finally:
             self.priced = saved
 
-    def _observable(self, s: ast.Expect, scope: Scope) -> Observable:
-        terms = self._pauli_sum(s.expr, scope)
+    def _observable(self, s: ast.Expect | ast.Var, scope: Scope) -> Observable:
+        if isinstance(s.expr, ast.Hermitian):
+            h = s.expr
+            qubits = self._output_qubits(h.qargs, scope, "hermitian", h.span)
+            try:
+                terms = hermitian_terms(self._matrix(h.matrix, scope), qubits)
+            except ValueError as err:
+                raise SemanticError(f"hermitian(...): {err}", h.matrix.span or h.span) from None
+        else:
+            terms = self._pauli_sum(s.expr, scope)
         if any(not math.isfinite(c) for c, _ in terms):
             raise SemanticError("observable coefficient is not finite", s.expr.span or s.span)
         normalized = normalize_pauli_sum(terms)
         text = _render_observable(normalized, self._qubit_name)
         return Observable(normalized, s.span, text)
+
+    def _output(self, s: ast.Node, scope: Scope) -> None:
+        """Record one output statement: its observables, and its DeclaredOutput entry."""
+        start = len(self.observables)
+        if isinstance(s, (ast.Expect, ast.Var)):
+            self.observables.append(self._observable(s, scope))
+            hermitian = isinstance(s.expr, ast.Hermitian)
+            text = ""
+            if hermitian:
+                h = s.expr
+                names = [self._qubit_name(q) for q in self._output_qubits(h.qargs, scope, "hermitian", h.span)]
+                m = h.matrix.id if isinstance(h.matrix, ast.Name) else "[...]"
+                text = f"hermitian({m}) {', '.join(names)}"
+            kind = "expectation" if isinstance(s, ast.Expect) else "variance"
+            self.plain_expects &= kind == "expectation" and not hermitian
+            self.declared.append(DeclaredOutput(kind, (start,), None, text))
+            return
+        what = "probs" if isinstance(s, ast.Probs) else "sample"
+        qubits = self._output_qubits(s.qargs, scope, what, s.span)
+        shots = None
+        if isinstance(s, ast.Sample):
+            shots = DEFAULT_SAMPLE_SHOTS
+            if s.shots is not None:
+                shots = self.int_expr(s.shots, scope, what="sample count")
+                if not 1 <= shots <= self.limits.max_ops:
+                    raise SemanticError(f"sample count must be between 1 and {self.limits.max_ops}, got {shots}",
+                                        s.shots.span or s.span)
+        for q in qubits:  # z(q) per qubit: the qubits survive every renumbering pass as observables
+            self.observables.append(Observable((PauliTerm(1.0, ((q, "Z"),)),), s.span, f"z({self._qubit_name(q)})"))
+        self.plain_expects = False
+        self.declared.append(DeclaredOutput("probabilities" if what == "probs" else "samples",
+                                            tuple(range(start, start + len(qubits))), shots))
 
     def _pauli_sum(self, node: ast.Node, scope: Scope) -> list[tuple[float, dict[int, str]]]:
         if isinstance(node, ast.Call) and node.fn in PAULI_NAMES:
@@ -1009,6 +1241,10 @@ class _Lowerer:
                         )
                     result.append((c1 * c2, {**w1, **w2}))
             return result
+        if isinstance(node, ast.SumOver):
+            return [t for sc in self._sum_scopes(node, scope) for t in self._pauli_sum(node.body, sc)]
+        if isinstance(node, ast.Hermitian):
+            raise SemanticError("hermitian(...) is a whole output: write 'expect hermitian(M) q[0], q[1];'", node.span)
         # a real coefficient
         e = self.expr(node, scope)
         if not e.is_constant:
@@ -1089,6 +1325,17 @@ def _free_names(node: ast.Node) -> set[str]:
             stack.extend((n.left, n.right))
         elif isinstance(n, ast.UnOp):
             stack.append(n.operand)
+        elif isinstance(n, ast.Index2):
+            out.add(n.name)
+            stack.extend((n.row, n.col))
+        elif isinstance(n, ast.ArrayLit):
+            stack.extend(n.items)
+        elif isinstance(n, ast.SumOver):  # a superset is safe: the loop variables too
+            stack.append(n.body)
+            if n.cond is not None:
+                stack.append(n.cond)
+            for lp in n.loops:
+                stack.extend(lp.range_args)
     return out
 
 
@@ -1153,6 +1400,7 @@ def lower_module(
         observables=tuple(lw.observables),
         measured=tuple(lw.measured),
         source_name=module.file,
+        declared=None if lw.plain_expects else tuple(lw.declared),
     )
     warn_unused_declarations(program)
     return program

@@ -153,6 +153,22 @@ class _Builder(Transformer):
         return ast.Expect(c[0], self._meta(meta))
 
     @v_args(meta=True)
+    def hermitian_obs(self, meta, c):
+        return ast.Hermitian(c[0], c[1], self._meta(meta))
+
+    @v_args(meta=True)
+    def var_stmt(self, meta, c):
+        return ast.Var(c[0], self._meta(meta))
+
+    @v_args(meta=True)
+    def probs_stmt(self, meta, c):
+        return ast.Probs(c[0], self._meta(meta))
+
+    @v_args(meta=True)
+    def sample_stmt(self, meta, c):
+        return ast.Sample(c[0] if len(c) > 1 else None, c[-1], self._meta(meta))
+
+    @v_args(meta=True)
     def measure_stmt(self, meta, c):
         return ast.Measure(c[0], self._meta(meta))
 
@@ -175,6 +191,24 @@ class _Builder(Transformer):
     @v_args(meta=True)
     def index(self, meta, c):
         return ast.Index(str(c[0]), c[1], self._meta(meta))
+
+    @v_args(meta=True)
+    def index2(self, meta, c):
+        return ast.Index2(str(c[0]), c[1], c[2], self._meta(meta))
+
+    @v_args(meta=True)
+    def array(self, meta, c):
+        return ast.ArrayLit(tuple(x for x in c if x is not None), self._meta(meta))
+
+    @v_args(meta=True)
+    def sum_for(self, meta, c):
+        return ast.SumFor(str(c[0]), tuple(c[1:]), self._meta(meta))
+
+    @v_args(meta=True)
+    def sum_over(self, meta, c):
+        loops = tuple(x for x in c[1:] if isinstance(x, ast.SumFor))
+        rest = [x for x in c[1:] if not isinstance(x, ast.SumFor)]
+        return ast.SumOver(c[0], loops, rest[0] if rest else None, self._meta(meta))
 
     @v_args(meta=True)
     def call(self, meta, c):

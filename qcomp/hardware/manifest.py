@@ -6,7 +6,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, UnsupportedError
 from ..frontend import parse_expression
 from ..ir.expr import CompiledExprs, Expr
 from ..ir.ops import ValueDecl
@@ -14,6 +14,8 @@ from ..ir.values import bind_values, decls_from_json
 
 __all__ = [
     "compute_derived_inputs",
+    "declared_from_counts",
+    "manifest_declared_outputs",
     "manifest_decls",
     "estimate_from_group_counts",
     "manifest_element_names",
@@ -120,10 +122,17 @@ def _one_row(decls: Sequence[ValueDecl], value: Any, kind: str) -> np.ndarray:
     return arr[0]
 
 
-def manifest_pauli_list(manifest: Mapping[str, Any], output: int = 0) -> list[tuple[str, float]]:
-    """[(qiskit_label, coeff)] of output ``output`` for ``SparsePauliOp.from_list``."""
+def manifest_pauli_list(manifest: Mapping[str, Any], output: int = 0, square: bool = False) -> list[tuple[str, float]]:
+    """[(qiskit_label, coeff)] of output ``output`` for ``SparsePauliOp.from_list``; with ``square``,
+    of its square O**2 (estimate <O> and <O**2> for a declared variance: Var = <O**2> - <O>**2)."""
     o = manifest["outputs"][output]
     n = manifest["num_qubits"]
+    if square:
+        from ..ir.ops import Observable, PauliTerm
+        from ..ir.outputs import square as square_of
+
+        obs = Observable(tuple(PauliTerm(t["coeff"], tuple((int(q), p) for q, p in t["paulis"])) for t in o["terms"]))
+        return [(t.label(n), t.coeff) for t in square_of(obs).terms] or [("I" * n, 0.0)]
     return [(t["qiskit_label"], t["coeff"]) for t in o["terms"]] or [("I" * n, 0.0)]
 
 
@@ -194,3 +203,72 @@ def estimate_from_group_counts(manifest: Mapping[str, Any], counts: Sequence[Seq
         return np.broadcast_to(np.array(constants), (B, len(outputs))).copy(), np.zeros((B, len(outputs)))
     mean, cov = estimates_from_counts(grouping, arrays, int(shots))
     return mean, np.sqrt(np.clip(np.diagonal(cov, axis1=1, axis2=2), 0.0, None))
+
+def manifest_declared_outputs(manifest: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The model's declared outputs: ``{"kind", "observables" (positions in manifest["outputs"]),
+    "text"[, "shots"]}`` each; one expectation per entry of "outputs" for a model of 'expect's only."""
+    declared = manifest.get("declared_outputs")
+    if declared is not None:
+        return [dict(d) for d in declared]
+    return [{"kind": "expectation", "observables": [i], "text": o.get("text", "")}
+            for i, o in enumerate(manifest["outputs"])]
+
+
+def declared_from_counts(manifest: Mapping[str, Any], counts: Mapping[str, int], seed: int | None = None) -> list[Any]:
+    """Each declared output estimated from the counts of one run that measured every qubit in the Z
+    basis (keys are bitstrings over all ``num_qubits`` qubits, Qiskit order: the rightmost
+    character is qubit 0; spaces between registers are ignored).
+
+    probs: the marginal frequencies (index bit k is the output's k-th qubit); sample: the
+    output's ``shots`` outcomes drawn from the counts without replacement where there are enough
+    (integers, bit k the k-th qubit); expect / var of a diagonal (Z-only) observable: the mean and
+    the variance of its value per outcome. A non-diagonal expect or var needs other measurement
+    bases: estimate ``manifest_pauli_list(manifest, i)`` (and ``square=True``) with an Estimator.
+    """
+    n = int(manifest["num_qubits"])
+    keys = [k.replace(" ", "") for k in counts]
+    if any(len(k) != n or set(k) - {"0", "1"} for k in keys):
+        raise InputError(f"counts keys must be bitstrings over all {n} qubits (rightmost = qubit 0)")
+    outcomes = np.array([int(k, 2) for k in keys], dtype=np.int64)
+    freq = np.array([counts[k] for k in counts], dtype=float)
+    total = freq.sum()
+    if total <= 0:
+        raise InputError("counts are empty")
+    outputs = manifest["outputs"]
+    rng = np.random.default_rng(seed)
+
+    def qubits_of(d) -> list[int]:
+        return [int(outputs[i]["terms"][0]["paulis"][0][0]) for i in d["observables"]]
+
+    def marginal(qs: list[int]) -> np.ndarray:
+        idx = np.zeros(len(outcomes), dtype=np.int64)
+        for j, q in enumerate(qs):
+            idx |= ((outcomes >> q) & 1) << j
+        return idx
+
+    result: list[Any] = []
+    for d in manifest_declared_outputs(manifest):
+        if d["kind"] in ("probabilities", "samples"):
+            qs = qubits_of(d)
+            idx = marginal(qs)
+            if d["kind"] == "probabilities":
+                result.append(np.bincount(idx, weights=freq, minlength=2 ** len(qs)) / total)
+            else:
+                pool = np.repeat(idx, freq.astype(np.int64))
+                shots = int(d["shots"])
+                result.append(rng.choice(pool, size=shots, replace=shots > len(pool)))
+            continue
+        terms = outputs[d["observables"][0]]["terms"]
+        if any(p != "Z" for t in terms for _, p in t["paulis"]):
+            raise UnsupportedError(
+                f"output '{d.get('text') or outputs[d['observables'][0]].get('text', '')}' is not diagonal in the Z"
+                " basis; estimate manifest_pauli_list(manifest, i) (and square=True for a variance) instead")
+        value = np.zeros(len(outcomes))
+        for t in terms:
+            sign = np.ones(len(outcomes))
+            for q, _ in t["paulis"]:
+                sign *= 1 - 2 * ((outcomes >> int(q)) & 1)
+            value += t["coeff"] * sign
+        mean = float(np.dot(freq, value) / total)
+        result.append(mean if d["kind"] == "expectation" else float(np.dot(freq, (value - mean) ** 2) / total))
+    return result

@@ -77,8 +77,12 @@ def draw_program(program: "Program", max_width: int = 0) -> str:
         texts.append("\n".join(out))
     text = "\n\n".join(texts)
     tail = []
-    for i, o in enumerate(program.observables):
-        tail.append(f"expect[{i}]: {o.text}")
+    if program.declared is None:
+        for i, o in enumerate(program.observables):
+            tail.append(f"expect[{i}]: {o.text}")
+    else:  # var / probs / sample statements: one line per output, as written
+        for i, written in enumerate(program.output_texts()):
+            tail.append(f"output[{i}]: {written}")
     if program.measured:
         tail.append("measure: " + ", ".join(names[q] for q in program.measured))
     return text + ("\n" + "\n".join(tail) if tail else "") + "\n"

@@ -9,7 +9,7 @@ from typing import Any
 from .circuit import Circuit
 from .expr import Sym, to_text
 from .ops import Observable, Register, ValueDecl
-from .outputs import Expectation, Output
+from .outputs import DeclaredOutput, Expectation, Output, z_qubit
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,9 @@ class Program:
     source_name: str = "<string>"
     # original flat qubit index of each current qubit (dead-qubit removal renumbers qubits)
     qubit_map: tuple[int, ...] | None = None
+    # the output statements when they are not one ``expect`` per observable (var, probs, sample):
+    # each names the observables it is computed from by position (see qcomp.ir.outputs.DeclaredOutput)
+    declared: tuple[DeclaredOutput, ...] | None = None
 
     # -- sizes and names -------------------------------------------------------------
     @property
@@ -45,12 +48,42 @@ class Program:
 
     @property
     def num_outputs(self) -> int:
+        """The number of observables (the columns of ``expval``); see ``outputs`` for the declared outputs."""
         return len(self.observables)
 
     @property
     def outputs(self) -> tuple[Output, ...]:
-        """The declared outputs as typed kinds (today: one Expectation per ``expect``)."""
-        return tuple(Expectation(o) for o in self.observables)
+        """The declared outputs as typed kinds, in statement order: one Expectation per ``expect``,
+        Variance per ``var``, Probabilities per ``probs``, Samples per ``sample``."""
+        if self.declared is None:
+            return tuple(Expectation(o) for o in self.observables)
+        return tuple(d.build(self.observables) for d in self.declared)
+
+    @property
+    def expectations_only(self) -> bool:
+        """True when the outputs are exactly the expectation values of ``observables`` (what
+        ``expval``, the gradients and the framework bridges compute)."""
+        return self.declared is None or all(
+            d.kind == "expectation" and d.observables == (i,) for i, d in enumerate(self.declared)
+        ) and len(self.declared) == len(self.observables)
+
+    def output_texts(self) -> list[str]:
+        """One display text per declared output (``var z(q[0])``, ``probs q[0], q[1]``; an
+        expectation is its observable's text)."""
+        names = self.qubit_names()
+        if self.declared is None:
+            return [o.text or _observable_text(o, names) for o in self.observables]
+        out = []
+        for d in self.declared:
+            o = self.observables[d.observables[0]]
+            if d.kind == "expectation":
+                out.append(d.text or o.text or _observable_text(o, names))
+            elif d.kind == "variance":
+                out.append("var " + (d.text or o.text or _observable_text(o, names)))
+            else:
+                qs = ", ".join(names[q] for q in d.build(self.observables).qubits)  # type: ignore[attr-defined]
+                out.append(f"probs {qs}" if d.kind == "probabilities" else f"sample({d.shots}) {qs}")
+        return out
 
     def param_names(self) -> list[str]:
         return [d.element_name(i) for d in self.params for i in range(d.size)]
@@ -90,7 +123,9 @@ class Program:
             "two_qubit_gates": sum(1 for op in c.ops() if len(op.qubits) == 2),
             "multi_qubit_gates": c.num_multi_qubit(),
             "depth": c.depth(),
-            "outputs": [o.text or _observable_text(o, self.qubit_names()) for o in self.observables],
+            "outputs": self.output_texts(),
+            "output_kinds": [o.kind for o in self.outputs],
+            "output_shapes": [list(o.shape(self.num_qubits)) for o in self.outputs],
             "measured": [self.qubit_names()[q] for q in self.measured],
         }
 
@@ -106,8 +141,10 @@ class Program:
         for name, n in s["gate_counts"].items():
             lines.append(f"  {name}: {n}")
         lines.append(f"outputs: {len(s['outputs'])}")
-        for i, o in enumerate(s["outputs"]):
-            lines.append(f"  [{i}] {o}")
+        for i, (o, kind, shape) in enumerate(zip(s["outputs"], s["output_kinds"], s["output_shapes"])):
+            # the kind and per-row shape only where they are not a scalar expectation (older output)
+            extra = "" if kind == "expectation" else f"  ({kind}, shape ({', '.join(map(str, shape))}{',' if len(shape) == 1 else ''}))"
+            lines.append(f"  [{i}] {o}{extra}")
         if s["measured"]:
             lines.append("measured: " + ", ".join(s["measured"]))
         return "\n".join(lines)
@@ -128,8 +165,16 @@ class Program:
         for op in self.circuit.ops():
             args = "(" + ", ".join(to_text(a) for a in op.angles) + ")" if op.angles else ""
             lines.append(f"{op.name}{args} " + ", ".join(names[q] for q in op.qubits) + ";")
-        for o in self.observables:
-            lines.append(f"expect {o.text or _observable_text(o, names)};")
+        if self.declared is None:
+            for o in self.observables:
+                lines.append(f"expect {o.text or _observable_text(o, names)};")
+        for d in self.declared or ():
+            o = self.observables[d.observables[0]]
+            if d.kind in ("expectation", "variance"):
+                lines.append(f"{'expect' if d.kind == 'expectation' else 'var'} {o.text or _observable_text(o, names)};")
+            else:
+                qs = ", ".join(names[z_qubit(self.observables[i])] for i in d.observables)
+                lines.append(f"probs {qs};" if d.kind == "probabilities" else f"sample({d.shots}) {qs};")
         if self.measured:
             lines.append("measure " + ", ".join(names[q] for q in self.measured) + ";")
         return "\n".join(lines) + "\n"
@@ -151,6 +196,8 @@ class Program:
             ],
             "measured": list(self.measured),
         }
+        if self.declared is not None:
+            data["declared_outputs"] = [d.to_json() for d in self.declared]
         return json.dumps(data, indent=2) + "\n"
 
     def to_dot(self) -> str:

@@ -61,6 +61,13 @@ CASES: dict[str, str] = {
     "for i in range(n) { rx(pi * pixel[i]) data[i]; }\nx readout;\nh readout;\n"
     "for i in range(n) { rxx(w[i]) data[i], readout; }\nfor i in range(n) { rzz(w[n + i]) data[i], readout; }\n"
     "h readout;\nexpect z(readout);\n",
+    "arrays": "const edges = [[0, 1], [1, 2], [2, 0]];\nconst angles = [0.1, pi / 4];\nqubit q[3];\nparam g;\n"
+    "for k in range(len(edges)) { if (edges[k][0] < edges[k][1]) { rzz(angles[k % 2] * g) q[edges[k][0]], q[edges[k][1]]; } }\n"
+    "expect sum(0.5 * (1 - z(q[edges[k][0]]) @ z(q[edges[k][1]])) for k in range(len(edges)));\n"
+    "expect sum(z(q[i]) @ z(q[j]) for i in range(3) for j in range(i + 1, 3) if j != 2);\n",
+    "outputs": "const M = [[1, 0.5], [0.5, -1]];\nqubit q[3];\nh q;\nexpect z(q[0]);\nvar x(q[0]) + z(q[1]);\n"
+    "probs q[0], q[2];\nprobs q;\nsample(10) q[1];\nsample q;\nexpect hermitian(M) q[1];\n"
+    "var hermitian([[0, 1], [1, 0]]) q[2];\n",
 }
 
 

@@ -48,6 +48,7 @@ def test_specs_and_summary(prog) -> None:
         "gate_counts": {"ccx": 1, "cx": 1, "h": 2, "ry": 1, "rzz": 1},
         "two_qubit_gates": 2, "multi_qubit_gates": 3, "depth": 5,
         "outputs": ["z(r) - 0.5 * x(a[0]) @ y(a[1])", "2 * z(a[0]) + 1"], "measured": ["r"],
+        "output_kinds": ["expectation", "expectation"], "output_shapes": [[], []],
     }
     text = prog.summary()
     assert text.splitlines()[:5] == ["program: m.q", "qubits: 3", "params: 3", "inputs: 2", "gates: 6 (two-qubit: 2, depth: 5)"]

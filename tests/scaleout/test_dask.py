@@ -350,3 +350,15 @@ def test_value_and_gradient_equal_local_simulator(executor, model):
     w, x, _ = _data(model, 5)
     for a, b in zip(dist.value_and_gradient(w, x), local.value_and_gradient(w, x)):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)
+
+
+def test_declared_outputs_and_their_gradient_on_the_workers(executor):
+    # var and probs (qcomp.backends.outputs): the same values and chain-rule gradients as in process
+    m = qcomp.compile("qubit q[2]; param w[2]; input x; ry(w[0] * x) q[0]; cx q[0], q[1]; rx(w[1]) q[1];"
+                      " var x(q[0]) + z(q[1]); probs q[1], q[0];", cache=False)
+    w, x = np.array([0.3, -0.8]), np.array([[0.5], [1.1], [-0.4]])
+    local, dist = m.simulator(), m.simulator(executor=executor)
+    for a, b in zip(local.outputs(w, x), dist.outputs(w, x)):
+        np.testing.assert_allclose(a, b, atol=1e-12)
+    for a, b in zip(local.output_gradient(w, x), dist.output_gradient(w, x)):
+        np.testing.assert_allclose(a, b, atol=1e-10)
