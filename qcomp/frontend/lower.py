@@ -17,6 +17,7 @@ from ..ir.gates import ALIASES, GATES, GateDef as LibraryGate, inverse as gate_i
 from ..ir.ops import Observable, Operation, Register, ValueDecl, normalize_pauli_sum
 from ..ir.program import Program
 from . import ast
+from .channel_call import is_channel_call, lower_channel_call
 from .parser import deep_recursion, parse_source
 from .source import Q_SUFFIXES, read_source
 
@@ -489,6 +490,8 @@ class _Lowerer:
         return name, lib, user
 
     def _gate_call(self, s: ast.GateCall, scope: Scope, out: list[Operation], base_dir: Path) -> None:
+        if is_channel_call(self, s):  # noise channels (qcomp.frontend.channel_call)
+            return lower_channel_call(self, s, scope, out)
         name, lib, user = self._resolve_gate(s)
         if user is not None and not self.priced:
             ops, iters = self._price(s, scope)
