@@ -355,11 +355,20 @@ class NoiseModel:
             mats = CHANNELS[e.channel.name].kraus(*e.channel.params)
             k = e.channel.num_qubits
             err = QuantumError(Kraus([_reverse_qubits(np.asarray(K), k) for K in mats]))
-            gates = [GATES[g].qasm3 for g in (e.gates or GATES)]
-            if e.qubits is None:
-                out.add_all_qubit_quantum_error(err, gates, warnings=False)
-            else:
-                out.add_quantum_error(err, gates, list(e.qubits), warnings=False)
+            by_arity: dict[int, list[str]] = {}
+            for g in (e.gates or GATES):
+                by_arity.setdefault(GATES[g].num_qubits, []).append(GATES[g].qasm3)
+            for arity, gates in sorted(by_arity.items()):
+                if arity != k and k != 1:
+                    continue  # as apply(): a k-qubit channel follows k-qubit gates only
+                # a one-qubit channel on each qubit of a wider gate: its tensor power in Aer
+                e_k = err
+                for _ in range(arity - k):
+                    e_k = e_k.tensor(err)
+                if e.qubits is None:
+                    out.add_all_qubit_quantum_error(e_k, gates, warnings=False)
+                else:
+                    out.add_quantum_error(e_k, gates, list(e.qubits), warnings=False)
         for q, (p01, p10) in self._readout.items():
             ro = ReadoutError([[1 - p01, p01], [p10, 1 - p10]])
             if q is None:

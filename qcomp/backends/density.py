@@ -572,7 +572,7 @@ class DensityMatrixSimulator(NoisyBase):
             if w == 0:
                 continue
             for c, idx, sign in terms:
-                x = idx[0] >> n  # s = 0 gives row x
+                x = int(idx[0])  # s = 0 gives index (0 << n) | x
                 lam[((s ^ x) << n) | s] += w * c * sign
         return np.ascontiguousarray(lam.real), np.ascontiguousarray(lam.imag)
 

@@ -1,0 +1,84 @@
+"""Noise models: applying them, JSON round trips, Qiskit Aer import (calibration-like backends) and export."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import qcomp
+from qcomp.backends.density import DensityMatrixSimulator
+from qcomp.noise import Channel, NoiseModel, NoiseModelError
+
+SRC = "qubit q[2]; param w[2]; rx(w[0]) q[0]; cx q[0], q[1]; ry(w[1]) q[1]; expect z(q[0]) + z(q[1]); measure q;"
+
+
+def test_apply_places_channels_after_matching_gates():
+    prog = qcomp.compile(SRC, cache=False).program
+    nm = (NoiseModel().add_all_qubit_error("depolarizing", ["rx", "ry"], params=[0.1])
+          .add_all_qubit_error(Channel("bit_flip", 0.02), "cx")
+          .add_quantum_error(Channel("amplitude_damping", 0.3), ["ry"], [1])
+          .add_readout_error(0.01, 0.03, qubits=[1]))
+    names = [(op.name, op.qubits) for op in nm.apply(prog).circuit.ops()]
+    assert names == [("rx", (0,)), ("depolarizing", (0,)), ("cx", (0, 1)), ("bit_flip", (0,)), ("bit_flip", (1,)),
+                     ("ry", (1,)), ("amplitude_damping", (1,)), ("readout_error", (1,))]
+
+
+def test_json_round_trip_and_file(tmp_path):
+    K = [np.sqrt(0.9) * np.eye(2), np.sqrt(0.1) * np.array([[0, 1], [1, 0]])]
+    nm = (NoiseModel().add_all_qubit_error("thermal_relaxation", "all", params=[50, 60, 3])
+          .add_quantum_error(Channel.from_kraus(K), ["rx"], [0]).add_readout_error(0.02, 0.04))
+    path = tmp_path / "noise.json"
+    nm.save(path)
+    back = NoiseModel.load(path)
+    assert back == nm
+    prog = qcomp.compile(SRC, cache=False).program
+    w = np.array([0.3, 0.9])
+    assert np.allclose(DensityMatrixSimulator(nm.apply(prog)).probs(w), DensityMatrixSimulator(back.apply(prog)).probs(w))
+    bad = json.loads(path.read_text())
+    bad["errors"][0]["params"] = [50, 200, 3]  # t2 > 2 t1
+    path.write_text(json.dumps(bad))
+    with pytest.raises(NoiseModelError, match=r"errors\[0\].*t2 <= 2 t1"):
+        NoiseModel.load(path)
+    with pytest.raises(NoiseModelError, match="unknown gate 'foo'"):
+        NoiseModel().add_all_qubit_error("depolarizing", ["foo"], params=[0.1])
+    with pytest.raises(NoiseModelError, match="not trace preserving"):
+        Channel.from_kraus([np.eye(2) * 1.1])
+
+
+def test_model_simulator_with_noise_json_matches_aer_with_exported_model(tmp_path):
+    pytest.importorskip("qiskit_aer")
+    from noise_oracles import aer_density_matrix
+
+    nm = (NoiseModel().add_all_qubit_error("depolarizing", ["rx", "ry"], params=[0.1])
+          .add_all_qubit_error("amplitude_damping", ["cx"], params=[0.05]))
+    path = tmp_path / "m.json"
+    nm.save(path)
+    m = qcomp.compile(SRC, cache=False)
+    w = np.array([0.3, 0.9])
+    sim = m.simulator(noise=str(path))
+    ref = aer_density_matrix(m.program, w, noise_model=nm.to_qiskit())
+    from noise_oracles import expval_of
+
+    assert abs(sim.expval(w)[0] - expval_of(ref, m.program.observables[0], 2)) < 1e-10
+
+
+def test_import_calibration_like_backend_model():
+    pytest.importorskip("qiskit_aer")
+    from qiskit.providers.fake_provider import GenericBackendV2
+    from qiskit_aer.noise import NoiseModel as AerNoiseModel
+
+    from noise_oracles import aer_density_matrix
+
+    aer = AerNoiseModel.from_backend(GenericBackendV2(3, seed=11))
+    with pytest.raises(NoiseModelError, match="reset.*unsupported='drop'"):
+        NoiseModel.from_qiskit(aer)
+    nm = NoiseModel.from_qiskit(aer, unsupported="drop")
+    prog = qcomp.compile("qubit q[3]; sx q[0]; x q[1]; cx q[0], q[1]; cx q[1], q[2]; rz(0.3) q[2]; sx q[2];"
+                         "expect z(q[0]) @ z(q[1]) + x(q[2]);", cache=False).program
+    noisy = nm.apply(prog)
+    assert sum(op.name.startswith(("kraus_", "pauli_channel")) for op in noisy.circuit.ops()) >= 4
+    rho = DensityMatrixSimulator(noisy).density_matrix()
+    ref = aer_density_matrix(prog, np.zeros(0), noise_model=aer)
+    assert np.abs(rho - ref).max() < 1e-10
