@@ -20,6 +20,7 @@ from .._io import atomic_write_bytes, atomic_write_text
 from .values import read_values_file
 from ..errors import ExportError, InputError, QCompError
 from . import add_level_arg, add_source_args, check_outputs, int_in, load_model
+from .noise_options import add_noise_arguments, noise_options
 
 NAME = "run"
 HELP = "simulate a model: expectation values (or shot counts with --shots) for params and a batch of inputs"
@@ -39,6 +40,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--precision", choices=("double", "single"), default="double")
     p.add_argument("--threads", type=int_in(1, 4096, "--threads"), default=None, help="threads (default: QCOMP_NUM_THREADS or all cores)")
     p.add_argument("-o", "--output", default=None, help="write results to .npy, .json or .csv instead of printing")
+    add_noise_arguments(p)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -71,7 +73,9 @@ def run(args: argparse.Namespace) -> int:
         else:
             _emit_values(args, result, [o.text or f"output{k}" for k, o in enumerate(program.observables)])
         return 0
-    sim = model.simulator(precision=args.precision, batch_size=args.batch_size, threads=args.threads)
+    noisy = noise_options(args, model)
+    sim = model.simulator(precision=args.precision, batch_size=args.batch_size, threads=args.threads) if noisy is None \
+        else model.simulator(threads=args.threads, **noisy)
     if args.shots is not None:
         counts = sim.sample(params, inputs, shots=args.shots, seed=args.seed)
         _emit_counts(args, [counts] if isinstance(counts, dict) else counts)  # the CLI always prints rows
