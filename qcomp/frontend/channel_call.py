@@ -22,11 +22,10 @@ def is_channel_call(lowerer, s: "ast.GateCall") -> bool:
     return is_channel(s.name) and s.name not in lowerer.gates
 
 
-def lower_channel_call(lowerer, s: "ast.GateCall", scope, out: list[Operation]) -> None:
+def lower_channel_call(lowerer, s: "ast.GateCall", scope, out: list[Operation], check_angle) -> None:
     """Emit one channel Operation per broadcast position; constant parameters are checked here
-    (located errors), parameters that depend on params or inputs when values are bound."""
-    from .lower import check_angle
-
+    (located errors), parameters that depend on params or inputs when values are bound.
+    ``check_angle`` is the lowerer's check of angle expressions (size, depth, finiteness)."""
     if s.inverses:
         raise SemanticError(f"'inv @' cannot be applied to the noise channel '{s.name}' (channels have no inverse)",
                             s.span)

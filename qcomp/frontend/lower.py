@@ -491,7 +491,7 @@ class _Lowerer:
 
     def _gate_call(self, s: ast.GateCall, scope: Scope, out: list[Operation], base_dir: Path) -> None:
         if is_channel_call(self, s):  # noise channels (qcomp.frontend.channel_call)
-            return lower_channel_call(self, s, scope, out)
+            return lower_channel_call(self, s, scope, out, check_angle)
         name, lib, user = self._resolve_gate(s)
         if user is not None and not self.priced:
             ops, iters = self._price(s, scope)
