@@ -9,7 +9,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from .errors import InputError, QCompError
+from .errors import InputError, QCompError, UnsupportedError
 from .frontend import DEFAULT_MAX_OPS, DEFAULT_MAX_QUBITS
 from .ir.program import Program
 from .ir.values import check_qubits
@@ -149,6 +149,8 @@ class Model:
 
             if executor is not None:
                 raise InputError("noisy simulation runs in this process; it cannot take a Dask executor")
+            if options.pop("precision", "double") != "double":  # the bridges pass their precision on
+                raise UnsupportedError("noisy simulation runs in double precision only")
             unknown = [k for k in options if k not in ("threads", "max_memory_bytes")]
             if unknown:
                 raise InputError(f"unknown noisy simulator option '{unknown[0]}'; valid options: noise, method, "

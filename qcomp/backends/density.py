@@ -576,22 +576,25 @@ class DensityMatrixSimulator(NoisyBase):
                 lam[((s ^ x) << n) | s] += w * c * sign
         return np.ascontiguousarray(lam.real), np.ascontiguousarray(lam.imag)
 
-    def _diff_tables(self) -> list[list[tuple[int, int, CompiledExprs, list[int]]]]:
-        """Per op: (angle k, ..., derivative expressions of angle k by each param it holds, params)."""
-        if not hasattr(self, "_dtab"):
+    def _diff_tables(self, wrt: str = "params") -> list[list[tuple[int, CompiledExprs, list[int]]]]:
+        """Per op: (angle k, derivative expressions of angle k by each param (or input) it holds, their indices)."""
+        cache = self.__dict__.setdefault("_dtab", {})
+        if wrt not in cache:
+            kind = "param" if wrt == "params" else "input"
             tab = []
             for op in self._ops:
                 entries = []
                 for k, a in enumerate(op.angles):
-                    syms = sorted((s for s in a.symbols() if s.kind == "param"), key=lambda s: s.index)
+                    syms = sorted((s for s in a.symbols() if s.kind == kind), key=lambda s: s.index)
                     if syms:
                         entries.append((k, CompiledExprs([a.diff(s) for s in syms]), [s.index for s in syms]))
                 tab.append(entries)
-            self._dtab = tab
-        return self._dtab
+            cache[wrt] = tab
+        return cache[wrt]
 
-    def _adjoint(self, params, inputs, cot: np.ndarray, observables=None) -> tuple[np.ndarray, np.ndarray]:
-        """Per-row vjp (B, P) of cotangent (B, n_obs), and the values (B, n_obs)."""
+    def _adjoint(self, params, inputs, cot: np.ndarray, observables=None,
+                 wrt: str = "params") -> tuple[np.ndarray, np.ndarray]:
+        """Per-row vjp (B, P) (``wrt="inputs"``: (B, I)) of cotangent (B, n_obs), and the values (B, n_obs)."""
         observables = self.program.observables if observables is None else observables
         P, X, B, _ = self._args(params, inputs)
         plan = self.memory_plan(B, gradient=True)
@@ -600,21 +603,24 @@ class DensityMatrixSimulator(NoisyBase):
         adj = [self._adjoint_mats(m) for m in mats]
         Pr, Xr = self._rows(P, X, B)
         Pr, Xr = np.ascontiguousarray(Pr), np.ascontiguousarray(Xr)
-        dtab = self._diff_tables()
+        dtab = self._diff_tables(wrt)
         # chain-rule factors d angle / d param per (op, angle): (n_syms, B)
         chain = [[(k, np.broadcast_to(np.asarray(ce(Pr, Xr), dtype=float), (len(idx), B)), idx)
                   for k, ce, idx in entries] for entries in dtab]
         # derivative superoperators per op and angle, (B|1, 4**q, 4**q), built only for steps with params
         dS: dict[tuple[int, int], np.ndarray] = {}
-        for s in self._steps:
-            if s.diff:
+        diff = [any(chain[i] for i in s.ops) for s in self._steps]
+        for s, d in zip(self._steps, diff):
+            if d:
                 for i in s.ops:
                     for k, _, _ in chain[i]:
                         dS[(i, k)] = self._op_dsuper(i, k, vals)
-        supers = {i: self._op_super(i, vals) for s in self._steps if s.diff and s.kind == "super" for i in s.ops}
+        supers = {i: self._op_super(i, vals) for s, d in zip(self._steps, diff) if d and s.kind == "super"
+                  for i in s.ops}
         L = len(self._steps)
         seg = plan["checkpoint_every"]
-        grads = np.zeros((B, self.program.num_params))
+        width = self.program.num_params if wrt == "params" else self.program.num_inputs
+        grads = np.zeros((B, width))
         values = np.zeros((B, len(observables)))
         D4 = 4**self.n
         n = self.n
@@ -631,17 +637,17 @@ class DensityMatrixSimulator(NoisyBase):
                 self._run_step(mats[j], re, im, b)
             v = self._expvals(re[None], im[None], observables)[0]
             lr, li = self._lambda0(cot[b], observables)
-            g = np.zeros(self.program.num_params)
+            g = np.zeros(width)
             for c in range(len(checkpoints) - 1, -1, -1):
                 first, last = c * seg, min(L, (c + 1) * seg)
                 states = []
                 sr, si = checkpoints[c][0].copy(), checkpoints[c][1].copy()
                 for j in range(first, last):
-                    states.append((sr.copy(), si.copy()) if self._steps[j].diff else None)
+                    states.append((sr.copy(), si.copy()) if diff[j] else None)
                     self._run_step(mats[j], sr, si, b)
                 for j in range(last - 1, first - 1, -1):
                     st = self._steps[j]
-                    if st.diff:
+                    if diff[j]:
                         pr, pi = states[j - first]
                         self._step_grad(st, pr, pi, lr, li, b, vals, dS, supers, chain, g, n)
                     self._run_step(adj[j], lr, li, b)
@@ -701,6 +707,15 @@ class DensityMatrixSimulator(NoisyBase):
             raise InputError("cotangent contains NaN or infinite values")
         g, _ = self._adjoint(params, inputs, cot)
         return self._params_shaped(g, params)
+
+    def input_vjp(self, params: ArrayLike, inputs: ArrayLike, cotangent: ArrayLike) -> np.ndarray:
+        """sum_k cotangent[b, k] d expval[b, k] / d inputs[b, :], (B, I), by the same adjoint sweep
+        (inputs in gate angles and in channel parameters alike)."""
+        P, X, B, _ = self._args(params, inputs)
+        cot = np.atleast_2d(as_real_array(cotangent, "cotangent"))
+        if cot.shape != (B, self.program.num_outputs):
+            raise InputError(f"cotangent has shape {cot.shape}; expected ({B}, {self.program.num_outputs})")
+        return self._adjoint(params, inputs, cot, wrt="inputs")[0]
 
     def gradient(self, params: ArrayLike = None, inputs: ArrayLike = None, method: str = "adjoint") -> np.ndarray:
         """d expval / d params by the density-matrix adjoint, (B, n_outputs, n_params)."""

@@ -184,4 +184,28 @@ def test_model_simulator_routes_noisy_programs_and_trains():
     v, g = sim.value_and_gradient([0.5])
     assert np.allclose(v, (1 - 0.8 / 3) * np.cos(0.5)) and np.allclose(g, -(1 - 0.8 / 3) * np.sin(0.5))
     with pytest.raises(QCompError, match="unknown noisy simulator option"):
-        m.simulator(precision="single")
+        m.simulator(batch_size=4)
+
+
+def test_input_gradients_and_torch_bridge_on_a_noisy_model():
+    torch = pytest.importorskip("torch")
+    src = """qubit q[2]; param w[2]; input x[2];
+    ry(x[0]) q[0]; depolarizing(0.05) q; rx(w[0]) q[1]; cx q[0], q[1]; amplitude_damping(0.2 * x[1] * x[1]) q[1];
+    rz(w[1] * x[1]) q[1]; h q[1]; expect z(q[0]) @ z(q[1]) + x(q[1]);"""
+    m = qcomp.compile(src, cache=False)
+    sim = m.simulator()
+    w = np.array([0.3, -0.8])
+    X = np.array([[0.4, 0.7], [1.1, -0.5]])
+    cot = np.array([[1.0], [-2.0]])
+    h = 1e-6
+    fd = np.stack([(sim.expval(w, X + h * e) - sim.expval(w, X - h * e)) / (2 * h) for e in np.eye(2)], axis=-1)
+    assert np.allclose(sim.input_vjp(w, X, cot), np.einsum("bo,boi->bi", cot, fd), atol=1e-7)
+    from qcomp.torch import QLayer
+
+    layer = QLayer(m, init=w)
+    xt = torch.tensor(X, requires_grad=True)
+    out = layer(xt)
+    (out[:, 0] * torch.tensor(cot[:, 0])).sum().backward()
+    assert np.allclose(out.detach().numpy(), sim.expval(w, X))
+    assert np.allclose(xt.grad.numpy(), np.einsum("bo,boi->bi", cot, fd), atol=1e-7)
+    assert np.allclose(layer.weight.grad.numpy(), sim.vjp(w, X, cot), atol=1e-10)
