@@ -18,14 +18,15 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from .errors import InputError, QCompError, UnsupportedError
-from .ir.channels import CHANNELS, READOUT_ERROR, ChannelError, register_kraus_channel
+from .ir.channels import BUILTIN, CHANNELS, READOUT_ERROR, ChannelError, register_kraus_channel
 from .ir.circuit import Circuit
 from .ir.expr import Const
 from .ir.gates import ALIASES, GATES
 from .ir.ops import Operation
 from .ir.program import Program
 
-__all__ = ["Channel", "METHODS", "NoiseModel", "NoiseModelError", "simulator", "load_noise_model"]
+__all__ = ["Channel", "METHODS", "NoiseModel", "NoiseModelError", "as_noise_model", "load_noise_model", "simulator",
+           "split_channels"]
 
 METHODS = ("auto", "density_matrix", "trajectories")
 FORMAT = "qcomp-noise-model"
@@ -417,6 +418,33 @@ def load_noise_model(path: str | os.PathLike) -> NoiseModel:
     from ._io import read_json
 
     return NoiseModel.from_json(read_json(path), where=str(path))
+
+
+def split_channels(program: Program) -> tuple[Program, dict[str, Any]]:
+    """The program without its channels (the noiseless circuit, gates in source order) and the
+    channels as JSON: each with its parameters (as .q text), qubits, source line and ``after``,
+    the number of gates of the noiseless circuit that precede it (0: before the first gate)."""
+    from .ir.channels import is_channel
+    from .ir.expr import to_text
+
+    gates: list[Operation] = []
+    channels: list[dict[str, Any]] = []
+    for op in program.circuit.ops():
+        if not is_channel(op.name):
+            gates.append(op)
+            continue
+        entry: dict[str, Any] = {"channel": op.name, "params": [to_text(a) for a in op.angles],
+                                 "qubits": list(op.qubits), "after": len(gates)}
+        ch = CHANNELS.get(op.name)
+        if ch is not None and op.name not in BUILTIN:  # a registered Kraus channel: its matrices
+            entry["kraus"] = [[[[float(v.real), float(v.imag)] for v in row] for row in np.asarray(k)]
+                              for k in ch.kraus()]
+        if op.span is not None:
+            entry["line"] = op.span.line
+        channels.append(entry)
+    noiseless = program.with_circuit(Circuit.from_ops(program.num_qubits, gates))
+    return noiseless, {"format": "qcomp-noise-channels", "version": 1, "source": program.source_name,
+                       "qubit_order": "flat qubit k (registers in declaration order)", "channels": channels}
 
 
 def as_noise_model(noise: Any) -> NoiseModel | None:

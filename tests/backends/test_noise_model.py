@@ -82,3 +82,42 @@ def test_import_calibration_like_backend_model():
     rho = DensityMatrixSimulator(noisy).density_matrix()
     ref = aer_density_matrix(prog, np.zeros(0), noise_model=aer)
     assert np.abs(rho - ref).max() < 1e-10
+
+
+def test_cli_run_with_noise_and_compile_noise_out(tmp_path, capsys):
+    from qcomp.cli import main
+
+    src = tmp_path / "m.q"
+    src.write_text("qubit q[2]; param w[2]; rx(w[0]) q[0]; cx q[0], q[1]; ry(w[1]) q[1];\n"
+                   "expect z(q[0]) + z(q[1]); measure q;\n")
+    params = tmp_path / "w.npy"
+    np.save(params, np.array([0.3, 0.9]))
+    nm = NoiseModel().add_all_qubit_error("depolarizing", "all", params=[0.1])
+    nm.save(tmp_path / "noise.json")
+    assert main(["run", str(src), "--params", str(params), "--noise", str(tmp_path / "noise.json"),
+                 "-o", str(tmp_path / "out.json")]) == 0
+    got = json.loads((tmp_path / "out.json").read_text())
+    m = qcomp.compile(str(src), cache=False)
+    expected = m.simulator(noise=nm).expval(np.array([0.3, 0.9]))[0]
+    assert np.isclose(got["values"][0][0], expected)
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"format": "qcomp-noise-model", "errors": [{"channel": "depolarizing", "params": [2]}]}')
+    capsys.readouterr()
+    assert main(["run", str(src), "--params", str(params), "--noise", str(bad)]) == 1
+    assert "errors[0]: 'depolarizing' needs 0 <= p <= 1, got 2" in capsys.readouterr().err
+
+    noisy = tmp_path / "n.q"
+    noisy.write_text("qubit q[2]; param w;\nrx(w) q[0];\ndepolarizing(0.1) q;\ncx q[0], q[1];\n"
+                     "amplitude_damping(w / 10) q[1];\nexpect z(q[1]);\n")
+    capsys.readouterr()
+    assert main(["compile", str(noisy), "-o", str(tmp_path / "n.qasm")]) == 1
+    err = capsys.readouterr().err
+    assert "n.q:3:1: error: 'depolarizing' is a noise channel" in err and "--noise-out" in err
+    assert not (tmp_path / "n.qasm").exists()
+    assert main(["compile", str(noisy), "-o", str(tmp_path / "n.qasm"), "--noise-out", str(tmp_path / "ch.json")]) == 0
+    text = (tmp_path / "n.qasm").read_text()
+    assert "rx(" in text and "cx q[0], q[1];" in text and "depolarizing" not in text
+    ch = json.loads((tmp_path / "ch.json").read_text())
+    assert [(c["channel"], c["qubits"], c["after"], c["line"]) for c in ch["channels"]] == [
+        ("depolarizing", [0], 1, 3), ("depolarizing", [1], 1, 3), ("amplitude_damping", [1], 2, 5)]
+    assert ch["channels"][2]["params"] == ["w / 10"]
