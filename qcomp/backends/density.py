@@ -389,13 +389,9 @@ class DensityMatrixSimulator(NoisyBase):
             vp[k] = v[k] + math.pi / (2 * f)
             vm[k] = v[k] - math.pi / (2 * f)
             dU = f / 2 * (g.matrix(*vp) - g.matrix(*vm))
-        else:  # gates whose entries mix frequencies: the exact derivative from the spectrum's shifts is
-            # not available, so the step size is small and central (error ~1e-10 relative)
-            h = 1e-5
-            vp, vm = list(v), list(v)
-            vp[k] = v[k] + h
-            vm[k] = v[k] - h
-            dU = (g.matrix(*vp) - g.matrix(*vm)) / (2 * h)
+        else:  # only a gate registered at run time with mixed-frequency entries gets here
+            raise UnsupportedError(f"cannot differentiate gate '{op.name}' on the density matrix: its matrix entries "
+                                   "mix frequencies (GateDef.matrix_freq is None)", op.span)
         return _kron_conj(dU, U) + _kron_conj(U, dU)
 
     def _step_mats(self, s: _Step, vals: np.ndarray) -> tuple[Any, ...]:
