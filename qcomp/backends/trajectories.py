@@ -38,8 +38,8 @@ _PAULIS = [None, np.array([[0, 1], [1, 0]], complex), np.array([[0, -1j], [1j, 0
 class TrajectorySimulator(NoisyBase):
     """Noisy simulation by quantum trajectories (``trajectories`` state vectors per row, ``seed``).
 
-    Same verbs as the density-matrix simulator for values (``expval``, ``probs``, ``sample``,
-    ``outputs``); gradients are not offered (use the density-matrix method).
+    Same verbs as the density-matrix simulator (``expval``, ``probs``, ``sample``, ``outputs``,
+    ``gradient``, ``vjp``); gradients by parameter shift on gate angles with common random numbers.
     """
 
     method = "trajectories"
@@ -110,10 +110,12 @@ class TrajectorySimulator(NoisyBase):
                 out.append(("gate", qs, Ul))
         return out
 
-    def _run(self, params, inputs, consume) -> tuple[int, bool, np.ndarray]:
-        """Run every trajectory; ``consume(row_of_each_trajectory, re, im)`` per chunk."""
+    def _run(self, params, inputs, consume, vals: np.ndarray | None = None) -> tuple[int, bool, np.ndarray]:
+        """Run every trajectory; ``consume(row_of_each_trajectory, re, im, vals)`` per chunk.
+        ``vals`` overrides the bound angle values (n_angles, B) (shifted circuits of the gradient)."""
         P, X, B, batched = self._args(params, inputs)
-        vals = self._angles(P, X, B)
+        if vals is None:
+            vals = self._angles(P, X, B)
         local = self._local_ops(vals)
         T = self.trajectories
         R = B * T
@@ -171,7 +173,8 @@ class TrajectorySimulator(NoisyBase):
                         break
 
     # -- values ---------------------------------------------------------------------------
-    def expval_with_error(self, params: ArrayLike = None, inputs: ArrayLike = None) -> tuple[np.ndarray, np.ndarray]:
+    def expval_with_error(self, params: ArrayLike = None, inputs: ArrayLike = None,
+                          _vals: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Means over trajectories of every ``expect`` output and their standard errors."""
         obs = E.observable_arrays(self.program.observables)
         nout = self.program.num_outputs
@@ -184,7 +187,7 @@ class TrajectorySimulator(NoisyBase):
             np.add.at(s1, owner, v)
             np.add.at(s2, owner, v * v)
 
-        self._run(params, inputs, take)
+        self._run(params, inputs, take, _vals)
         T = self.trajectories
         mean = s1 / T
         var = np.clip(s2 / T - mean**2, 0, None) * T / (T - 1)
@@ -223,11 +226,67 @@ class TrajectorySimulator(NoisyBase):
         """Mean outcome probabilities (B, 2**len(qubits)); result bit j is qubits[j]."""
         return self.probs_with_error(params, inputs, qubits)[0]
 
-    def _no_gradient(self, *args: Any, **kwargs: Any) -> Any:
-        raise UnsupportedError("the trajectories method has no gradients; use method='density_matrix' "
-                               "(adjoint on the density matrix)")
+    # -- gradients: parameter shift with common random numbers ------------------------------
+    def gradient(self, params: ArrayLike = None, inputs: ArrayLike = None,
+                 method: str = "parameter-shift") -> np.ndarray:
+        """d expval / d params by parameter shift on gate angles, (B, n_outputs, n_params).
 
-    gradient = vjp = value_and_gradient = value_and_vjp = _no_gradient  # type: ignore[assignment]
+        Shift rules hold with channels in the circuit (the channels do not depend on the angle);
+        every shifted circuit reuses the same random numbers (the seed), so the difference of two
+        estimates has far less noise than either. Parameters inside channel parameters have no
+        shift rule: those are refused (use method='density_matrix')."""
+        from ..ir.gates import gate_rule
+
+        if method != "parameter-shift":
+            raise UnsupportedError(f"the trajectories method differentiates by parameter shift, not '{method}'")
+        P, X, B, batched = self._args(params, inputs)
+        vals = self._angles(P, X, B)
+        Pr, Xr = (np.ascontiguousarray(a) for a in self._rows(P, X, B))
+        nout, npar = self.program.num_outputs, self.program.num_params
+        out = np.zeros((B, nout, npar))
+        for i, op in enumerate(self._ops):
+            for k, a in enumerate(op.angles):
+                syms = sorted((s for s in a.symbols() if s.kind == "param"), key=lambda s: s.index)
+                if not syms:
+                    continue
+                if op.name in CHANNELS:
+                    raise UnsupportedError(f"parameter {k} of channel '{op.name}' depends on params and has no shift "
+                                           "rule; use method='density_matrix' (adjoint)", op.span)
+                at = self._angle_at[i] + k
+                d = np.zeros((B, nout))
+                for shift, coeff in gate_rule(op.name, k):
+                    shifted = vals.copy()
+                    shifted[at] = vals[at] + shift
+                    d += coeff * np.atleast_2d(self.expval_with_error(params, inputs, _vals=shifted)[0])
+                from ..ir.expr import CompiledExprs
+
+                factors = np.broadcast_to(np.asarray(CompiledExprs([a.diff(s) for s in syms])(Pr, Xr), dtype=float),
+                                          (len(syms), B))
+                for j, s in enumerate(syms):
+                    out[:, :, s.index] += d * factors[j][:, None]
+        return self._shaped(out, batched)
+
+    def value_and_gradient(self, params: ArrayLike = None, inputs: ArrayLike = None) -> tuple[np.ndarray, np.ndarray]:
+        return self.expval(params, inputs), self.gradient(params, inputs)
+
+    def vjp(self, params: ArrayLike, inputs: ArrayLike, cotangent: ArrayLike) -> np.ndarray:
+        """sum_b cotangent[b] . d expval[b] / d params (parameter shift), in the shape of the params."""
+        from ..ir.values import as_real_array
+
+        P, X, B, _ = self._args(params, inputs)
+        cot = as_real_array(cotangent, "cotangent")
+        if cot.ndim == 1 and B == 1:
+            cot = cot[None]
+        if cot.shape != (B, self.program.num_outputs):
+            raise InputError(f"cotangent has shape {cot.shape}; expected ({B}, {self.program.num_outputs})")
+        g = np.atleast_3d(self.gradient(params, inputs)).reshape(B, self.program.num_outputs, -1)
+        return self._params_shaped(np.einsum("bo,bop->bp", cot, g), params)
+
+    def value_and_vjp(self, params: ArrayLike, inputs: ArrayLike, cotangent_fn) -> tuple[np.ndarray, np.ndarray]:
+        P, X, B, _ = self._args(params, inputs)
+        values = np.atleast_2d(self.expval(params, inputs))
+        cot = np.asarray(cotangent_fn(values, slice(0, B)), dtype=float)
+        return values, self.vjp(params, inputs, cot)
 
 
 def _avail() -> int:

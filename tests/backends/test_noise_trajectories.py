@@ -41,14 +41,29 @@ def test_same_seed_same_result_and_chunking_independent():
     assert not np.array_equal(a, TrajectorySimulator(prog, trajectories=200, seed=8).expval(w))
 
 
-def test_options_are_checked_and_gradients_refused():
+def test_options_are_checked():
     prog = qcomp.compile(SRC, cache=False).program
     with pytest.raises(InputError, match="trajectories"):
         TrajectorySimulator(prog, trajectories=1)
     with pytest.raises(InputError, match="seed"):
         TrajectorySimulator(prog, seed=-1)
+    chan = qcomp.compile("qubit q; param p; depolarizing(p) q; expect z(q);", cache=False).program
     with pytest.raises(UnsupportedError, match="density_matrix"):
-        TrajectorySimulator(prog).gradient(np.zeros(3))
+        TrajectorySimulator(chan).gradient([0.1])
+
+
+def test_parameter_shift_gradients_with_common_random_numbers():
+    # rz(2 w[0]) makes w[0] appear twice (chain rule); the shifted circuits share the seed's draws
+    src = SRC.replace("bit_flip(0.1) q[2];", "rz(2 * w[0]) q[2]; bit_flip(0.1) q[2];")
+    prog = qcomp.compile(src, cache=False).program
+    w = np.array([0.4, -1.2, 0.8])
+    exact = DensityMatrixSimulator(prog).gradient(w)
+    tr = TrajectorySimulator(prog, trajectories=2000, seed=3)
+    g = tr.gradient(w)
+    assert g.shape == exact.shape == (2, 3)
+    assert np.abs(g - exact).max() < 0.03
+    cot = np.array([1.0, -0.5])
+    assert np.allclose(tr.vjp(w, None, cot), cot @ g)
 
 
 def test_auto_method_picks_trajectories_for_large_programs():
