@@ -47,6 +47,9 @@ ArrayLike = Any
 # The automatic choice ("auto") simulates density matrices up to this many qubits (a 12-qubit
 # density matrix is 256 MiB), trajectories above.
 DEFAULT_MAX_QUBITS = 12
+# A batch smaller than the thread count splits each pass of a row over the threads from this size
+# (4**8 entries: 1 MiB per plane), below it the pool's hand-off costs more than the pass.
+SPLIT_ROW_SIZE = 4**8
 
 
 def density_bytes(n: int) -> int:
@@ -84,16 +87,18 @@ def to_local(m: np.ndarray, bits: Sequence[int]) -> tuple[np.ndarray, np.ndarray
     return np.asarray(qs, dtype=np.int64), np.ascontiguousarray(t.reshape(m.shape))
 
 
-def _apply(re: np.ndarray, im: np.ndarray, qs: np.ndarray, m: np.ndarray) -> None:
-    """Apply the local matrix m on bits qs of one split-complex row (engine kernels)."""
+def _apply(re: np.ndarray, im: np.ndarray, qs: np.ndarray, m: np.ndarray, part: int = 0, parts: int = 1) -> None:
+    """Apply the local matrix m on bits qs of one split-complex row (engine kernels); with
+    ``parts`` > 1 only this part's share of the base index range (threads split one row)."""
     k = len(qs)
     pairs = re.size >> k
+    sl = E._split(pairs, part, parts) if parts > 1 else slice(0, pairs)
     if k == 1:
-        E._apply1(re, im, int(qs[0]), m, 0, pairs)
+        E._apply1(re, im, int(qs[0]), m, sl.start, sl.stop)
     elif k == 2:
-        E._apply2(re, im, int(qs[0]), int(qs[1]), m, 0, pairs)
+        E._apply2(re, im, int(qs[0]), int(qs[1]), m, sl.start, sl.stop)
     else:
-        E._applyk(re, im, qs, k, m, 0, pairs)
+        E._applyk(re, im, qs, k, m, sl.start, sl.stop)
 
 
 def _cross(pr, pi, lr, li, qs: np.ndarray) -> np.ndarray:
@@ -411,15 +416,22 @@ class DensityMatrixSimulator(NoisyBase):
         return ("unitary", qr, Ur, qc, np.ascontiguousarray(Uc))
 
     @staticmethod
-    def _run_step(mats: tuple, re: np.ndarray, im: np.ndarray, b: int) -> None:
+    def _run_step(mats: tuple, re: np.ndarray, im: np.ndarray, b: int, threads: int = 1) -> None:
+        """One step on row b; ``threads`` > 1 splits each pass's index range over qcomp's pool
+        (for batches smaller than the thread count)."""
         if mats[0] == "super":
             M = mats[2]
-            _apply(re, im, mats[1], M[b if M.shape[0] > 1 else 0])
+            passes = [(mats[1], M[b if M.shape[0] > 1 else 0])]
         else:
             Ur, Uc = mats[2], mats[4]
             r = b if Ur.shape[0] > 1 else 0
-            _apply(re, im, mats[1], Ur[r])
-            _apply(re, im, mats[3], Uc[r])
+            passes = [(mats[1], Ur[r]), (mats[3], Uc[r])]
+        for qs, m in passes:
+            if threads > 1:
+                E._parallel(lambda part, parts, qs=qs, m=m: _apply(re, im, qs, m, part, parts), threads, threads,
+                            re.size)
+            else:
+                _apply(re, im, qs, m)
 
     @staticmethod
     def _adjoint_mats(mats: tuple) -> tuple:
@@ -468,12 +480,18 @@ class DensityMatrixSimulator(NoisyBase):
             sl = slice(start, min(B, start + rows))
             re, im = self._init(sl.stop - sl.start)
 
-            def part(pi: int, parts: int, re=re, im=im, sl=sl) -> None:
-                for r in range(sl.start, sl.stop)[E._split(sl.stop - sl.start, pi, parts)]:
+            rows_here = sl.stop - sl.start
+            if rows_here < self.threads and re.shape[1] >= SPLIT_ROW_SIZE:  # too few rows: split each row
+                for r in range(sl.start, sl.stop):
                     for m in mats:
-                        self._run_step(m, re[r - sl.start], im[r - sl.start], r)
+                        self._run_step(m, re[r - sl.start], im[r - sl.start], r, self.threads)
+            else:
+                def part(pi: int, parts: int, re=re, im=im, sl=sl) -> None:
+                    for r in range(sl.start, sl.stop)[E._split(sl.stop - sl.start, pi, parts)]:
+                        for m in mats:
+                            self._run_step(m, re[r - sl.start], im[r - sl.start], r)
 
-            E._parallel(part, sl.stop - sl.start, self.threads, re.size * max(1, len(mats)))
+                E._parallel(part, rows_here, self.threads, re.size * max(1, len(mats)))
             consume(sl, re, im, vals)
         return B, batched
 

@@ -209,3 +209,18 @@ def test_input_gradients_and_torch_bridge_on_a_noisy_model():
     assert np.allclose(out.detach().numpy(), sim.expval(w, X))
     assert np.allclose(xt.grad.numpy(), np.einsum("bo,boi->bi", cot, fd), atol=1e-7)
     assert np.allclose(layer.weight.grad.numpy(), sim.vjp(w, X, cot), atol=1e-10)
+
+
+def test_split_rows_over_threads_give_the_same_values():
+    # 8 qubits: a 4**8 density matrix is where one row's passes are split over the threads
+    src = "qubit q[8]; param w[8]; for i in range(8) { ry(w[i]) q[i]; } depolarizing(0.05) q;" \
+          "for i in range(7) { cx q[i], q[i + 1]; } amplitude_damping(0.1) q; expect z(q[0]) @ z(q[7]) + x(q[3]);"
+    prog = _program(src)
+    w = np.linspace(-1, 1, 8)
+    one = DensityMatrixSimulator(prog, threads=1).expval(w)
+    two = DensityMatrixSimulator(prog, threads=2).expval(w)
+    assert np.allclose(one, two, atol=1e-12)
+    from noise_oracles import aer_density_matrix, expval_of
+
+    ref = aer_density_matrix(prog, w)
+    assert abs(one[0] - expval_of(ref, prog.observables[0], 8)) < 1e-10
