@@ -631,6 +631,28 @@ class DensityMatrixSimulator(NoisyBase):
                         dS[(i, k)] = self._op_dsuper(i, k, vals)
         supers = {i: self._op_super(i, vals) for s, d in zip(self._steps, diff) if d and s.kind == "super"
                   for i in s.ops}
+        # per differentiable step: its local bits and, per (op, angle), the local matrix of
+        # after @ dS @ before for all rows at once (the step is S_m ... S_1)
+        derivs: dict[int, tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray, list[int]]]]] = {}
+        n = self.n
+        for j, (st, d) in enumerate(zip(self._steps, diff)):
+            if not d:
+                continue
+            bits = [q + n for q in st.qubits] + list(st.qubits)
+            qs = np.asarray(sorted(bits), dtype=np.int64)
+            entries = []
+            for t, i in enumerate(st.ops):
+                for k, factors, idx in chain[i]:
+                    M = dS[(i, k)]
+                    before = None
+                    for u in st.ops[:t]:
+                        before = supers[u] if before is None else np.matmul(supers[u], before)
+                    if before is not None:
+                        M = np.matmul(M, before)
+                    for u in st.ops[t + 1:]:
+                        M = np.matmul(supers[u], M)
+                    entries.append((to_local(M, bits)[1], factors, idx))
+            derivs[j] = (qs, entries)
         L = len(self._steps)
         seg = plan["checkpoint_every"]
         width = self.program.num_params if wrt == "params" else self.program.num_inputs
@@ -663,7 +685,12 @@ class DensityMatrixSimulator(NoisyBase):
                     st = self._steps[j]
                     if diff[j]:
                         pr, pi = states[j - first]
-                        self._step_grad(st, pr, pi, lr, li, b, vals, dS, supers, chain, g, n)
+                        qs, entries = derivs[j]
+                        # d<lam, S rho>/d angle = Tr(dS_local C^T), C the step's cross matrix
+                        C = _cross(pr, pi, lr, li, qs).T
+                        for Dl, factors, idx in entries:
+                            dv = float(np.sum(Dl[b if Dl.shape[0] > 1 else 0] * C).real)
+                            g[idx] += dv * factors[:, b]
                     self._run_step(adj[j], lr, li, b)
                 checkpoints[c] = None  # type: ignore[call-overload]
             with lock:
@@ -677,37 +704,6 @@ class DensityMatrixSimulator(NoisyBase):
         threads = min(self.threads, plan["rows_per_chunk"])
         E._parallel(part, B, threads, D4 * max(1, L))
         return grads, values
-
-    def _step_grad(self, st: _Step, pr, pi, lr, li, b: int, vals, dS, supers, chain, g: np.ndarray, n: int) -> None:
-        """Add this step's derivatives for row b: d<lam, S rho>/d angle = Tr(dS_local C^T)."""
-        bits = [q + n for q in st.qubits] + list(st.qubits)
-        qs, _ = to_local(np.eye(4 ** len(st.qubits))[None], bits)
-        C = _cross(pr, pi, lr, li, qs)
-        ops = st.ops
-        for t, i in enumerate(ops):
-            if not chain[i]:
-                continue
-            # the step is S_m ... S_1: before = S_{t-1} ... S_1, after = S_m ... S_{t+1}
-            before = after = None
-            if st.kind == "super" and len(ops) > 1:
-                for u in ops[:t]:
-                    S = supers[u]
-                    S = S[b if S.shape[0] > 1 else 0]
-                    before = S if before is None else S @ before
-                for u in ops[t + 1:]:
-                    S = supers[u]
-                    S = S[b if S.shape[0] > 1 else 0]
-                    after = S if after is None else S @ after
-            for k, factors, idx in chain[i]:
-                M = dS[(i, k)]
-                M = M[b if M.shape[0] > 1 else 0]
-                if before is not None:
-                    M = M @ before
-                if after is not None:
-                    M = after @ M
-                _, Ml = to_local(M[None], bits)
-                d = float(np.sum(Ml[0] * C.T).real)
-                g[idx] += d * factors[:, b]
 
     def vjp(self, params: ArrayLike, inputs: ArrayLike, cotangent: ArrayLike) -> np.ndarray:
         """sum_b cotangent[b] . d expval[b] / d params, in the shape of the params (as Simulator.vjp)."""
