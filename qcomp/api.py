@@ -125,6 +125,8 @@ class Model:
         """Exact Hessians by shift rules applied twice, shape (B, n_outputs, P, P), on the simulator."""
         from .gradients import hessian, simulator_executor_for
 
+        if self.is_noisy:
+            raise UnsupportedError("Hessians of noisy programs are not offered (gradients are: simulator().gradient)")
         sim = self.simulator()
         sim._args(params, inputs)  # an InputError for values that are not real arrays of the declared sizes
         return hessian(sim.program, params, inputs, simulator_executor_for(sim), wrt=wrt)

@@ -730,8 +730,8 @@ class DensityMatrixSimulator(NoisyBase):
     def gradient(self, params: ArrayLike = None, inputs: ArrayLike = None, method: str = "adjoint") -> np.ndarray:
         """d expval / d params by the density-matrix adjoint, (B, n_outputs, n_params)."""
         if method != "adjoint":
-            raise UnsupportedError(f"DensityMatrixSimulator.gradient computes adjoint gradients; for method "
-                                   f"'{method}' use model.simulator(noise=...).gradient(method=...)")
+            raise UnsupportedError(f"the density-matrix simulator differentiates by the adjoint method, not "
+                                   f"'{method}' (parameter shift: method='trajectories')")
         P, X, B, batched = self._args(params, inputs)
         nout = self.program.num_outputs
         out = np.zeros((B, nout, self.program.num_params))

@@ -224,3 +224,17 @@ def test_split_rows_over_threads_give_the_same_values():
 
     ref = aer_density_matrix(prog, w)
     assert abs(one[0] - expval_of(ref, prog.observables[0], 8)) < 1e-10
+
+
+def test_statevector_paths_refuse_noisy_programs_clearly():
+    from qcomp.backends.simulator import Simulator
+
+    m = qcomp.compile("qubit q; param w; rx(w) q;\ndepolarizing(0.1) q; expect z(q);", cache=False)
+    with pytest.raises(UnsupportedError, match=r"<string>:2:1: error: 'depolarizing' is a noise channel"):
+        Simulator(m.program)
+    with pytest.raises(UnsupportedError, match="Hessians of noisy programs"):
+        m.hessian([0.3])
+    with pytest.raises(UnsupportedError, match="adjoint"):
+        m.simulator().gradient([0.3], method="parameter-shift")
+    with pytest.raises(QCompError, match="Dask executor"):
+        m.simulator(executor=object())
