@@ -209,10 +209,7 @@ class NoiseModel:
     def apply(self, program: Program) -> Program:
         """The program with this model's channels after each matching gate and its readout errors
         on the measured qubits (all qubits when nothing is measured)."""
-        for e in self._errors:
-            if e.qubits is not None and max(e.qubits) >= program.num_qubits:
-                raise NoiseModelError(f"noise model names qubit {max(e.qubits)} but the program has "
-                                      f"{program.num_qubits} qubits")
+        # local errors on qubits the program does not have never match (a device model on a smaller program)
         ops: list[Operation] = []
         for op in program.circuit.ops():
             ops.append(op)
@@ -287,10 +284,6 @@ class NoiseModel:
         are not gates (``measure``, ``reset``, ``delay``), non-local errors and correlated readout
         errors do not map: they are an error, or dropped with ``unsupported="drop"``.
         """
-        try:
-            from qiskit.quantum_info import Kraus
-        except ImportError:  # pragma: no cover - qiskit is what produced the model
-            raise NoiseModelError("importing a Qiskit noise model needs qiskit") from None
         if unsupported not in ("error", "drop"):
             raise InputError(f"unsupported must be 'error' or 'drop', got {unsupported!r}")
         if not hasattr(aer_model, "_default_quantum_errors"):
@@ -303,8 +296,7 @@ class NoiseModel:
                 probs = _pauli_probabilities(err)
                 if probs is not None:
                     return Channel("pauli_channel", probs[1], probs[2], probs[3])
-            mats = [np.asarray(k) for k in Kraus(err.to_quantumchannel()).data]
-            return Channel.from_kraus(mats)
+            return Channel.from_kraus(_error_kraus(err))
 
         qiskit_names = {g.qasm3: name for name, g in GATES.items()}
         qiskit_names.update({name: name for name in GATES})
@@ -386,6 +378,39 @@ def _reverse_qubits(m: np.ndarray, k: int) -> np.ndarray:
     t = np.asarray(m).reshape((2,) * (2 * k))
     axes = list(range(k))[::-1] + list(range(k, 2 * k))[::-1]
     return t.transpose(axes).reshape(2**k, 2**k)
+
+
+def _error_kraus(err: Any) -> list[np.ndarray]:
+    """Kraus operators of an Aer QuantumError, composed exactly from its noise circuits
+    (sqrt(probability) times each instruction's operators, in order; Qiskit's qubit order).
+    Qiskit's own Kraus conversion goes through an eigendecomposition of the Choi matrix that drops
+    eigenvalues below 1e-8 and so loses ~1e-10 of the channel; this does not."""
+    from qiskit.quantum_info import Operator
+
+    k = err.num_qubits
+    out: list[np.ndarray] = []
+    for circ, p in zip(err.circuits, err.probabilities):
+        if p <= 0:
+            continue
+        ops = [np.sqrt(p) * np.eye(2**k, dtype=complex)]
+        for inst in circ.data:
+            qargs = [circ.find_bit(q).index for q in inst.qubits]
+            op = inst.operation
+            if op.name == "reset":
+                local = [np.array([[1, 0], [0, 0]], complex), np.array([[0, 1], [0, 0]], complex)]
+            elif op.name == "kraus":
+                local = [np.asarray(m, dtype=complex) for m in op.params]
+            elif op.name in ("barrier", "id") or (op.name == "delay"):
+                continue
+            else:
+                try:
+                    local = [Operator(op).data]
+                except Exception:  # noqa: BLE001 - anything Operator cannot read (measure, ...)
+                    raise NoiseModelError(f"a Qiskit noise circuit holds '{op.name}', which is not a channel") from None
+            full = [Operator(np.eye(2**k)).compose(Operator(m), qargs=qargs).data for m in local]
+            ops = [B @ A for A in ops for B in full]
+        out.extend(K for K in ops if np.any(np.abs(K) > 0))
+    return out
 
 
 def _pauli_probabilities(err: Any) -> tuple[float, float, float, float] | None:
