@@ -137,9 +137,9 @@ def test_import_ibm_fake_backend_model():
                          cache=False).program
     ref = aer_density_matrix(prog, np.zeros(0), noise_model=aer)
     sim = DensityMatrixSimulator(nm.apply(prog))
-    # 4e-10, not 1e-15: the cx(0, 1) error of this calibration holds noise circuits of probability
-    # 8.9e-11 that Aer's simulation leaves out (the imported channel equals the error's exact
-    # superoperator to 1e-16; cx(1, 0), whose smallest term is 1.04e-10, agrees to 1e-16)
+    # 4e-10 rather than 1e-15: with each cx error alone, only cx(0, 1) (a 144-term error with
+    # terms of probability ~1e-10) differs from Aer; the imported channels are the errors' exact
+    # superoperators (next test), so the difference is in Aer's simulation of that error
     assert np.abs(sim.density_matrix() - ref).max() < 1e-9
     # readout errors from the calibration act on the outcome probabilities
     probs = sim.probs(qubits=[0])
