@@ -53,6 +53,9 @@ def run(args: argparse.Namespace) -> int:
     inputs = _values(args.inputs, program.inputs, "input")
     if params is None and program.num_params:
         raise InputError(f"the model declares {program.num_params} params; pass them with --params")
+    if args.backend != "qcomp" and (args.noise or args.noise_method):  # not silently noiseless
+        raise InputError("--noise runs on qcomp's simulator (--backend qcomp); for Qiskit Aer, "
+                         "qcomp.noise.NoiseModel.load(FILE).to_qiskit() gives Aer the same noise model")
     if args.backend != "qcomp":
         from ..hardware.qiskit import run_for_cli
 
