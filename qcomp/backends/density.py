@@ -30,11 +30,10 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from ..errors import InputError, QCompError, ResourceLimitError, UnsupportedError
+from ..errors import InputError, ResourceLimitError, UnsupportedError
 from ..ir.channels import CHANNELS, READOUT_ERROR, ChannelError, is_channel
 from ..ir.expr import CompiledExprs
 from ..ir.gates import GATES
-from ..ir.ops import Operation
 from ..ir.program import Program
 from ..ir.values import as_real_array, batch_shaped, bind_pair, bind_values
 from . import engine as E
@@ -682,7 +681,6 @@ class DensityMatrixSimulator(NoisyBase):
                     states.append((sr.copy(), si.copy()) if diff[j] else None)
                     self._run_step(mats[j], sr, si, b)
                 for j in range(last - 1, first - 1, -1):
-                    st = self._steps[j]
                     if diff[j]:
                         pr, pi = states[j - first]
                         qs, entries = derivs[j]

@@ -106,6 +106,11 @@ def test_cli_run_with_noise_and_compile_noise_out(tmp_path, capsys):
     assert main(["run", str(src), "--params", str(params), "--noise", str(bad)]) == 1
     assert "errors[0]: 'depolarizing' needs 0 <= p <= 1, got 2" in capsys.readouterr().err
 
+    capsys.readouterr()
+    assert main(["run", str(src), "--params", str(params), "--noise", str(tmp_path / "noise.json"),
+                 "--backend", "qiskit-statevector"]) == 1
+    assert "--noise runs on qcomp's simulator" in capsys.readouterr().err
+
     noisy = tmp_path / "n.q"
     noisy.write_text("qubit q[2]; param w;\nrx(w) q[0];\ndepolarizing(0.1) q;\ncx q[0], q[1];\n"
                      "amplitude_damping(w / 10) q[1];\nexpect z(q[1]);\n")
