@@ -142,7 +142,7 @@ class _Step:
     kind: str
     qubits: tuple[int, ...]
     ops: list[int]
-    diff: bool = False
+    diff: bool = False  # some op's angles hold params or inputs (else its matrices are built once)
 
 
 class NoisyBase:
@@ -358,7 +358,16 @@ class DensityMatrixSimulator(NoisyBase):
 
     # -- matrices -------------------------------------------------------------------------
     def _op_super(self, i: int, vals: np.ndarray) -> np.ndarray:
-        """(B, 4**k, 4**k) superoperator of op i (B = 1 when constant)."""
+        """(B, 4**k, 4**k) superoperator of op i (B = 1 when constant; built once then)."""
+        op = self._ops[i]
+        const = self.__dict__.setdefault("_const_supers", {})
+        if not op.is_parametric:
+            if i not in const:
+                const[i] = self._build_super(i, vals[:, :1] if vals.shape[1] else vals)
+            return const[i]
+        return self._build_super(i, vals)
+
+    def _build_super(self, i: int, vals: np.ndarray) -> np.ndarray:
         op = self._ops[i]
         at = self._angle_at[i]
         v = [vals[at + k] if op.angles[k].symbols() else vals[at + k][:1] for k in range(len(op.angles))]
@@ -399,7 +408,17 @@ class DensityMatrixSimulator(NoisyBase):
         return _kron_conj(dU, U) + _kron_conj(U, dU)
 
     def _step_mats(self, s: _Step, vals: np.ndarray) -> tuple[Any, ...]:
-        """Local matrices of a step for all rows: ("super", qs, M) or ("unitary", qs_row, Mrow, qs_col, Mcol)."""
+        """Local matrices of a step for all rows: ("super", qs, M) or ("unitary", qs_row, Mrow, qs_col, Mcol);
+        a step without params or inputs is built once."""
+        if not s.diff:
+            cache = self.__dict__.setdefault("_const_steps", {})
+            key = id(s)
+            if key not in cache:
+                cache[key] = self._build_step_mats(s, vals[:, :1] if vals.shape[1] else vals)
+            return cache[key]
+        return self._build_step_mats(s, vals)
+
+    def _build_step_mats(self, s: _Step, vals: np.ndarray) -> tuple[Any, ...]:
         n = self.n
         if s.kind == "super":
             M = None
