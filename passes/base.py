@@ -7,6 +7,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, ClassVar, Literal, Sequence, get_args
 
+from qcomp.ir.circuit import Circuit
+from qcomp.ir.gates import FENCES
 from qcomp.ir.gc_pause import paused_gc
 from qcomp.ir.program import Program
 
@@ -32,6 +34,11 @@ class Pass:
 
     name: ClassVar[str] = ""
     preserves: ClassVar[Preserves] = "state"
+    # Fences (``qcomp.ir.gates.is_fence``: barrier, noise channels) are opaque: nothing may move,
+    # cancel, merge or fuse across one. A pass that does not say it handles them itself
+    # (``fence_aware``) runs on each stretch of the circuit between fences separately, the fences
+    # kept in place (so also gates on other wires stay on their side of a fence).
+    fence_aware: ClassVar[bool] = False
 
     def run(self, program: Program) -> Program:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -41,10 +48,36 @@ class Pass:
         over a large IR find nothing to free; see qcomp.ir.gc_pause), then, with ``verify``, the
         IR verifier on the result."""
         with paused_gc():
-            out = self.run(program)
+            if not self.fence_aware and any(op.name in FENCES for op in program.circuit.ops()):
+                out = self._run_between_fences(program)
+            else:
+                out = self.run(program)
         if verify:
             out.circuit.verify()
         return out
+
+    def _run_between_fences(self, program: Program) -> Program:
+        """``run`` on each stretch between fences, the fences put back between the results."""
+        n = program.num_qubits
+        out_ops: list = []
+        stretch: list = []
+
+        def flush() -> None:
+            if stretch:
+                res = self.run(program.with_circuit(Circuit.from_ops(n, stretch, checked=True)))
+                if res.num_qubits != n or res.observables != program.observables or res.measured != program.measured:
+                    raise AssertionError(f"pass {self.name} renumbers qubits or outputs: it must be fence_aware")
+                out_ops.extend(res.circuit.ops())
+                stretch.clear()
+
+        for op in program.circuit.ops():
+            if op.name in FENCES:
+                flush()
+                out_ops.append(op)
+            else:
+                stretch.append(op)
+        flush()
+        return program.with_circuit(Circuit.from_ops(n, out_ops, checked=True))
 
     @classmethod
     def available(cls) -> bool:

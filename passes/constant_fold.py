@@ -68,6 +68,7 @@ class ConstantFold(Pass):
     """Simplify angles (constant expressions become numbers) and remove id and identity rotations (mod 2pi, crx/cry/crz mod 4pi)."""
 
     name = "constant-fold"
+    fence_aware = True  # rewrites one gate at a time; fences (no angles) pass through
     normalize: bool = True  # reduce constant rotation angles into (-period/2, period/2]
 
     def run(self, program: Program) -> Program:

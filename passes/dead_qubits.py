@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from qcomp.ir.ops import Observable, PauliTerm
 from qcomp.ir.circuit import Circuit
+from qcomp.ir.gates import FENCES
 from qcomp.ir.program import Program
 
 from .base import Pass
@@ -17,10 +18,11 @@ class DeadQubits(Pass):
 
     name = "dead-qubits"
     preserves = "outputs"
+    fence_aware = True  # a fence does not make a qubit used; it loses the removed qubits
 
     def run(self, program: Program) -> Program:
         ops = program.circuit.ops()
-        used = {q for op in ops for q in op.qubits}
+        used = {q for op in ops if op.name not in FENCES for q in op.qubits}
         used |= set(program.measured)
         for o in program.observables:
             used |= o.qubits
@@ -30,7 +32,8 @@ class DeadQubits(Pass):
         keep = sorted(used) or [0]  # a program keeps at least one qubit
         new_index = {q: i for i, q in enumerate(keep)}
         old_map = program.qubit_map or tuple(range(n))
-        new_ops = [op.with_qubits(tuple(new_index[q] for q in op.qubits)) for op in ops]
+        new_ops = [op.with_qubits(tuple(new_index[q] for q in op.qubits if q in new_index)) for op in ops
+                   if op.name not in FENCES or any(q in new_index for q in op.qubits)]
         observables = tuple(
             Observable(
                 tuple(PauliTerm(t.coeff, tuple((new_index[q], p) for q, p in t.paulis)) for t in o.terms),

@@ -17,6 +17,7 @@ class ElideSwaps(Pass):
 
     name = "elide-swaps"
     preserves = "outputs"
+    fence_aware = True  # fences are relabelled like every gate; no gate moves
 
     def run(self, program: Program) -> Program:
         ops = program.circuit.ops()

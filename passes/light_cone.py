@@ -9,7 +9,7 @@ from functools import lru_cache
 import numpy as np
 
 from qcomp.ir.expr import Sym
-from qcomp.ir.gates import GATES
+from qcomp.ir.gates import FENCES, GATES
 from qcomp.ir.ops import Operation
 from qcomp.ir.circuit import Circuit
 from qcomp.ir.program import Program
@@ -79,6 +79,7 @@ class LightCone(Pass):
 
     name = "light-cone"
     preserves = "outputs"
+    fence_aware = True
 
     def run(self, program: Program) -> Program:
         if not program.observables and not program.measured:
@@ -111,6 +112,9 @@ class LightCone(Pass):
                 break
             op = ops[i]
             qs = op.qubits
+            if op.name in FENCES:  # kept (a fence is never dropped); it does not widen the cone
+                keep[i] = True
+                continue
             for q in qs:
                 if live[q]:
                     break

@@ -266,6 +266,7 @@ class ParamShift(Pass):
 
     name = "param-shift"
     preserves = "nothing"
+    fence_aware = True  # shifts angles in place; fences have none and keep their places
     order: int = 1
     wrt: str = "params"
 

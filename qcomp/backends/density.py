@@ -33,7 +33,7 @@ import numpy as np
 from ..errors import InputError, ResourceLimitError, UnsupportedError
 from ..ir.channels import CHANNELS, READOUT_ERROR, ChannelError, is_channel
 from ..ir.expr import CompiledExprs
-from ..ir.gates import GATES
+from ..ir.gates import GATES, is_fence
 from ..ir.program import Program
 from ..ir.values import as_real_array, batch_shaped, bind_pair, bind_values
 from . import engine as E
@@ -161,7 +161,9 @@ class NoisyBase:
         self.n = program.num_qubits
         self.threads = int(threads) if threads else K.default_threads()
         self.max_memory_bytes = max_memory_bytes
-        all_ops = program.circuit.ops()
+        # fences (barrier) order compilation only: the density matrix does not see them (channels
+        # stay even if they are registered as fences for the passes)
+        all_ops = [op for op in program.circuit.ops() if is_channel(op.name) or not is_fence(op.name)]
         self._readout_ops = [op for op in all_ops if op.name == READOUT_ERROR]
         self._ops = [op for op in all_ops if op.name != READOUT_ERROR]
         for op in self._ops:

@@ -28,7 +28,8 @@ from ..ir.expr import Binary, CompiledExprs, Const, Expr, Func, Neg, Sym, iter_n
 from ..ir.ops import Operation, ValueDecl
 from ..ir.program import Program
 from ..ir.values import bind_values, element_names
-from .qasm_gates import ARG_NAMES, definition, definitions_for, gate_name, gate_names, needs_definition
+from ..ir.gates import GateTableError, is_fence
+from .qasm_gates import ARG_NAMES, definition, definitions_for, gate_name, gate_names, modifiers_of, needs_definition
 
 __all__ = [
     "QasmResult",
@@ -377,7 +378,7 @@ def emit_qasm(
         from qcomp.passes import make_pass
 
         work = make_pass("basis-translation", {"basis": ";".join(basis_list)}).apply(work)
-        outside = sorted({op.name for op in work.circuit.ops()} - set(basis_list))
+        outside = sorted({op.name for op in work.circuit.ops() if not is_fence(op.name)} - set(basis_list))
         if outside:
             raise ExportError(f"basis translation left gates outside the basis {basis_list}: {', '.join(outside)}")
 
@@ -403,12 +404,24 @@ def emit_qasm(
             gname = "U" if version == 3 else "u3"
             body.append(ast.QuantumGate([], _ident(gname), angles, [_qubit(op.qubits[0])]))
             continue
+        if is_fence(op.name):
+            if op.name != "barrier":
+                raise ExportError(f"'{op.name}' has no OpenQASM form", op.span)
+            body.append(ast.QuantumBarrier([_qubit(q) for q in op.qubits]))
+            continue
         if op.gate is None:
             raise ExportError(f"gate '{op.name}' has no OpenQASM form", op.span)
+        args = [conv.convert(a) for a in op.angles]
+        if version == 3 and op.gate.base is not None:
+            # a derived gate (qcomp.ir.modifiers) is written as its OpenQASM 3 modifiers
+            mods, base = modifiers_of(op.name)
+            if needs_definition(base, version):
+                used.add(base)
+            body.append(ast.QuantumGate(mods, _ident(gate_name(base, version)), args, [_qubit(q) for q in op.qubits]))
+            continue
         gname = gate_name(op.name, version)
         if needs_definition(op.name, version):
             used.add(op.name)
-        args = [conv.convert(a) for a in op.angles]
         body.append(ast.QuantumGate([], _ident(gname), args, [_qubit(q) for q in op.qubits]))
     conv.op = None
 
@@ -430,7 +443,10 @@ def emit_qasm(
     stmts: list[ast.Statement] = []
     stmts.append(ast.Include("stdgates.inc" if version == 3 else "qelib1.inc"))
     dconv = _ExprConverter(dict(ARG_NAMES), lambda s: s.name, allow_hoist=False)
-    defined = definitions_for(used, version)
+    try:
+        defined = definitions_for(used, version)
+    except GateTableError as e:  # a derived gate without a decomposition (pow of a multi-qubit gate)
+        raise ExportError(f"{e.message}; export OpenQASM 3, which writes it as modifiers") from None
     for gname in defined:
         stmts.append(_definition(gname, version, dconv))
     params_declared = pvals is None

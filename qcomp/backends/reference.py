@@ -10,6 +10,7 @@ from typing import Sequence
 import numpy as np
 
 from ..ir.circuit import Circuit
+from ..ir.gates import is_fence
 from ..ir.ops import Observable, Operation
 from ..ir.program import Program
 from ..ir.unitary import ops_unitary
@@ -59,6 +60,8 @@ def simulate_circuit(
     state = np.zeros((B, 2**circuit.num_qubits), dtype=complex)
     state[:, 0] = 1.0
     for op in circuit.ops():
+        if is_fence(op.name):  # barrier: no effect on the state
+            continue
         state = apply_op(state, op, p, x)
     return state
 

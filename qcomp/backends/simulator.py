@@ -10,6 +10,7 @@ import numpy as np
 
 from ..errors import InputError, QCompError, ResourceLimitError, UnsupportedError
 from ..ir.channels import is_channel
+from ..ir.gates import is_fence
 from ..ir.program import Program
 from ..ir.values import as_real_array, batch_shaped, bind_pair, bind_values
 from . import kernels as K
@@ -81,7 +82,8 @@ class Simulator:
         self.max_memory_bytes = max_memory_bytes
         self.block_qubits = block_qubits
         self.pauli_layers = pauli_layers
-        self._ops = program.circuit.ops()
+        # fences (barrier) order compilation only: the state does not see them
+        self._ops = [op for op in program.circuit.ops() if not is_fence(op.name)]
         self._plans: dict[str, SP.Plan] = {}
         if engine not in ENGINES:
             raise QCompError(f"unknown engine '{engine}'; valid engines: {', '.join(ENGINES)}")

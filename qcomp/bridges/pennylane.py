@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 import inspect
-import math
 from collections import OrderedDict
 from dataclasses import dataclass, replace
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import pennylane as qml
 from pennylane.devices import Device, ExecutionConfig
 from pennylane.devices.modifiers import simulator_tracking, single_tape_support
 from pennylane.devices.preprocess import decompose, validate_device_wires, validate_measurements
-try:
-    from pennylane.exceptions import DeviceError
-except ImportError:  # pragma: no cover - PennyLane < 0.42
-    from pennylane import DeviceError
 from pennylane.measurements import (
     CountsMP,
     ExpectationMP,
@@ -29,13 +24,24 @@ from pennylane.measurements import (
 from pennylane.tape import QuantumScript
 from pennylane.wires import Wires
 
-from ..errors import UnsupportedError
 from ..ir.circuit import Circuit
-from ..ir.expr import Const, Expr, Sym
-from ..ir.gates import inverse
-from ..ir.ops import Observable, Operation, Register, ValueDecl, make_unitary_op, normalize_pauli_sum
+from ..ir.expr import Expr, Sym
+from ..ir.ops import Observable, Operation, Register, ValueDecl
 from ..ir.program import Program
 from ..backends.simulator import Simulator
+from .pennylane_import import (
+    MAX_UNITARY_WIRES,
+    SKIPPED,
+    SUPPORTED_NAMES,
+    QCompDeviceError,
+    accepts_operation,
+    batch_size,
+    decompose_operation,
+    lower_operations,
+    pauli_observable,
+    pauli_sentence,
+    real_value,
+)
 
 try:  # PennyLane >= 0.44 renamed TransformProgram
     from pennylane.transforms.core import CompilePipeline as _Pipeline
@@ -43,84 +49,9 @@ except ImportError:  # pragma: no cover - older PennyLane
     from pennylane.transforms.core import TransformProgram as _Pipeline
 
 
-class QCompDeviceError(UnsupportedError, DeviceError):
-    """Something the qcomp.qubit device cannot run (a qcomp error PennyLane also recognises)."""
-
-
-# -- lowering PennyLane operations to qcomp gates ------------------------------------------
-
-Lowering = Callable[[Sequence[Expr], tuple[int, ...]], list[tuple[str, tuple[int, ...], tuple[Expr, ...]]]]
-
-
-def _same(name: str) -> Lowering:
-    return lambda a, q: [(name, q, tuple(a))]
-
-
-_HALF_PI = Const(math.pi / 2)
-
-# PennyLane gate name -> qcomp gates; PennyLane lists controls first and writes matrices with
-# the first wire most significant, as qcomp's library does, so qubits keep their order.
-_LOWER: dict[str, Lowering] = {
-    "Identity": lambda a, q: [],
-    "PauliX": _same("x"), "PauliY": _same("y"), "PauliZ": _same("z"), "Hadamard": _same("h"),
-    "S": _same("s"), "T": _same("t"), "SX": _same("sx"),
-    "RX": _same("rx"), "RY": _same("ry"), "RZ": _same("rz"), "PhaseShift": _same("p"), "U1": _same("p"),
-    "U2": lambda a, q: [("u", q, (_HALF_PI, a[0], a[1]))],
-    "U3": _same("u"),
-    # Rot(phi, theta, omega) = RZ(omega) RY(theta) RZ(phi)
-    "Rot": lambda a, q: [("rz", q, (a[0],)), ("ry", q, (a[1],)), ("rz", q, (a[2],))],
-    "CNOT": _same("cx"), "CY": _same("cy"), "CZ": _same("cz"), "CH": _same("ch"),
-    "SWAP": _same("swap"), "ISWAP": _same("iswap"),
-    "CRX": _same("crx"), "CRY": _same("cry"), "CRZ": _same("crz"), "ControlledPhaseShift": _same("cp"),
-    "IsingXX": _same("rxx"), "IsingYY": _same("ryy"), "IsingZZ": _same("rzz"),
-    "Toffoli": _same("ccx"), "CSWAP": _same("cswap"),
-    # exp(-i t Z/2) and exp(-i t ZZ/2); longer MultiRZs are decomposed by PennyLane
-    "MultiRZ": lambda a, q: [("rz" if len(q) == 1 else "rzz", q, tuple(a))],
-}
-# dropped when lowering: no effect on the simulated state (GlobalPhase is applied to states only)
-_SKIPPED = frozenset({"Barrier", "Snapshot", "GlobalPhase"})
-_SUPPORTED_NAMES = frozenset(_LOWER) | _SKIPPED | {"QubitUnitary"}
-
-
-def _base_supported(op: qml.operation.Operator) -> bool:
-    if op.name == "MultiRZ":
-        return len(op.wires) <= 2
-    return op.name in _LOWER
-
-
-# a constant matrix runs as one fused ``unitary`` block; larger ones are decomposed
-MAX_UNITARY_WIRES = 4
-
-
-def _constant_unitary(op: qml.operation.Operator) -> bool:
-    if op.name != "QubitUnitary" or len(op.wires) > MAX_UNITARY_WIRES:
-        return False
-    d = op.data[0]
-    return qml.math.get_interface(d) in ("numpy", "autograd") and not qml.math.requires_grad(d) and np.ndim(d) == 2
-
-
-def accepts_operation(op: qml.operation.Operator) -> bool:
-    """Whether qcomp.qubit runs ``op`` as it is (the decomposition's stopping condition)."""
-    if op.name in _SKIPPED:
-        return True
-    if op.name == "QubitUnitary":
-        return _constant_unitary(op)
-    if isinstance(op, qml.ops.op_math.Adjoint) and op.name.startswith("Adjoint("):
-        return _base_supported(op.base) and op.base.name != "GlobalPhase"
-    return _base_supported(op)
-
-
-def _lower_op(op, syms: Sequence[Expr], qubit: Callable[[Any], int]) -> list[Operation]:
-    if isinstance(op, qml.ops.op_math.Adjoint) and op.name.startswith("Adjoint("):
-        inner = _lower_op(op.base, syms, qubit)
-        out = []
-        for g in reversed(inner):
-            out.extend(Operation(name, g.qubits, tuple(angles)) for name, angles in inverse(g.name, g.angles))
-        return out
-    qs = tuple(qubit(w) for w in op.wires)
-    if op.name == "QubitUnitary":
-        return [make_unitary_op(np.asarray(qml.math.unwrap(op.data[0]), dtype=complex), qs)]
-    return [Operation(name, q, tuple(angles)) for name, q, angles in _LOWER[op.name](syms, qs)]
+# the operation lowering is shared with qcomp.from_pennylane (qcomp.bridges.pennylane_import)
+_SKIPPED = SKIPPED
+_SUPPORTED_NAMES = SUPPORTED_NAMES
 
 
 @dataclass(frozen=True)
@@ -172,85 +103,41 @@ def _rows(result: np.ndarray, P: np.ndarray | None, X: np.ndarray | None) -> np.
 
 
 def _real(value: Any, what: str) -> np.ndarray:
-    a = np.asarray(qml.math.unwrap(value))
-    if a.dtype.kind == "c":
-        if np.any(np.abs(a.imag) > 1e-12):
-            raise QCompDeviceError(f"{what} has a complex value; qcomp.qubit takes real gate parameters")
-        a = a.real
-    return np.asarray(a, dtype=float)
-
-
-def batch_size(tape: QuantumScript) -> int | None:
-    """The broadcast size of a tape's operations, from their parameters' shapes (``batch_size`` of
-    tapes and operations is stale on the copies PennyLane's broadcast_expand makes)."""
-    for op in tape.operations:
-        try:
-            expected = op.ndim_params
-        except Exception:  # noqa: BLE001 - operators that declare no parameter dimensions
-            expected = (0,) * len(op.data)
-        for d, nd in zip(op.data, expected):
-            if np.ndim(d) > nd:
-                return int(np.shape(d)[0])
-    return None
+    return real_value(value, what)
 
 
 def lower_tape(tape: QuantumScript, extra_ops: Sequence[Operation] = (), keep_params: Sequence[int] = ()) -> Lowered:
     """Lower a tape whose wires are 0..n-1 (``map_to_standard_wires``); ``keep_params`` are
     broadcast columns that stay params (to be differentiated)."""
     n = max(1, tape.num_wires)
-    ops: list[Operation] = []
     columns: list[np.ndarray] = []
     phases: list[int] = []
     param_cols: list[int] = []
     input_cols: list[int] = []
-    for op in tape.operations:
-        if not accepts_operation(op):
-            raise QCompDeviceError(f"operation {op.name} is not supported by qcomp.qubit (and was not decomposed)")
-        syms = []
-        for d in op.data:
-            k = len(columns)
-            # a matrix parameter keeps its column (indices match the tape's) but no symbol uses it
-            value = np.zeros(()) if op.name == "QubitUnitary" else _real(d, f"the parameter of {op.name}")
-            columns.append(value)
-            if np.ndim(value) > 0 and k not in keep_params:
-                syms.append(Sym("input", len(input_cols), f"batch[{len(input_cols)}]"))
-                input_cols.append(k)
-            else:
-                syms.append(Sym("param", len(param_cols), f"theta[{len(param_cols)}]"))
-                param_cols.append(k)
-        if op.name == "GlobalPhase":
-            phases.append(len(columns) - 1)
-            continue
-        if op.name in _SKIPPED:
-            continue
-        ops.extend(_lower_op(op, syms, lambda w: n - 1 - int(w)))
+
+    def angle(k: int, d: Any, op) -> Expr:
+        # every numeric operation parameter is a value column: broadcast ones are inputs
+        # a matrix parameter keeps its column (indices match the tape's) but no angle uses it
+        value = np.zeros(()) if op.name == "QubitUnitary" else _real(d, f"the parameter of {op.name}")
+        columns.append(value)
+        if np.ndim(value) > 0 and k not in keep_params:
+            input_cols.append(k)
+            return Sym("input", len(input_cols) - 1, f"batch[{len(input_cols) - 1}]")
+        param_cols.append(k)
+        return Sym("param", len(param_cols) - 1, f"theta[{len(param_cols) - 1}]")
+
+    ops = lower_operations(tape.operations, lambda w: n - 1 - int(w), angle, on_phase=phases.append)
     ops.extend(extra_ops)
     return Lowered(n, tuple(ops), tuple(columns), tuple(phases), batch_size(tape), tuple(param_cols), tuple(input_cols))
 
 
 # -- observables ------------------------------------------------------------------------------
 
-def _pauli_sentence(obs) -> Any | None:
-    if obs is None:
-        return None
-    try:
-        ps = obs.pauli_rep
-    except Exception:  # noqa: BLE001 - an observable without a Pauli representation
-        return None
-    if ps is None:
-        return None
-    for c in ps.values():
-        if np.ndim(qml.math.unwrap(c)) != 0:
-            return None  # broadcast coefficients: handled through the state
-    return ps
+_pauli_sentence = pauli_sentence
 
 
 def _observable(ps, n: int) -> Observable:
-    terms = []
-    for word, coeff in ps.items():
-        c = complex(np.asarray(qml.math.unwrap(coeff)))
-        terms.append((c.real, {n - 1 - int(w): p for w, p in word.items()}))
-    return Observable(normalize_pauli_sum(terms))
+    return pauli_observable(ps, lambda w: n - 1 - int(w))
 
 
 # -- the simulators ---------------------------------------------------------------------------
@@ -790,16 +677,6 @@ class QCompQubit(Device):
         return results, tuple(jvps)
 
 
-def decompose_operation(op: qml.operation.Operator) -> Sequence[qml.operation.Operator]:
-    """PennyLane's decomposition, or the operator's matrix where it has none (BlockEncode, ...)."""
-    try:
-        return op.decomposition()
-    except qml.operation.DecompositionUndefinedError:
-        if op.has_matrix and len(op.wires) <= MAX_UNITARY_WIRES and not any(qml.math.requires_grad(d) for d in op.data):
-            return [qml.QubitUnitary(qml.math.unwrap(op.matrix()), wires=op.wires)]
-        raise
-
-
 def _decomposable(circuit: QuantumScript) -> bool:
     """Whether every operation runs as is or decomposes (adjoint needs no other restriction: each
     qcomp gate angle is an expression of the parameters, differentiated by the simulator)."""
@@ -827,4 +704,4 @@ def _accepted_sample(m: MeasurementProcess) -> bool:
     return _pauli_sentence(m.obs) is not None or m.obs.has_diagonalizing_gates
 
 
-__all__ = ["QCompQubit", "QCompDeviceError", "accepts_operation", "lower_tape", "Lowered"]
+__all__ = ["MAX_UNITARY_WIRES", "QCompQubit", "QCompDeviceError", "accepts_operation", "decompose_operation", "lower_tape", "Lowered"]

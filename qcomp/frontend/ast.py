@@ -88,6 +88,15 @@ class QArg(Node):
 
 
 @dataclass(frozen=True)
+class Modifier(Node):
+    """One gate modifier: ``inv``, ``pow`` (arg the exponent), ``ctrl`` / ``negctrl`` (arg the count or None)."""
+
+    kind: str
+    arg: Node | None
+    span: Span | None = field(**_SPAN)
+
+
+@dataclass(frozen=True)
 class GateCall(Node):
     name: str
     inverses: int  # number of ``inv @`` modifiers
@@ -95,6 +104,7 @@ class GateCall(Node):
     qargs: tuple[QArg, ...]
     span: Span | None = field(**_SPAN)
     name_span: Span | None = field(**_SPAN)
+    modifiers: tuple[Modifier, ...] = ()  # all modifiers as written, outermost first
 
 
 @dataclass(frozen=True)
@@ -147,3 +157,11 @@ class Module(Node):
     statements: tuple[Node, ...]
     file: str
     source: str = field(default="", compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Barrier(Node):
+    """``barrier q, r[0];`` (``qargs`` empty: every qubit)."""
+
+    qargs: tuple[QArg, ...]
+    span: Span | None = field(**_SPAN)

@@ -14,6 +14,7 @@ from ..ir import expr as E
 from ..ir.circuit import Circuit
 from ..ir.gc_pause import paused_gc
 from ..ir.gates import ALIASES, GATES, GateDef as LibraryGate, inverse as gate_inverse
+from ..ir.modifiers import GPHASE, ModifierError, apply_modifiers
 from ..ir.ops import Observable, Operation, Register, ValueDecl, normalize_pauli_sum
 from ..ir.program import Program
 from . import ast
@@ -197,6 +198,9 @@ class _Lowerer:
         self.relevant: dict[str, frozenset[int]] = {}
         self.cost_stack: list[str] = []
         self.price_steps = 0  # work done pricing the current top-level statement
+        # > 0 while a user gate's body is expanded for modifiers: its gphase statements are kept
+        # (as GPHASE operations) because a control turns them into a phase on the control qubits
+        self.collect_phase = 0
 
     # -- names --------------------------------------------------------------------------
     def _declare(self, name: str, span: Span | None) -> None:
@@ -374,7 +378,13 @@ class _Lowerer:
 
     def statement(self, s: ast.Node, scope: Scope, out: list[Operation], in_gate: str | None, base_dir: Path) -> None:
         if type(s) is ast.GateCall:  # nearly every statement of a large unrolled program
-            self._gate_call(s, scope, out, base_dir)
+            if s.modifiers and any(m.kind != "inv" for m in s.modifiers) or s.name == GPHASE:
+                self._modified_call(s, scope, out, base_dir)
+            else:
+                self._gate_call(s, scope, out, base_dir)
+            return
+        if type(s) is ast.Barrier:
+            self._barrier(s, scope, out, in_gate)
             return
         top = in_gate is None and scope.parent is None
         if isinstance(s, (ast.ConstDecl, ast.QubitDecl, ast.ValueDeclStmt, ast.GateDef, ast.Include)):
@@ -469,11 +479,21 @@ class _Lowerer:
                 op.span,
             )
 
-    def _resolve_gate(self, s: ast.GateCall) -> tuple[str, LibraryGate | None, ast.GateDef | None]:
-        """The library gate or user gate ``s`` calls, with its arity checked."""
+    def _resolve_gate(self, s: ast.GateCall, controls: int | None = 0
+                      ) -> tuple[str, LibraryGate | None, ast.GateDef | None]:
+        """The library gate or user gate ``s`` calls, with its arity checked (its qubits with
+        ``controls`` more for the control modifiers; None: not known yet, not checked)."""
         name = ALIASES.get(s.name, s.name)
         lib = GATES.get(name)
         user = self.gates.get(s.name)
+        if name == GPHASE:
+            if len(s.args) != 1:
+                raise SemanticError(f"'gphase' takes 1 angle, got {len(s.args)}", s.span)
+            if controls is not None and len(s.qargs) != controls:
+                raise SemanticError(
+                    f"'gphase' under {controls} control{'s' if controls != 1 else ''} takes {controls}"
+                    f" qubit{'s' if controls != 1 else ''}, got {len(s.qargs)}", s.span)
+            return name, None, None
         if lib is None and user is None:
             candidates = list(GATES) + list(ALIASES) + list(self.gates)
             raise SemanticError(f"unknown gate '{s.name}'", s.name_span or s.span, self._suggest(s.name, candidates))
@@ -483,11 +503,133 @@ class _Lowerer:
             raise SemanticError(
                 f"gate '{s.name}' takes {n_angles} angle{'s' if n_angles != 1 else ''}, got {len(s.args)}", s.span
             )
-        if len(s.qargs) != n_qubits:
+        if controls is None:
+            return name, lib, user
+        if controls and len(s.qargs) != n_qubits + controls:
+            raise SemanticError(
+                f"gate '{s.name}' under {controls} control{'s' if controls != 1 else ''} takes"
+                f" {controls} + {n_qubits} qubits, got {len(s.qargs)}", s.span
+            )
+        if len(s.qargs) != n_qubits + controls:
             raise SemanticError(
                 f"gate '{s.name}' takes {n_qubits} qubit{'s' if n_qubits != 1 else ''}, got {len(s.qargs)}", s.span
             )
         return name, lib, user
+
+    # -- modifiers, gphase, barrier ---------------------------------------------------------
+    def _modifiers(self, s: ast.GateCall, scope: Scope) -> list[tuple[str, float | int | None]]:
+        """The modifiers of ``s`` with their compile-time arguments evaluated and checked."""
+        out: list[tuple[str, float | int | None]] = []
+        for m in s.modifiers:
+            if m.kind == "inv":
+                out.append(("inv", None))
+            elif m.kind == "pow":
+                k = self._const_value(self.expr(m.arg, scope), m.arg, "'pow' exponent")
+                if not math.isfinite(k):
+                    raise SemanticError(f"'pow' exponent is not a finite number ({k})", m.arg.span or m.span)
+                if k.is_integer() and abs(k) > self.limits.max_ops:
+                    raise ResourceLimitError(
+                        f"'pow' repeats the gate {abs(int(k))} times, over the unrolling limit of {self.limits.max_ops}"
+                        " operations (raise the limit with max_ops= / --max-ops)", m.arg.span or m.span)
+                out.append(("pow", k))
+            else:
+                n = 1 if m.arg is None else self.int_expr(m.arg, scope, what=f"'{m.kind}' count")
+                if n < 1:
+                    raise SemanticError(f"'{m.kind}' count must be at least 1, got {n}", m.arg.span or m.span)
+                out.append((m.kind, n))
+        return out
+
+    def _literal_controls(self, s: ast.GateCall) -> int | None:
+        """The number of control qubits of ``s`` when its counts are literals (body checks), else None."""
+        n = 0
+        for m in s.modifiers:
+            if m.kind in ("ctrl", "negctrl"):
+                if m.arg is None:
+                    n += 1
+                elif type(m.arg) is ast.Num and m.arg.value == int(m.arg.value):
+                    n += int(m.arg.value)
+                else:
+                    return None
+        return n
+
+    def _modified_call(self, s: ast.GateCall, scope: Scope, out: list[Operation], base_dir: Path) -> None:
+        """A call with ctrl / negctrl / pow modifiers, or gphase: the gate's operations on local
+        qubits, the modifiers applied (qcomp.ir.modifiers), then mapped onto the call's qubits."""
+        mods = self._modifiers(s, scope)
+        controls = sum(int(a) for k, a in mods if k in ("ctrl", "negctrl"))
+        name, lib, user = self._resolve_gate(s, controls)
+        if user is not None and not self.priced:
+            ops, iters = self._price(s, scope)
+            self._check_budget(ops, iters, len(out), f"gate '{s.name}'", s.span)
+            self.iterations += iters
+        angles = tuple(self.expr(a, scope) for a in s.args)
+        for node, a in zip(s.args, angles):
+            check_angle(a, s.name, node.span or s.span)
+        span = self.call_span or s.span
+        if lib is not None:
+            n = lib.num_qubits
+            seq = [(name, angles, tuple(range(n)))]
+        elif user is not None:
+            n = len(user.qubits)
+            body: list[Operation] = []
+            saved = self.measured_set
+            self.measured_set, self.collect_phase = set(), self.collect_phase + 1  # local qubits 0..n-1
+            try:
+                self._expand_user_gate(user, angles, tuple(range(n)), s, base_dir, body)
+            finally:
+                self.measured_set, self.collect_phase = saved, self.collect_phase - 1
+            seq = [(op.name, op.angles, op.qubits) for op in body]
+        else:
+            n = 0
+            seq = [(GPHASE, angles, ())]
+        try:
+            seq, nq = apply_modifiers(mods, seq, n)
+        except ModifierError as e:
+            raise SemanticError(f"{e.message} (in '{s.name}')", s.span) from None
+        groups = [self.qarg(q, scope) for q in s.qargs]
+        sizes = {len(g) for g in groups if len(g) > 1}
+        if len(sizes) > 1:
+            raise SemanticError(
+                f"registers of different sizes ({', '.join(str(len(g)) for g in groups)}) cannot be broadcast together",
+                s.span,
+            )
+        width = sizes.pop() if sizes else 1
+        for k in range(width):
+            qubits = tuple(g[k] if len(g) > 1 else g[0] for g in groups)
+            if len(set(qubits)) != len(qubits):
+                dup = [q for q in qubits if qubits.count(q) > 1][0]
+                raise SemanticError(
+                    f"qubit {self._qubit_name(dup)} is used twice in one '{s.name}' gate"
+                    " (a control qubit must differ from the others)", s.span
+                )
+            after = [q for q in qubits if q in self.measured_set]
+            if after:
+                raise SemanticError(
+                    f"gate '{s.name}' on {self._qubit_name(after[0])} after it was measured;"
+                    " qcomp measures at the end of the circuit, so move 'measure' last",
+                    s.span,
+                )
+            for g, a, qs in seq:
+                if g == GPHASE:
+                    if self.collect_phase:  # kept for a control applied further out
+                        self._emit(out, Operation(GPHASE, (), a, span))
+                    continue  # a global phase: no observable effect
+                self._emit(out, Operation(g, tuple(qubits[q] for q in qs), a, span))
+
+    def _barrier(self, s: ast.Barrier, scope: Scope, out: list[Operation], in_gate: str | None) -> None:
+        if in_gate:
+            raise SemanticError(f"'barrier' is not allowed inside gate '{in_gate}' (gates are unitaries that"
+                                " modifiers may invert or control); put it between calls", s.span)
+        if s.qargs:
+            qubits: list[int] = []
+            for q in s.qargs:
+                for flat in self.qarg(q, scope):
+                    if flat not in qubits:
+                        qubits.append(flat)
+        else:
+            qubits = list(range(self.num_qubits))
+        if qubits:
+            self._emit(out, Operation("barrier", tuple(qubits), (), s.span))
 
     def _gate_call(self, s: ast.GateCall, scope: Scope, out: list[Operation], base_dir: Path) -> None:
         if is_channel_call(self, s):  # noise channels (qcomp.frontend.channel_call)
@@ -574,8 +716,14 @@ class _Lowerer:
 
     def _check_body(self, g: ast.GateDef, stmts, values: set[str]) -> None:
         for st in stmts:
+            if isinstance(st, ast.Barrier):
+                raise SemanticError(f"'barrier' is not allowed inside gate '{g.name}' (gates are unitaries that"
+                                    " modifiers may invert or control); put it between calls", st.span)
             if isinstance(st, ast.GateCall):
-                self._resolve_gate(st)
+                self._resolve_gate(st, self._literal_controls(st))
+                for m in st.modifiers:
+                    if m.arg is not None:
+                        self._check_names(m.arg, values)
                 for a in st.args:
                     self._check_names(a, values)
                 for q in st.qargs:
@@ -668,16 +816,25 @@ class _Lowerer:
     def _cost_stmt(self, st: ast.Node, scope: Scope) -> tuple[int, int]:
         cap = self.limits.max_ops + 1
         if isinstance(st, ast.GateCall):
-            name, lib, user = self._resolve_gate(st)
+            mods = self._modifiers(st, scope) if st.modifiers else []
+            controls = sum(int(a) for k, a in mods if k in ("ctrl", "negctrl"))
+            name, lib, user = self._resolve_gate(st, controls)
             width = 1
             for q in st.qargs:
                 reg = self.registers.get(q.name)
                 if q.index is None and reg is not None and scope.lookup_qubit(q.name) is None:
                     width = max(width, reg.size)
+            repeat = 1
+            for k, a in mods:
+                if k == "pow" and float(a).is_integer():
+                    repeat *= abs(int(a))
             if lib is not None:
                 per = len(gate_inverse(name, (E.ZERO,) * lib.num_angles)) if st.inverses % 2 else 1
-                return width * per, 0
+                return min(cap, width * per * repeat), 0
+            if user is None:  # gphase: at most a controlled phase gate
+                return width, 0
             ops, iters = self._cost_gate(user, st, scope)
+            ops, iters = min(cap, ops * repeat), min(cap, iters * repeat)
             # expanding a gate is work even when it emits nothing: such a call counts as an iteration
             return min(cap, ops * width), min(cap, (iters + (ops == 0)) * width)
         if isinstance(st, ast.For):
@@ -866,7 +1023,40 @@ class _Lowerer:
             raise SemanticError("observable coefficient is not finite", node.span)
         return [(v, {})]
 
+    def _include_qasm(self, s: ast.Include, out: list[Operation], base_dir: Path) -> None:
+        """``include "circuit.qasm";``: the OpenQASM file's registers, ``input float`` params (as
+        scalar params), gates and terminal measurements join the program, which may then add
+        gates and outputs on those registers."""
+        from .qasm_import import import_qasm  # the importer builds on this module
+
+        text, path = read_source(base_dir / s.path, name=s.path, span=s.span, suffixes=QASM_SUFFIXES,
+                                 missing=f"cannot find include file '{s.path}' (looked in {base_dir})")
+        prog = import_qasm(text, str(path), max_qubits=max(1, self.limits.max_qubits - self.num_qubits),
+                           max_ops=self.limits.max_ops)
+        base = self.num_qubits
+        for r in prog.registers:
+            self._declare(r.name, s.span)
+            self.registers[r.name] = Register(r.name, r.size, base + r.offset, r.scalar, s.span)
+        self.num_qubits += prog.num_qubits
+        mapping: dict[E.Sym, E.Expr] = {}
+        for d in prog.params:
+            self._declare(d.name, s.span)
+            new = ValueDecl("param", d.name, d.size, self.num_params, d.scalar, s.span)
+            self.values[d.name] = new
+            self.num_params += d.size
+            mapping.update({d.symbol(i): new.symbol(i) for i in range(d.size)})
+        for op in prog.circuit.ops():
+            angles = tuple(a.subs(mapping) for a in op.angles) if mapping else op.angles
+            self._emit(out, Operation(op.name, tuple(base + q for q in op.qubits), angles, op.span))
+        for q in prog.measured:
+            if base + q not in self.measured_set:
+                self.measured_set.add(base + q)
+                self.measured.append(base + q)
+
     def _include(self, s: ast.Include, scope: Scope, out: list[Operation], base_dir: Path) -> None:
+        if Path(s.path).suffix in QASM_SUFFIXES:
+            self._include_qasm(s, out, base_dir)
+            return
         # read_source refuses NUL bytes, symlink loops, FIFOs, devices, huge and non-.q files (located)
         text, path = read_source(base_dir / s.path, name=s.path, span=s.span, suffixes=Q_SUFFIXES,
                                  missing=f"cannot find include file '{s.path}' (looked in {base_dir})")
@@ -880,6 +1070,9 @@ class _Lowerer:
             self.block(module.statements, scope, out, None, path.parent)
         finally:
             self.include_stack.pop()
+
+
+QASM_SUFFIXES = (".qasm", ".qasm2", ".qasm3")
 
 
 def _free_names(node: ast.Node) -> set[str]:
@@ -920,6 +1113,9 @@ def _render_observable(terms, qubit_name) -> str:
 def _invert(ops: list[Operation]) -> list[Operation]:
     out: list[Operation] = []
     for op in reversed(ops):
+        if op.name == GPHASE:  # kept only while a body is collected for modifiers
+            out.append(Operation(GPHASE, (), (E.neg(op.angles[0]),), op.span))
+            continue
         for name, angles in gate_inverse(op.name, op.angles):
             out.append(Operation(name, op.qubits, angles, op.span))
     return out

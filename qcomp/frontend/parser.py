@@ -15,6 +15,9 @@ from ..errors import ParseError, QCompError, ResourceLimitError, Span
 from . import ast
 
 
+MODIFIERS = ("inv", "pow", "ctrl", "negctrl")
+
+
 @lru_cache(maxsize=1)
 def _lark() -> Lark:
     return Lark.open_from_package(
@@ -91,8 +94,18 @@ class _Builder(Transformer):
         qubits, body = rest
         return ast.GateDef(name, params, qubits, body, self._meta(meta))
 
-    def modifier(self, c):
-        return "inv"
+    @v_args(meta=True)
+    def modifier(self, meta, c):
+        kind = str(c[0])
+        arg = c[1] if len(c) > 1 else None
+        span = self._meta(meta)
+        if kind not in MODIFIERS:
+            raise ParseError(f"unknown gate modifier '{kind}' (modifiers: {', '.join(MODIFIERS)})", self._tok(c[0]))
+        if kind == "inv" and arg is not None:
+            raise ParseError("'inv' takes no argument", span)
+        if kind == "pow" and arg is None:
+            raise ParseError("'pow' needs an exponent: pow(k) @", span)
+        return ast.Modifier(kind, arg, span)
 
     def call_args(self, c):
         return ("args", tuple(x for x in c if x is not None))
@@ -106,18 +119,23 @@ class _Builder(Transformer):
 
     @v_args(meta=True)
     def gate_call(self, meta, c):
-        inverses = 0
         i = 0
-        while c[i] == "inv" and not isinstance(c[i], Token):
-            inverses += 1
+        while isinstance(c[i], ast.Modifier):
             i += 1
+        modifiers = tuple(c[:i])
+        inverses = sum(m.kind == "inv" for m in modifiers)
         name_tok = c[i]
         args: tuple = ()
         rest = c[i + 1 :]
         if rest and isinstance(rest[0], tuple) and rest[0][:1] == ("args",):
             args = rest[0][1]
             rest = rest[1:]
-        return ast.GateCall(str(name_tok), inverses, args, rest[0], self._meta(meta), self._tok(name_tok))
+        qargs = rest[0] if rest else ()
+        return ast.GateCall(str(name_tok), inverses, args, qargs, self._meta(meta), self._tok(name_tok), modifiers)
+
+    @v_args(meta=True)
+    def barrier_stmt(self, meta, c):
+        return ast.Barrier(c[0] if c else (), self._meta(meta))
 
     @v_args(meta=True)
     def for_loop(self, meta, c):

@@ -26,6 +26,7 @@ from ..errors import IncludeError, ParseError, QCompError, ResourceLimitError, S
 from ..ir import expr as E
 from ..ir.circuit import Circuit
 from ..ir.gates import ALIASES, GATES, QASM_NAMES, inverse as gate_inverse
+from ..ir.modifiers import GPHASE, ModifierError, apply_modifiers
 from ..ir.ops import Operation, Register, ValueDecl
 from ..ir.program import Program
 from ..ir.unitary import ops_unitary
@@ -71,6 +72,7 @@ def _direct(name: str, nq: int) -> Expansion:
 # gates on local qubits 0..k-1)
 _QASM_EXTRA: dict[str, tuple[int, int, Expansion]] = {
     "u2": (2, 1, lambda a: [("u", (E.Const(math.pi / 2), a[0], a[1]), (0,))]),
+    "u0": (1, 1, lambda a: [("id", (), (0,))]),  # qelib1.inc: U(0,0,0) whatever the argument
     "CX": (0, 2, _direct("cx", 2)),
     "cphase": (1, 2, _direct("cp", 2)),
     "cu3": (3, 2, lambda a: _cu((a[0], a[1], a[2], E.Const(0.0)))),
@@ -112,7 +114,6 @@ _UNSUPPORTED = {
     ast.Box: "'box'",
     ast.ExternDeclaration: "'extern' declarations",
     ast.ClassicalAssignment: "classical assignments",
-    ast.AliasStatement: "'let' aliases",
     ast.QuantumReset: "'reset'",
     ast.ReturnStatement: "'return'",
     ast.BreakStatement: "'break'",
@@ -151,6 +152,10 @@ class _Importer:
         self.relevant: dict[str, frozenset[int]] = {}
         self.cost_stack: list[str] = []
         self.price_steps = 0  # work done pricing the current top-level statement
+        self.aliases: dict[str, list[int]] = {}  # ``let`` names -> flat qubits
+        # > 0 while a definition is expanded for ctrl / pow modifiers: its gphase is kept (as a
+        # GPHASE operation), since a control turns it into a phase on the control qubits
+        self.collect_phase = 0
 
     # -- diagnostics -------------------------------------------------------------------------
     def span(self, node: ast.QASMNode | None) -> Span | None:
@@ -221,7 +226,39 @@ class _Importer:
         return int(v)
 
     # -- qubits ----------------------------------------------------------------------------
+    def alias(self, s: ast.AliasStatement, scope: Scope) -> None:
+        """``let a = q[1:2] ++ r;``: a name for a list of qubits (Qiskit writes these for registers
+        that share qubits)."""
+        name = s.target.name
+        self._declare(name, s)
+        stack = [s.value]
+        flat: list[int] = []
+        while stack:
+            v = stack.pop(0)
+            if isinstance(v, ast.Concatenation):
+                stack[:0] = [v.lhs, v.rhs]
+            elif isinstance(v, ast.IndexExpression) and isinstance(v.collection, ast.Identifier):
+                node = ast.IndexedIdentifier(v.collection, [v.index])
+                node.span = v.span
+                flat += self.qubits_of(node, scope)
+            elif isinstance(v, (ast.Identifier, ast.IndexedIdentifier)):
+                flat += self.qubits_of(v, scope)
+            else:
+                raise self.unsupported(f"'let' of '{type(v).__name__}'", s)
+        if len(set(flat)) != len(flat):
+            raise SemanticError(f"'let {name}' names a qubit twice", self.span(s))
+        self.aliases[name] = flat
+
     def qubits_of(self, node, scope: Scope) -> list[int]:
+        if isinstance(node, ast.IndexedIdentifier) and node.name.name in self.aliases:
+            flat = self.aliases[node.name.name]
+            reg = Register(node.name.name, len(flat), 0)
+            return [flat[i] for i in self._qubits_of(node, scope, reg)]
+        if isinstance(node, ast.Identifier) and node.name in self.aliases and scope.lookup_qubit(node.name) is None:
+            return list(self.aliases[node.name])
+        return self._qubits_of(node, scope)
+
+    def _qubits_of(self, node, scope: Scope, alias: Register | None = None) -> list[int]:
         if isinstance(node, ast.Identifier):
             q = scope.lookup_qubit(node.name)
             if q is not None:
@@ -231,7 +268,7 @@ class _Importer:
                 self._undeclared_register(node.name, node, scope)
             return [reg.offset + i for i in range(reg.size)]
         if isinstance(node, ast.IndexedIdentifier):
-            reg = self.registers.get(node.name.name)
+            reg = alias or self.registers.get(node.name.name)
             if reg is None:
                 self._undeclared_register(node.name.name, node, scope)
             if len(node.indices) != 1:
@@ -280,12 +317,19 @@ class _Importer:
         if isinstance(s, ast.QuantumGate):
             self.gate_call(s, scope, out)
         elif isinstance(s, ast.QuantumPhase):
-            if s.modifiers:
-                raise self.unsupported("modified 'gphase'", s)
-            self.expr(s.argument, scope)  # validated, then dropped: the IR has no global phase
+            self.phase(s, scope, out)
         elif isinstance(s, ast.QuantumBarrier):
+            qubits: list[int] = []
             for q in s.qubits:
-                self.qubits_of(q, scope)
+                qubits += [f for f in self.qubits_of(q, scope) if f not in qubits]
+            if not s.qubits:
+                qubits = list(range(self.num_qubits))
+            if in_gate is None and qubits:  # in a gate body it has no meaning under modifiers: ignored
+                out.append(Operation("barrier", tuple(qubits), (), self.span(s)))
+        elif isinstance(s, ast.AliasStatement):
+            if not top:
+                raise SemanticError("'let' is only allowed at the top level", self.span(s))
+            self.alias(s, scope)
         elif isinstance(s, (ast.Include, ast.QubitDeclaration, ast.IODeclaration, ast.ConstantDeclaration,
                             ast.ClassicalDeclaration, ast.QuantumGateDefinition)):
             if not top:
@@ -344,7 +388,8 @@ class _Importer:
             self.gate_definition(s)
 
     def _declare(self, name: str, node) -> None:
-        if name in self.registers or name in self.params or name in self.consts or name in self.bits:
+        if name in self.registers or name in self.params or name in self.consts or name in self.bits \
+                or name in self.aliases:
             raise SemanticError(f"redeclaration of '{name}'", self.span(node))
 
     def include(self, s: ast.Include) -> None:
@@ -401,8 +446,9 @@ class _Importer:
                 n_qubits = len(user.qubits) if user else known[1]
                 if len(st.arguments) != n_angles:
                     raise SemanticError(f"gate '{name}' takes {n_angles} angle(s), got {len(st.arguments)}", self.span(st))
-                if len(st.qubits) != n_qubits:
-                    raise SemanticError(f"gate '{name}' takes {n_qubits} qubit(s), got {len(st.qubits)}", self.span(st))
+                if len(st.qubits) != n_qubits + self._controls(st):
+                    raise SemanticError(f"gate '{name}' takes {n_qubits + self._controls(st)} qubit(s),"
+                                        f" got {len(st.qubits)}", self.span(st))
                 for a in list(st.arguments) + [m.argument for m in st.modifiers if m.argument is not None]:
                     self._check_names(a, values, st)
                 for q in st.qubits:
@@ -460,31 +506,103 @@ class _Importer:
             self.gate_stack.pop()
         return body
 
-    def _power(self, s: ast.QuantumGate, scope: Scope) -> int:
-        """How many times the modifiers repeat the gate, negative for its inverse."""
-        power = 1
+    def _modifiers(self, s, scope: Scope) -> list[tuple[str, float | int | None]]:
+        """The modifiers of a gate call or gphase, arguments evaluated (compile-time constants)."""
+        out: list[tuple[str, float | int | None]] = []
         for m in s.modifiers:
             kind = m.modifier.name
             if kind == "inv":
-                power = -power
+                out.append(("inv", None))
             elif kind == "pow":
                 k = self.expr(m.argument, scope)
                 if k.is_constant and not math.isfinite(k.value()):
                     raise SemanticError(f"'pow' exponent is not a finite number ({k.value()})",
                                         self.span(m.argument) or self.span(s))
-                if not k.is_constant or k.value() != int(k.value()):
-                    raise self.unsupported("'pow' with a non-integer exponent", m.argument)
-                power *= int(k.value())
+                if not k.is_constant:
+                    raise SemanticError("'pow' exponent must be a constant", self.span(m.argument) or self.span(s))
+                v = k.value()
+                if v == int(v) and abs(v) > self.max_ops:
+                    raise ResourceLimitError(
+                        f"'pow' repeats the gate {abs(int(v))} times, over the unrolling limit of {self.max_ops}"
+                        " operations (raise the limit with max_ops= / --max-ops)", self.span(m.argument) or self.span(s))
+                out.append(("pow", v))
+            elif kind in ("ctrl", "negctrl"):
+                n = 1 if m.argument is None else self.int_expr(m.argument, scope, f"'{kind}' count")
+                if n < 1:
+                    raise SemanticError(f"'{kind}' count must be at least 1, got {n}", self.span(m.argument) or self.span(s))
+                out.append((kind, n))
+            else:
+                raise self.unsupported(f"'{kind} @' modifiers", s)
+        return out
+
+    def _power(self, s: ast.QuantumGate, scope: Scope) -> int:
+        """How many times the modifiers repeat the gate's operations, negative for its inverse."""
+        power = 1
+        for kind, v in self._modifiers(s, scope):
+            if kind == "inv":
+                power = -power
+            elif kind == "pow" and float(v).is_integer():
+                power *= int(v)
                 if abs(power) > self.max_ops:
                     raise ResourceLimitError(
                         f"'pow' repeats the gate {abs(power)} times, over the unrolling limit of {self.max_ops}"
-                        " operations (raise the limit with max_ops= / --max-ops)", self.span(m.argument) or self.span(s))
-            else:
-                raise self.unsupported(f"'{kind} @' modifiers", s)
+                        " operations (raise the limit with max_ops= / --max-ops)", self.span(s))
         return power
 
+    def _controls(self, s) -> int:
+        """Control qubits the modifiers of ``s`` add, when their counts are literals (else 0)."""
+        n = 0
+        for m in s.modifiers:
+            if m.modifier.name in ("ctrl", "negctrl"):
+                if m.argument is None:
+                    n += 1
+                elif isinstance(m.argument, ast.IntegerLiteral):
+                    n += m.argument.value
+        return n
+
+    def phase(self, s: ast.QuantumPhase, scope: Scope, out: list[Operation]) -> None:
+        """``gphase(t)``: dropped (a global phase) unless controlled, or collected for a control further out."""
+        t = self.expr(s.argument, scope)
+        check_angle(t, "gphase", self.span(s.argument) or self.span(s))
+        mods = self._modifiers(s, scope)
+        controls = sum(int(v) for k, v in mods if k in ("ctrl", "negctrl"))
+        if len(s.qubits) != controls:
+            raise SemanticError(f"'gphase' under {controls} control(s) takes {controls} qubit(s), got {len(s.qubits)}",
+                                self.span(s))
+        self._emit_modified(s, "gphase", mods, [(GPHASE, (t,), ())], 0, s.qubits, scope, out)
+
+    def _emit_modified(self, s, name: str, mods, seq, n: int, qargs, scope: Scope, out: list[Operation]) -> None:
+        """``seq`` (on local qubits 0..n-1) under ``mods``, broadcast onto ``qargs`` and emitted."""
+        try:
+            seq, nq = apply_modifiers(mods, seq, n)
+        except ModifierError as e:
+            raise SemanticError(f"{e.message} (in '{name}')", self.span(s)) from None
+        groups = [self.qubits_of(q, scope) for q in qargs]
+        sizes = {len(g) for g in groups if len(g) > 1}
+        if len(sizes) > 1:
+            raise SemanticError("registers of different sizes cannot be broadcast together", self.span(s))
+        width = sizes.pop() if sizes else 1
+        span = self.call_span or self.span(s)
+        for k in range(width):
+            qubits = tuple(g[k] if len(g) > 1 else g[0] for g in groups)
+            if len(set(qubits)) != len(qubits):
+                raise SemanticError(f"a qubit is used twice in one '{name}' gate", span)
+            after = [q for q in qubits if q in self.measured_set]
+            if after:
+                raise UnsupportedError(f"gate '{name}' after measuring its qubit: mid-circuit measurement is not supported", span)
+            for g, a, qs in seq:
+                if g == GPHASE:
+                    if self.collect_phase:
+                        out.append(Operation(GPHASE, (), a, span))
+                    continue
+                out.append(Operation(g, tuple(qubits[q] for q in qs), a, span))
+            self._check_emitted(out, span)
+
     def gate_call(self, s: ast.QuantumGate, scope: Scope, out: list[Operation]) -> None:
-        power = self._power(s, scope)
+        mods = self._modifiers(s, scope)
+        general = any(k in ("ctrl", "negctrl") or (k == "pow" and not float(v).is_integer()) for k, v in mods)
+        controls = sum(int(v) for k, v in mods if k in ("ctrl", "negctrl"))
+        power = 1 if general else self._power(s, scope)
         name = s.name.name
         user = self.gates.get(name) if name not in self.library_alias else None
         known = QASM_GATES.get(name)
@@ -497,8 +615,10 @@ class _Importer:
         n_qubits = len(user.qubits) if user else known[1]
         if len(s.arguments) != n_angles:
             raise SemanticError(f"gate '{name}' takes {n_angles} angle(s), got {len(s.arguments)}", self.span(s))
-        if len(s.qubits) != n_qubits:
-            raise SemanticError(f"gate '{name}' takes {n_qubits} qubit(s), got {len(s.qubits)}", self.span(s))
+        if len(s.qubits) != n_qubits + controls:
+            under = f" under {controls} control(s)" if controls else ""
+            raise SemanticError(f"gate '{name}'{under} takes {n_qubits + controls} qubit(s), got {len(s.qubits)}",
+                                self.span(s))
         angles = tuple(self.expr(a, scope) for a in s.arguments)
         for node, a in zip(s.arguments, angles):
             check_angle(a, name, self.span(node) or self.span(s))
@@ -506,6 +626,22 @@ class _Importer:
             ops, iters = self._price(s, scope)
             self._check_budget(ops, iters, len(out), f"gate '{name}'", self.span(s))
             self.iterations += iters
+        if general:  # ctrl / negctrl / a non-integer pow: the gate's operations on local qubits, modified
+            local = tuple(range(n_qubits))
+            if user is not None:
+                saved = self.priced, self.call_span, self.measured_set
+                self.priced, self.call_span, self.measured_set = True, self.call_span or self.span(s), set()
+                self.collect_phase += 1
+                try:
+                    body = self._expand_definition(user, angles, local, s)
+                finally:
+                    self.priced, self.call_span, self.measured_set = saved
+                    self.collect_phase -= 1
+                seq = [(op.name, op.angles, op.qubits) for op in body]
+            else:
+                seq = known[2](angles)
+            self._emit_modified(s, name, mods, seq, n_qubits, s.qubits, scope, out)
+            return
         groups = [self.qubits_of(q, scope) for q in s.qubits]
         sizes = {len(g) for g in groups if len(g) > 1}
         if len(sizes) > 1:
@@ -750,6 +886,9 @@ def _identifiers(node) -> set[str]:
 def _invert(ops: list[Operation]) -> list[Operation]:
     out: list[Operation] = []
     for op in reversed(ops):
+        if op.name == GPHASE:  # collected for a control further out
+            out.append(Operation(GPHASE, (), (E.neg(op.angles[0]),), op.span))
+            continue
         for name, angles in gate_inverse(op.name, op.angles):
             out.append(Operation(name, op.qubits, angles, op.span))
     return out

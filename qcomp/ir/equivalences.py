@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Callable, Sequence
 
 import numpy as np
@@ -64,6 +65,27 @@ def _ccx(a: Sequence[Expr]) -> list[BodyGate]:
     ]
 
 
+def _words(text: str) -> Body:
+    """A constant body written as ``name:q:q`` or ``name(angle/pi):q`` words (qelib1.inc's definitions)."""
+    gates: list[BodyGate] = []
+    for word in text.split():
+        head, *qs = word.split(":")
+        if "(" in head:
+            name, frac = head[:-1].split("(")
+            angles: tuple[Expr, ...] = (Const(float(Fraction(frac)) * math.pi),)
+        else:
+            name, angles = head, ()
+        gates.append((name, angles, tuple(int(q) for q in qs)))
+    return lambda a: list(gates)
+
+
+_C3X = ("h:3 p(1/8):0 p(1/8):1 p(1/8):2 p(1/8):3 cx:0:1 p(-1/8):1 cx:0:1 cx:1:2 p(-1/8):2 cx:0:2 p(1/8):2 cx:1:2"
+        " p(-1/8):2 cx:0:2 cx:2:3 p(-1/8):3 cx:1:3 p(1/8):3 cx:2:3 p(-1/8):3 cx:0:3 p(1/8):3 cx:2:3 p(-1/8):3 cx:1:3"
+        " p(1/8):3 cx:2:3 p(-1/8):3 cx:0:3 h:3")
+_C3SQRTX = ("h:3 cp(1/8):0:3 h:3 cx:0:1 h:3 cp(-1/8):1:3 h:3 cx:0:1 h:3 cp(1/8):1:3 h:3 cx:1:2 h:3 cp(-1/8):2:3 h:3"
+            " cx:0:2 h:3 cp(1/8):2:3 h:3 cx:1:2 h:3 cp(-1/8):2:3 h:3 cx:0:2 h:3 cp(1/8):2:3 h:3")
+
+
 # Table order is the order of the definitions in an OpenQASM file.
 _LIBRARY: tuple[Equivalence, ...] = (
     Equivalence("sx", lambda a: [("h", (), (0,)), ("s", (), (0,)), ("h", (), (0,))]),
@@ -91,6 +113,14 @@ _LIBRARY: tuple[Equivalence, ...] = (
                                   ("rz", (a[0],), (1,)), ("cx", (), (0, 1)), ("rx", (Const(-_PI2),), (0,)),
                                   ("rx", (Const(-_PI2),), (1,))]),
     Equivalence("rzz", lambda a: [("cx", (), (0, 1)), ("rz", (a[0],), (1,)), ("cx", (), (0, 1))]),
+    # the rest of qelib1.inc, with Qiskit's definitions (u2(0,pi) = h, u1 = p)
+    Equivalence("csx", _words("h:1 cp(1/2):0:1 h:1")),
+    Equivalence("rccx", _words("h:2 t:2 cx:1:2 tdg:2 cx:0:2 t:2 cx:1:2 tdg:2 h:2")),
+    Equivalence("rc3x", _words("h:3 t:3 cx:2:3 tdg:3 h:3 cx:0:3 t:3 cx:1:3 tdg:3 cx:0:3 t:3 cx:1:3 tdg:3 h:3 t:3"
+                               " cx:2:3 tdg:3 h:3")),
+    Equivalence("c3x", _words(_C3X)),
+    Equivalence("c3sqrtx", _words(_C3SQRTX)),
+    Equivalence("c4x", _words("h:4 cp(1/2):3:4 h:4 c3x:0:1:2:3 h:4 cp(-1/2):3:4 h:4 c3x:0:1:2:3 c3sqrtx:0:1:2:4")),
 )
 
 EQUIVALENCES: dict[str, Equivalence] = {e.gate: e for e in _LIBRARY}

@@ -139,6 +139,12 @@ class GateDef:
     # circuit-diagram labels per qubit; angles are appended to every label that is not a control
     # dot or a swap cross (default: the name on one-qubit gates, ``name#i`` on the others)
     labels: tuple[str, ...] = ()
+    # a gate derived from ``base`` by OpenQASM 3 modifiers (qcomp.ir.modifiers): one letter per
+    # control qubit, first qubits first ("c" for ctrl, "n" for negctrl), and the power applied to
+    # the base before the controls (None: none); the emitter writes such a gate as its modifiers
+    base: str | None = None
+    controls: str = ""
+    power: float | None = None
 
     def matrix(self, *angles: float | np.ndarray) -> np.ndarray:
         """The unitary, shape (2**k, 2**k), or (B, 2**k, 2**k) when angles are arrays of shape (B,)."""
@@ -256,6 +262,43 @@ def _ctrl(target: str) -> tuple[str, str]:
     return ("●", target)
 
 
+def _mcx(k: int, u: np.ndarray = _X) -> np.ndarray:
+    """``u`` on the last qubit controlled by the k qubits before it (all in |1>)."""
+    m = np.eye(2 ** (k + 1), dtype=complex)
+    m[-2:, -2:] = u
+    return m
+
+
+def _qelib1_body(lines: str, n: int) -> np.ndarray:
+    """The matrix of a qelib1.inc body written with u2(0,pi), u1(pi/4), u1(-pi/4) and cx (argument
+    order): rccx and rc3x are defined by their circuits (relative-phase Toffolis)."""
+    one = {"h": _H, "t": np.diag([1, np.exp(1j * math.pi / 4)]), "tdg": np.diag([1, np.exp(-1j * math.pi / 4)])}
+    m = np.eye(2 ** n, dtype=complex)
+    for word in lines.split():
+        name, *qs = word.split(":")
+        idx = [int(q) for q in qs]
+        if name == "cx":
+            g, axes = np.asarray(_controlled(_X)), idx
+        else:
+            g, axes = one[name], idx
+        k = len(axes)
+        t = m.reshape((2,) * n + (2 ** n,))
+        t = np.tensordot(g.reshape((2,) * (2 * k)), t, axes=(list(range(k, 2 * k)), axes))
+        m = np.moveaxis(t, list(range(k)), axes).reshape(2 ** n, 2 ** n)
+    return m
+
+
+# qelib1.inc (Qiskit's): u2(0,pi) = h, u1(+-pi/4) = t / tdg
+_RCCX = _qelib1_body("h:2 t:2 cx:1:2 tdg:2 cx:0:2 t:2 cx:1:2 tdg:2 h:2", 3)
+_RC3X = _qelib1_body("h:3 t:3 cx:2:3 tdg:3 h:3 cx:0:3 t:3 cx:1:3 tdg:3 cx:0:3 t:3 cx:1:3 tdg:3 h:3 t:3 cx:2:3"
+                     " tdg:3 h:3", 4)
+
+
+def _cube(name: str) -> InverseRule:
+    # u^4 = 1 (csx, c3sqrtx, rc3x): the inverse is u^3
+    return lambda angles: [(name, ())] * 3
+
+
 # The library, in this order everywhere a list of gates is shown.
 _LIBRARY: tuple[GateDef, ...] = (
     GateDef("id", 1, 0, _const(np.eye(2)), diagonal=True, self_inverse=True, **_STD),
@@ -302,6 +345,16 @@ _LIBRARY: tuple[GateDef, ...] = (
     GateDef("ccx", 3, 0, _const(_CCX), self_inverse=True, symmetric=(0, 1), labels=("●", "●", "x"), **_STD),
     GateDef("cswap", 3, 0, _const(_CSWAP), self_inverse=True, symmetric=(1, 2), labels=("●", "×", "×"),
             stdgates=True),
+    # the rest of qelib1.inc (Qiskit's), which qasm2.dumps writes without defining
+    GateDef("csx", 2, 0, _const(_controlled(_SX)), inverse_fn=_cube("csx"), cx_cost=2, labels=_ctrl("sx"), qelib1=True),
+    GateDef("rccx", 3, 0, _const(_RCCX), self_inverse=True, qelib1=True),
+    GateDef("rc3x", 4, 0, _const(_RC3X), inverse_fn=_cube("rc3x"), qelib1=True),
+    GateDef("c3x", 4, 0, _const(_mcx(3)), self_inverse=True, symmetric=(0, 1, 2), labels=("●", "●", "●", "x"),
+            qelib1=True),
+    GateDef("c3sqrtx", 4, 0, _const(_mcx(3, _SX)), inverse_fn=_cube("c3sqrtx"), symmetric=(0, 1, 2),
+            labels=("●", "●", "●", "sx"), qelib1=True),
+    GateDef("c4x", 5, 0, _const(_mcx(4)), self_inverse=True, symmetric=(0, 1, 2, 3),
+            labels=("●", "●", "●", "●", "x"), qelib1=True),
 )
 
 GATES: dict[str, GateDef] = {}
@@ -397,6 +450,25 @@ def remove_gate(name: str) -> None:
 for _g in _LIBRARY:
     GATES[_g.name] = _g
 _rebuild()
+
+
+# Fences: operations with no matrix of their own that every pass treats as opaque on their qubits
+# (nothing commutes, cancels, merges or fuses across them) and the simulators skip. ``barrier`` is
+# one; noise channels register themselves through ``register_fence``. Their arity is free.
+FENCES: set[str] = {"barrier"}
+
+
+def is_fence(name: str) -> bool:
+    """True for operations the passes must treat as opaque on their qubits (``barrier``, channels)."""
+    return name in FENCES
+
+
+def register_fence(name: str) -> None:
+    """Make ``name`` a fence (see ``is_fence``)."""
+    if name in GATES:
+        raise GateTableError(f"{name!r} is a gate; a fence has no matrix")
+    FENCES.add(name)
+    notify_changed()
 
 
 def lookup(name: str) -> GateDef | None:

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..errors import Span
 from .expr import Expr, Sym, as_expr, to_text
-from .gates import GATES
+from .gates import GATES, is_fence
 
 
 @dataclass(frozen=True, slots=True, init=False)
@@ -89,6 +89,8 @@ class Operation:
         """
         if self.matrix is not None:
             return np.array(self.matrix, dtype=complex)
+        if is_fence(self.name):  # a barrier does nothing to the state
+            return np.eye(2 ** len(self.qubits), dtype=complex)
         p = np.zeros(0) if params is None else np.asarray(params, dtype=float)
         x = np.zeros(0) if inputs is None else np.asarray(inputs, dtype=float)
         vals = [a.evaluate(p, x) for a in self.angles]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .channels import CHANNELS, READOUT_ERROR, is_channel
-from .gates import GATES
+from .gates import GATES, is_fence
 
 if TYPE_CHECKING:
     from .circuit import Circuit
@@ -89,6 +89,10 @@ def _check_op(op: "Operation", n_qubits: int) -> None:
     for q in qs:
         if not 0 <= q < n_qubits:
             raise IRVerificationError(f"{op}: qubit {q} out of range")
+    if is_fence(op.name):  # barrier (any arity, no angles)
+        if op.angles:
+            raise IRVerificationError(f"{op}: a fence takes no angles")
+        return
     if op.name == "unitary":
         d = 2 ** len(qs)
         if op.matrix is None or len(op.matrix) != d:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from qcomp.errors import DataError
-from qcomp.train.baseline import DenseNetwork, train_classical_baseline
+from qcomp.train.baseline import DenseNetwork, describe_baseline, fair_classical_baseline, train_classical_baseline
 from qcomp.train.data import (
     ACCEPTED_SPECS,
     Dataset,
@@ -66,7 +66,9 @@ __all__ = [
     "TrainingInterrupted",
     "accuracy",
     "binarize",
+    "describe_baseline",
     "evaluate",
+    "fair_classical_baseline",
     "fit",
     "get_loss",
     "get_optimizer",

@@ -37,6 +37,12 @@ CASES: dict[str, str] = {
     "gate_no_params_parens": "qubit q[2];\ngate g() a, b { cz a, b; }\ng() q[0], q[1];\ng q[1], q[0];\n",
     "inv_modifier": "qubit q[2];\nparam w;\ngate g(a) q0, q1 { rx(a) q0; s q1; cx q0, q1; }\n"
     "inv @ g(w) q[0], q[1];\ninv @ t q[0];\ninv @ inv @ sx q[1];\ninv @ u(0.1, 0.2, 0.3) q[0];\n",
+    "gate_modifiers": "qubit q[4];\nparam w;\ngate g(a) u, v { ry(a) u; cx u, v; gphase(a / 2); }\n"
+    "ctrl @ x q[0], q[1];\nctrl(2) @ x q[0], q[1], q[2];\nctrl @ ry(w) q[0], q[1];\nnegctrl @ rx(w) q[1], q[0];\n"
+    "ctrl @ negctrl @ rz(0.5) q[0], q[1], q[2];\npow(2) @ h q[0];\npow(0.5) @ rx(w) q[1];\n"
+    "inv @ ctrl @ s q[0], q[1];\nctrl @ inv @ g(w) q[3], q[0], q[1];\nctrl(3) @ x q[0], q[1], q[2], q[3];\n",
+    "gphase": "qubit q[2];\nparam w;\ngphase(w);\nctrl @ gphase(w) q[0];\nnegctrl(2) @ gphase(0.25) q[0], q[1];\n",
+    "barrier": "qubit q[3];\nqubit r;\nh q;\nbarrier q[0], r;\nbarrier q;\nbarrier;\ncx q[0], r;\n",
     "for_loops": "qubit q[6];\nfor i in range(2) { h q[i]; }\nfor i in range(2, 4) { x q[i]; }\n"
     "for i in range(5, 0, -2) { z q[i]; }\nfor i in range(2) { for j in range(i + 1, 3) { cz q[i], q[j]; } }\n",
     "if_else": "const n = 3;\nqubit q[4];\nfor i in range(4) {\n  if (i == 0) { h q[i]; } else if (i % 2 == 1 && i != n) { x q[i]; } else { z q[i]; }\n}\n"
@@ -71,6 +77,8 @@ def _pretty(node, indent: int = 0) -> str:
             if f.name in ("span", "name_span", "source"):
                 continue
             v = getattr(node, f.name)
+            if f.name == "modifiers" and not v:  # only modified calls show it
+                continue
             if isinstance(v, ast.Node) or (isinstance(v, tuple) and v and isinstance(v[0], ast.Node)):
                 nested.append((f.name, v))
             else:
