@@ -9,7 +9,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from .errors import InputError, QCompError
+from .errors import InputError, QCompError, UnsupportedError
 from .frontend import DEFAULT_MAX_OPS, DEFAULT_MAX_QUBITS
 from .ir.program import Program
 from .ir.values import check_qubits
@@ -68,6 +68,13 @@ class Model:
         return self._cache[target]
 
     @property
+    def is_noisy(self) -> bool:
+        """Whether the program holds noise channels (then it simulates with qcomp.noise's simulators)."""
+        from .pipeline import has_channels
+
+        return has_channels(self.program)
+
+    @property
     def num_params(self) -> int:
         return self.program.num_params
 
@@ -118,6 +125,8 @@ class Model:
         """Exact Hessians by shift rules applied twice, shape (B, n_outputs, P, P), on the simulator."""
         from .gradients import hessian, simulator_executor_for
 
+        if self.is_noisy:
+            raise UnsupportedError("Hessians of noisy programs are not offered (gradients are: simulator().gradient)")
         sim = self.simulator()
         sim._args(params, inputs)  # an InputError for values that are not real arrays of the declared sizes
         return hessian(sim.program, params, inputs, simulator_executor_for(sim), wrt=wrt)
@@ -125,12 +134,31 @@ class Model:
     def simulator(self, executor: Any = None, **options: Any):
         """A batched statevector simulator of the model (options: precision, threads, batch_size, ...).
 
+        With ``noise=`` (a ``qcomp.noise.NoiseModel``, its JSON file or a Qiskit Aer noise model),
+        ``method=`` ("auto", "density_matrix", "trajectories"), or channels in the program, the
+        noisy simulator of ``qcomp.noise.simulator`` instead (options ``trajectories``, ``seed``,
+        ``threads``, ``max_memory_bytes``; the noise is applied to the program as written).
+
         With ``executor`` (a ``qcomp.distributed.DaskExecutor``) the batch rows of every call are
         sharded across its Dask workers (a ``qcomp.distributed.DistributedSimulator``).
         ``expval`` and gradients run the "sim" program; ``state``, ``probs`` and ``sample`` always
         describe the declared qubits (``qubits=`` in declared numbering), even when the passes
         removed idle qubits or relabelled swapped ones.
         """
+        noisy = {k: options.pop(k) for k in ("noise", "method", "trajectories", "seed") if k in options}
+        if noisy or self.is_noisy:  # channels or a noise model: qcomp.noise's simulators (docs/noise.md)
+            from .noise import simulator as noisy_simulator
+
+            if executor is not None:
+                raise InputError("noisy simulation runs in this process; it cannot take a Dask executor")
+            if options.pop("precision", "double") != "double":  # the bridges pass their precision on
+                raise UnsupportedError("noisy simulation runs in double precision only")
+            unknown = [k for k in options if k not in ("threads", "max_memory_bytes")]
+            if unknown:
+                raise InputError(f"unknown noisy simulator option '{unknown[0]}'; valid options: noise, method, "
+                                 "trajectories, seed, threads, max_memory_bytes")
+            return noisy_simulator(self.program, noisy.get("noise"), method=noisy.get("method") or "auto",
+                                   trajectories=noisy.get("trajectories"), seed=noisy.get("seed"), **options)
         _check_simulator_options(options)
         if executor is not None and options.get("shots") is not None:
             raise InputError("shots are simulated on one machine; a Dask executor runs exact simulations only")

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from .cache import CompileCache
     from .passes import Pass
 
-__all__ = ["DEFAULT_LEVEL", "STATE_TARGET", "TARGETS", "Lowered", "build", "keeps_state", "lower", "pass_list",
+__all__ = ["DEFAULT_LEVEL", "STATE_TARGET", "TARGETS", "Lowered", "build", "has_channels", "keeps_state", "lower", "pass_list",
            "run_passes"]
 
 # What ``qcomp.compile``, ``qcomp compile``, ``qcomp run`` and ``qcomp train`` optimize at by default.
@@ -117,6 +117,13 @@ def keeps_state(level: int = DEFAULT_LEVEL, passes: str | None = None) -> bool:
     return all(REGISTRY[n].preserves == "state" for n, _ in preset_spec(level, "sim"))
 
 
+def has_channels(program: Program) -> bool:
+    """Whether ``program`` holds noise channels (``qcomp.ir.channels``): then no passes run on it."""
+    from .ir.channels import is_channel
+
+    return any(is_channel(op.name) for op in program.circuit.ops())
+
+
 def run_passes(program: Program, pipeline: list[Pass], *, verify_each: bool = False,
                print_ir_after_all: Callable[[str], None] | None = None) -> Program:
     """Run ``pipeline`` on ``program`` (no cache); ``verify_each`` adds the IR verifier and the
@@ -153,7 +160,12 @@ def build(source: Program | Lowered | str | os.PathLike, level: int = DEFAULT_LE
         lowered = lower(source, max_qubits=max_qubits, max_ops=max_ops, cache=cache)
 
     def run() -> Program:
-        return run_passes(lowered.program, pass_list(level, target, passes), verify_each=verify_each,
+        pipeline = pass_list(level, target, passes)
+        if has_channels(lowered.program):
+            # Passes move, merge and drop gates by the gate table and know nothing of channels:
+            # a noisy program is simulated as written (the spec above is still checked).
+            pipeline = []
+        return run_passes(lowered.program, pipeline, verify_each=verify_each,
                           print_ir_after_all=print_ir_after_all)
 
     if not cache or lowered.key is None or lowered.store is None or verify_each or print_ir_after_all is not None:

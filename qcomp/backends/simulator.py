@@ -9,6 +9,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from ..errors import InputError, QCompError, ResourceLimitError, UnsupportedError
+from ..ir.channels import is_channel
 from ..ir.gates import is_fence
 from ..ir.program import Program
 from ..ir.values import as_real_array, batch_shaped, bind_pair, bind_values
@@ -73,6 +74,10 @@ class Simulator:
             raise QCompError(f"batch_size must be a positive integer, got {batch_size}")
         if max_memory_bytes is not None and max_memory_bytes <= 0:
             raise QCompError(f"max_memory_bytes must be positive, got {max_memory_bytes}")
+        noisy = next((op for op in program.circuit.ops() if is_channel(op.name)), None)
+        if noisy is not None:  # a state vector cannot hold a channel's mixture
+            raise UnsupportedError(f"'{noisy.name}' is a noise channel: simulate noisy programs with "
+                                   "qcomp.noise.simulator or model.simulator() (docs/noise.md)", noisy.span)
         self.program = program
         self.n = program.num_qubits
         self.precision = precision

@@ -43,6 +43,8 @@ def input_jacobian(sim, params: np.ndarray, inputs: np.ndarray, method: str = "p
 
     if method not in INPUT_DIFF_METHODS:
         raise InputError(f"unknown input differentiation method {method!r}; choose {' or '.join(INPUT_DIFF_METHODS)}")
+    if hasattr(sim, "input_vjp"):  # the density-matrix simulator differentiates inputs in its adjoint sweep
+        return sim.input_vjp(params, inputs, cotangent)
     ex = simulator_executor_for(sim)
     if method == "parameter-shift":
         try:

@@ -11,7 +11,8 @@ import numpy as np
 
 from .._io import atomic_write_text, is_special_output, write_files_atomically
 from .values import read_values_file
-from ..errors import InputError
+from ..errors import ExportError, InputError
+from ..ir.channels import is_channel
 from . import add_level_arg, add_source_args, check_outputs, load_model
 
 NAME = "compile"
@@ -29,6 +30,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="after every pass run the IR verifier and (<= 12 qubits) a statevector equivalence check")
     p.add_argument("--print-ir-after-all", action="store_true", help="print the IR to stderr after every pass")
     p.add_argument("--basis", help="translate to these gates, e.g. rz,sx,x,cx")
+    p.add_argument("--noise-out", metavar="FILE.json", default=None,
+                   help="for a program with noise channels: export the noiseless circuit as written and the channels to this JSON")
     p.add_argument("--bind-params", metavar="FILE", help="fold trained params in (.npy/.npz/.json/.csv, flat or by name, or a train --save checkpoint)")
     p.add_argument("--bind-inputs", metavar="FILE",
                    help="fold data in (.npy/.npz/.json/.csv, one row per sample): one program per sample")
@@ -73,7 +76,21 @@ def run(args: argparse.Namespace) -> int:
     targets = _targets(args, 1 if xrows is None else len(xrows))
 
     dump = (lambda text: print(text, file=sys.stderr)) if args.print_ir_after_all else None
-    optimized = model.optimized("qasm", verify_each=args.verify_each, print_ir_after_all=dump)
+    noise_json = None
+    if model.is_noisy or args.noise_out:  # channels are not OpenQASM (docs/noise.md)
+        from ..noise import split_channels
+
+        first = next(op for op in program.circuit.ops() if is_channel(op.name)) if model.is_noisy else None
+        if args.noise_out is None:
+            raise ExportError(f"'{first.name}' is a noise channel, which OpenQASM cannot express; pass --noise-out "
+                              "FILE.json to export the noiseless circuit and write the channels beside it", first.span)
+        if first is None:
+            raise InputError("--noise-out is for programs with noise channels; this one has none")
+        check_outputs([args.noise_out], [args.source])
+        program, noise_json = split_channels(program)
+        optimized = program  # as written: the channels' positions count its gates
+    else:
+        optimized = model.optimized("qasm", verify_each=args.verify_each, print_ir_after_all=dump)
 
     results = []
     if xrows is None:
@@ -85,6 +102,10 @@ def run(args: argparse.Namespace) -> int:
     for r in results:
         r.manifest["optimization"] = args.passes if args.passes is not None else f"-O{args.opt_level}"
 
+    if noise_json is not None:
+        if len(results) > 1 or targets is None:
+            raise InputError("--noise-out writes one circuit file: give -o FILE.qasm and no --bind-inputs rows")
+        noise_json["qasm"] = str(targets[0][0])
     if targets is None:  # stdout
         sys.stdout.write(results[0].text)
         if args.manifest:
@@ -96,6 +117,8 @@ def run(args: argparse.Namespace) -> int:
         files[qp] = r.text
         if mp is not None:
             files[mp] = json.dumps(r.manifest, indent=2) + "\n"
+    if noise_json is not None:
+        files[Path(args.noise_out)] = json.dumps(noise_json, indent=1) + "\n"
     write_files_atomically(files)
     if len(results) > 1:
         print(f"wrote {len(results)} programs: {targets[0][0]} ... {targets[-1][0]}", file=sys.stderr)

@@ -11,6 +11,7 @@ import numpy as np
 from .values import read_values_file
 from ..errors import InputError
 from . import add_source_args, int_in
+from .noise_options import add_noise_arguments, noise_options
 from .train import add_data_args, load_dataset, metric_text, readout
 
 NAME = "eval"
@@ -28,6 +29,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--split", default="test", choices=("train", "test", "val"))
     p.add_argument("-O", dest="optimize", type=int, default=2, choices=(0, 1, 2, 3))
     p.add_argument("--json", action="store_true")
+    add_noise_arguments(p)
 
 
 def load_params(path: str, decls) -> np.ndarray:
@@ -83,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
             "val": (data.x_val, data.y_val)}[args.split]
     if x is None:
         raise InputError(f"the dataset has no {args.split} split")
-    metrics = evaluate(readout(model, model.simulator(), args.loss, y, args.output, quiet=args.json), params, x, y,
+    metrics = evaluate(readout(model, model.simulator(**(noise_options(args, model) or {})), args.loss, y, args.output, quiet=args.json), params, x, y,
                        args.loss)
     if args.json:  # the metrics that mean something (hinge accuracy is NaN with class-index labels)
         print(json.dumps({k: float(v) for k, v in metrics.items() if np.isfinite(v)}, indent=2))

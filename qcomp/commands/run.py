@@ -22,6 +22,7 @@ from .._io import atomic_write_bytes, atomic_write_text
 from .values import read_values_file
 from ..errors import ExportError, InputError, QCompError, UnsupportedError
 from . import add_level_arg, add_source_args, check_outputs, int_in, load_model
+from .noise_options import add_noise_arguments, noise_options
 
 NAME = "run"
 HELP = "simulate a model: expectation values (shot estimates with --shots, counts with --counts) for params and a batch of inputs"
@@ -44,6 +45,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--precision", choices=("double", "single"), default="double")
     p.add_argument("--threads", type=int_in(1, 4096, "--threads"), default=None, help="threads (default: QCOMP_NUM_THREADS or all cores)")
     p.add_argument("-o", "--output", default=None, help="write results to .npy, .json or .csv instead of printing")
+    add_noise_arguments(p)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -56,6 +58,9 @@ def run(args: argparse.Namespace) -> int:
     inputs = _values(args.inputs, program.inputs, "input")
     if params is None and program.num_params:
         raise InputError(f"the model declares {program.num_params} params; pass them with --params")
+    if args.backend != "qcomp" and (args.noise or args.noise_method):  # not silently noiseless
+        raise InputError("--noise runs on qcomp's simulator (--backend qcomp); for Qiskit Aer, "
+                         "qcomp.noise.NoiseModel.load(FILE).to_qiskit() gives Aer the same noise model")
     if args.backend != "qcomp":
         from ..hardware.qiskit import run_for_cli
 
@@ -85,10 +90,15 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.counts and args.shots is None:
         raise InputError("--counts prints sampled counts: give --shots N too")
+    noisy = noise_options(args, model)
     if args.shots is not None and not args.counts and program.outputs:
+        if noisy is not None:
+            raise InputError("shot estimates of a noisy model are not supported yet: drop --shots for exact noisy "
+                             "values, or add --counts for sampled counts")
         _run_shots(args, model, params, inputs)
         return 0
-    sim = model.simulator(precision=args.precision, batch_size=args.batch_size, threads=args.threads)
+    sim = model.simulator(precision=args.precision, batch_size=args.batch_size, threads=args.threads) if noisy is None \
+        else model.simulator(threads=args.threads, **noisy)
     if args.shots is not None:
         counts = sim.sample(params, inputs, shots=args.shots, seed=args.seed)
         _emit_counts(args, [counts] if isinstance(counts, dict) else counts)  # the CLI always prints rows

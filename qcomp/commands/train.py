@@ -10,8 +10,9 @@ from pathlib import Path
 import numpy as np
 
 from .._io import is_special_output, write_files_atomically
-from ..errors import QCompError
+from ..errors import InputError, QCompError
 from . import add_level_arg, add_source_args, check_outputs, int_in, load_model
+from .noise_options import add_noise_arguments, noise_options
 
 NAME = "train"
 HELP = "train a model (hinge/squared/bce/softmax-ce loss, Adam or SGD) on a dataset and export the trained circuit"
@@ -42,6 +43,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="train on shot estimates: N measurements per group for values and every parameter-shift"
                         " gradient circuit (seeded by --seed; default: exact values and adjoint gradients)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_noise_arguments(p)
     p.add_argument("--scheduler", default=None, metavar="ADDRESS",
                    help="run the simulations on a Dask cluster (tcp://host:8786; needs qcomp[distributed])")
     p.add_argument("--workers", type=int, default=None, metavar="N",
@@ -113,6 +115,9 @@ def run(args: argparse.Namespace) -> int:
         raise QCompError(f"{args.source}: the model has no 'expect' output to train")
     if model.num_params == 0:
         raise QCompError(f"{args.source}: the model declares no 'param' to train")
+    if model.is_noisy and export is not None:  # found now, not after the training it would discard
+        raise QCompError(f"{args.source}: the model has noise channels, which have no OpenQASM form; pass "
+                         "--no-export (or move the noise into a --noise model, and the export stays noiseless)")
     data = load_dataset(args, model.num_inputs)
     if args.plot:
         try:
@@ -141,8 +146,12 @@ def run(args: argparse.Namespace) -> int:
 def _train(args, model, data, save, export, executor, t_start) -> int:
     from ..train import TrainingInterrupted, evaluate, fit, get_optimizer, init_params
 
+    noisy = noise_options(args, model)
     shots = {"shots": args.shots, "seed": args.seed} if getattr(args, "shots", None) is not None else {}
-    sim = model.simulator(executor=executor, precision=args.precision, **shots)
+    if noisy is not None and shots:
+        raise InputError("training a noisy model with --shots is not supported yet: drop --shots (exact noisy values)")
+    sim = model.simulator(executor=executor, precision=args.precision, **shots) if noisy is None \
+        else model.simulator(**noisy)
     scored = readout(model, sim, args.loss, data.y_train, args.output)
     opt_kw = {"lr": args.lr}
     if args.optimizer == "sgd" and args.momentum is not None:

@@ -19,6 +19,7 @@ from ..ir.ops import Observable, Operation, PauliTerm, Register, ValueDecl, norm
 from ..ir.outputs import DeclaredOutput, hermitian_terms
 from ..ir.program import Program
 from . import ast
+from .channel_call import is_channel_call, lower_channel_call
 from .parser import deep_recursion, parse_source
 from .source import Q_SUFFIXES, read_source
 
@@ -798,6 +799,8 @@ class _Lowerer:
             self._emit(out, Operation("barrier", tuple(qubits), (), s.span))
 
     def _gate_call(self, s: ast.GateCall, scope: Scope, out: list[Operation], base_dir: Path) -> None:
+        if is_channel_call(self, s):  # noise channels (qcomp.frontend.channel_call)
+            return lower_channel_call(self, s, scope, out, check_angle)
         name, lib, user = self._resolve_gate(s)
         if user is not None and not self.priced:
             ops, iters = self._price(s, scope)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .channels import CHANNELS, READOUT_ERROR, is_channel
 from .gates import GATES, is_fence
 
 if TYPE_CHECKING:
@@ -96,6 +97,11 @@ def _check_op(op: "Operation", n_qubits: int) -> None:
         d = 2 ** len(qs)
         if op.matrix is None or len(op.matrix) != d:
             raise IRVerificationError(f"{op}: fused block has a bad matrix")
+        return
+    if is_channel(op.name):  # noise channels: arity from the channel table
+        nq, na = (1, 2) if op.name == READOUT_ERROR else (CHANNELS[op.name].num_qubits, CHANNELS[op.name].num_params)
+        if nq != len(qs) or na != len(op.angles):
+            raise IRVerificationError(f"{op}: wrong arity for {op.name}")
         return
     gate = GATES.get(op.name)
     if gate is None:
