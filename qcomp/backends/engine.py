@@ -927,20 +927,23 @@ def _dag_block(b, row, b_k, b_diag, b_moff, b_mstride, mats):
 @njit(cache=True, nogil=True)
 def adjoint_rows(pr, pi, lr, li, b_k, b_qs, b_diag, b_moff, b_mstride, mats, b_grad, b_gfirst, b_glast,
                  g_nq, g_pos, g_off, g_stride, gmats, d_gate, d_off, d_stride, d_slot, d_first, d_last,
-                 dmats, out, row0):
+                 dmats, out, row0, b_sum, Csum):
     """Backward sweep per row: psi and lam (split planes, rows x amplitudes) go back through the
     blocks; blocks with differentiable gates add their angle gradients to out (rows, slots) from
-    the cross matrix of psi_in and lam_out."""
+    the cross matrix of psi_in and lam_out. Blocks with b_sum[b] (their gates and derivatives
+    equal on every row, and the caller wants the gradient summed over rows) add their cross
+    matrix to Csum[b] instead: the gradient is linear in it, so ``summed_block_grads`` turns the
+    row sum into gradients once instead of once per row."""
     for r in range(pr.shape[0]):
         _adjoint_row(pr[r], pi[r], lr[r], li[r], row0 + r, b_k, b_qs, b_diag, b_moff, b_mstride, mats, b_grad, b_gfirst,
                      b_glast, g_nq, g_pos, g_off, g_stride, gmats, d_gate, d_off, d_stride, d_slot, d_first,
-                     d_last, dmats, out[r])
+                     d_last, dmats, out[r], b_sum, Csum)
 
 
 @njit(cache=True, nogil=True)
 def _adjoint_row(pr, pi, lr, li, row, b_k, b_qs, b_diag, b_moff, b_mstride, mats, b_grad, b_gfirst, b_glast,
                  g_nq, g_pos, g_off, g_stride, gmats, d_gate, d_off, d_stride, d_slot, d_first, d_last,
-                 dmats, out):
+                 dmats, out, b_sum, Csum):
     N = pr.shape[0]
     kmax = 0
     for b in range(b_k.shape[0]):
@@ -954,15 +957,28 @@ def _adjoint_row(pr, pi, lr, li, row, b_k, b_qs, b_diag, b_moff, b_mstride, mats
         hi = N if b_diag[b] else N >> k
         _apply_block(pr, pi, b_qs[b], k, b_diag[b], m, d, 0, hi)
         if b_grad[b]:
-            Cb = C[:D, :D]
-            Cb[:, :] = 0
+            Cb = Csum[b, :D, :D] if b_sum[b] else C[:D, :D]
+            if not b_sum[b]:
+                Cb[:, :] = 0
             if b_diag[b]:
                 _cross_diag(pr, pi, lr, li, b_qs[b], k, 0, N, Cb)
             else:
                 _cross(pr, pi, lr, li, b_qs[b], k, 0, N >> k, Cb)
-            _block_grad(b, row, Cb, b_k, b_diag, b_gfirst, b_glast, g_nq, g_pos, g_off, g_stride, gmats,
-                        d_gate, d_off, d_stride, d_slot, d_first, d_last, dmats, out)
+            if not b_sum[b]:
+                _block_grad(b, row, Cb, b_k, b_diag, b_gfirst, b_glast, g_nq, g_pos, g_off, g_stride, gmats,
+                            d_gate, d_off, d_stride, d_slot, d_first, d_last, dmats, out)
         _apply_block(lr, li, b_qs[b], k, b_diag[b], m, d, 0, hi)
+
+
+@njit(cache=True, nogil=True)
+def summed_block_grads(b_sum, Csum, b_k, b_diag, b_gfirst, b_glast, g_nq, g_pos, g_off, g_stride, gmats,
+                       d_gate, d_off, d_stride, d_slot, d_first, d_last, dmats, out):
+    """Gradients of the b_sum blocks from their row-summed cross matrices, into out (slots)."""
+    for b in range(b_k.shape[0]):
+        if b_sum[b]:
+            D = 1 << b_k[b]
+            _block_grad(b, 0, Csum[b, :D, :D].copy(), b_k, b_diag, b_gfirst, b_glast, g_nq, g_pos, g_off,
+                        g_stride, gmats, d_gate, d_off, d_stride, d_slot, d_first, d_last, dmats, out)
 
 
 @njit(cache=True, nogil=True)
@@ -1012,6 +1028,7 @@ class FusedPlan:
     dcompiled: CompiledExprs | None = None
     with_gradient: bool = False
     layouts: dict = field(default_factory=dict)  # (pvar, xvar) -> Layout
+    dinput_free: bool = True  # no d angle / d param depends on the inputs
 
     def describe(self) -> str:
         nd = sum(1 for b in self.blocks if b.diagonal)
@@ -1097,6 +1114,7 @@ def build_plan(ops: Sequence[Operation], n: int, *, with_gradient: bool = False,
     plan = FusedPlan(n, gates, slots, exprs, CompiledExprs(exprs), prep, blocks, with_gradient=with_gradient)
     if with_gradient:
         plan.dslots, plan.dcompiled = param_derivatives(exprs)
+        plan.dinput_free = not any(d.depends_on("input") for d in plan.dcompiled.exprs)
     return plan
 
 
@@ -1221,6 +1239,7 @@ class Layout:
         self.b_diag = np.array([blk.diagonal for blk in plan.blocks], dtype=np.bool_)
         b_var = np.zeros(nb, dtype=np.bool_)
         self.b_grad = np.zeros(nb, dtype=np.bool_)
+        self.b_rowfree = np.zeros(nb, dtype=np.bool_)
         for b, blk in enumerate(plan.blocks):
             self.b_qs[b, :len(blk.qubits)] = blk.qubits
             local = {q: i for i, q in enumerate(blk.qubits)}
@@ -1228,6 +1247,9 @@ class Layout:
                 op = plan.gates[order[j]]
                 self.g_pos[j, :len(op.qubits)] = [local[q] for q in op.qubits]
             b_var[b] = bool(self.gvar[blk.gates].any())
+            # the block's gate and derivative matrices (which vary only with their gate) are equal
+            # on every row: its gradient is linear in the row-summed cross matrix
+            self.b_rowfree[b] = not b_var[b]
             g0, g1 = self.b_gfirst[b], self.b_glast[b]
             self.b_grad[b] = bool((self.d_last_b[g0:g1] > self.d_first_b[g0:g1]).any())
         per = np.where(self.b_diag, 1 << self.b_k, 1 << (2 * self.b_k)).astype(np.int64)
@@ -1393,20 +1415,33 @@ class Bound:
                 self.gmats, L.d_gate, L.d_off, L.d_stride, L.d_slot, L.d_first_b,
                 L.d_last_b, self.dmats)
 
-    def backward(self, psi: np.ndarray, lam: np.ndarray, rows: slice, threads: int) -> np.ndarray:
+    def backward(self, psi: np.ndarray, lam: np.ndarray, rows: slice, threads: int,
+                 summed: bool = False) -> np.ndarray:
         """Angle-slot gradients (b, n_slots) of batch rows ``rows`` from split planes psi and lam
-        (2, b, 2**n), which are consumed."""
+        (2, b, 2**n), which are consumed; with ``summed`` only their sum over rows, (1, n_slots)."""
         Bc = psi.shape[1]
         out = np.zeros((Bc, len(self.plan.exprs)))
         args = self.grad_args()
         L = self.layout
         if self.plan.n <= self._local():
+            nb = len(self.plan.blocks)
+            b_sum = L.b_rowfree & L.b_grad if summed and Bc > 1 else np.zeros(nb, dtype=np.bool_)
+            dm = 1 << int(L.b_k[b_sum].max()) if b_sum.any() else 1
+            parts = max(1, min(Bc, threads))
+            Csum = np.zeros((parts, nb if b_sum.any() else 1, dm, dm), dtype=np.complex128)
+
             def part_fn(part: int, parts: int) -> None:
                 sl = _split(Bc, part, parts)
-                adjoint_rows(psi[0, sl], psi[1, sl], lam[0, sl], lam[1, sl], *args, out[sl], rows.start + sl.start)
+                adjoint_rows(psi[0, sl], psi[1, sl], lam[0, sl], lam[1, sl], *args, out[sl], rows.start + sl.start,
+                             b_sum, Csum[part])
 
             _parallel(part_fn, Bc, threads, psi[0].size * len(self.plan.blocks) * 3)
-            return out
+            if not summed:
+                return out
+            total = out.sum(axis=0, keepdims=True)
+            if b_sum.any():
+                summed_block_grads(b_sum, Csum.sum(axis=0), L.b_k, L.b_diag, *args[7:], total[0])
+            return total
         for r in range(Bc):
             pr, pi, lr, li, row = psi[0, r], psi[1, r], lam[0, r], lam[1, r], rows.start + r
             for b in range(len(self.plan.blocks) - 1, -1, -1):
@@ -1420,7 +1455,7 @@ class Bound:
                 _parallel(part_fn, parts, threads, pr.size)
                 if L.b_grad[b]:
                     _block_grad(b, row, Cs.sum(axis=0), L.b_k, L.b_diag, *args[7:], out[r])
-        return out
+        return out.sum(axis=0, keepdims=True) if summed else out
 
 
 def local_qubits(dtype) -> int:

@@ -149,6 +149,11 @@ class Simulator:
             return g.sum(axis=0)
         return g if rows.shape[0] == g.shape[0] else g.sum(axis=0, keepdims=True)
 
+    def _summed(self, params: ArrayLike, B: int) -> bool:
+        """Whether ``_params_shaped`` sums the B per-row gradients (so one summed row will do)."""
+        rows, pb = bind_values(self.program.params, params, "param", allow_none=True)
+        return not pb or rows.shape[0] != B
+
     # -- memory -------------------------------------------------------------------------
     def _row_bytes(self) -> int:
         return (2**self.n) * self.dtype.itemsize
@@ -467,7 +472,7 @@ class Simulator:
             raise InputError(f"cotangent has shape {cot.shape}; expected ({B}, {self.program.num_outputs})")
         if not np.all(np.isfinite(cot)):
             raise InputError("cotangent contains NaN or infinite values")
-        g, _ = self._adjoint(params, inputs, cot)
+        g, _ = self._adjoint(params, inputs, cot, summed=self._summed(params, B))
         return self._params_shaped(g, params)
 
     def value_and_vjp(self, params: ArrayLike, inputs: ArrayLike,
@@ -483,16 +488,19 @@ class Simulator:
         """
         if not callable(cotangent_fn):
             raise InputError(f"cotangent_fn must be a function (values, rows) -> cotangent, got {type(cotangent_fn).__name__}")
-        self._args(params, inputs)
-        g, values = self._adjoint(params, inputs, None, cotangent_fn)
+        B = self._args(params, inputs)[2]
+        g, values = self._adjoint(params, inputs, None, cotangent_fn, summed=self._summed(params, B))
         return self._shaped(values, params, inputs), self._params_shaped(g, params)
 
-    def _adjoint(self, params, inputs, cot: np.ndarray | None, cotangent_fn=None) -> tuple[np.ndarray, np.ndarray | None]:
+    def _adjoint(self, params, inputs, cot: np.ndarray | None, cotangent_fn=None,
+                 summed: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
         """Per-row gradients (B, P) of sum_k cot[b, k] <O_k>_b by one forward and one backward sweep
-        (and the expectation values when the cotangent comes from ``cotangent_fn``)."""
+        (and the expectation values when the cotangent comes from ``cotangent_fn``). With
+        ``summed`` the caller only uses their sum over rows, which the fused engine may return as
+        one row (1, P)."""
         P, X, B, pvar, xvar = self._args(params, inputs)
         if self.engine == "fused":
-            return self._adjoint_fused(P, X, B, pvar, xvar, cot, cotangent_fn)
+            return self._adjoint_fused(P, X, B, pvar, xvar, cot, cotangent_fn, summed)
         plan = self.plan("adjoint")
         ctx = self._context(plan, P, X, pvar, xvar)
         dvals = plan.dcompiled(P, X) if plan.dcompiled.exprs else np.zeros((0, B))
@@ -526,7 +534,8 @@ class Simulator:
         self._map_chunks(B, rows, 3 + len(points), work)
         return grad, values
 
-    def _adjoint_fused(self, P, X, B, pvar, xvar, cot, cotangent_fn) -> tuple[np.ndarray, np.ndarray | None]:
+    def _adjoint_fused(self, P, X, B, pvar, xvar, cot, cotangent_fn,
+                       summed: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
         from . import engine as E
 
         plan = self.fused_plan(True)
@@ -534,7 +543,7 @@ class Simulator:
         rows = self._chunk_rows(B, FUSED_GRADIENT_WORKSPACE, cache_blocked=False,
                                 chunk_row_bytes=self._fused_matrix_bytes(True))
         obs = self._fused_observables()
-        grad = np.zeros((B, npar))
+        grad = np.zeros((1 if summed else B, npar))
         values = np.zeros((B, nout)) if cotangent_fn is not None else None
         psi_buf = np.empty((2, rows, 2**self.n), dtype=self.dtype.char.lower())
         lam_buf = np.empty_like(psi_buf)
@@ -553,9 +562,18 @@ class Simulator:
                     raise InputError(f"cotangent_fn returned shape {crow.shape} or non-finite values;"
                                      f" expected finite ({Bc}, {nout})")
             lam = E.cotangent_states(psi, obs, crow, self.threads, lam_buf[:, :Bc])
-            gslots = bound.backward(psi, lam, local, self.threads)
             dvals = plan.dcompiled(Pc, Xc) if plan.dcompiled.exprs else np.zeros((0, Bc))
-            grad[sl] = bound.chain_rule(gslots, dvals, npar)
+            # slot gradients may be summed over rows before the chain rule only when d angle /
+            # d param is the same on every row (params shared, angle derivatives free of inputs)
+            summed_now = summed and not pvar and plan.dinput_free
+            gslots = bound.backward(psi, lam, local, self.threads, summed=summed_now)
+            if summed_now:
+                dvals = dvals[:, :1]
+            g = bound.chain_rule(gslots, dvals, npar)
+            if summed:
+                grad[0] += g.sum(axis=0)
+            else:
+                grad[sl] = g
         return grad, values
 
     # -- declared outputs --------------------------------------------------------------
