@@ -1154,7 +1154,8 @@ def _controls(op: Operation) -> frozenset[int]:
 
 
 def build_plan(ops: Sequence[Operation], n: int, *, with_gradient: bool = False,
-               dense_qubits: int = DENSE_QUBITS, diag_qubits: int = DIAG_QUBITS, low_qubits: int = 0) -> FusedPlan:
+               dense_qubits: int = DENSE_QUBITS, diag_qubits: int = DIAG_QUBITS, low_qubits: int = 0,
+               controlled: bool = False) -> FusedPlan:
     """Fuse an op list (topological order) into blocks.
 
     Leading one-qubit gates on |0> fold into the product state (not those with params when the
@@ -1163,9 +1164,11 @@ def build_plan(ops: Sequence[Operation], n: int, *, with_gradient: bool = False,
     blocks: ``diag_qubits``), which never moves it past a gate on a shared qubit. Else it may
     join the latest block of one of its other qubits when that block is the latest on all of its
     own qubits (it then moves to the end of the list, past blocks it shares no qubit with).
-    A one-qubit gate that would break a two-qubit block's controlled form (block diagonal in a
-    control qubit: ``_apply2c``, half the flops) starts a block of its own instead, which the
-    next two-qubit gate on its qubit usually takes (ry rz; cx ladders then fuse as cx (I x U)).
+    With ``controlled`` (large states, where a block's flops are its cost), a one-qubit gate that
+    would break a two-qubit block's controlled form (block diagonal in a control qubit:
+    ``_apply2c``, half the flops) starts a block of its own instead, which the next two-qubit gate
+    on its qubit usually takes (ry rz; cx ladders then fuse as cx (I x U)). Small states keep
+    fewer blocks (their cost is per block and row).
     """
     exprs: list[Expr] = []
     slot_of: dict[Expr, int] = {}
@@ -1224,7 +1227,7 @@ def build_plan(ops: Sequence[Operation], n: int, *, with_gradient: bool = False,
         if cands:
             c = cands[0]
             blk = blocks[c]
-            breaks = (len(qs) == 1 and not diag and len(blk.qubits) == 2 and not blk.diagonal
+            breaks = controlled and (len(qs) == 1 and not diag and len(blk.qubits) == 2 and not blk.diagonal
                       and qs[0] in ctl[c] and len(ctl[c]) == 1)
             if fits(blk, qs, diag, differentiable) and not breaks:
                 join(c, gi, qs, diag, differentiable, cq)

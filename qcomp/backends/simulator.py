@@ -108,8 +108,10 @@ class Simulator:
             from . import engine as E
 
             # large states (chunked) fuse their lowest qubits into up to 4-qubit contiguous blocks
-            low = E.LOW_QUBITS if self.n > E.local_qubits(self.dtype) else 0
-            self._fused[gradient] = E.build_plan(self._ops, self.n, with_gradient=gradient, low_qubits=low)
+            large = self.n > E.local_qubits(self.dtype)
+            # large states: block flops are the cost, so fusion keeps two-qubit blocks controlled
+            self._fused[gradient] = E.build_plan(self._ops, self.n, with_gradient=gradient,
+                                                 low_qubits=E.LOW_QUBITS if large else 0, controlled=large)
         return self._fused[gradient]
 
     def _fused_observables(self) -> tuple:
