@@ -237,9 +237,13 @@ class Simulator:
     def _fused_matrix_bytes(self, gradient: bool) -> int:
         """Bytes per batch row of the fused engine's gate, derivative and block matrices."""
         plan = self.fused_plan(gradient)
+        cache = self.__dict__.setdefault("_fused_bytes", {})
+        if gradient in cache:  # a per-call cost on small circuits otherwise (one pass over the gates)
+            return cache[gradient]
         entries = sum(4 ** len(op.qubits) * (1 + len(op.angles) * gradient) for op in plan.gates if op.angles)
         entries += sum((2 ** len(b.qubits) if b.diagonal else 4 ** len(b.qubits)) for b in plan.blocks)
-        return entries * 16 * 2 + len(plan.exprs) * 8 * (2 + gradient)
+        cache[gradient] = entries * 16 * 2 + len(plan.exprs) * 8 * (2 + gradient)
+        return cache[gradient]
 
     def _run_fused(self, P, X, B, pvar, xvar, consume, extra_per_row: int, raw: bool = False) -> int:
         """Forward chunks of the fused engine; ``consume`` gets complex rows, or the split planes
