@@ -422,7 +422,7 @@ def case_hea(bench: Bench, n: int, layers: int, precs: list[str], threads: int, 
     program = qcomp.parse(hea_source(n, layers))
     w = np.random.default_rng(0).uniform(-1, 1, program.num_params)
     case = f"hea{n} {layers}L fwd"
-    c = [(f"qcomp ({p})", p, (lambda p=p: (lambda s: lambda: s.expval(w)[0, 0])(Simulator(program, precision=p))), True)
+    c = [(f"qcomp ({p})", p, (lambda p=p: (lambda s: lambda: np.ravel(s.expval(w))[0])(Simulator(program, precision=p))), True)
          for p in precs]
     c += [("qsimcirq", "single", lambda: qsim_expval_fn(program, w, threads), False),
           ("lightning.qubit", "double", lambda: lightning_hea(n, layers, w, False), False),
@@ -449,14 +449,14 @@ def case_big(bench: Bench, n: int, layers: int, threads: int) -> None:
         return
     program = qcomp.parse(hea_source(n, layers))
     w = np.random.default_rng(0).uniform(-1, 1, program.num_params)
-    c = [("qcomp (single)", "single", lambda: (lambda s: lambda: s.expval(w)[0, 0])(Simulator(program, precision="single")), True),
+    c = [("qcomp (single)", "single", lambda: (lambda s: lambda: np.ravel(s.expval(w))[0])(Simulator(program, precision="single")), True),
          ("qsimcirq", "single", lambda: qsim_expval_fn(program, w, threads), False)]
     bench.run_case(case, c, dev_values, repeat=max(1, min(bench.args.repeat, 3)))
     bench.add_structure(case, program, 1, Simulator(program, precision="single"), "expval")
 
 
 def state_contenders(program, precs):
-    return [(f"qcomp ({p})", p, (lambda p=p: (lambda s: lambda: s.state()[0])(Simulator(program, precision=p))), True)
+    return [(f"qcomp ({p})", p, (lambda p=p: (lambda s: lambda: s.state().reshape(-1))(Simulator(program, precision=p))), True)
             for p in precs]
 
 

@@ -175,6 +175,80 @@ def _apply2(re, im, q0, q1, m, lo, hi):
         j += run
 
 
+@njit(cache=True, nogil=True, fastmath=True)
+def _apply2c(re, im, q0, q1, sc, st, a, b, lo, hi):
+    """A two-qubit matrix that is block diagonal in one of its qubits (the control, index step
+    sc; the other, the target, has step st): 2x2 matrix a on the target where the control is 0,
+    b where it is 1. Half the flops of _apply2 (cx/cz ladders fused with one-qubit gates on the
+    target are of this form). Base index range [lo, hi) as _apply2."""
+    a00r, a00i, a01r, a01i = a[0, 0].real, a[0, 0].imag, a[0, 1].real, a[0, 1].imag
+    a10r, a10i, a11r, a11i = a[1, 0].real, a[1, 0].imag, a[1, 1].real, a[1, 1].imag
+    b00r, b00i, b01r, b01i = b[0, 0].real, b[0, 0].imag, b[0, 1].real, b[0, 1].imag
+    b10r, b10i, b11r, b11i = b[1, 0].real, b[1, 0].imag, b[1, 1].real, b[1, 1].imag
+    one = numba.uint64(1)
+    u0 = numba.uint64(q0)
+    u1 = numba.uint64(q1)
+    s0 = one << u0
+    s1 = one << u1
+    l0 = s0 - one
+    l1 = s1 - one
+    usc = numba.uint64(sc)
+    ust = numba.uint64(st)
+    j = numba.uint64(lo)
+    end = numba.uint64(hi)
+    while j < end:
+        t0 = j & l0
+        run = min(s0 - t0, end - j)
+        i0 = ((j >> u0) << (u0 + one)) | t0
+        i0 = ((i0 >> u1) << (u1 + one)) | (i0 & l1)
+        for u in range(run):
+            i = i0 + numba.uint64(u)
+            k = i + ust
+            xr = re[i]
+            xi = im[i]
+            yr = re[k]
+            yi = im[k]
+            re[i] = a00r * xr - a00i * xi + a01r * yr - a01i * yi
+            im[i] = a00r * xi + a00i * xr + a01r * yi + a01i * yr
+            re[k] = a10r * xr - a10i * xi + a11r * yr - a11i * yi
+            im[k] = a10r * xi + a10i * xr + a11r * yi + a11i * yr
+            i = i + usc
+            k = k + usc
+            xr = re[i]
+            xi = im[i]
+            yr = re[k]
+            yi = im[k]
+            re[i] = b00r * xr - b00i * xi + b01r * yr - b01i * yi
+            im[i] = b00r * xi + b00i * xr + b01r * yi + b01i * yr
+            re[k] = b10r * xr - b10i * xi + b11r * yr - b11i * yi
+            im[k] = b10r * xi + b10i * xr + b11r * yi + b11i * yr
+        j += run
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _block_diag_in(m, bit):
+    """Whether 4x4 matrix m has no entries between index pairs differing in ``bit`` (exact zeros:
+    products with the exact zeros of cx/cz/diagonal gates stay exact)."""
+    for y in range(4):
+        for x in range(4):
+            if ((y ^ x) >> bit) & 1 and m[y, x] != 0:
+                return False
+    return True
+
+
+@njit(cache=True, nogil=True)
+def _apply2_any(re, im, q0, q1, m, lo, hi):
+    """Two-qubit block: the controlled form when the matrix allows it, else the dense one."""
+    s0 = 1 << q0
+    s1 = 1 << q1
+    if _block_diag_in(m, 0):  # control q0, target q1
+        _apply2c(re, im, q0, q1, s0, s1, m[0::2, 0::2], m[1::2, 1::2], lo, hi)
+    elif _block_diag_in(m, 1):  # control q1, target q0
+        _apply2c(re, im, q0, q1, s1, s0, m[0:2, 0:2], m[2:4, 2:4], lo, hi)
+    else:
+        _apply2(re, im, q0, q1, m, lo, hi)
+
+
 @njit(cache=True, nogil=True)
 def _applyk(re, im, qs, k, m, lo, hi):
     D = 1 << k
@@ -284,7 +358,7 @@ def _apply_block(re, im, qs, k, diag, m, d, lo, hi):
     elif k == 1:
         _apply1(re, im, qs[0], m, lo, hi)
     elif k == 2:
-        _apply2(re, im, qs[0], qs[1], m, lo, hi)
+        _apply2_any(re, im, qs[0], qs[1], m, lo, hi)
     else:
         _applyk(re, im, qs, k, m, lo, hi)
 
@@ -927,20 +1001,23 @@ def _dag_block(b, row, b_k, b_diag, b_moff, b_mstride, mats):
 @njit(cache=True, nogil=True)
 def adjoint_rows(pr, pi, lr, li, b_k, b_qs, b_diag, b_moff, b_mstride, mats, b_grad, b_gfirst, b_glast,
                  g_nq, g_pos, g_off, g_stride, gmats, d_gate, d_off, d_stride, d_slot, d_first, d_last,
-                 dmats, out, row0):
+                 dmats, out, row0, b_sum, Csum):
     """Backward sweep per row: psi and lam (split planes, rows x amplitudes) go back through the
     blocks; blocks with differentiable gates add their angle gradients to out (rows, slots) from
-    the cross matrix of psi_in and lam_out."""
+    the cross matrix of psi_in and lam_out. Blocks with b_sum[b] (their gates and derivatives
+    equal on every row, and the caller wants the gradient summed over rows) add their cross
+    matrix to Csum[b] instead: the gradient is linear in it, so ``summed_block_grads`` turns the
+    row sum into gradients once instead of once per row."""
     for r in range(pr.shape[0]):
         _adjoint_row(pr[r], pi[r], lr[r], li[r], row0 + r, b_k, b_qs, b_diag, b_moff, b_mstride, mats, b_grad, b_gfirst,
                      b_glast, g_nq, g_pos, g_off, g_stride, gmats, d_gate, d_off, d_stride, d_slot, d_first,
-                     d_last, dmats, out[r])
+                     d_last, dmats, out[r], b_sum, Csum)
 
 
 @njit(cache=True, nogil=True)
 def _adjoint_row(pr, pi, lr, li, row, b_k, b_qs, b_diag, b_moff, b_mstride, mats, b_grad, b_gfirst, b_glast,
                  g_nq, g_pos, g_off, g_stride, gmats, d_gate, d_off, d_stride, d_slot, d_first, d_last,
-                 dmats, out):
+                 dmats, out, b_sum, Csum):
     N = pr.shape[0]
     kmax = 0
     for b in range(b_k.shape[0]):
@@ -954,15 +1031,28 @@ def _adjoint_row(pr, pi, lr, li, row, b_k, b_qs, b_diag, b_moff, b_mstride, mats
         hi = N if b_diag[b] else N >> k
         _apply_block(pr, pi, b_qs[b], k, b_diag[b], m, d, 0, hi)
         if b_grad[b]:
-            Cb = C[:D, :D]
-            Cb[:, :] = 0
+            Cb = Csum[b, :D, :D] if b_sum[b] else C[:D, :D]
+            if not b_sum[b]:
+                Cb[:, :] = 0
             if b_diag[b]:
                 _cross_diag(pr, pi, lr, li, b_qs[b], k, 0, N, Cb)
             else:
                 _cross(pr, pi, lr, li, b_qs[b], k, 0, N >> k, Cb)
-            _block_grad(b, row, Cb, b_k, b_diag, b_gfirst, b_glast, g_nq, g_pos, g_off, g_stride, gmats,
-                        d_gate, d_off, d_stride, d_slot, d_first, d_last, dmats, out)
+            if not b_sum[b]:
+                _block_grad(b, row, Cb, b_k, b_diag, b_gfirst, b_glast, g_nq, g_pos, g_off, g_stride, gmats,
+                            d_gate, d_off, d_stride, d_slot, d_first, d_last, dmats, out)
         _apply_block(lr, li, b_qs[b], k, b_diag[b], m, d, 0, hi)
+
+
+@njit(cache=True, nogil=True)
+def summed_block_grads(b_sum, Csum, b_k, b_diag, b_gfirst, b_glast, g_nq, g_pos, g_off, g_stride, gmats,
+                       d_gate, d_off, d_stride, d_slot, d_first, d_last, dmats, out):
+    """Gradients of the b_sum blocks from their row-summed cross matrices, into out (slots)."""
+    for b in range(b_k.shape[0]):
+        if b_sum[b]:
+            D = 1 << b_k[b]
+            _block_grad(b, 0, Csum[b, :D, :D].copy(), b_k, b_diag, b_gfirst, b_glast, g_nq, g_pos, g_off,
+                        g_stride, gmats, d_gate, d_off, d_stride, d_slot, d_first, d_last, dmats, out)
 
 
 @njit(cache=True, nogil=True)
@@ -1012,6 +1102,7 @@ class FusedPlan:
     dcompiled: CompiledExprs | None = None
     with_gradient: bool = False
     layouts: dict = field(default_factory=dict)  # (pvar, xvar) -> Layout
+    dinput_free: bool = True  # no d angle / d param depends on the inputs
 
     def describe(self) -> str:
         nd = sum(1 for b in self.blocks if b.diagonal)
@@ -1037,14 +1128,47 @@ def _is_diag(op: Operation) -> bool:
     return bool(np.all(np.abs(m - np.diag(np.diag(m))) < 1e-15))
 
 
+_RNG_ANGLES = np.random.default_rng(12345).uniform(0.3, 2.9, 8)  # generic angles for structure tests
+
+
+def _controls(op: Operation) -> frozenset[int]:
+    """Qubits of ``op`` whose Z commutes with it (its matrix is block diagonal in them, for any
+    angles: tested at generic angles). A product of gates that all commute with Z_c is block
+    diagonal in c, which ``_apply2c`` runs at half the flops of a dense 2-qubit block."""
+    g = GATES.get(op.name)
+    if g is not None and g.diagonal:
+        return frozenset(op.qubits)
+    try:
+        m = g.matrix(*_RNG_ANGLES[:g.num_angles]) if g is not None else np.asarray(op.unitary())
+    except Exception:  # a fused block whose matrix needs bound values: no structure claimed
+        return frozenset()
+    k = len(op.qubits)
+    idx = np.arange(1 << k)
+    out = []
+    for i, q in enumerate(op.qubits):
+        bit = k - 1 - i  # argument i is bit k-1-i of the gate index
+        differ = ((idx[:, None] ^ idx[None, :]) >> bit) & 1
+        if np.all(np.abs(m[differ.astype(bool)]) < 1e-12):
+            out.append(q)
+    return frozenset(out)
+
+
 def build_plan(ops: Sequence[Operation], n: int, *, with_gradient: bool = False,
-               dense_qubits: int = DENSE_QUBITS, diag_qubits: int = DIAG_QUBITS, low_qubits: int = 0) -> FusedPlan:
+               dense_qubits: int = DENSE_QUBITS, diag_qubits: int = DIAG_QUBITS, low_qubits: int = 0,
+               controlled: bool = False) -> FusedPlan:
     """Fuse an op list (topological order) into blocks.
 
     Leading one-qubit gates on |0> fold into the product state (not those with params when the
     plan serves gradients). The rest is fused greedily: a gate joins the latest block touching its
     qubits when the union stays within the size limit (dense: ``dense_qubits``; all-diagonal
-    blocks: ``diag_qubits``), which never moves it past a gate on a shared qubit.
+    blocks: ``diag_qubits``), which never moves it past a gate on a shared qubit. Else it may
+    join the latest block of one of its other qubits when that block is the latest on all of its
+    own qubits (it then moves to the end of the list, past blocks it shares no qubit with).
+    With ``controlled`` (large states, where a block's flops are its cost), a one-qubit gate that
+    would break a two-qubit block's controlled form (block diagonal in a control qubit:
+    ``_apply2c``, half the flops) starts a block of its own instead, which the next two-qubit gate
+    on its qubit usually takes (ry rz; cx ladders then fuse as cx (I x U)). Small states keep
+    fewer blocks (their cost is per block and row).
     """
     exprs: list[Expr] = []
     slot_of: dict[Expr, int] = {}
@@ -1060,6 +1184,34 @@ def build_plan(ops: Sequence[Operation], n: int, *, with_gradient: bool = False,
         slots.append(intern_angles(op.angles, slot_of, exprs))
         return len(gates) - 1
 
+    ctl: dict[int, frozenset[int]] = {}  # block index -> qubits its matrix is block diagonal in
+    dead: set[int] = set()  # blocks moved to the end of the list
+
+    def fits(blk: Block, qs, diag: bool, differentiable: bool) -> bool:
+        union = set(blk.qubits) | set(qs)
+        both_diag = blk.diagonal and diag
+        # a large phase table costs its gradient O(table) per gate: differentiable gates
+        # only join small blocks
+        big_ok = both_diag and not (differentiable or (with_gradient and blk.differentiable))
+        limit = diag_qubits if big_ok else dense_qubits
+        if not both_diag and max(union) < low_qubits:
+            # blocks inside the lowest index bits run as contiguous groups (_apply_low), where
+            # 2-qubit blocks on qubits 0-2 had inner loops of 1-4 amplitudes: 5-7x slower
+            limit = max(limit, low_qubits)
+        return len(union) <= limit
+
+    def join(c: int, gi: int, qs, diag: bool, differentiable: bool, cq: frozenset[int]) -> None:
+        blk = blocks[c]
+        old = frozenset(blk.qubits)
+        blk.qubits = tuple(sorted(old | set(qs)))
+        blk.gates.append(gi)
+        blk.diagonal = blk.diagonal and diag
+        blk.differentiable = blk.differentiable or differentiable
+        # Z_q commutes with the block iff it commutes with every member (gates off q do)
+        ctl[c] = frozenset(q for q in blk.qubits if (q in ctl[c] or q not in old) and (q in cq or q not in qs))
+        for q in qs:
+            last[q] = c
+
     for op in ops:
         qs = op.qubits
         if len(qs) == 1 and qs[0] not in started and not (
@@ -1070,33 +1222,42 @@ def build_plan(ops: Sequence[Operation], n: int, *, with_gradient: bool = False,
         gi = add_gate(op)
         diag = _is_diag(op)
         differentiable = with_gradient and any(a.depends_on("param") for a in op.angles)
-        cand = max((last.get(q, -1) for q in qs), default=-1)
-        if cand >= 0:
-            blk = blocks[cand]
-            union = set(blk.qubits) | set(qs)
-            both_diag = blk.diagonal and diag
-            # a large phase table costs its gradient O(table) per gate: differentiable gates
-            # only join small blocks
-            big_ok = both_diag and not (differentiable or (with_gradient and blk.differentiable))
-            limit = diag_qubits if big_ok else dense_qubits
-            if not both_diag and max(union) < low_qubits:
-                # blocks inside the lowest index bits run as contiguous groups (_apply_low), where
-                # 2-qubit blocks on qubits 0-2 had inner loops of 1-4 amplitudes: 5-7x slower
-                limit = max(limit, low_qubits)
-            if len(union) <= limit:
-                blk.qubits = tuple(sorted(union))
-                blk.gates.append(gi)
-                blk.diagonal = both_diag
-                blk.differentiable = blk.differentiable or differentiable
-                for q in qs:
-                    last[q] = cand
+        cq = _controls(op)
+        cands = sorted({last[q] for q in qs if q in last}, reverse=True)
+        if cands:
+            c = cands[0]
+            blk = blocks[c]
+            breaks = controlled and (len(qs) == 1 and not diag and len(blk.qubits) == 2 and not blk.diagonal
+                      and qs[0] in ctl[c] and len(ctl[c]) == 1)
+            if fits(blk, qs, diag, differentiable) and not breaks:
+                join(c, gi, qs, diag, differentiable, cq)
+                continue
+            moved = False
+            for c2 in cands[1:]:
+                b2 = blocks[c2]
+                if all(last.get(q) == c2 for q in b2.qubits) and fits(b2, qs, diag, differentiable):
+                    # b2 is the latest block on all its qubits: it commutes past every later
+                    # block, so it moves to the end and takes the gate there
+                    dead.add(c2)
+                    blocks.append(Block(b2.qubits, list(b2.gates), b2.diagonal, b2.differentiable))
+                    c3 = len(blocks) - 1
+                    ctl[c3] = ctl[c2]
+                    for q in b2.qubits:
+                        last[q] = c3
+                    join(c3, gi, qs, diag, differentiable, cq)
+                    moved = True
+                    break
+            if moved:
                 continue
         blocks.append(Block(tuple(sorted(qs)), [gi], diag, differentiable))
+        ctl[len(blocks) - 1] = cq
         for q in qs:
             last[q] = len(blocks) - 1
+    blocks = [b for i, b in enumerate(blocks) if i not in dead]
     plan = FusedPlan(n, gates, slots, exprs, CompiledExprs(exprs), prep, blocks, with_gradient=with_gradient)
     if with_gradient:
         plan.dslots, plan.dcompiled = param_derivatives(exprs)
+        plan.dinput_free = not any(d.depends_on("input") for d in plan.dcompiled.exprs)
     return plan
 
 
@@ -1221,6 +1382,7 @@ class Layout:
         self.b_diag = np.array([blk.diagonal for blk in plan.blocks], dtype=np.bool_)
         b_var = np.zeros(nb, dtype=np.bool_)
         self.b_grad = np.zeros(nb, dtype=np.bool_)
+        self.b_rowfree = np.zeros(nb, dtype=np.bool_)
         for b, blk in enumerate(plan.blocks):
             self.b_qs[b, :len(blk.qubits)] = blk.qubits
             local = {q: i for i, q in enumerate(blk.qubits)}
@@ -1228,6 +1390,9 @@ class Layout:
                 op = plan.gates[order[j]]
                 self.g_pos[j, :len(op.qubits)] = [local[q] for q in op.qubits]
             b_var[b] = bool(self.gvar[blk.gates].any())
+            # the block's gate and derivative matrices (which vary only with their gate) are equal
+            # on every row: its gradient is linear in the row-summed cross matrix
+            self.b_rowfree[b] = not b_var[b]
             g0, g1 = self.b_gfirst[b], self.b_glast[b]
             self.b_grad[b] = bool((self.d_last_b[g0:g1] > self.d_first_b[g0:g1]).any())
         per = np.where(self.b_diag, 1 << self.b_k, 1 << (2 * self.b_k)).astype(np.int64)
@@ -1393,20 +1558,33 @@ class Bound:
                 self.gmats, L.d_gate, L.d_off, L.d_stride, L.d_slot, L.d_first_b,
                 L.d_last_b, self.dmats)
 
-    def backward(self, psi: np.ndarray, lam: np.ndarray, rows: slice, threads: int) -> np.ndarray:
+    def backward(self, psi: np.ndarray, lam: np.ndarray, rows: slice, threads: int,
+                 summed: bool = False) -> np.ndarray:
         """Angle-slot gradients (b, n_slots) of batch rows ``rows`` from split planes psi and lam
-        (2, b, 2**n), which are consumed."""
+        (2, b, 2**n), which are consumed; with ``summed`` only their sum over rows, (1, n_slots)."""
         Bc = psi.shape[1]
         out = np.zeros((Bc, len(self.plan.exprs)))
         args = self.grad_args()
         L = self.layout
         if self.plan.n <= self._local():
+            nb = len(self.plan.blocks)
+            b_sum = L.b_rowfree & L.b_grad if summed and Bc > 1 else np.zeros(nb, dtype=np.bool_)
+            dm = 1 << int(L.b_k[b_sum].max()) if b_sum.any() else 1
+            parts = max(1, min(Bc, threads))
+            Csum = np.zeros((parts, nb if b_sum.any() else 1, dm, dm), dtype=np.complex128)
+
             def part_fn(part: int, parts: int) -> None:
                 sl = _split(Bc, part, parts)
-                adjoint_rows(psi[0, sl], psi[1, sl], lam[0, sl], lam[1, sl], *args, out[sl], rows.start + sl.start)
+                adjoint_rows(psi[0, sl], psi[1, sl], lam[0, sl], lam[1, sl], *args, out[sl], rows.start + sl.start,
+                             b_sum, Csum[part])
 
             _parallel(part_fn, Bc, threads, psi[0].size * len(self.plan.blocks) * 3)
-            return out
+            if not summed:
+                return out
+            total = out.sum(axis=0, keepdims=True)
+            if b_sum.any():
+                summed_block_grads(b_sum, Csum.sum(axis=0), L.b_k, L.b_diag, *args[7:], total[0])
+            return total
         for r in range(Bc):
             pr, pi, lr, li, row = psi[0, r], psi[1, r], lam[0, r], lam[1, r], rows.start + r
             for b in range(len(self.plan.blocks) - 1, -1, -1):
@@ -1420,7 +1598,7 @@ class Bound:
                 _parallel(part_fn, parts, threads, pr.size)
                 if L.b_grad[b]:
                     _block_grad(b, row, Cs.sum(axis=0), L.b_k, L.b_diag, *args[7:], out[r])
-        return out
+        return out.sum(axis=0, keepdims=True) if summed else out
 
 
 def local_qubits(dtype) -> int:

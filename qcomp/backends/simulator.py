@@ -125,8 +125,10 @@ class Simulator:
             from . import engine as E
 
             # large states (chunked) fuse their lowest qubits into up to 4-qubit contiguous blocks
-            low = E.LOW_QUBITS if self.n > E.local_qubits(self.dtype) else 0
-            self._fused[gradient] = E.build_plan(self._ops, self.n, with_gradient=gradient, low_qubits=low)
+            large = self.n > E.local_qubits(self.dtype)
+            # large states: block flops are the cost, so fusion keeps two-qubit blocks controlled
+            self._fused[gradient] = E.build_plan(self._ops, self.n, with_gradient=gradient,
+                                                 low_qubits=E.LOW_QUBITS if large else 0, controlled=large)
         return self._fused[gradient]
 
     def _fused_observables(self) -> tuple:
@@ -165,6 +167,11 @@ class Simulator:
         if not pb:
             return g.sum(axis=0)
         return g if rows.shape[0] == g.shape[0] else g.sum(axis=0, keepdims=True)
+
+    def _summed(self, params: ArrayLike, B: int) -> bool:
+        """Whether ``_params_shaped`` sums the B per-row gradients (so one summed row will do)."""
+        rows, pb = bind_values(self.program.params, params, "param", allow_none=True)
+        return not pb or rows.shape[0] != B
 
     # -- memory -------------------------------------------------------------------------
     def _row_bytes(self) -> int:
@@ -247,9 +254,13 @@ class Simulator:
     def _fused_matrix_bytes(self, gradient: bool) -> int:
         """Bytes per batch row of the fused engine's gate, derivative and block matrices."""
         plan = self.fused_plan(gradient)
+        cache = self.__dict__.setdefault("_fused_bytes", {})
+        if gradient in cache:  # a per-call cost on small circuits otherwise (one pass over the gates)
+            return cache[gradient]
         entries = sum(4 ** len(op.qubits) * (1 + len(op.angles) * gradient) for op in plan.gates if op.angles)
         entries += sum((2 ** len(b.qubits) if b.diagonal else 4 ** len(b.qubits)) for b in plan.blocks)
-        return entries * 16 * 2 + len(plan.exprs) * 8 * (2 + gradient)
+        cache[gradient] = entries * 16 * 2 + len(plan.exprs) * 8 * (2 + gradient)
+        return cache[gradient]
 
     def _run_fused(self, P, X, B, pvar, xvar, consume, extra_per_row: int, raw: bool = False) -> int:
         """Forward chunks of the fused engine; ``consume`` gets complex rows, or the split planes
@@ -489,7 +500,7 @@ class Simulator:
             raise InputError(f"cotangent has shape {cot.shape}; expected ({B}, {self.program.num_outputs})")
         if not np.all(np.isfinite(cot)):
             raise InputError("cotangent contains NaN or infinite values")
-        g, _ = self._adjoint(params, inputs, cot)
+        g, _ = self._adjoint(params, inputs, cot, summed=self._summed(params, B))
         return self._params_shaped(g, params)
 
     def value_and_vjp(self, params: ArrayLike, inputs: ArrayLike,
@@ -505,13 +516,16 @@ class Simulator:
         """
         if not callable(cotangent_fn):
             raise InputError(f"cotangent_fn must be a function (values, rows) -> cotangent, got {type(cotangent_fn).__name__}")
-        self._args(params, inputs)
-        g, values = self._adjoint(params, inputs, None, cotangent_fn)
+        B = self._args(params, inputs)[2]
+        g, values = self._adjoint(params, inputs, None, cotangent_fn, summed=self._summed(params, B))
         return self._shaped(values, params, inputs), self._params_shaped(g, params)
 
-    def _adjoint(self, params, inputs, cot: np.ndarray | None, cotangent_fn=None) -> tuple[np.ndarray, np.ndarray | None]:
+    def _adjoint(self, params, inputs, cot: np.ndarray | None, cotangent_fn=None,
+                 summed: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
         """Per-row gradients (B, P) of sum_k cot[b, k] <O_k>_b by one forward and one backward sweep
-        (and the expectation values when the cotangent comes from ``cotangent_fn``)."""
+        (and the expectation values when the cotangent comes from ``cotangent_fn``). With
+        ``summed`` the caller only uses their sum over rows, which the fused engine may return as
+        one row (1, P)."""
         if self.shots is not None:
             raise UnsupportedError(
                 "adjoint gradients need the exact state; a simulator with shots estimates gradients by "
@@ -519,7 +533,7 @@ class Simulator:
                 "qcomp.gradients.shot_parameter_shift_gradient")
         P, X, B, pvar, xvar = self._args(params, inputs)
         if self.engine == "fused":
-            return self._adjoint_fused(P, X, B, pvar, xvar, cot, cotangent_fn)
+            return self._adjoint_fused(P, X, B, pvar, xvar, cot, cotangent_fn, summed)
         plan = self.plan("adjoint")
         ctx = self._context(plan, P, X, pvar, xvar)
         dvals = plan.dcompiled(P, X) if plan.dcompiled.exprs else np.zeros((0, B))
@@ -553,7 +567,8 @@ class Simulator:
         self._map_chunks(B, rows, 3 + len(points), work)
         return grad, values
 
-    def _adjoint_fused(self, P, X, B, pvar, xvar, cot, cotangent_fn) -> tuple[np.ndarray, np.ndarray | None]:
+    def _adjoint_fused(self, P, X, B, pvar, xvar, cot, cotangent_fn,
+                       summed: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
         from . import engine as E
 
         plan = self.fused_plan(True)
@@ -561,7 +576,7 @@ class Simulator:
         rows = self._chunk_rows(B, FUSED_GRADIENT_WORKSPACE, cache_blocked=False,
                                 chunk_row_bytes=self._fused_matrix_bytes(True))
         obs = self._fused_observables()
-        grad = np.zeros((B, npar))
+        grad = np.zeros((1 if summed else B, npar))
         values = np.zeros((B, nout)) if cotangent_fn is not None else None
         psi_buf = np.empty((2, rows, 2**self.n), dtype=self.dtype.char.lower())
         lam_buf = np.empty_like(psi_buf)
@@ -580,9 +595,18 @@ class Simulator:
                     raise InputError(f"cotangent_fn returned shape {crow.shape} or non-finite values;"
                                      f" expected finite ({Bc}, {nout})")
             lam = E.cotangent_states(psi, obs, crow, self.threads, lam_buf[:, :Bc])
-            gslots = bound.backward(psi, lam, local, self.threads)
             dvals = plan.dcompiled(Pc, Xc) if plan.dcompiled.exprs else np.zeros((0, Bc))
-            grad[sl] = bound.chain_rule(gslots, dvals, npar)
+            # slot gradients may be summed over rows before the chain rule only when d angle /
+            # d param is the same on every row (params shared, angle derivatives free of inputs)
+            summed_now = summed and not pvar and plan.dinput_free
+            gslots = bound.backward(psi, lam, local, self.threads, summed=summed_now)
+            if summed_now:
+                dvals = dvals[:, :1]
+            g = bound.chain_rule(gslots, dvals, npar)
+            if summed:
+                grad[0] += g.sum(axis=0)
+            else:
+                grad[sl] = g
         return grad, values
 
     # -- declared outputs --------------------------------------------------------------
