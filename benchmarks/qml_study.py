@@ -178,6 +178,29 @@ def plot(results: Path, out: Path) -> None:
     print(f"wrote {out}")
 
 
+def table(results: Path) -> str:
+    """Markdown: per dataset and size, our test accuracy beside the study's (test mean +- std over
+    its 5 seeds where published, else its 5-fold CV accuracy of the best hyperparameters)."""
+    pub = published()
+    with results.open() as f:
+        rows = list(csv.DictReader(f))
+    lines = ["| dataset | size | model | hyperparameters | qcomp test acc | study test acc (5 seeds) | "
+             "study CV acc (best row) | fit time | steps |", "|---|---|---|---|---|---|---|---|---|"]
+    order = {m: i for i, m in enumerate([*M.STUDY_MODELS, *CLASSICAL])}
+    rows.sort(key=lambda r: (r["family"], int(r["size"]), order.get(r["model"], 99), int(r["repeat"])))
+    for r in rows:
+        p = pub.get((r["model"], r["family"], int(r["size"])), {})
+        test = f"{float(p['published_test_mean']):.3f} ± {float(p['published_test_std']):.3f}" \
+            if p.get("published_test_mean") else "-"
+        cv = f"{float(p['published_cv_mean']):.3f} ± {float(p['published_cv_std']):.3f}" if p.get("published_cv_mean") else "-"
+        hp = ", ".join(f"{k}={v}" for k, v in json.loads(r["params"]).items()) if r["hyperparams"] != "defaults" \
+            else "defaults"
+        conv = "" if r["converged"] in ("", "True") else " (not converged)"
+        lines.append(f"| {r['family']} | {r['size']} | {r['model']} | {hp} | {float(r['test_acc']):.3f} | {test} | "
+                     f"{cv} | {float(r['fit_s']):.1f} s | {r['steps']}{conv} |")
+    return "\n".join(lines)
+
+
 def write_examples() -> None:
     folder = ROOT / "examples" / "qml_benchmarks"
     folder.mkdir(parents=True, exist_ok=True)
@@ -197,9 +220,12 @@ def main(argv=None) -> None:
     ap.add_argument("--plot", default="", help="write the accuracy-vs-size figure here (matplotlib)")
     ap.add_argument("--plot-only", action="store_true")
     ap.add_argument("--write-examples", action="store_true")
+    ap.add_argument("--table", action="store_true", help="print the results as a markdown table")
     args = ap.parse_args(argv)
     if args.write_examples:
         write_examples()
+    elif args.table:
+        print(table(Path(args.results)))
     elif args.plot_only:
         plot(Path(args.results), Path(args.plot or "qml_study.png"))
     else:

@@ -995,7 +995,7 @@ class QuantumKitchenSinks(_StudyEstimator):
         bits = np.empty((rows.shape[0], n), dtype=np.int8)
         chunk = max(1, int(self.max_prob_bytes) // (16 * 2**n))
         for s in range(0, rows.shape[0], chunk):
-            p = sim.probs(None, rows[s:s + chunk], qubits=list(range(n)))
+            p = np.abs(sim.state(None, rows[s:s + chunk])) ** 2  # all qubits measured: |amplitude|^2
             c = np.cumsum(p, axis=1)
             u = self._shots.uniform(size=(p.shape[0], 1)) * c[:, -1:]
             idx = np.minimum((c < u).sum(axis=1), 2**n - 1)
