@@ -176,7 +176,7 @@ def bench(kind: str, n: int, layers: int, steps: int) -> dict:
             "loss_diff": abs(lq - lr)}
 
 
-CASES = {"iqp": [(4, 5), (6, 5), (8, 5), (10, 5)], "reupload": [(6, 4), (12, 4)]}
+CASES = {"iqp": [(4, 5), (6, 5), (8, 5)], "reupload": [(6, 4), (12, 4)]}
 
 
 def main(argv=None) -> None:

@@ -423,3 +423,58 @@ def test_example_files_are_current():
             warnings.simplefilter("ignore")
             model = qcomp.compile(path)
             assert model.num_outputs >= 1 or model.program.measured
+
+
+# -- the study runner (benchmarks/qml_study.py), small: two sizes, a few steps ----------------------
+def _runner():
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "qml_study.py"
+    spec = importlib.util.spec_from_file_location("qml_study_runner", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_study_runner_small_grid_resumes(tmp_path, monkeypatch, capsys):
+    import csv
+
+    root = tmp_path / "data"
+    (root / "linearly_separable").mkdir(parents=True)
+    rng = np.random.default_rng(1)
+    for d in (2, 3):
+        for split, n in (("train", 40), ("test", 20)):
+            X = rng.uniform(-1, 1, size=(n, d))
+            np.savetxt(root / "linearly_separable" / f"linearly_separable_{d}d_{split}.csv",
+                       np.column_stack([X, np.where(X[:, 0] > 0, 1.0, -1.0)]), delimiter=",")
+    monkeypatch.setenv("QCOMP_QML_BENCHMARKS_DATA", str(root))
+    runner = _runner()
+    out = tmp_path / "results.csv"
+    args = ["--cells", "linearly_separable:2-3", "--models", "IQPKernelClassifier,TreeTensorClassifier,SVC",
+            "--max-steps", "5", "--results", str(out)]
+    runner.main(args)
+    rows = list(csv.DictReader(out.open()))
+    assert len(rows) == 6 and {r["model"] for r in rows} == {"IQPKernelClassifier", "TreeTensorClassifier", "SVC"}
+    assert all(0.0 <= float(r["test_acc"]) <= 1.0 for r in rows)
+    assert all(int(r["steps"]) <= 5 for r in rows if r["model"] == "TreeTensorClassifier")
+    runner.main(args)  # resumes: nothing left to run
+    assert "0 cells to run (6 already" in capsys.readouterr().out
+    assert len(list(csv.DictReader(out.open()))) == 6
+    runner.main(["--table", "--results", str(out)])
+    assert "| linearly_separable | 2 | IQPKernelClassifier |" in capsys.readouterr().out
+    pytest.importorskip("matplotlib")
+    runner.main(["--plot-only", "--results", str(out), "--plot", str(tmp_path / "fig.png")])
+    assert (tmp_path / "fig.png").stat().st_size > 1000
+
+
+def test_published_hyperparameters_are_valid_for_the_estimators():
+    """Every row of benchmarks/qml_study_published.csv builds its estimator (no unknown names)."""
+    runner = _runner()
+    for (model, _, _), row in runner.published().items():
+        import ast
+
+        params = ast.literal_eval(row["params"])
+        est = runner.make(model, params, seed=0, max_steps=None)
+        for k, v in params.items():
+            if k not in ("batch_size",) or model in runner.CLASSICAL:
+                assert est.get_params()[k] == v, (model, k)
