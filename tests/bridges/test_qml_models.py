@@ -478,3 +478,30 @@ def test_published_hyperparameters_are_valid_for_the_estimators():
         for k, v in params.items():
             if k not in ("batch_size",) or model in runner.CLASSICAL:
                 assert est.get_params()[k] == v, (model, k)
+
+
+def _study_root():
+    from qcomp.train.data import default_study_root
+
+    root = default_study_root()
+    if root is None or not (root / "linearly_separable").is_dir():
+        pytest.skip("the study's datasets (shared/datasets/qml-benchmarks) are not present")
+    return root
+
+
+@pytest.mark.parametrize("d, folds", [
+    # XanaduAI/qml-benchmarks paper/results/linearly_separable/IQPKernelClassifier/..._{d}d_GridSearchCV.csv,
+    # row C=10, repeats=1: split0..4_test_accuracy of the study's 5-fold CV on the same training data
+    (4, [0.9375, 0.875, 0.9375, 0.8541666666666666, 0.9166666666666666]),
+    (10, [0.8333333333333334, 0.9166666666666666, 0.75, 0.7291666666666666, 0.8541666666666666]),
+])
+def test_iqp_kernel_reproduces_the_studys_cross_validation(d, folds):
+    """The kernel model is deterministic, so the study's published per-fold accuracies (scikit-learn's
+    default 5-fold split) are reproduced exactly by the same estimator on the same data."""
+    from sklearn.model_selection import cross_val_score
+
+    from qcomp.train.data import load_study_dataset
+
+    ds = load_study_dataset("linearly_separable", d, root=_study_root())
+    got = cross_val_score(M.IQPKernelClassifier(C=10.0, repeats=1), ds.x_train, ds.y_train, cv=5)
+    np.testing.assert_allclose(got, folds, atol=1e-12)
