@@ -161,11 +161,17 @@ def plot(results: Path, out: Path) -> None:
     fig, axes = plt.subplots(1, len(fams), figsize=(5 * len(fams), 4), squeeze=False)
     for ax, fam in zip(axes[0], fams):
         sub = [r for r in rows if r["family"] == fam]
-        for model in sorted({r["model"] for r in sub}):
-            pts = sorted((int(r["size"]), float(r["test_acc"])) for r in sub if r["model"] == model)
-            line, = ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-", label=model, ms=3)
-            pub = sorted((int(r["size"]), float(r["published_test_mean"] or r["published_cv_mean"]))
-                         for r in sub if r["model"] == model and (r["published_test_mean"] or r["published_cv_mean"]))
+        colors = plt.get_cmap("tab20").colors
+        for k, model in enumerate(sorted({r["model"] for r in sub})):
+            by_size: dict[int, list[float]] = {}
+            for r in sub:
+                if r["model"] == model:
+                    by_size.setdefault(int(r["size"]), []).append(float(r["test_acc"]))
+            pts = sorted((size, float(np.mean(v))) for size, v in by_size.items())  # mean over seeds
+            line, = ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-", label=model, ms=3,
+                            color=colors[(2 * k) % 20 if k < 10 else (2 * k + 1) % 20])
+            pub = sorted({(int(r["size"]), float(r["published_test_mean"] or r["published_cv_mean"]))
+                          for r in sub if r["model"] == model and (r["published_test_mean"] or r["published_cv_mean"])})
             if pub:
                 ax.plot([p[0] for p in pub], [p[1] for p in pub], "x", color=line.get_color(), ms=7)
         ax.set_title(f"{fam} ({STUDY_FAMILIES[fam][2]})")
