@@ -22,7 +22,6 @@ import argparse
 import ast
 import csv
 import json
-import os
 import sys
 import time
 import warnings

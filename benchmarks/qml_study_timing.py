@@ -56,7 +56,6 @@ def _qcomp_side(kind: str, n: int, layers: int):
     if kind == "reupload":
         q = -(-n // 3)
         src = M.data_reuploading_source(q, layers)
-        nth = 3 * q * (layers + 1)
 
         def build():
             sim = qcomp.compile(src, cache=False).simulator()

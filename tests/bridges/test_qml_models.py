@@ -73,8 +73,7 @@ def test_amplitude_embedding_state(qml, m):
     """The Mottonen angles reproduce PennyLane's AmplitudeEmbedding state (signs included)."""
     V = RNG.normal(size=(3, 2**m))
     V /= np.linalg.norm(V, axis=1, keepdims=True)
-    src = "\n".join([f"qubit q[{m}];", f"input a[{2**m - 1}];"] + M._amplitude_lines(m) + [f"measure q;"])
-    from qcomp.backends.simulator import Simulator
+    src = "\n".join([f"qubit q[{m}];", f"input a[{2**m - 1}];"] + M._amplitude_lines(m) + ["measure q;"])
     import qcomp
 
     states = qcomp.compile(src, optimize=0).simulator().state(None, M.amplitude_angles(V))
@@ -296,7 +295,6 @@ def test_loss_gradient_finite_differences(monkeypatch, cls, kw, d):
 
 
 def test_iqp_variational_loss_is_the_studys():
-    captured = {}
     clf = M.IQPVariationalClassifier(n_layers=1, max_steps=1, convergence_interval=None)
     X = RNG.normal(size=(8, 2))
     y = np.array([1, -1] * 4)
