@@ -19,6 +19,11 @@ from qcomp.train.errors import TrainConfigError
 __all__ = [
     "ACCEPTED_SPECS",
     "Dataset",
+    "STUDY_FAMILIES",
+    "default_study_root",
+    "load_study_dataset",
+    "read_study_csv",
+    "study_files",
     "binarize",
     "iterate_minibatches",
     "load_data",
@@ -553,3 +558,118 @@ def iterate_minibatches(
         order = np.arange(n)
     for start in range(0, n, int(batch_size)):
         yield order[start : start + int(batch_size)]
+
+
+# -- the QML benchmark study's CSV layout ---------------------------------------------------------
+# Bowles, Ahmed, Schuld (2024), "Better than classical?", repository XanaduAI/qml-benchmarks: one
+# folder per dataset family, files ``{stem}_train.csv`` / ``{stem}_test.csv``, features then the
+# label (-1/+1) in the last column, no header. Plain text only: nothing is ever unpickled.
+
+#: family -> (folder, file stem with ``{size}`` for the varied quantity, what the size means)
+STUDY_FAMILIES: dict[str, tuple[str, str, str]] = {
+    "linearly_separable": ("linearly_separable", "linearly_separable_{size}d", "features"),
+    "hidden_manifold": ("hidden_manifold", "hidden_manifold-6manifold-{size}d", "features"),
+    "hidden_manifold_diff": ("hidden_manifold_diff", "hidden_manifold-10d-{size}manifold", "manifold dimension"),
+    "two_curves": ("two_curves_diff", "two_curves-5degree-0.1offset-{size}d", "features"),
+    "two_curves_diff": ("two_curves_diff", "two_curves-10d-{size}degree", "curve degree"),
+    "bars_and_stripes": ("bars_and_stripes", "bars_and_stripes_{size}_x_{size}_0.5noise", "image side"),
+}
+
+STUDY_DATA_ENV = "QCOMP_QML_BENCHMARKS_DATA"
+
+
+def default_study_root() -> Path | None:
+    """The study's dataset folder: ``$QCOMP_QML_BENCHMARKS_DATA`` if set, else the first existing
+    ``shared/datasets/qml-benchmarks`` beside or above the working directory, else None."""
+    env = os.environ.get(STUDY_DATA_ENV)
+    if env:
+        return Path(env)
+    here = Path.cwd().resolve()
+    for base in (here, *here.parents):
+        for cand in (base / "shared" / "datasets" / "qml-benchmarks",
+                     base.parent / "shared" / "datasets" / "qml-benchmarks"):
+            if cand.is_dir():
+                return cand
+    return None
+
+
+def read_study_csv(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray]:
+    """One CSV file of the study: returns ``(x (n, d) float64, y (n,) float64 in {-1, +1})``.
+
+    Every row must have the same number of comma-separated numbers (at least 2); the last is the
+    label and must be -1 or +1. A missing file, an empty file, a short or non-numeric row or a bad
+    label raises :class:`DataError` naming ``path:line``.
+    """
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise DataError(f"dataset file not found: {p}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"cannot read {p} as a text CSV file: {exc}") from None
+    rows: list[list[float]] = []
+    width = None
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        fields = line.split(",")
+        try:
+            values = [float(f) for f in fields]
+        except ValueError:
+            bad = next(f for f in fields if not _is_float(f))
+            raise DataError(f"{p}:{lineno}: not a number: {bad.strip()!r} (expected comma-separated "
+                            f"numbers, the label last)") from None
+        if width is None:
+            width = len(values)
+            if width < 2:
+                raise DataError(f"{p}:{lineno}: a row needs at least one feature and a label, got {width} value")
+        elif len(values) != width:
+            raise DataError(f"{p}:{lineno}: {len(values)} values, but the first row has {width}")
+        if not all(np.isfinite(values)):
+            raise DataError(f"{p}:{lineno}: NaN or infinite value")
+        if values[-1] not in (-1.0, 1.0):
+            raise DataError(f"{p}:{lineno}: label {fields[-1].strip()!r} is not -1 or +1")
+        rows.append(values)
+    if not rows:
+        raise DataError(f"{p}: empty dataset file (no rows)")
+    arr = np.asarray(rows, dtype=np.float64)
+    return arr[:, :-1], arr[:, -1]
+
+
+def _is_float(s: str) -> bool:
+    try:
+        float(s)
+    except ValueError:
+        return False
+    return True
+
+
+def study_files(family: str, size: int, root: str | os.PathLike[str] | None = None) -> tuple[Path, Path]:
+    """The (train, test) CSV paths of ``family`` at ``size`` (see :data:`STUDY_FAMILIES`)."""
+    if family not in STUDY_FAMILIES:
+        raise DataError(f"unknown study dataset family {family!r}; known: {', '.join(STUDY_FAMILIES)}")
+    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
+        raise DataError(f"study dataset size must be a positive integer, got {size!r}")
+    base = Path(root) if root is not None else default_study_root()
+    if base is None:
+        raise DataError(f"the study's datasets were not found: set {STUDY_DATA_ENV} or pass root= "
+                        "(a folder with linearly_separable/, hidden_manifold/, ...)")
+    folder, stem, _ = STUDY_FAMILIES[family]
+    name = stem.format(size=int(size))
+    return base / folder / f"{name}_train.csv", base / folder / f"{name}_test.csv"
+
+
+def load_study_dataset(family: str, size: int, root: str | os.PathLike[str] | None = None) -> Dataset:
+    """The study's train/test split of ``family`` (e.g. "linearly_separable") at ``size`` (features,
+    or the family's varied quantity) as a :class:`Dataset` with labels -1/+1.
+
+    ``root`` defaults to :func:`default_study_root`. ``info`` records family, size and the files.
+    """
+    train, test = study_files(family, size, root)
+    x_tr, y_tr = read_study_csv(train)
+    x_te, y_te = read_study_csv(test)
+    if x_tr.shape[1] != x_te.shape[1]:
+        raise DataError(f"{train} has {x_tr.shape[1]} features but {test} has {x_te.shape[1]}")
+    folder, stem, meaning = STUDY_FAMILIES[family]
+    return Dataset(x_tr, y_tr, x_te, y_te, description=f"{family} ({meaning} = {size})",
+                   info={"family": family, "size": int(size), "train_file": str(train), "test_file": str(test)})

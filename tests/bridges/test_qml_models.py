@@ -1,0 +1,505 @@
+"""The QML benchmark study's models: circuits against PennyLane, gradients against finite differences, estimator API."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV
+
+from qcomp.bridges import qml_models as M
+from qcomp.bridges.sklearn import EstimatorDataError
+from qcomp.errors import QCompError
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "qml_benchmarks"
+RNG = np.random.default_rng(7)
+
+
+@pytest.fixture(scope="module")
+def qml():
+    return pytest.importorskip("pennylane")
+
+
+def _dev(qml, n):
+    return qml.device("default.qubit", wires=n)
+
+
+# -- circuits against the reference's PennyLane circuits (1e-8) --------------------------------------
+@pytest.mark.parametrize("n, layers, repeats", [(2, 2, 1), (3, 3, 2), (5, 2, 1)])
+def test_iqp_variational_circuit(qml, n, layers, repeats):
+    W = RNG.uniform(0, 2 * np.pi, size=(layers, n, 3))
+    X = RNG.uniform(-np.pi / 2, np.pi / 2, size=(3, n))
+
+    @qml.qnode(_dev(qml, n))
+    def ref(x):
+        qml.IQPEmbedding(x, wires=range(n), n_repeats=repeats)
+        qml.StronglyEntanglingLayers(W, wires=range(n), imprimitive=qml.CZ)
+        return qml.expval(qml.PauliZ(0) @ qml.PauliZ(1))
+
+    got = M._simulator(M.iqp_variational_source(n, layers, repeats)).expval(W.ravel(), X)[:, 0]
+    np.testing.assert_allclose(got, [float(ref(x)) for x in X], atol=1e-8)
+
+
+@pytest.mark.parametrize("d, layers", [(2, 2), (6, 3), (10, 2)])
+def test_data_reuploading_circuit(qml, d, layers):
+    n = math.ceil(d / 3)
+    th = RNG.uniform(size=(n, layers + 1, 3))
+    om = RNG.uniform(size=(layers + 1, 3 * n))
+    X = np.pad(RNG.uniform(-1.5, 1.5, size=(3, d)), ((0, 0), (0, (3 - d) % 3)))
+
+    @qml.qnode(_dev(qml, n))
+    def ref(x):
+        for layer in range(layers):
+            for i in range(n):
+                qml.Rot(*(x[3 * i:3 * i + 3] * om[layer, 3 * i:3 * i + 3]), wires=i)
+                qml.Rot(*th[i, layer], wires=i)
+            for i in range(layer % 2, n - 1, 2):  # broadcast patterns "double" / "double_odd"
+                qml.CZ(wires=[i, i + 1])
+        for i in range(n):
+            qml.Rot(*(x[3 * i:3 * i + 3] * om[layers, 3 * i:3 * i + 3] + th[i, layers]), wires=i)
+        return [qml.expval(qml.PauliZ(i)) for i in range(n)]
+
+    sim = M._simulator(M.data_reuploading_source(n, layers))
+    got = sim.expval(np.concatenate([th.ravel(), om.ravel()]), X)
+    np.testing.assert_allclose(got, np.array([np.array(ref(x), dtype=float).reshape(-1) for x in X]), atol=1e-8)
+
+
+@pytest.mark.parametrize("m", [1, 2, 3, 4])
+def test_amplitude_embedding_state(qml, m):
+    """The Mottonen angles reproduce PennyLane's AmplitudeEmbedding state (signs included)."""
+    V = RNG.normal(size=(3, 2**m))
+    V /= np.linalg.norm(V, axis=1, keepdims=True)
+    src = "\n".join([f"qubit q[{m}];", f"input a[{2**m - 1}];"] + M._amplitude_lines(m) + ["measure q;"])
+    import qcomp
+
+    states = qcomp.compile(src, optimize=0).simulator().state(None, M.amplitude_angles(V))
+    # qcomp's index bit k is qubit k; PennyLane's wire 0 is the most significant bit
+    perm = [int(format(i, f"0{m}b")[::-1], 2) for i in range(2**m)]
+    for v, s in zip(V, states):
+        @qml.qnode(_dev(qml, m))
+        def ref():
+            qml.AmplitudeEmbedding(v, wires=range(m))
+            return qml.state()
+
+        np.testing.assert_allclose(s[perm], np.asarray(ref()), atol=1e-8)
+
+
+@pytest.mark.parametrize("d, copies, layers", [(2, 2, 2), (3, 2, 1), (5, 2, 2), (4, 1, 3)])
+def test_circuit_centric_circuit(qml, d, copies, layers):
+    clf = M.CircuitCentricClassifier(n_input_copies=copies, n_layers=layers)
+    m = math.ceil(math.log2(d))
+    n = m * copies
+    W = RNG.uniform(0, 2 * np.pi, size=(layers, n, 3))
+    X = RNG.normal(size=(3, d))
+    Xp = M._pad_normalise(X, 2**m)
+
+    @qml.qnode(_dev(qml, n))
+    def ref(x):
+        t = x
+        for _ in range(copies - 1):
+            t = np.kron(t, x)
+        qml.AmplitudeEmbedding(t, wires=range(n))
+        qml.StronglyEntanglingLayers(W, wires=range(n))
+        return qml.expval(qml.PauliZ(0))
+
+    got = M._simulator(clf.source(d)).expval(W.ravel(), clf._transform(X))[:, 0]
+    np.testing.assert_allclose(got, [float(ref(x)) for x in Xp], atol=1e-8)
+
+
+@pytest.mark.parametrize("d", [2, 3, 5, 17])
+def test_tree_tensor_circuit(qml, d):
+    clf = M.TreeTensorClassifier()
+    n = clf.n_qubits_for(d)
+    w = RNG.uniform(0, 2 * np.pi, size=2 * n - 1)
+    X = RNG.normal(size=(3, d))
+    Xp = M._pad_normalise(X, 2**n)
+
+    @qml.qnode(_dev(qml, n))
+    def ref(x):
+        qml.AmplitudeEmbedding(x, normalize=True, wires=range(n))
+        count = 0
+        for layer in range(int(np.log2(n))):
+            for q in range(0, n, 2**layer):
+                qml.RY(w[count], wires=q)
+                count += 1
+            for i in range(0, n, 2 ** (layer + 1)):
+                qml.CNOT(wires=[i + 2**layer, i])
+        qml.RY(w[count], wires=0)
+        return qml.expval(qml.PauliZ(0))
+
+    got = M._simulator(clf.source(d)).expval(w, clf._transform(X))[:, 0]
+    np.testing.assert_allclose(got, [float(ref(x)) for x in Xp], atol=1e-8)
+
+
+@pytest.mark.parametrize("n, layers", [(2, 2), (3, 3), (5, 1)])
+def test_dressed_circuit(qml, n, layers):
+    w = RNG.uniform(0, 2 * np.pi, size=(layers, n))
+    A = RNG.uniform(-np.pi / 2, np.pi / 2, size=(3, n))
+
+    @qml.qnode(_dev(qml, n))
+    def ref(a):
+        for i in range(n):
+            qml.Hadamard(wires=i)
+            qml.RY(a[i], wires=i)
+        for layer in range(layers):
+            for i in range(n):
+                qml.RY(w[layer, i], wires=i)
+            ring = [[0, 1]] if n == 2 else [[i, (i + 1) % n] for i in range(n)]  # broadcast "ring"
+            for pair in ring:
+                qml.CNOT(wires=pair)
+        return [qml.expval(qml.PauliZ(i)) for i in range(n)]
+
+    rows = np.column_stack([A, np.tile(w.ravel(), (3, 1))])
+    got = M._simulator(M.dressed_source(n, layers)).expval(rows, None)
+    np.testing.assert_allclose(got, np.array([np.array(ref(a), dtype=float) for a in A]), atol=1e-8)
+
+
+@pytest.mark.parametrize("n, layers", [(3, 1), (4, 3)])
+def test_separable_circuit(qml, n, layers):
+    W = RNG.uniform(0, 2 * np.pi, size=(n, layers + 1, 3))
+    X = RNG.uniform(-np.pi / 2, np.pi / 2, size=(4, n))
+
+    @qml.qnode(_dev(qml, 1))
+    def one(w, x):
+        for layer in range(layers):
+            qml.Rot(*w[layer], wires=0)
+            qml.RY(x, wires=0)
+        qml.Rot(*w[layers], wires=0)
+        return qml.expval(qml.PauliZ(0))
+
+    clf = M.SeparableVariationalClassifier(encoding_layers=layers)
+    P, Xr = clf._rows(W, X)
+    got = M._simulator(clf.source()).expval(P, Xr)[:, 0].reshape(4, n).mean(axis=1)
+    want = [np.mean([float(one(W[i], x[i])) for i in range(n)]) for x in X]
+    np.testing.assert_allclose(got, want, atol=1e-8)
+
+
+@pytest.mark.parametrize("n, repeats", [(2, 1), (4, 2)])
+def test_iqp_kernel_matches_reference_kernel_circuit(qml, n, repeats):
+    X1 = RNG.uniform(-np.pi / 2, np.pi / 2, size=(3, n))
+    X2 = RNG.uniform(-np.pi / 2, np.pi / 2, size=(4, n))
+
+    @qml.qnode(_dev(qml, n))
+    def ref(x, y):
+        qml.IQPEmbedding(x, wires=range(n), n_repeats=repeats)
+        qml.adjoint(qml.IQPEmbedding(y, wires=range(n), n_repeats=repeats))
+        return qml.probs()
+
+    clf = M.IQPKernelClassifier(repeats=repeats, max_state_bytes=16 * 2**n * 2)  # forces 2-row blocks
+    K = clf.gram(X1, X2)
+    want = np.array([[float(ref(x, y)[0]) for y in X2] for x in X1])
+    np.testing.assert_allclose(K, want, atol=1e-8)
+    # the kernel-circuit form of the .q program (inv @) agrees as well
+    kern = M._simulator(M.iqp_embedding_source(n, repeats, kernel=True))
+    rows = np.array([np.concatenate([x, y]) for x in X1 for y in X2])
+    np.testing.assert_allclose(kern.probs(None, rows)[:, 0].reshape(K.shape), want, atol=1e-8)
+
+
+@pytest.mark.parametrize("d, steps, t", [(2, 5, 1 / 3), (4, 3, 0.7)])
+def test_projected_kernel_features(qml, d, steps, t):
+    n = d + 1
+    rot = RNG.uniform(0, 2 * np.pi, size=(n, 3))
+    X = RNG.uniform(-np.pi / 2, np.pi / 2, size=(3, d))
+    evol = t / steps * (n - 1)
+
+    @qml.qnode(_dev(qml, n))
+    def ref(x):
+        for i in range(n):
+            qml.Rot(*rot[i], wires=i)
+        for _ in range(steps):
+            for j in range(n - 1):
+                qml.IsingXX(x[j] * evol, wires=[j, j + 1])
+                qml.IsingYY(x[j] * evol, wires=[j, j + 1])
+                qml.IsingZZ(x[j] * evol, wires=[j, j + 1])
+        return ([qml.expval(qml.PauliX(i)) for i in range(n)] + [qml.expval(qml.PauliY(i)) for i in range(n)]
+                + [qml.expval(qml.PauliZ(i)) for i in range(n)])
+
+    got = M._simulator(M.projected_hamiltonian_source(n, steps, t)).expval(rot.ravel(), X)
+    np.testing.assert_allclose(got, np.array([np.array(ref(x), dtype=float) for x in X]), atol=1e-8)
+
+
+def test_projected_iqp_features(qml):
+    n = 3
+    X = RNG.uniform(-np.pi / 2, np.pi / 2, size=(2, n))
+
+    @qml.qnode(_dev(qml, n))
+    def ref(x):
+        qml.IQPEmbedding(x, wires=range(n), n_repeats=2)
+        return ([qml.expval(qml.PauliX(i)) for i in range(n)] + [qml.expval(qml.PauliY(i)) for i in range(n)]
+                + [qml.expval(qml.PauliZ(i)) for i in range(n)])
+
+    got = M._simulator(M.projected_iqp_source(n)).expval(None, X)
+    np.testing.assert_allclose(got, np.array([np.array(ref(x), dtype=float) for x in X]), atol=1e-8)
+
+
+@pytest.mark.parametrize("n", [2, 3, 5])
+def test_kitchen_sinks_distribution(qml, n):
+    X = RNG.uniform(-3, 3, size=(3, n))
+
+    @qml.qnode(_dev(qml, n))
+    def ref(x):
+        for i in range(n):
+            qml.RX(x[i], wires=i)
+        for i in range(0, n - 1, 2):  # broadcast "double"
+            qml.CNOT(wires=[i, i + 1])
+        for i in range(n - 2):
+            qml.CNOT(wires=[i, i + 2])
+        return qml.probs(wires=range(n))
+
+    got = M._simulator(M.quantum_kitchen_sinks_source(n)).probs(None, X, qubits=list(range(n)))
+    perm = [int(format(i, f"0{n}b")[::-1], 2) for i in range(2**n)]  # PennyLane: wire 0 most significant
+    np.testing.assert_allclose(got[:, perm], np.array([np.asarray(ref(x)) for x in X]), atol=1e-8)
+
+
+# -- losses and their gradients against finite differences ------------------------------------------
+VARIATIONAL = [
+    (M.IQPVariationalClassifier, dict(n_layers=2, repeats=1), 3),
+    (M.DataReuploadingClassifier, dict(n_layers=2, observable_type="full"), 5),
+    (M.DataReuploadingClassifier, dict(n_layers=2, observable_type="half"), 7),
+    (M.CircuitCentricClassifier, dict(n_layers=2), 3),
+    (M.TreeTensorClassifier, dict(), 5),
+    (M.DressedQuantumCircuitClassifier, dict(n_layers=2), 3),
+    (M.SeparableVariationalClassifier, dict(encoding_layers=2), 3),
+]
+
+
+@pytest.mark.parametrize("cls, kw, d", VARIATIONAL, ids=lambda v: getattr(v, "__name__", str(v)))
+def test_loss_gradient_finite_differences(monkeypatch, cls, kw, d):
+    captured = {}
+
+    def capture(self, X, y, params, loss_grad, rng):
+        captured.update(X=X, y=y, params=params, loss_grad=loss_grad)
+        return params
+
+    monkeypatch.setattr(M._Variational, "_fit_params", capture)
+    X = RNG.normal(size=(12, d))
+    y = np.where(X[:, 0] > 0, 1, -1)
+    cls(**kw).fit(X, y)
+    p, lg = captured["params"], captured["loss_grad"]
+    xb, yb = captured["X"][:6], captured["y"][:6]
+    _, grads = lg(p, xb, yb)
+    eps = 1e-6
+    for name, value in p.items():
+        flat = np.array(value, dtype=float).ravel()
+        for k in RNG.choice(flat.size, size=min(flat.size, 5), replace=False):
+            up, dn = flat.copy(), flat.copy()
+            up[k] += eps
+            dn[k] -= eps
+            lu = lg({**p, name: up.reshape(np.shape(value))}, xb, yb)[0]
+            ld = lg({**p, name: dn.reshape(np.shape(value))}, xb, yb)[0]
+            assert np.ravel(grads[name])[k] == pytest.approx((lu - ld) / (2 * eps), abs=1e-6), (name, k)
+
+
+def test_iqp_variational_loss_is_the_studys():
+    clf = M.IQPVariationalClassifier(n_layers=1, max_steps=1, convergence_interval=None)
+    X = RNG.normal(size=(8, 2))
+    y = np.array([1, -1] * 4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf.fit(X, y)
+    f = clf.decision_function(X)
+    assert np.all(np.abs(f) <= 1 + 1e-12)
+    np.testing.assert_allclose(clf.predict_proba(X)[:, 1], (1 + f) / 2)
+
+
+# -- estimator behaviour ---------------------------------------------------------------------------
+def _easy(n=60, d=2, seed=0):
+    rng = np.random.default_rng(seed)
+    # positive features: amplitude encodings see directions only (and kron(x, x) cannot tell x from -x)
+    X = rng.uniform(0, 1, size=(n, d))
+    return X, np.where(X[:, 0] > X[:, 1], 1, -1)
+
+
+FAST = {
+    "IQPVariationalClassifier": dict(n_layers=2, max_steps=150, convergence_interval=None, learning_rate=0.05),
+    "DataReuploadingClassifier": dict(n_layers=2, max_steps=150, convergence_interval=None),
+    "CircuitCentricClassifier": dict(n_layers=2, max_steps=150, convergence_interval=None, learning_rate=0.05),
+    "DressedQuantumCircuitClassifier": dict(n_layers=1, max_steps=200, convergence_interval=None, learning_rate=0.05),
+    "TreeTensorClassifier": dict(max_steps=150, convergence_interval=None, learning_rate=0.05),
+    "SeparableVariationalClassifier": dict(max_steps=150, convergence_interval=None, learning_rate=0.05),
+    "IQPKernelClassifier": dict(repeats=1),
+    "ProjectedQuantumKernel": dict(),
+    "QuantumKitchenSinks": dict(n_episodes=20),
+}
+
+
+@pytest.mark.parametrize("name", sorted(M.STUDY_MODELS))
+def test_estimator_api(name):
+    X, y = _easy()
+    labels = np.where(y > 0, "pos", "neg")
+    clf = M.STUDY_MODELS[name](**FAST[name])
+    assert clone(clf).get_params() == clf.get_params()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf.fit(X, labels)
+    proba = clf.predict_proba(X)
+    assert proba.shape == (len(X), 2) and np.allclose(proba.sum(axis=1), 1.0)
+    pred = clf.predict(X)
+    assert set(pred) <= {"neg", "pos"}
+    assert list(clf.classes_) == ["neg", "pos"]
+    # every model learns this linearly separable toy problem clearly above chance
+    assert clf.score(X, labels) >= 0.7, name
+    with pytest.raises(EstimatorDataError, match="features"):
+        clf.predict(X[:, :1])
+
+
+def test_variational_is_seeded_and_records_history():
+    X, y = _easy(40)
+    kw = dict(n_layers=1, max_steps=30, convergence_interval=None, random_state=3)
+    a = M.DataReuploadingClassifier(**kw).fit(X, y)
+    b = M.DataReuploadingClassifier(**kw).fit(X, y)
+    np.testing.assert_array_equal(a.loss_history_, b.loss_history_)
+    assert a.n_iter_ == 30 and not a.converged_
+
+
+def test_convergence_rule_stops_early():
+    X, y = _easy(40)
+    clf = M.DressedQuantumCircuitClassifier(n_layers=1, learning_rate=0.05, convergence_interval=10, max_steps=2000)
+    clf.fit(X, y)
+    assert clf.converged_ and 21 < clf.n_iter_ < 2000
+
+
+def test_not_converging_warns():
+    X, y = _easy(20)
+    with pytest.warns(Warning, match="has not converged after 5 steps"):
+        M.TreeTensorClassifier(max_steps=5, convergence_interval=10).fit(X, y)
+
+
+def test_grid_search_cv():
+    X, y = _easy(48)
+    grid = GridSearchCV(M.IQPKernelClassifier(), {"repeats": [1, 2], "C": [0.1, 10.0]}, cv=3)
+    grid.fit(X, y)
+    assert set(grid.best_params_) == {"repeats", "C"} and grid.best_score_ > 0.6
+
+
+@pytest.mark.parametrize("bad, match", [
+    (dict(y=[0, 1, 2] * 10), "exactly 2 classes"),
+    (dict(X=[[np.nan, 1.0]] * 30), "NaN"),
+])
+def test_bad_data(bad, match):
+    X, y = _easy(30)
+    X = bad.get("X", X)
+    y = bad.get("y", y)
+    with pytest.raises(EstimatorDataError, match=match):
+        M.TreeTensorClassifier(max_steps=2).fit(X, y)
+
+
+@pytest.mark.parametrize("clf, match", [
+    (M.DataReuploadingClassifier(observable_type="most", max_steps=2), "observable_type"),
+    (M.ProjectedQuantumKernel(embedding="ZZ"), "embedding"),
+    (M.IQPVariationalClassifier(n_layers=0), "n_layers"),
+    (M.QuantumKitchenSinks(n_qfeatures="many"), "n_qfeatures"),
+])
+def test_bad_hyperparameters(clf, match):
+    X, y = _easy(20)
+    with pytest.raises(QCompError, match=match):
+        clf.fit(X, y)
+
+
+def test_exported_from_qcomp_sklearn():
+    import qcomp.sklearn as sk
+
+    for name in M.STUDY_MODELS:
+        assert getattr(sk, name) is M.STUDY_MODELS[name]
+
+
+def _expected_examples() -> dict[str, str]:
+    return M.example_sources()
+
+
+def test_example_files_are_current():
+    import qcomp
+
+    for name, src in _expected_examples().items():
+        path = EXAMPLES / name
+        assert path.read_text() == src, f"{path} is stale"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model = qcomp.compile(path)
+            assert model.num_outputs >= 1 or model.program.measured
+
+
+# -- the study runner (benchmarks/qml_study.py), small: two sizes, a few steps ----------------------
+def _runner():
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "qml_study.py"
+    spec = importlib.util.spec_from_file_location("qml_study_runner", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_study_runner_small_grid_resumes(tmp_path, monkeypatch, capsys):
+    import csv
+
+    root = tmp_path / "data"
+    (root / "linearly_separable").mkdir(parents=True)
+    rng = np.random.default_rng(1)
+    for d in (2, 3):
+        for split, n in (("train", 40), ("test", 20)):
+            X = rng.uniform(-1, 1, size=(n, d))
+            np.savetxt(root / "linearly_separable" / f"linearly_separable_{d}d_{split}.csv",
+                       np.column_stack([X, np.where(X[:, 0] > 0, 1.0, -1.0)]), delimiter=",")
+    monkeypatch.setenv("QCOMP_QML_BENCHMARKS_DATA", str(root))
+    runner = _runner()
+    out = tmp_path / "results.csv"
+    args = ["--cells", "linearly_separable:2-3", "--models", "IQPKernelClassifier,TreeTensorClassifier,SVC",
+            "--max-steps", "5", "--results", str(out)]
+    runner.main(args)
+    rows = list(csv.DictReader(out.open()))
+    assert len(rows) == 6 and {r["model"] for r in rows} == {"IQPKernelClassifier", "TreeTensorClassifier", "SVC"}
+    assert all(0.0 <= float(r["test_acc"]) <= 1.0 for r in rows)
+    assert all(int(r["steps"]) <= 5 for r in rows if r["model"] == "TreeTensorClassifier")
+    runner.main(args)  # resumes: nothing left to run
+    assert "0 cells to run (6 already" in capsys.readouterr().out
+    assert len(list(csv.DictReader(out.open()))) == 6
+    runner.main(["--table", "--results", str(out)])
+    assert "| linearly_separable | 2 | IQPKernelClassifier |" in capsys.readouterr().out
+    pytest.importorskip("matplotlib")
+    runner.main(["--plot-only", "--results", str(out), "--plot", str(tmp_path / "fig.png")])
+    assert (tmp_path / "fig.png").stat().st_size > 1000
+
+
+def test_published_hyperparameters_are_valid_for_the_estimators():
+    """Every row of benchmarks/qml_study_published.csv builds its estimator (no unknown names)."""
+    runner = _runner()
+    for (model, _, _), row in runner.published().items():
+        import ast
+
+        params = ast.literal_eval(row["params"])
+        est = runner.make(model, params, seed=0, max_steps=None)
+        for k, v in params.items():
+            if k not in ("batch_size",) or model in runner.CLASSICAL:
+                assert est.get_params()[k] == v, (model, k)
+
+
+def _study_root():
+    from qcomp.train.data import default_study_root
+
+    root = default_study_root()
+    if root is None or not (root / "linearly_separable").is_dir():
+        pytest.skip("the study's datasets (shared/datasets/qml-benchmarks) are not present")
+    return root
+
+
+@pytest.mark.parametrize("d, folds", [
+    # XanaduAI/qml-benchmarks paper/results/linearly_separable/IQPKernelClassifier/..._{d}d_GridSearchCV.csv,
+    # row C=10, repeats=1: split0..4_test_accuracy of the study's 5-fold CV on the same training data
+    (4, [0.9375, 0.875, 0.9375, 0.8541666666666666, 0.9166666666666666]),
+    (10, [0.8333333333333334, 0.9166666666666666, 0.75, 0.7291666666666666, 0.8541666666666666]),
+])
+def test_iqp_kernel_reproduces_the_studys_cross_validation(d, folds):
+    """The kernel model is deterministic, so the study's published per-fold accuracies (scikit-learn's
+    default 5-fold split) are reproduced exactly by the same estimator on the same data."""
+    from sklearn.model_selection import cross_val_score
+
+    from qcomp.train.data import load_study_dataset
+
+    ds = load_study_dataset("linearly_separable", d, root=_study_root())
+    got = cross_val_score(M.IQPKernelClassifier(C=10.0, repeats=1), ds.x_train, ds.y_train, cv=5)
+    np.testing.assert_allclose(got, folds, atol=1e-12)
