@@ -350,10 +350,10 @@ _LIBRARY: tuple[GateDef, ...] = (
     GateDef("csx", 2, 0, _const(_controlled(_SX)), inverse_fn=_cube("csx"), cx_cost=2, labels=_ctrl("sx")),
     GateDef("rccx", 3, 0, _const(_RCCX), self_inverse=True),
     GateDef("rc3x", 4, 0, _const(_RC3X), inverse_fn=_cube("rc3x")),
-    GateDef("c3x", 4, 0, _const(_mcx(3)), self_inverse=True, symmetric=(0, 1, 2), labels=("●", "●", "●", "x")),
-    GateDef("c3sqrtx", 4, 0, _const(_mcx(3, _SX)), inverse_fn=_cube("c3sqrtx"), symmetric=(0, 1, 2),
+    GateDef("c3x", 4, 0, _const(_mcx(3)), self_inverse=True, symmetric=(0, 1), labels=("●", "●", "●", "x")),
+    GateDef("c3sqrtx", 4, 0, _const(_mcx(3, _SX)), inverse_fn=_cube("c3sqrtx"), symmetric=(0, 1),
             labels=("●", "●", "●", "sx")),
-    GateDef("c4x", 5, 0, _const(_mcx(4)), self_inverse=True, symmetric=(0, 1, 2, 3),
+    GateDef("c4x", 5, 0, _const(_mcx(4)), self_inverse=True, symmetric=(0, 1),
             labels=("●", "●", "●", "●", "x")),
 )
 
