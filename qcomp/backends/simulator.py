@@ -111,8 +111,7 @@ class Simulator:
 
             # large states (chunked) fuse their lowest qubits into up to 4-qubit contiguous blocks
             low = E.LOW_QUBITS if self.n > E.local_qubits(self.dtype) else 0
-            ops = _at_most_3_qubits(self._ops)
-            self._fused[gradient] = E.build_plan(ops, self.n, with_gradient=gradient, low_qubits=low)
+            self._fused[gradient] = E.build_plan(self._ops, self.n, with_gradient=gradient, low_qubits=low)
         return self._fused[gradient]
 
     def _fused_observables(self) -> tuple:
@@ -647,28 +646,6 @@ def _chunks(B: int, rows: int) -> list[slice]:
 def _rows_of(P: np.ndarray, X: np.ndarray, sl: slice) -> tuple[np.ndarray, np.ndarray]:
     """The params and inputs of batch rows ``sl`` (a single shared row stays shared)."""
     return (P[sl] if P.shape[0] > 1 else P), (X[sl] if X.shape[0] > 1 else X)
-
-
-def _at_most_3_qubits(ops: Sequence) -> list:
-    """``ops`` with every gate on more than 3 qubits (c3x, c4x, rc3x, c3sqrtx, derived gates with
-    several controls) replaced by its exact decomposition from the equivalence table: the fused
-    engine's kernels give wrong states for single gates on 4 or more qubits (found with the
-    qelib1.inc gates; the layers engine is right), so it never sees one."""
-    if all(len(op.qubits) <= 3 for op in ops):
-        return list(ops)
-    from ..ir.equivalences import EQUIVALENCES
-    from ..ir.ops import Operation
-
-    out: list = []
-    todo = list(reversed(ops))
-    while todo:
-        op = todo.pop()
-        if len(op.qubits) <= 3 or op.name == "unitary":
-            out.append(op)
-            continue
-        body = EQUIVALENCES[op.name].expand(op.angles)
-        todo.extend(reversed([Operation(n, tuple(op.qubits[i] for i in qs), a, op.span) for n, a, qs in body]))
-    return out
 
 
 ENGINES = ("auto", "fused", "layers")

@@ -323,7 +323,7 @@ def random_programs(draw):
         b = draw(st.sampled_from(atoms))
         return [a, f"{a} * {b}", f"-({a} + {b}) / 3", f"({a}) ** 2", f"{a} - 0.5 * {b}"][form]
 
-    gates = [g for g in sorted(GATES) if GATES[g].num_qubits <= n] + (["ug"] if n >= 2 else [])
+    gates = [g for g in sorted(GATES) if GATES[g].num_qubits <= n and GATES[g].base is None] + (["ug"] if n >= 2 else [])
     for _ in range(draw(st.integers(1, 7))):
         name = draw(st.sampled_from(gates))
         na = 2 if name == "ug" else GATES[name].num_angles
