@@ -1152,6 +1152,26 @@ def _controls(op: Operation) -> frozenset[int]:
             out.append(q)
     return frozenset(out)
 
+def _at_most_3_qubits(ops: Sequence) -> list:
+    """``ops`` with every gate on more than 3 qubits (c3x, c4x, rc3x, c3sqrtx, derived gates with
+    several controls) replaced by its exact decomposition from the equivalence table: the fused
+    engine's kernels give wrong states for single gates on 4 or more qubits (found with the
+    qelib1.inc gates; the layers engine is right), so it never sees one."""
+    if all(len(op.qubits) <= 3 for op in ops):
+        return list(ops)
+    from ..ir.equivalences import EQUIVALENCES
+
+    out: list = []
+    todo = list(reversed(ops))
+    while todo:
+        op = todo.pop()
+        if len(op.qubits) <= 3 or op.name == "unitary":
+            out.append(op)
+            continue
+        body = EQUIVALENCES[op.name].expand(op.angles)
+        todo.extend(reversed([Operation(n, tuple(op.qubits[i] for i in qs), a, op.span) for n, a, qs in body]))
+    return out
+
 
 def build_plan(ops: Sequence[Operation], n: int, *, with_gradient: bool = False,
                dense_qubits: int = DENSE_QUBITS, diag_qubits: int = DIAG_QUBITS, low_qubits: int = 0,
@@ -1178,6 +1198,7 @@ def build_plan(ops: Sequence[Operation], n: int, *, with_gradient: bool = False,
     blocks: list[Block] = []
     last: dict[int, int] = {}  # qubit -> index of the latest block on it
     started: set[int] = set()
+    ops = _at_most_3_qubits(ops)
 
     def add_gate(op: Operation) -> int:
         gates.append(op)

@@ -39,3 +39,15 @@ def parse_file(path: str | os.PathLike, *, max_qubits: int = DEFAULT_MAX_QUBITS,
         return import_qasm(text, str(path), max_qubits=max_qubits, max_ops=max_ops)
     module = parse_source(text, str(path))
     return lower_module(module, limits=Limits(max_ops=max_ops, max_qubits=max_qubits), base_dir=p.resolve().parent)
+
+
+def _import_qasm_include(text: str, name: str, **limits) -> Program:
+    """The OpenQASM importer for ``include "x.qasm";`` in .q files (loaded on first use)."""
+    from .qasm_import import import_qasm
+
+    return import_qasm(text, name, **limits)
+
+
+from . import lower as _lower  # noqa: E402
+
+_lower.QASM_IMPORTER = _import_qasm_include

@@ -8,6 +8,7 @@ import os
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from ..errors import IncludeError, ResourceLimitError, SemanticError, Span
 from ..ir import expr as E
@@ -1263,11 +1264,11 @@ class _Lowerer:
         """``include "circuit.qasm";``: the OpenQASM file's registers, ``input float`` params (as
         scalar params), gates and terminal measurements join the program, which may then add
         gates and outputs on those registers."""
-        from .qasm_import import import_qasm  # the importer builds on this module
-
+        if QASM_IMPORTER is None:
+            raise IncludeError("OpenQASM includes need qcomp.frontend (its package sets the importer)", s.span)
         text, path = read_source(base_dir / s.path, name=s.path, span=s.span, suffixes=QASM_SUFFIXES,
                                  missing=f"cannot find include file '{s.path}' (looked in {base_dir})")
-        prog = import_qasm(text, str(path), max_qubits=max(1, self.limits.max_qubits - self.num_qubits),
+        prog = QASM_IMPORTER(text, str(path), max_qubits=max(1, self.limits.max_qubits - self.num_qubits),
                            max_ops=self.limits.max_ops)
         base = self.num_qubits
         for r in prog.registers:
@@ -1309,6 +1310,9 @@ class _Lowerer:
 
 
 QASM_SUFFIXES = (".qasm", ".qasm2", ".qasm3")
+# OpenQASM import for ``include "x.qasm";``, set by the qcomp.frontend package: the importer
+# builds on this module, so this module may not import it (the layers stay acyclic).
+QASM_IMPORTER: Callable[..., Program] | None = None
 
 
 def _free_names(node: ast.Node) -> set[str]:

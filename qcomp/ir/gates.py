@@ -345,16 +345,16 @@ _LIBRARY: tuple[GateDef, ...] = (
     GateDef("ccx", 3, 0, _const(_CCX), self_inverse=True, symmetric=(0, 1), labels=("●", "●", "x"), **_STD),
     GateDef("cswap", 3, 0, _const(_CSWAP), self_inverse=True, symmetric=(1, 2), labels=("●", "×", "×"),
             stdgates=True),
-    # the rest of qelib1.inc (Qiskit's), which qasm2.dumps writes without defining
-    GateDef("csx", 2, 0, _const(_controlled(_SX)), inverse_fn=_cube("csx"), cx_cost=2, labels=_ctrl("sx"), qelib1=True),
-    GateDef("rccx", 3, 0, _const(_RCCX), self_inverse=True, qelib1=True),
-    GateDef("rc3x", 4, 0, _const(_RC3X), inverse_fn=_cube("rc3x"), qelib1=True),
-    GateDef("c3x", 4, 0, _const(_mcx(3)), self_inverse=True, symmetric=(0, 1, 2), labels=("●", "●", "●", "x"),
-            qelib1=True),
-    GateDef("c3sqrtx", 4, 0, _const(_mcx(3, _SX)), inverse_fn=_cube("c3sqrtx"), symmetric=(0, 1, 2),
-            labels=("●", "●", "●", "sx"), qelib1=True),
-    GateDef("c4x", 5, 0, _const(_mcx(4)), self_inverse=True, symmetric=(0, 1, 2, 3),
-            labels=("●", "●", "●", "●", "x"), qelib1=True),
+    # the rest of Qiskit's qelib1.inc, which qasm2.dumps writes without defining; strict qelib1.inc
+    # readers (Qiskit's own qasm2.loads by default) lack them, so emitted files define them
+    GateDef("csx", 2, 0, _const(_controlled(_SX)), inverse_fn=_cube("csx"), cx_cost=2, labels=_ctrl("sx")),
+    GateDef("rccx", 3, 0, _const(_RCCX), self_inverse=True),
+    GateDef("rc3x", 4, 0, _const(_RC3X), inverse_fn=_cube("rc3x")),
+    GateDef("c3x", 4, 0, _const(_mcx(3)), self_inverse=True, symmetric=(0, 1), labels=("●", "●", "●", "x")),
+    GateDef("c3sqrtx", 4, 0, _const(_mcx(3, _SX)), inverse_fn=_cube("c3sqrtx"), symmetric=(0, 1),
+            labels=("●", "●", "●", "sx")),
+    GateDef("c4x", 5, 0, _const(_mcx(4)), self_inverse=True, symmetric=(0, 1),
+            labels=("●", "●", "●", "●", "x")),
 )
 
 GATES: dict[str, GateDef] = {}

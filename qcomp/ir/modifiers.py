@@ -118,7 +118,7 @@ def derived_gate(base: str, controls: str, power: float | None = None) -> str:
         else:
             def inverse_fn(angles, _b=base, _c=controls):
                 return [(derived_gate(_plain(g), _c), a) for g, a in gate_inverse(_b, angles)]
-    same = len(set(controls)) == 1 and len(controls) > 1
+    same = len(controls) > 1 and controls[0] == controls[1]  # the first two controls may be swapped
     labels = tuple("●" if x == "c" else "○" for x in controls)
     target = b.labels if b.labels else ((base,) if n == 1 else tuple(f"{base}#{i}" for i in range(n)))
     if power is not None:
@@ -127,7 +127,7 @@ def derived_gate(base: str, controls: str, power: float | None = None) -> str:
         name, n + len(controls), b.num_angles, matrix_fn, diagonal=b.diagonal, self_inverse=self_inv,
         rotation=b.rotation and power is None, inverse_fn=inverse_fn,
         spectra=tuple(tuple(s) + (0.0,) * extra for s in b.spectra) if power is None else (),
-        symmetric=tuple(range(len(controls))) if same else (), labels=labels + tuple(target),
+        symmetric=(0, 1) if same else (), labels=labels + tuple(target),
         base=base, controls=controls, power=power,
     )
     register_gate(g)
@@ -291,7 +291,7 @@ def _power(seq: Seq, k: float, nq: int) -> Seq:
         b, pat, p = split(gates[0][0])
         if p is None:
             if pat and GATES[b].num_qubits == 1:  # C(U)^k = C(U^k): a one-qubit power, controlled
-                sub = _power([(b, (), (0,))], k, 1)
+                sub = _power([(b, gates[0][1], (0,))], k, 1)
                 return _control(sub, pat, 1) + scaled
             return [(derived_gate(b, pat, k), (), gates[0][2])] + scaled
     raise ModifierError("'pow' with a non-integer exponent on a gate of several operations is not supported")

@@ -41,6 +41,17 @@ def random_source(draw, n: int, num_ops: int, num_params: int = 3, num_inputs: i
     return "\n".join(lines)
 
 
+def _qiskit_classes() -> dict:
+    try:
+        from qiskit.circuit.library import C3SXGate, C3XGate, C4XGate, CSXGate, RC3XGate, RCCXGate
+    except ImportError:
+        return {}
+    return {"csx": CSXGate, "rccx": RCCXGate, "rc3x": RC3XGate, "c3x": C3XGate, "c3sqrtx": C3SXGate, "c4x": C4XGate}
+
+
+_QISKIT_CLASSES = _qiskit_classes()
+
+
 def qiskit_state(program, params: np.ndarray, inputs: np.ndarray) -> np.ndarray:
     """Qiskit Statevector of the program for one row (qubit order = Qiskit's)."""
     from qiskit import QuantumCircuit
@@ -54,6 +65,9 @@ def qiskit_state(program, params: np.ndarray, inputs: np.ndarray) -> np.ndarray:
             qc.append(UnitaryGate(np.array(op.matrix)), list(reversed(op.qubits)))
             continue
         vals = [float(a.evaluate(params, inputs)) for a in op.angles]
+        if op.name in _QISKIT_CLASSES:  # qelib1.inc gates QuantumCircuit has no method for
+            qc.append(_QISKIT_CLASSES[op.name](), list(op.qubits))
+            continue
         getattr(qc, op.name)(*vals, *op.qubits)
     return np.asarray(Statevector(qc).data)
 
@@ -109,6 +123,8 @@ def test_larger_circuits_match_reference(data):
 def test_qiskit_agreement_on_every_gate():
     """Each library gate alone on 3 qubits (arguments in a non-sorted order) vs Qiskit."""
     for name, g in GATES.items():
+        if g.base is not None or g.num_qubits > 3:  # derived gates: tests/ir/test_modifiers.py; 4-5 qubits: above
+            continue
         qs = [2, 0, 1][: g.num_qubits]
         angles = ", ".join(f"w[{i}]" for i in range(g.num_angles))
         src = "qubit q[3]; param w[3]; h q[0]; h q[1]; ry(0.3) q[2]; "

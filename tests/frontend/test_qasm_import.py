@@ -141,7 +141,7 @@ def test_hand_written_features():
         ("cal { }\n", "'cal'"),
         ("def f(qubit a) { h a; }\n", "subroutine"),
         ("reset q[0];\n", "'reset'"),
-        ("ctrl @ x q[0], q[1];\n", "ctrl @"),
+        ("box { x q[0]; }\n", "'box'"),
         ("int[32] k = 3;\n", "classical variables"),
         ("output float[64] y;\n", "output"),
         ("measure q[0];\nx q[0];\n", "mid-circuit"),

@@ -128,3 +128,22 @@ def test_export_in_a_basis_and_at_every_level() -> None:
     text = emit_qasm(program, version=2, basis="rz,sx,x,cx").text
     qc = qasm2.loads(text)
     assert set(qc.count_ops()) <= {"rz", "sx", "x", "cx", "barrier"}
+
+
+def test_let_aliases_and_several_registers() -> None:
+    text = ('OPENQASM 3.0;\ninclude "stdgates.inc";\nqubit[2] q;\nqubit[2] r;\nlet a = q[1] ++ r[0:1];\nlet b = q;\n'
+            "x a[0]; h a[2]; cx b[0], a[1]; ctrl @ ry(0.3) a[2], b[0];\nbarrier a;\n")
+    qc = qiskit.QuantumCircuit(4)
+    qc.x(1); qc.h(3); qc.cx(0, 2); qc.cry(0.3, 3, 0)
+    got = reference.simulate(import_qasm(text))[0]
+    np.testing.assert_allclose(got, Statevector(qc).data, atol=1e-12)
+
+
+def test_q_program_takes_its_circuit_from_a_qasm_file(tmp_path) -> None:
+    qc = _bind(_library()["real_amplitudes"], 3)
+    (tmp_path / "ansatz.qasm").write_text(qasm3.dumps(qc))
+    (tmp_path / "model.q").write_text('include "ansatz.qasm";\nexpect z(q[0]) @ z(q[3]);\nexpect x(q[1]);\n')
+    program = qcomp.parse_file(str(tmp_path / "model.q"))
+    sv = Statevector(qc)
+    want = [sv.expectation_value(SparsePauliOp("ZIIZ")).real, sv.expectation_value(SparsePauliOp("IIXI")).real]
+    np.testing.assert_allclose(reference.expvals(program)[0], want, atol=1e-10)
