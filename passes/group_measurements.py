@@ -256,6 +256,7 @@ class GroupMeasurements(Pass):
 
     name = "group-measurements"
     preserves = "nothing"
+    fence_aware = True  # only appends the basis rotations after every gate; fences keep their places
 
     def run(self, program: Program) -> Program:
         if not program.observables:

@@ -145,7 +145,11 @@ class Model:
         describe the declared qubits (``qubits=`` in declared numbering), even when the passes
         removed idle qubits or relabelled swapped ones.
         """
-        noisy = {k: options.pop(k) for k in ("noise", "method", "trajectories", "seed") if k in options}
+        # ``seed`` belongs to the noisy simulator only when noise is asked for (shots take one too)
+        if self.is_noisy or any(k in options for k in ("noise", "method", "trajectories")):
+            noisy = {k: options.pop(k) for k in ("noise", "method", "trajectories", "seed") if k in options}
+        else:
+            noisy = {}
         if noisy or self.is_noisy:  # channels or a noise model: qcomp.noise's simulators (docs/noise.md)
             from .noise import simulator as noisy_simulator
 

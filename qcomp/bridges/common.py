@@ -32,8 +32,13 @@ def input_vjp(sim, params: np.ndarray, inputs: np.ndarray, cotangent: np.ndarray
     """sum_k cotangent[b, k] d expval[b, k] / d inputs[b, :], shape (B, I).
 
     The simulator's adjoint sweep differentiates params only, so input gradients use
-    qcomp.gradients (all shifted circuits of the batch in one batched simulation).
+    qcomp.gradients (all shifted circuits of the batch in one batched simulation); the
+    density-matrix simulator differentiates inputs in its own adjoint sweep.
     """
+    if hasattr(sim, "input_vjp"):
+        if method not in INPUT_DIFF_METHODS:
+            raise InputError(f"unknown input differentiation method {method!r}; choose {' or '.join(INPUT_DIFF_METHODS)}")
+        return sim.input_vjp(params, inputs, cotangent)
     return np.einsum("bo,boi->bi", np.asarray(cotangent, dtype=np.float64), input_jacobian(sim, params, inputs, method))
 
 
@@ -43,8 +48,6 @@ def input_jacobian(sim, params: np.ndarray, inputs: np.ndarray, method: str = "p
 
     if method not in INPUT_DIFF_METHODS:
         raise InputError(f"unknown input differentiation method {method!r}; choose {' or '.join(INPUT_DIFF_METHODS)}")
-    if hasattr(sim, "input_vjp"):  # the density-matrix simulator differentiates inputs in its adjoint sweep
-        return sim.input_vjp(params, inputs, cotangent)
     ex = simulator_executor_for(sim)
     if method == "parameter-shift":
         try:
@@ -57,7 +60,6 @@ def input_jacobian(sim, params: np.ndarray, inputs: np.ndarray, method: str = "p
     else:
         jac = finite_diff_gradient(sim.program, params, inputs, ex, wrt="inputs")
     return jac
-
 
 
 def require_expectations(model, who: str = "this bridge"):
