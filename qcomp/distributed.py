@@ -7,14 +7,14 @@ import logging
 import pickle
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
 from .errors import InputError, QCompError
 from .ir.program import Program
-from .ir.values import bind_values
+from .ir.values import bind_values, check_cotangent
 
 try:  # the plugin base class; without distributed the executor raises DistributedError instead
     from distributed.diagnostics.plugin import WorkerPlugin as _WorkerPlugin
@@ -509,12 +509,8 @@ class DistributedSimulator:
 
     def vjp(self, params: Any, inputs: Any, cotangent: Any) -> np.ndarray:
         """sum_b cotangent[b] . d expval[b] / d params: (P,) shared params (shard sums added), (B, P) per row."""
-        cot = np.asarray(cotangent, dtype=float)
         B = max(_batched_rows(params, self.program.params, "param"), _batched_rows(inputs, self.program.inputs, "input"))
-        if cot.ndim == 1 and B == 1:
-            cot = cot[None]
-        if cot.shape != (B, self.program.num_outputs):
-            raise InputError(f"cotangent has shape {cot.shape}; expected ({B}, {self.program.num_outputs})")
+        cot = check_cotangent(cotangent, B, self.program.num_outputs)
 
         def rows(sl: slice, B: int) -> tuple:
             return (cot[sl] if B > 1 else cot,)

@@ -35,7 +35,7 @@ from ..ir.channels import CHANNELS, READOUT_ERROR, ChannelError, is_channel
 from ..ir.expr import CompiledExprs
 from ..ir.gates import GATES, is_fence
 from ..ir.program import Program
-from ..ir.values import as_real_array, batch_shaped, bind_pair, bind_values
+from ..ir.values import batch_shaped, bind_pair, bind_values, check_cotangent, select_qubits
 from . import engine as E
 from . import kernels as K
 
@@ -233,18 +233,7 @@ class NoisyBase:
         return np.ascontiguousarray(t).reshape(B, -1)
 
     def _qubits(self, qubits: Sequence[int] | None) -> tuple[int, ...]:
-        from ..ir.values import check_qubits
-
-        check_qubits(qubits)
-        if qubits is None:
-            return tuple(self.program.measured) if self.program.measured else tuple(range(self.n))
-        qs = tuple(int(q) for q in qubits)
-        for q in qs:
-            if not 0 <= q < self.n:
-                raise InputError(f"qubit {q} is out of range for a {self.n}-qubit program")
-        if len(set(qs)) != len(qs):
-            raise InputError(f"repeated qubit in {list(qs)}")
-        return qs
+        return select_qubits(qubits, self.n, self.program.measured)
 
     def _shaped(self, rows: Any, batched: bool) -> Any:
         return batch_shaped(rows, batched)
@@ -727,13 +716,7 @@ class DensityMatrixSimulator(NoisyBase):
     def vjp(self, params: ArrayLike, inputs: ArrayLike, cotangent: ArrayLike) -> np.ndarray:
         """sum_b cotangent[b] . d expval[b] / d params, in the shape of the params (as Simulator.vjp)."""
         P, X, B, _ = self._args(params, inputs)
-        cot = as_real_array(cotangent, "cotangent")
-        if cot.ndim == 1 and B == 1:
-            cot = cot[None]
-        if cot.shape != (B, self.program.num_outputs):
-            raise InputError(f"cotangent has shape {cot.shape}; expected ({B}, {self.program.num_outputs})")
-        if not np.all(np.isfinite(cot)):
-            raise InputError("cotangent contains NaN or infinite values")
+        cot = check_cotangent(cotangent, B, self.program.num_outputs)
         g, _ = self._adjoint(params, inputs, cot)
         return self._params_shaped(g, params)
 
@@ -741,9 +724,7 @@ class DensityMatrixSimulator(NoisyBase):
         """sum_k cotangent[b, k] d expval[b, k] / d inputs[b, :], (B, I), by the same adjoint sweep
         (inputs in gate angles and in channel parameters alike)."""
         P, X, B, _ = self._args(params, inputs)
-        cot = np.atleast_2d(as_real_array(cotangent, "cotangent"))
-        if cot.shape != (B, self.program.num_outputs):
-            raise InputError(f"cotangent has shape {cot.shape}; expected ({B}, {self.program.num_outputs})")
+        cot = check_cotangent(cotangent, B, self.program.num_outputs)
         return self._adjoint(params, inputs, cot, wrt="inputs")[0]
 
     def gradient(self, params: ArrayLike = None, inputs: ArrayLike = None, method: str = "adjoint") -> np.ndarray:

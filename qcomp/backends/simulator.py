@@ -12,7 +12,7 @@ from ..errors import InputError, QCompError, ResourceLimitError, UnsupportedErro
 from ..ir.channels import is_channel
 from ..ir.gates import is_fence
 from ..ir.program import Program
-from ..ir.values import as_real_array, batch_shaped, bind_pair, bind_values
+from ..ir.values import as_real_array, batch_shaped, bind_pair, bind_values, check_cotangent, select_qubits
 from . import kernels as K
 from . import shots as S
 from . import sim_plan as SP
@@ -372,15 +372,7 @@ class Simulator:
         return self.expval(pr, np.atleast_2d(np.asarray(input_rows, dtype=float)))
 
     def _default_qubits(self, qubits: Sequence[int] | None) -> tuple[int, ...]:
-        if qubits is None:
-            return tuple(self.program.measured) if self.program.measured else tuple(range(self.n))
-        qs = tuple(int(q) for q in qubits)
-        for q in qs:
-            if not 0 <= q < self.n:
-                raise InputError(f"qubit {q} is out of range for a {self.n}-qubit program")
-        if len(set(qs)) != len(qs):
-            raise InputError(f"repeated qubit in {list(qs)}")
-        return qs
+        return select_qubits(qubits, self.n, self.program.measured)
 
     def probs(self, params: ArrayLike = None, inputs: ArrayLike = None,
               qubits: Sequence[int] | None = None) -> np.ndarray:
@@ -493,13 +485,7 @@ class Simulator:
         (1, P) batch against B inputs sums into its one row). The cotangent has the shape of
         :meth:`expval`'s result. One adjoint sweep per chunk."""
         P, X, B, _, _ = self._args(params, inputs)
-        cot = self._numeric(cotangent, "cotangent")
-        if cot.ndim == 1 and B == 1:
-            cot = cot[None]
-        if cot.shape != (B, self.program.num_outputs):
-            raise InputError(f"cotangent has shape {cot.shape}; expected ({B}, {self.program.num_outputs})")
-        if not np.all(np.isfinite(cot)):
-            raise InputError("cotangent contains NaN or infinite values")
+        cot = check_cotangent(cotangent, B, self.program.num_outputs)
         g, _ = self._adjoint(params, inputs, cot, summed=self._summed(params, B))
         return self._params_shaped(g, params)
 

@@ -271,14 +271,10 @@ class TrajectorySimulator(NoisyBase):
 
     def vjp(self, params: ArrayLike, inputs: ArrayLike, cotangent: ArrayLike) -> np.ndarray:
         """sum_b cotangent[b] . d expval[b] / d params (parameter shift), in the shape of the params."""
-        from ..ir.values import as_real_array
+        from ..ir.values import check_cotangent
 
         P, X, B, _ = self._args(params, inputs)
-        cot = as_real_array(cotangent, "cotangent")
-        if cot.ndim == 1 and B == 1:
-            cot = cot[None]
-        if cot.shape != (B, self.program.num_outputs):
-            raise InputError(f"cotangent has shape {cot.shape}; expected ({B}, {self.program.num_outputs})")
+        cot = check_cotangent(cotangent, B, self.program.num_outputs)
         g = np.atleast_3d(self.gradient(params, inputs)).reshape(B, self.program.num_outputs, -1)
         return self._params_shaped(np.einsum("bo,bop->bp", cot, g), params)
 

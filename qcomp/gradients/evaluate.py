@@ -9,7 +9,7 @@ import numpy as np
 from ..errors import InputError, QCompError
 from ..ir.expr import CompiledExprs
 from ..ir.program import Program
-from ..ir.values import bind_pair
+from ..ir.values import bind_pair, check_cotangent
 from ..passes.param_shift import GradientProgram, build_gradient_program, wrt_symbols
 
 __all__ = [
@@ -411,11 +411,7 @@ class GradientMethods:
         if getattr(self, "shots", None) is None:
             return super().vjp(params, inputs, cotangent)  # type: ignore[misc]
         P, X, B, _, _ = self._args(params, inputs)  # type: ignore[attr-defined]
-        cot = np.asarray(cotangent, dtype=float)
-        if cot.ndim == 1 and B == 1:
-            cot = cot[None]
-        if cot.shape != (B, self.program.num_outputs):  # type: ignore[attr-defined]
-            raise InputError(f"cotangent has shape {cot.shape}; expected ({B}, {self.program.num_outputs})")  # type: ignore[attr-defined]
+        cot = check_cotangent(cotangent, B, self.program.num_outputs)  # type: ignore[attr-defined]
         g, _ = shot_parameter_shift_gradient(self.program, params, inputs, self._single_shots(), self._rng,  # type: ignore[attr-defined]
                                              **_exact_options(self))
         return self._params_shaped(np.einsum("bo,bop->bp", cot, g), params)  # type: ignore[attr-defined]

@@ -31,7 +31,7 @@ import numpy as np
 from ..errors import InputError
 from .ops import ValueDecl
 
-__all__ = ["as_real_array", "batch_shaped", "bind_pair", "bind_values", "check_qubits", "decl_text", "decls_from_json", "element_names"]
+__all__ = ["as_real_array", "batch_shaped", "bind_pair", "bind_values", "check_cotangent", "check_qubits", "select_qubits", "decl_text", "decls_from_json", "element_names"]
 
 _LABEL = {"param": "params", "input": "inputs"}
 
@@ -251,3 +251,31 @@ def check_qubits(qubits: Any) -> None:
     for q in qubits:
         if not isinstance(q, (int, np.integer)) or isinstance(q, bool):
             raise InputError(f"qubits must be integers, got {q!r}")
+
+
+def check_cotangent(cotangent: Any, rows: int, num_outputs: int) -> np.ndarray:
+    """A VJP's cotangent as a finite float64 (rows, num_outputs) array (one flat row is accepted
+    for an unbatched call), or an InputError saying what is wrong."""
+    cot = as_real_array(cotangent, "cotangent")
+    if cot.ndim == 1 and rows == 1:
+        cot = cot[None]
+    if cot.shape != (rows, num_outputs):
+        raise InputError(f"cotangent has shape {cot.shape}; expected ({rows}, {num_outputs})")
+    if not np.all(np.isfinite(cot)):
+        raise InputError("cotangent contains NaN or infinite values")
+    return cot
+
+
+def select_qubits(qubits: Any, num_qubits: int, measured: Sequence[int] = ()) -> tuple[int, ...]:
+    """The qubits a probs/sample call describes: ``qubits`` checked (integers, in range, distinct),
+    or by default the measured qubits, or all."""
+    check_qubits(qubits)
+    if qubits is None:
+        return tuple(measured) if measured else tuple(range(num_qubits))
+    qs = tuple(int(q) for q in qubits)
+    for q in qs:
+        if not 0 <= q < num_qubits:
+            raise InputError(f"qubit {q} is out of range for a {num_qubits}-qubit program")
+    if len(set(qs)) != len(qs):
+        raise InputError(f"repeated qubit in {list(qs)}")
+    return qs
