@@ -145,12 +145,10 @@ class Model:
         describe the declared qubits (``qubits=`` in declared numbering), even when the passes
         removed idle qubits or relabelled swapped ones.
         """
-        # ``seed`` belongs to the noisy simulator only when noise is asked for (shots take one too)
-        if self.is_noisy or any(k in options for k in ("noise", "method", "trajectories")):
-            noisy = {k: options.pop(k) for k in ("noise", "method", "trajectories", "seed") if k in options}
-        else:
-            noisy = {}
+        noisy = {k: options.pop(k) for k in ("noise", "method", "trajectories") if k in options}
         if noisy or self.is_noisy:  # channels or a noise model: qcomp.noise's simulators (docs/noise.md)
+            if "seed" in options:  # seeds the trajectories here; without noise it seeds the shots
+                noisy["seed"] = options.pop("seed")
             from .noise import simulator as noisy_simulator
 
             if executor is not None:
