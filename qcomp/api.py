@@ -131,6 +131,18 @@ class Model:
         sim._args(params, inputs)  # an InputError for values that are not real arrays of the declared sizes
         return hessian(sim.program, params, inputs, simulator_executor_for(sim), wrt=wrt)
 
+    def _noisy_program(self, noise: Any) -> Program:
+        """What the noisy simulators run: the noise model applied to the program as written (it
+        attaches by the source's gate names), then the "state" pipeline, channels acting as fences
+        (the output-only passes, which drop or renumber qubits, are left out: noisy simulators
+        answer probs, sample and density_matrix about the declared qubits)."""
+        from .noise import as_noise_model
+
+        model = as_noise_model(noise)
+        if model is None:
+            return self.optimized(STATE_TARGET)
+        return build(model.apply(self.program), self.optimize_level, STATE_TARGET, passes=self.passes)
+
     def simulator(self, executor: Any = None, **options: Any):
         """A batched statevector simulator of the model (options: precision, threads, batch_size, ...).
 
@@ -160,7 +172,7 @@ class Model:
             if unknown:
                 raise InputError(f"unknown noisy simulator option '{unknown[0]}'; valid options: noise, method, "
                                  "trajectories, shots, seed, threads, max_memory_bytes")
-            return noisy_simulator(self.program, noisy.get("noise"), method=noisy.get("method") or "auto",
+            return noisy_simulator(self._noisy_program(noisy.get("noise")), None, method=noisy.get("method") or "auto",
                                    trajectories=noisy.get("trajectories"), seed=noisy.get("seed"),
                                    shots=noisy.get("shots"), **options)
         _check_simulator_options(options)

@@ -1,7 +1,7 @@
 """Noise models: channels attached to gates by name and qubits (Python, JSON, Qiskit Aer import), and the noisy simulators.
 
-A ``NoiseModel`` is applied to the program as written, before any optimisation (noisy programs
-compile with no passes, see docs/noise.md): after every gate whose name matches, its channels are
+A ``NoiseModel`` is applied to the program as written, before any optimisation (the passes then
+run with channels as fences, see docs/noise.md): after every gate whose name matches, its channels are
 inserted on the gate's qubits, and readout errors become ``readout_error`` statements on the
 measured qubits. ``simulator(program, noise, method=...)`` builds the density-matrix or
 trajectory simulator (``method="auto"``: density matrix up to 12 qubits when it fits in memory).
