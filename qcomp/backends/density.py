@@ -276,7 +276,7 @@ class NoisyBase:
         if seed is not None and (not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0):
             raise InputError(f"seed must be a non-negative integer or None, got {seed!r}")
         qs = self._qubits(qubits)
-        counts, _ = self.measurement_counts(params, inputs, [(qs, ("Z",) * len(qs))], int(shots),
+        counts, _ = self._measurement_counts(params, inputs, [(qs, ("Z",) * len(qs))], int(shots),
                                             np.random.default_rng(seed))
         out = [{format(int(i), f"0{len(qs)}b"): int(row[i]) for i in np.flatnonzero(row)} for row in counts[0]]
         return self._shaped(out, self._args(params, inputs)[3])
@@ -310,7 +310,7 @@ class NoisyBase:
 
 
     # -- shots (qcomp.backends.shots; docs/shots.md, docs/noise.md) ---------------------------
-    def measurement_counts(self, params: ArrayLike, inputs: ArrayLike,
+    def _measurement_counts(self, params: ArrayLike, inputs: ArrayLike,
                            bases: Sequence[tuple[tuple[int, ...], tuple[str, ...]]], shots: int | Sequence[int],
                            rng: np.random.Generator, vals: np.ndarray | None = None) -> tuple[list[np.ndarray], int]:
         """The shots hook: counts (B, 2**m) of ``shots`` measurements of each (qubits, basis), readout
@@ -442,8 +442,8 @@ class _Shifted:
     def __init__(self, sim: NoisyBase, vals: np.ndarray) -> None:
         self.sim, self.vals, self.n = sim, vals, sim.n
 
-    def measurement_counts(self, params, inputs, bases, shots, rng):
-        return self.sim.measurement_counts(params, inputs, bases, shots, rng, vals=self.vals)
+    def _measurement_counts(self, params, inputs, bases, shots, rng):
+        return self.sim._measurement_counts(params, inputs, bases, shots, rng, vals=self.vals)
 
 
 class DensityMatrixSimulator(NoisyBase):
@@ -681,7 +681,7 @@ class DensityMatrixSimulator(NoisyBase):
         _, batched = self._forward(params, inputs, take)
         return self._shaped(out, batched)
 
-    def measurement_counts(self, params: ArrayLike, inputs: ArrayLike,
+    def _measurement_counts(self, params: ArrayLike, inputs: ArrayLike,
                            bases: Sequence[tuple[tuple[int, ...], tuple[str, ...]]], shots: int | Sequence[int],
                            rng: np.random.Generator, vals: np.ndarray | None = None) -> tuple[list[np.ndarray], int]:
         """The shots hook (``qcomp.backends.shots.measure``): counts drawn from the exact outcome

@@ -15,7 +15,7 @@ several sums (a variance, <O**2> - <O>**2) get their standard error by the delta
 covariance. Probabilities are measured in the computational basis with N shots: p = n_k / N, standard
 error sqrt(p (1 - p) / (N - 1)).
 
-The one thing taken from a simulator is ``measurement_counts(params, inputs, bases, shots, rng)``: the
+The one thing taken from a simulator is ``_measurement_counts(params, inputs, bases, shots, rng)``: the
 outcome counts of ``shots[k]`` measurements of each (qubits, basis) in ``bases``, (B, 2**m) per basis.
 The statevector simulator draws them from the exact probabilities of its rotated states
 (``group_probabilities`` here), the density-matrix simulator from the diagonal of U rho U^dagger
@@ -146,16 +146,16 @@ def shot_list(shots: int | Sequence[int], k: int) -> list[int]:
 
 def draw_counts(rng: np.random.Generator, probs: Sequence[np.ndarray], shots: int | Sequence[int]) -> list[np.ndarray]:
     """Counts of ``shots[k]`` draws from each exact distribution ``probs[k]`` (B, K), in order:
-    what a simulator with exact outcome probabilities returns from ``measurement_counts``."""
+    what a simulator with exact outcome probabilities returns from ``_measurement_counts``."""
     return [_draw(rng, p, s) for p, s in zip(probs, shot_list(shots, len(probs)))]
 
 
 def measure(sim: Any, params: Any, inputs: Any, bases: Sequence[tuple[tuple[int, ...], tuple[str, ...]]],
             shots: int | Sequence[int], rng: np.random.Generator) -> tuple[list[np.ndarray], int]:
     """Counts (B, 2**m) of ``shots`` (one number, or one per basis) measurements of each
-    (qubits, basis) of ``bases``, and B: the simulator's ``measurement_counts`` hook, or (the Dask
+    (qubits, basis) of ``bases``, and B: the simulator's ``_measurement_counts`` hook, or (the Dask
     DistributedSimulator, which hands over final states) draws from its rotated states."""
-    hook = getattr(sim, "measurement_counts", None)
+    hook = getattr(sim, "_measurement_counts", None)
     if hook is not None:
         return hook(params, inputs, bases, shots, rng)
     probs, B = group_probabilities(sim, params, inputs, bases)

@@ -188,7 +188,7 @@ class TrajectorySimulator(NoisyBase):
                         break
 
     # -- shots: one trajectory per shot ---------------------------------------------------
-    def measurement_counts(self, params: ArrayLike, inputs: ArrayLike,
+    def _measurement_counts(self, params: ArrayLike, inputs: ArrayLike,
                            bases: Sequence[tuple[tuple[int, ...], tuple[str, ...]]], shots: int | Sequence[int],
                            rng: np.random.Generator, vals: np.ndarray | None = None) -> tuple[list[np.ndarray], int]:
         """The shots hook (``qcomp.backends.shots.measure``): ``shots[k]`` trajectories per row for
