@@ -311,8 +311,8 @@ class NoisyBase:
 
     # -- shots (qcomp.backends.shots; docs/shots.md, docs/noise.md) ---------------------------
     def _measurement_counts(self, params: ArrayLike, inputs: ArrayLike,
-                           bases: Sequence[tuple[tuple[int, ...], tuple[str, ...]]], shots: int | Sequence[int],
-                           rng: np.random.Generator, vals: np.ndarray | None = None) -> tuple[list[np.ndarray], int]:
+                            bases: Sequence[tuple[tuple[int, ...], tuple[str, ...]]], shots: int | Sequence[int],
+                            rng: np.random.Generator, vals: np.ndarray | None = None) -> tuple[list[np.ndarray], int]:
         """The shots hook: counts (B, 2**m) of ``shots`` measurements of each (qubits, basis), readout
         errors included, and B. ``vals`` overrides the bound angles (n_angles, B) (shifted circuits)."""
         raise NotImplementedError
@@ -349,7 +349,8 @@ class NoisyBase:
         qs = self._qubits(qubits)
         return self._per_shots(lambda k: S.probs(self, params, inputs, qs, k, self._rng))
 
-    def _shift_entries(self, P: np.ndarray, X: np.ndarray, B: int) -> list[tuple[int, float, float, np.ndarray, list[int]]]:
+    def _shift_entries(self, P: np.ndarray, X: np.ndarray,
+                       B: int) -> list[tuple[int, float, float, np.ndarray, list[int]]]:
         """The shifted circuits of parameter shift on gate angles: per (op, angle, shift) the angle's
         index, the shift, its coefficient, d angle / d params (n_syms, B) and the params' indices.
         A param inside a channel parameter has no shift rule: refused."""
@@ -682,8 +683,8 @@ class DensityMatrixSimulator(NoisyBase):
         return self._shaped(out, batched)
 
     def _measurement_counts(self, params: ArrayLike, inputs: ArrayLike,
-                           bases: Sequence[tuple[tuple[int, ...], tuple[str, ...]]], shots: int | Sequence[int],
-                           rng: np.random.Generator, vals: np.ndarray | None = None) -> tuple[list[np.ndarray], int]:
+                            bases: Sequence[tuple[tuple[int, ...], tuple[str, ...]]], shots: int | Sequence[int],
+                            rng: np.random.Generator, vals: np.ndarray | None = None) -> tuple[list[np.ndarray], int]:
         """The shots hook (``qcomp.backends.shots.measure``): counts drawn from the exact outcome
         probabilities of each (qubits, basis), the diagonal of U rho U^dagger with U the basis
         rotation (h for X, h sdg for Y), readout errors applied; and B."""

@@ -189,8 +189,8 @@ class TrajectorySimulator(NoisyBase):
 
     # -- shots: one trajectory per shot ---------------------------------------------------
     def _measurement_counts(self, params: ArrayLike, inputs: ArrayLike,
-                           bases: Sequence[tuple[tuple[int, ...], tuple[str, ...]]], shots: int | Sequence[int],
-                           rng: np.random.Generator, vals: np.ndarray | None = None) -> tuple[list[np.ndarray], int]:
+                            bases: Sequence[tuple[tuple[int, ...], tuple[str, ...]]], shots: int | Sequence[int],
+                            rng: np.random.Generator, vals: np.ndarray | None = None) -> tuple[list[np.ndarray], int]:
         """The shots hook (``qcomp.backends.shots.measure``): ``shots[k]`` trajectories per row for
         basis k, each measured once (rotated into the basis, readout errors applied); and B. The
         trajectories' random numbers and the outcomes come from ``rng``, in row order."""
