@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from qcomp.ir.channels import is_channel
 from qcomp.ir.ops import Observable, PauliTerm
 from qcomp.ir.circuit import Circuit
 from qcomp.ir.gates import FENCES
@@ -18,11 +19,15 @@ class DeadQubits(Pass):
 
     name = "dead-qubits"
     preserves = "outputs"
-    fence_aware = True  # a fence does not make a qubit used; it loses the removed qubits
+    # a barrier does not make a qubit used, it loses the removed qubits; a noise channel on several
+    # qubits uses them all (cut down to the kept ones it would be another channel), a one-qubit
+    # channel on an otherwise unused qubit goes with it (trace preserving: nothing observes it)
+    fence_aware = True
 
     def run(self, program: Program) -> Program:
         ops = program.circuit.ops()
-        used = {q for op in ops if op.name not in FENCES for q in op.qubits}
+        used = {q for op in ops if op.name not in FENCES or (len(op.qubits) > 1 and is_channel(op.name))
+                for q in op.qubits}
         used |= set(program.measured)
         for o in program.observables:
             used |= o.qubits

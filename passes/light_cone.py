@@ -9,6 +9,7 @@ from functools import lru_cache
 import numpy as np
 
 from qcomp.ir.expr import Sym
+from qcomp.ir.channels import READOUT_ERROR, is_channel
 from qcomp.ir.gates import FENCES, GATES
 from qcomp.ir.ops import Operation
 from qcomp.ir.circuit import Circuit
@@ -112,8 +113,23 @@ class LightCone(Pass):
                 break
             op = ops[i]
             qs = op.qubits
-            if op.name in FENCES:  # kept (a fence is never dropped); it does not widen the cone
+            if op.name in FENCES:
+                if not is_channel(op.name) or op.name == READOUT_ERROR:
+                    # a barrier, or readout error (classical, on measured bits): kept, no wider cone
+                    keep[i] = True
+                    continue
+                # a noise channel: trace preserving, so one on qubits no output depends on is
+                # dropped; otherwise it is kept, pulls all its qubits into the cone (a two-qubit
+                # channel correlates them) and ends their pristine tails (the gates before it no
+                # longer face the bare observable, so commuting with it says nothing)
+                if not any(live[q] for q in qs):
+                    continue
                 keep[i] = True
+                for q in qs:
+                    if pristine[q] or not live[q]:
+                        live[q] = True
+                        pristine[q] = False
+                        open_wires -= 1
                 continue
             for q in qs:
                 if live[q]:

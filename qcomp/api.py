@@ -131,12 +131,24 @@ class Model:
         sim._args(params, inputs)  # an InputError for values that are not real arrays of the declared sizes
         return hessian(sim.program, params, inputs, simulator_executor_for(sim), wrt=wrt)
 
+    def _noisy_program(self, noise: Any) -> Program:
+        """What the noisy simulators run: the noise model applied to the program as written (it
+        attaches by the source's gate names), then the "state" pipeline, channels acting as fences
+        (the output-only passes, which drop or renumber qubits, are left out: noisy simulators
+        answer probs, sample and density_matrix about the declared qubits)."""
+        from .noise import as_noise_model
+
+        model = as_noise_model(noise)
+        if model is None:
+            return self.optimized(STATE_TARGET)
+        return build(model.apply(self.program), self.optimize_level, STATE_TARGET, passes=self.passes)
+
     def simulator(self, executor: Any = None, **options: Any):
         """A batched statevector simulator of the model (options: precision, threads, batch_size, ...).
 
         With ``noise=`` (a ``qcomp.noise.NoiseModel``, its JSON file or a Qiskit Aer noise model),
         ``method=`` ("auto", "density_matrix", "trajectories"), or channels in the program, the
-        noisy simulator of ``qcomp.noise.simulator`` instead (options ``trajectories``, ``seed``,
+        noisy simulator of ``qcomp.noise.simulator`` instead (options ``trajectories``, ``shots``, ``seed``,
         ``threads``, ``max_memory_bytes``; the noise is applied to the program as written).
 
         With ``executor`` (a ``qcomp.distributed.DaskExecutor``) the batch rows of every call are
@@ -147,8 +159,9 @@ class Model:
         """
         noisy = {k: options.pop(k) for k in ("noise", "method", "trajectories") if k in options}
         if noisy or self.is_noisy:  # channels or a noise model: qcomp.noise's simulators (docs/noise.md)
-            if "seed" in options:  # seeds the trajectories here; without noise it seeds the shots
-                noisy["seed"] = options.pop("seed")
+            for k in ("seed", "shots"):  # the shots' seed (and on trajectories the trajectories')
+                if k in options:
+                    noisy[k] = options.pop(k)
             from .noise import simulator as noisy_simulator
 
             if executor is not None:
@@ -158,9 +171,10 @@ class Model:
             unknown = [k for k in options if k not in ("threads", "max_memory_bytes")]
             if unknown:
                 raise InputError(f"unknown noisy simulator option '{unknown[0]}'; valid options: noise, method, "
-                                 "trajectories, seed, threads, max_memory_bytes")
-            return noisy_simulator(self.program, noisy.get("noise"), method=noisy.get("method") or "auto",
-                                   trajectories=noisy.get("trajectories"), seed=noisy.get("seed"), **options)
+                                 "trajectories, shots, seed, threads, max_memory_bytes")
+            return noisy_simulator(self._noisy_program(noisy.get("noise")), None, method=noisy.get("method") or "auto",
+                                   trajectories=noisy.get("trajectories"), seed=noisy.get("seed"),
+                                   shots=noisy.get("shots"), **options)
         _check_simulator_options(options)
         if executor is not None and options.get("shots") is not None:
             raise InputError("shots are simulated on one machine; a Dask executor runs exact simulations only")

@@ -1,7 +1,7 @@
 """Noise models: channels attached to gates by name and qubits (Python, JSON, Qiskit Aer import), and the noisy simulators.
 
-A ``NoiseModel`` is applied to the program as written, before any optimisation (noisy programs
-compile with no passes, see docs/noise.md): after every gate whose name matches, its channels are
+A ``NoiseModel`` is applied to the program as written, before any optimisation (the passes then
+run with channels as fences, see docs/noise.md): after every gate whose name matches, its channels are
 inserted on the gate's qubits, and readout errors become ``readout_error`` statements on the
 measured qubits. ``simulator(program, noise, method=...)`` builds the density-matrix or
 trajectory simulator (``method="auto"``: density matrix up to 12 qubits when it fits in memory).
@@ -487,10 +487,13 @@ def as_noise_model(noise: Any) -> NoiseModel | None:
 
 
 def simulator(program: Program, noise: Any = None, *, method: str = "auto", trajectories: int | None = None,
-              seed: int | None = None, threads: int | None = None, max_memory_bytes: int | None = None) -> Any:
+              seed: int | None = None, threads: int | None = None, max_memory_bytes: int | None = None,
+              shots: int | Sequence[int] | None = None) -> Any:
     """The noisy simulator of ``program`` (with ``noise`` applied first): "density_matrix",
     "trajectories", or "auto" (density matrix up to 12 qubits when a gradient's worth of density
-    matrices fits in memory, trajectories above)."""
+    matrices fits in memory, trajectories above). ``shots=N`` (or a shot vector) makes values and
+    gradients shot estimates, as on the statevector simulator (docs/shots.md); ``seed`` seeds the
+    shots and, on trajectories, the trajectories."""
     from .backends.density import DEFAULT_MAX_QUBITS, DensityMatrixSimulator
     from .backends.trajectories import DEFAULT_TRAJECTORIES, TrajectorySimulator
 
@@ -502,7 +505,8 @@ def simulator(program: Program, noise: Any = None, *, method: str = "auto", traj
     if method == "auto":
         method = "trajectories"
         if program.num_qubits <= DEFAULT_MAX_QUBITS:
-            dm = DensityMatrixSimulator(program, threads=threads, max_memory_bytes=max_memory_bytes)
+            dm = DensityMatrixSimulator(program, threads=threads, max_memory_bytes=max_memory_bytes, shots=shots,
+                                        seed=seed)
             try:
                 dm.memory_plan(1, gradient=False)
                 return dm
@@ -511,9 +515,10 @@ def simulator(program: Program, noise: Any = None, *, method: str = "auto", traj
     if method == "density_matrix":
         if trajectories is not None:
             raise InputError("trajectories= is an option of method='trajectories'")
-        return DensityMatrixSimulator(program, threads=threads, max_memory_bytes=max_memory_bytes)
+        return DensityMatrixSimulator(program, threads=threads, max_memory_bytes=max_memory_bytes, shots=shots,
+                                      seed=seed)
     return TrajectorySimulator(program, trajectories=DEFAULT_TRAJECTORIES if trajectories is None else trajectories,
-                               seed=seed, threads=threads, max_memory_bytes=max_memory_bytes)
+                               seed=seed, threads=threads, max_memory_bytes=max_memory_bytes, shots=shots)
 
 
 _ = UnsupportedError  # re-exported for callers that catch it with the models' errors

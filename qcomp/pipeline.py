@@ -118,7 +118,8 @@ def keeps_state(level: int = DEFAULT_LEVEL, passes: str | None = None) -> bool:
 
 
 def has_channels(program: Program) -> bool:
-    """Whether ``program`` holds noise channels (``qcomp.ir.channels``): then no passes run on it."""
+    """Whether ``program`` holds noise channels (``qcomp.ir.channels``); the passes treat them as
+    fences (``qcomp.ir.gates.is_fence``, docs/noise.md)."""
     from .ir.channels import is_channel
 
     return any(is_channel(op.name) for op in program.circuit.ops())
@@ -160,11 +161,8 @@ def build(source: Program | Lowered | str | os.PathLike, level: int = DEFAULT_LE
         lowered = lower(source, max_qubits=max_qubits, max_ops=max_ops, cache=cache)
 
     def run() -> Program:
+        # noise channels are fences: passes that do not handle them run between them (passes/base.py)
         pipeline = pass_list(level, target, passes)
-        if has_channels(lowered.program):
-            # Passes move, merge and drop gates by the gate table and know nothing of channels:
-            # a noisy program is simulated as written (the spec above is still checked).
-            pipeline = []
         return run_passes(lowered.program, pipeline, verify_each=verify_each,
                           print_ir_after_all=print_ir_after_all)
 

@@ -152,7 +152,14 @@ class NoisyBase:
     program: Program
     n: int
 
-    def _setup(self, program: Program, threads: int | None, max_memory_bytes: int | None) -> None:
+    def _setup(self, program: Program, threads: int | None, max_memory_bytes: int | None,
+               shots: Any = None, seed: Any = None) -> None:
+        from . import shots as S
+
+        # shots (qcomp.backends.shots): expval, probs, outputs and the gradients become estimates
+        # from this many measurements per group, drawn from one generator seeded once
+        self.shots = S.check_shots(shots)
+        self._rng = np.random.default_rng(S.check_seed(seed))
         if max_memory_bytes is not None and (not isinstance(max_memory_bytes, (int, np.integer)) or max_memory_bytes <= 0):
             raise InputError(f"max_memory_bytes must be a positive integer, got {max_memory_bytes!r}")
         if threads is not None and (not isinstance(threads, (int, np.integer)) or threads < 1):
@@ -221,16 +228,24 @@ class NoisyBase:
             out[q] = M @ out[q] if q in out else M
         return out
 
-    def _apply_readout(self, p: np.ndarray, confusion: dict[int, np.ndarray], rows: slice) -> np.ndarray:
+    def _apply_readout(self, p: np.ndarray, confusion: dict[int, np.ndarray], rows: Any) -> np.ndarray:
         """Full (B, 2**n) outcome probabilities through each qubit's confusion matrix."""
-        if not confusion:
+        return self._confuse(p, tuple(range(self.n)), confusion, rows)
+
+    @staticmethod
+    def _confuse(p: np.ndarray, qubits: Sequence[int], confusion: dict[int, np.ndarray], rows: Any) -> np.ndarray:
+        """Outcome probabilities (b, 2**m) of ``qubits`` (bit j is qubits[j]) through the confusion
+        matrices of those qubits (rows ``rows`` of each (B, 2, 2)): readout acts per qubit, so it
+        commutes with marginalising the others away."""
+        mine = [(j, confusion[q]) for j, q in enumerate(qubits) if q in confusion]
+        if not mine:
             return p
-        B = p.shape[0]
-        t = p.reshape((B,) + (2,) * self.n)
-        for q, M in confusion.items():
-            ax = 1 + (self.n - 1 - q)
+        b, m = p.shape[0], len(qubits)
+        t = p.reshape((b,) + (2,) * m)
+        for j, M in mine:
+            ax = 1 + (m - 1 - j)
             t = np.moveaxis(np.einsum("bij,bj...->bi...", M[rows], np.moveaxis(t, ax, 1)), 1, ax)
-        return np.ascontiguousarray(t).reshape(B, -1)
+        return np.ascontiguousarray(t).reshape(b, -1)
 
     def _qubits(self, qubits: Sequence[int] | None) -> tuple[int, ...]:
         return select_qubits(qubits, self.n, self.program.measured)
@@ -254,20 +269,16 @@ class NoisyBase:
 
     def sample(self, params: ArrayLike = None, inputs: ArrayLike = None, shots: int = 1024,
                seed: int | None = None, qubits: Sequence[int] | None = None) -> Any:
-        """Counts per row drawn from the noisy outcome probabilities (readout errors included);
-        bitstrings Qiskit-style (rightmost character is qubits[0])."""
+        """Counts per row of ``shots`` noisy measurements (readout errors included; on trajectories
+        each shot is its own trajectory); bitstrings Qiskit-style (rightmost character is qubits[0])."""
         if not isinstance(shots, (int, np.integer)) or isinstance(shots, bool) or shots < 1:
             raise InputError(f"shots must be a positive integer, got {shots!r}")
         if seed is not None and (not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0):
             raise InputError(f"seed must be a non-negative integer or None, got {seed!r}")
         qs = self._qubits(qubits)
-        p = np.atleast_2d(self.probs(params, inputs, qs))
-        rng = np.random.default_rng(seed)
-        out = []
-        for row in p:
-            row = np.clip(row, 0, None)
-            counts = rng.multinomial(int(shots), row / row.sum())
-            out.append({format(int(i), f"0{len(qs)}b"): int(counts[i]) for i in np.flatnonzero(counts)})
+        counts, _ = self._measurement_counts(params, inputs, [(qs, ("Z",) * len(qs))], int(shots),
+                                            np.random.default_rng(seed))
+        out = [{format(int(i), f"0{len(qs)}b"): int(row[i]) for i in np.flatnonzero(row)} for row in counts[0]]
         return self._shaped(out, self._args(params, inputs)[3])
 
     def state(self, params: ArrayLike = None, inputs: ArrayLike = None) -> np.ndarray:
@@ -279,6 +290,8 @@ class NoisyBase:
         """The value of each output kind (default: the program's), as ``Simulator.outputs``."""
         from .outputs import evaluate
 
+        if self.shots is not None:
+            return self._per_shots(lambda k: list(self.estimate(params, inputs, outputs, shots=k).values))
         return evaluate(self, self.program.outputs if outputs is None else tuple(outputs), params, inputs, seed)
 
     def value_and_gradient(self, params: ArrayLike = None, inputs: ArrayLike = None) -> tuple[np.ndarray, np.ndarray]:
@@ -287,11 +300,151 @@ class NoisyBase:
     def value_and_vjp(self, params: ArrayLike, inputs: ArrayLike,
                       cotangent_fn: Callable[[np.ndarray, slice], np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """Values and the vjp of ``cotangent_fn(values_rows, rows)`` (whole batch as one chunk)."""
+        if self.shots is not None:
+            return self._shot_value_and_vjp(params, inputs, cotangent_fn)
         P, X, B, batched = self._args(params, inputs)
         values = np.atleast_2d(self.expval(params, inputs))
         cot = np.asarray(cotangent_fn(values, slice(0, B)), dtype=float)
         g = self.vjp(params, inputs, cot)
         return values, g
+
+
+    # -- shots (qcomp.backends.shots; docs/shots.md, docs/noise.md) ---------------------------
+    def _measurement_counts(self, params: ArrayLike, inputs: ArrayLike,
+                            bases: Sequence[tuple[tuple[int, ...], tuple[str, ...]]], shots: int | Sequence[int],
+                            rng: np.random.Generator, vals: np.ndarray | None = None) -> tuple[list[np.ndarray], int]:
+        """The shots hook: counts (B, 2**m) of ``shots`` measurements of each (qubits, basis), readout
+        errors included, and B. ``vals`` overrides the bound angles (n_angles, B) (shifted circuits)."""
+        raise NotImplementedError
+
+    def _per_shots(self, fn: Callable[[int], Any]) -> Any:
+        """``fn(shots)`` for the simulator's shots, or a tuple over a shot vector (as PennyLane)."""
+        if isinstance(self.shots, tuple):
+            return tuple(fn(k) for k in self.shots)
+        return fn(self.shots)
+
+    def _single_shots(self) -> int:
+        if isinstance(self.shots, tuple):
+            raise InputError("gradients for training need one number of shots, not a shot vector")
+        return self.shots  # type: ignore[return-value]
+
+    def estimate(self, params: ArrayLike = None, inputs: ArrayLike = None, outputs: Sequence[Any] | None = None,
+                 shots: int | Sequence[int] | None = None, seed: int | None = None) -> Any:
+        """Shot estimates and standard errors of ``outputs`` (default: the program's), as
+        ``Simulator.estimate``: a ``qcomp.backends.shots.Estimate`` (a tuple of them for a shot
+        vector). Draws come from the simulator's seeded generator, or a new one seeded with ``seed``."""
+        from . import shots as S
+
+        return S.estimate_call(self, params, inputs, outputs, shots if shots is not None else self.shots,
+                               self._rng if seed is None else S.check_seed(seed))
+
+    def _shot_values(self, params: ArrayLike, inputs: ArrayLike) -> Any:
+        from . import shots as S
+
+        return self._per_shots(lambda k: S.expval(self, params, inputs, k, self._rng)[0])
+
+    def _shot_probs(self, params: ArrayLike, inputs: ArrayLike, qubits: Sequence[int] | None) -> Any:
+        from . import shots as S
+
+        qs = self._qubits(qubits)
+        return self._per_shots(lambda k: S.probs(self, params, inputs, qs, k, self._rng))
+
+    def _shift_entries(self, P: np.ndarray, X: np.ndarray,
+                       B: int) -> list[tuple[int, float, float, np.ndarray, list[int]]]:
+        """The shifted circuits of parameter shift on gate angles: per (op, angle, shift) the angle's
+        index, the shift, its coefficient, d angle / d params (n_syms, B) and the params' indices.
+        A param inside a channel parameter has no shift rule: refused."""
+        from ..ir.gates import gate_rule
+
+        Pr, Xr = (np.ascontiguousarray(a) for a in self._rows(P, X, B))
+        out = []
+        for i, op in enumerate(self._ops):
+            for k, a in enumerate(op.angles):
+                syms = sorted((s for s in a.symbols() if s.kind == "param"), key=lambda s: s.index)
+                if not syms:
+                    continue
+                if op.name in CHANNELS:
+                    raise UnsupportedError(f"parameter {k} of channel '{op.name}' depends on params, and with shots "
+                                           "gradients are parameter shift, which has no rule for channel parameters; "
+                                           "use a simulator without shots (adjoint on the density matrix)", op.span)
+                factors = np.broadcast_to(np.asarray(CompiledExprs([a.diff(s) for s in syms])(Pr, Xr), dtype=float),
+                                          (len(syms), B))
+                for shift, coeff in gate_rule(op.name, k):
+                    out.append((self._angle_at[i] + k, float(shift), float(coeff), factors, [s.index for s in syms]))
+        return out
+
+    def _shot_gradient(self, params: ArrayLike, inputs: ArrayLike, shots: int) -> tuple[np.ndarray, np.ndarray]:
+        """Parameter-shift gradients (B, n_outputs, P) with every shifted circuit measured ``shots``
+        times per group (independently), and their standard errors: a derivative's variance is
+        sum over its shifted circuits of (coeff * d angle/d param)**2 var(<O>_shifted)."""
+        from . import shots as S
+
+        P, X, B, _ = self._args(params, inputs)
+        nout, npar = self.program.num_outputs, self.program.num_params
+        g, var = np.zeros((B, nout, npar)), np.zeros((B, nout, npar))
+        vals = self._angles(P, X, B)
+        entries = self._shift_entries(P, X, B)
+        if not entries or not nout:
+            return g, var
+        shifted = np.tile(vals, (1, len(entries)))  # column s * B + b: shifted circuit s, row b
+        for s, (at, shift, _, _, _) in enumerate(entries):
+            shifted[at, s * B:(s + 1) * B] += shift
+        mean, cov = S.sample_observables(_Shifted(self, shifted), params, inputs, self.program.observables, shots,
+                                         self._rng)
+        mean = mean.reshape(len(entries), B, nout)
+        v = np.diagonal(cov, axis1=1, axis2=2).reshape(len(entries), B, nout)
+        for s, (_, _, coeff, factors, idx) in enumerate(entries):
+            for j, p in enumerate(idx):
+                w = coeff * factors[j][:, None]
+                g[:, :, p] += w * mean[s]
+                var[:, :, p] += w * w * v[s]
+        return g, np.sqrt(var)
+
+    def gradient_estimate(self, params: ArrayLike = None, inputs: ArrayLike = None,
+                          shots: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Shot-based parameter-shift gradient and its standard error, both (B, n_outputs, P)
+        ((n_outputs, P) unbatched); ``shots`` overrides the simulator's."""
+        from . import shots as S
+
+        k = S.check_shots(shots) if shots is not None else self.shots
+        if not isinstance(k, int):
+            raise InputError("gradient_estimate needs one number of shots (the simulator's or shots=N)")
+        batched = self._args(params, inputs)[3]
+        g, e = self._shot_gradient(params, inputs, k)
+        return self._shaped(g, batched), self._shaped(e, batched)
+
+    def _shot_gradient_call(self, params: ArrayLike, inputs: ArrayLike, method: str | None) -> Any:
+        if method not in (None, "parameter-shift"):
+            raise UnsupportedError(f"a simulator with shots estimates gradients by parameter shift, not '{method}' "
+                                   "(the adjoint needs exact values)")
+        batched = self._args(params, inputs)[3]
+        return self._per_shots(lambda k: self._shaped(self._shot_gradient(params, inputs, k)[0], batched))
+
+    def _shot_vjp(self, params: ArrayLike, inputs: ArrayLike, cotangent: ArrayLike) -> np.ndarray:
+        P, X, B, _ = self._args(params, inputs)
+        cot = check_cotangent(cotangent, B, self.program.num_outputs)
+        g, _ = self._shot_gradient(params, inputs, self._single_shots())
+        return self._params_shaped(np.einsum("bo,bop->bp", cot, g), params)
+
+    def _shot_value_and_vjp(self, params: ArrayLike, inputs: ArrayLike,
+                            cotangent_fn: Callable[[np.ndarray, slice], np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        from . import shots as S
+
+        P, X, B, _ = self._args(params, inputs)
+        values = np.atleast_2d(S.expval(self, params, inputs, self._single_shots(), self._rng)[0])
+        cot = np.asarray(cotangent_fn(values, slice(0, B)), dtype=float)
+        return values, self._shot_vjp(params, inputs, cot)
+
+
+class _Shifted:
+    """A noisy simulator seen through ``qcomp.backends.shots.measure`` with its bound angles
+    replaced (the shifted circuits of a shot gradient, all rows at once)."""
+
+    def __init__(self, sim: NoisyBase, vals: np.ndarray) -> None:
+        self.sim, self.vals, self.n = sim, vals, sim.n
+
+    def _measurement_counts(self, params, inputs, bases, shots, rng):
+        return self.sim._measurement_counts(params, inputs, bases, shots, rng, vals=self.vals)
 
 
 class DensityMatrixSimulator(NoisyBase):
@@ -300,16 +453,19 @@ class DensityMatrixSimulator(NoisyBase):
     Same verbs and shapes as ``qcomp.backends.simulator.Simulator`` (``expval``, ``probs``,
     ``sample``, ``outputs``, ``gradient``, ``vjp``, ...); ``state`` is refused (use
     ``density_matrix``). Gradients are adjoint on the density matrix, with respect to params
-    (gate angles and channel parameters alike).
+    (gate angles and channel parameters alike). With ``shots=N`` (and ``seed``) values and gradients
+    are shot estimates (``estimate``, ``gradient_estimate``; docs/shots.md): outcomes are drawn from
+    the exact diagonal of U rho U^dagger for each measurement group's basis rotation U.
     """
 
     method = "density_matrix"
 
-    def __init__(self, program: Program, *, threads: int | None = None, max_memory_bytes: int | None = None) -> None:
-        self._setup(program, threads, max_memory_bytes)
+    def __init__(self, program: Program, *, threads: int | None = None, max_memory_bytes: int | None = None,
+                 shots: int | Sequence[int] | None = None, seed: int | None = None) -> None:
+        self._setup(program, threads, max_memory_bytes, shots, seed)
         self._steps = self._plan()
         self._obs_cache: dict[Any, Any] = {}
-        self._options = {"threads": threads, "max_memory_bytes": max_memory_bytes}
+        self._options = {"threads": threads, "max_memory_bytes": max_memory_bytes, "shots": shots, "seed": seed}
 
     @property
     def options(self) -> dict[str, Any]:
@@ -478,11 +634,16 @@ class DensityMatrixSimulator(NoisyBase):
         re[:, 0] = 1.0
         return re, im
 
-    def _forward(self, params, inputs, consume: Callable[[slice, np.ndarray, np.ndarray, np.ndarray], None]) -> tuple[int, bool]:
-        """Simulate every row; ``consume(rows, re, im, vals)`` per chunk of final density matrices."""
+    def _forward(self, params, inputs, consume: Callable[[slice, np.ndarray, np.ndarray, np.ndarray], None],
+                 vals: np.ndarray | None = None) -> tuple[int, bool]:
+        """Simulate every row; ``consume(rows, re, im, vals)`` per chunk of final density matrices.
+        ``vals`` (n_angles, B') overrides the bound angles: B' rows (the shifted circuits of a gradient)."""
         P, X, B, batched = self._args(params, inputs)
+        if vals is None:
+            vals = self._angles(P, X, B)
+        else:
+            B = vals.shape[1]
         plan = self.memory_plan(B)
-        vals = self._angles(P, X, B)
         mats = [self._step_mats(s, vals) for s in self._steps]
         rows = plan["rows_per_chunk"]
         for start in range(0, B, rows):
@@ -521,6 +682,27 @@ class DensityMatrixSimulator(NoisyBase):
         _, batched = self._forward(params, inputs, take)
         return self._shaped(out, batched)
 
+    def _measurement_counts(self, params: ArrayLike, inputs: ArrayLike,
+                            bases: Sequence[tuple[tuple[int, ...], tuple[str, ...]]], shots: int | Sequence[int],
+                            rng: np.random.Generator, vals: np.ndarray | None = None) -> tuple[list[np.ndarray], int]:
+        """The shots hook (``qcomp.backends.shots.measure``): counts drawn from the exact outcome
+        probabilities of each (qubits, basis), the diagonal of U rho U^dagger with U the basis
+        rotation (h for X, h sdg for Y), readout errors applied; and B."""
+        from . import shots as S
+
+        B = self._args(params, inputs)[2] if vals is None else vals.shape[1]
+        out = [np.empty((B, 2 ** len(qs))) for qs, _ in bases]
+        conf: dict[int, np.ndarray] = {}
+
+        def take(sl, re, im, v):
+            if not conf and self._readout_ops:
+                conf.update(self._readout(v))
+            for k, (qs, basis) in enumerate(bases):
+                out[k][sl] = self._confuse(_rotated_probabilities(re, im, self.n, qs, basis), qs, conf, sl)
+
+        self._forward(params, inputs, take, vals)
+        return S.draw_counts(rng, out, shots), B
+
     def _obs_tables(self, observables) -> list[list[tuple[complex, np.ndarray, np.ndarray]]]:
         """Per observable, per term: (coeff * i**ny, index of rho[s, s ^ x] for every s, sign)."""
         key = tuple(observables)
@@ -548,7 +730,10 @@ class DensityMatrixSimulator(NoisyBase):
         return out
 
     def expval(self, params: ArrayLike = None, inputs: ArrayLike = None) -> np.ndarray:
-        """Noisy expectation values of every ``expect`` output: (B, n_outputs), or (n_outputs,)."""
+        """Noisy expectation values of every ``expect`` output: (B, n_outputs), or (n_outputs,);
+        shot estimates with ``shots``."""
+        if self.shots is not None:
+            return self._shot_values(params, inputs)
         obs = self.program.observables
         res: list[tuple[slice, np.ndarray]] = []
         B, batched = self._forward(params, inputs, lambda sl, re, im, v: res.append((sl, self._expvals(re, im, obs))))
@@ -568,7 +753,10 @@ class DensityMatrixSimulator(NoisyBase):
     def probs(self, params: ArrayLike = None, inputs: ArrayLike = None,
               qubits: Sequence[int] | None = None) -> np.ndarray:
         """Outcome probabilities (B, 2**len(qubits)) from the diagonal of rho, readout errors
-        applied; result bit j is qubits[j] (default: the measured qubits, or all)."""
+        applied; result bit j is qubits[j] (default: the measured qubits, or all). With ``shots``:
+        frequencies of that many draws."""
+        if self.shots is not None:
+            return self._shot_probs(params, inputs, qubits)
         qs = self._qubits(qubits)
         P, X, B, _ = self._args(params, inputs)
         out = np.empty((B, 2 ** len(qs)))
@@ -715,6 +903,8 @@ class DensityMatrixSimulator(NoisyBase):
 
     def vjp(self, params: ArrayLike, inputs: ArrayLike, cotangent: ArrayLike) -> np.ndarray:
         """sum_b cotangent[b] . d expval[b] / d params, in the shape of the params (as Simulator.vjp)."""
+        if self.shots is not None:
+            return self._shot_vjp(params, inputs, cotangent)
         P, X, B, _ = self._args(params, inputs)
         cot = check_cotangent(cotangent, B, self.program.num_outputs)
         g, _ = self._adjoint(params, inputs, cot)
@@ -723,13 +913,19 @@ class DensityMatrixSimulator(NoisyBase):
     def input_vjp(self, params: ArrayLike, inputs: ArrayLike, cotangent: ArrayLike) -> np.ndarray:
         """sum_k cotangent[b, k] d expval[b, k] / d inputs[b, :], (B, I), by the same adjoint sweep
         (inputs in gate angles and in channel parameters alike)."""
+        if self.shots is not None:
+            raise UnsupportedError("gradients with respect to inputs are not estimated with shots; use a simulator "
+                                   "without shots")
         P, X, B, _ = self._args(params, inputs)
         cot = check_cotangent(cotangent, B, self.program.num_outputs)
         return self._adjoint(params, inputs, cot, wrt="inputs")[0]
 
-    def gradient(self, params: ArrayLike = None, inputs: ArrayLike = None, method: str = "adjoint") -> np.ndarray:
-        """d expval / d params by the density-matrix adjoint, (B, n_outputs, n_params)."""
-        if method != "adjoint":
+    def gradient(self, params: ArrayLike = None, inputs: ArrayLike = None, method: str | None = None) -> np.ndarray:
+        """d expval / d params by the density-matrix adjoint, (B, n_outputs, n_params); with
+        ``shots``, by parameter shift on sampled shifted circuits (``method`` None or "parameter-shift")."""
+        if self.shots is not None:
+            return self._shot_gradient_call(params, inputs, method)
+        if method not in (None, "adjoint"):
             raise UnsupportedError(f"the density-matrix simulator differentiates by the adjoint method, not "
                                    f"'{method}' (parameter shift: method='trajectories')")
         P, X, B, batched = self._args(params, inputs)
@@ -743,6 +939,8 @@ class DensityMatrixSimulator(NoisyBase):
 
     def value_and_gradient(self, params: ArrayLike = None, inputs: ArrayLike = None) -> tuple[np.ndarray, np.ndarray]:
         """Values and adjoint gradients; one sweep when there is one output."""
+        if self.shots is not None:
+            return self.expval(params, inputs), self.gradient(params, inputs)
         P, X, B, batched = self._args(params, inputs)
         if self.program.num_outputs == 1:
             g, v = self._adjoint(params, inputs, np.ones((B, 1)))
@@ -751,11 +949,34 @@ class DensityMatrixSimulator(NoisyBase):
 
     def value_and_vjp(self, params: ArrayLike, inputs: ArrayLike,
                       cotangent_fn: Callable[[np.ndarray, slice], np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        if self.shots is not None:
+            return self._shot_value_and_vjp(params, inputs, cotangent_fn)
         P, X, B, _ = self._args(params, inputs)
         values = np.atleast_2d(self.expval(params, inputs))
         cot = np.asarray(cotangent_fn(values, slice(0, B)), dtype=float)
         g, _ = self._adjoint(params, inputs, cot)
         return values, self._params_shaped(g, params)
+
+
+def _rotated_probabilities(re: np.ndarray, im: np.ndarray, n: int, qubits: Sequence[int],
+                           basis: Sequence[str]) -> np.ndarray:
+    """Outcome probabilities (b, 2**m) of ``qubits`` (bit j is qubits[j]) measured in ``basis``: the
+    diagonal of U rho U^dagger, U the basis rotations (row bits get R, column bits conj(R))."""
+    from .shots import _ROTATION
+
+    b, D = re.shape[0], 2**n
+    rot = [(q, p) for q, p in zip(qubits, basis) if p != "Z"]
+    if not rot:
+        p = re[:, :: D + 1]
+    else:
+        rho = (re + 1j * im).reshape((b,) + (2,) * (2 * n))
+        for q, letter in rot:
+            R = _ROTATION[letter]
+            for ax, M in ((1 + (n - 1 - q), R), (1 + n + (n - 1 - q), R.conj())):
+                rho = np.moveaxis(np.tensordot(M, rho, axes=([1], [ax])), 0, ax)
+        p = rho.reshape(b, D, D).diagonal(axis1=1, axis2=2).real
+    p = np.clip(p, 0.0, None)
+    return p if tuple(qubits) == tuple(range(n)) else K.marginal(np.ascontiguousarray(p), list(qubits), n)
 
 
 def _kron_conj(A: np.ndarray, B: np.ndarray) -> np.ndarray:

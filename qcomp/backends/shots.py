@@ -14,6 +14,13 @@ independent, so the covariance of the needed sums is the sum over groups. Output
 several sums (a variance, <O**2> - <O>**2) get their standard error by the delta method from that
 covariance. Probabilities are measured in the computational basis with N shots: p = n_k / N, standard
 error sqrt(p (1 - p) / (N - 1)).
+
+The one thing taken from a simulator is ``_measurement_counts(params, inputs, bases, shots, rng)``: the
+outcome counts of ``shots[k]`` measurements of each (qubits, basis) in ``bases``, (B, 2**m) per basis.
+The statevector simulator draws them from the exact probabilities of its rotated states
+(``group_probabilities`` here), the density-matrix simulator from the diagonal of U rho U^dagger
+(readout errors applied), the trajectories simulator runs one trajectory per shot
+(qcomp.backends.trajectories). Grouping, estimators and standard errors are shared.
 """
 
 from __future__ import annotations
@@ -85,7 +92,7 @@ def _grouping(observables: tuple[Observable, ...], n: int) -> MeasurementGroupin
 # -- exact group probabilities from one simulation ---------------------------------------------
 
 
-def _rotated_marginal(states: np.ndarray, n: int, qubits: Sequence[int], basis: Sequence[str]) -> np.ndarray:
+def rotated_marginal(states: np.ndarray, n: int, qubits: Sequence[int], basis: Sequence[str]) -> np.ndarray:
     """Probabilities (b, 2**m) of ``qubits`` (bit j = qubits[j]) after rotating each into ``basis``."""
     b = states.shape[0]
     psi = states.reshape((b,) + (2,) * n)
@@ -106,7 +113,7 @@ def group_probabilities(sim: Any, params: Any, inputs: Any,
     if not hasattr(sim, "_run"):
         states = np.asarray(sim.state(params, inputs))
         states = states.reshape(-1, states.shape[-1])
-        return [_rotated_marginal(states, sim.n, qs, basis) for qs, basis in bases], states.shape[0]
+        return [rotated_marginal(states, sim.n, qs, basis) for qs, basis in bases], states.shape[0]
     B = sim._args(params, inputs)[2]
     per_row = 8 * sum(2 ** len(qs) for qs, _ in bases)  # float64 probabilities of every group
     sim._check_result_bytes("the measurement groups' probabilities", B, per_row)
@@ -119,7 +126,7 @@ def group_probabilities(sim: Any, params: Any, inputs: Any,
 
             st = to_logical(st, phys)
         for k, (qs, basis) in enumerate(bases):
-            out[k][sl] = _rotated_marginal(np.asarray(st), sim.n, qs, basis)
+            out[k][sl] = rotated_marginal(np.asarray(st), sim.n, qs, basis)
 
     sim._run(params, inputs, take, extra_per_row=per_row)
     return out, B
@@ -130,6 +137,35 @@ def _draw(rng: np.random.Generator, probs: np.ndarray, shots: int) -> np.ndarray
     p = np.clip(probs, 0.0, None)
     p /= p.sum(axis=1, keepdims=True)
     return rng.multinomial(shots, p)
+
+
+def shot_list(shots: int | Sequence[int], k: int) -> list[int]:
+    """``shots`` for each of ``k`` measurements (one number for all, or one each)."""
+    return [int(shots)] * k if isinstance(shots, (int, np.integer)) else [int(s) for s in shots]
+
+
+def draw_counts(rng: np.random.Generator, probs: Sequence[np.ndarray], shots: int | Sequence[int]) -> list[np.ndarray]:
+    """Counts of ``shots[k]`` draws from each exact distribution ``probs[k]`` (B, K), in order:
+    what a simulator with exact outcome probabilities returns from ``_measurement_counts``."""
+    return [_draw(rng, p, s) for p, s in zip(probs, shot_list(shots, len(probs)))]
+
+
+def measure(sim: Any, params: Any, inputs: Any, bases: Sequence[tuple[tuple[int, ...], tuple[str, ...]]],
+            shots: int | Sequence[int], rng: np.random.Generator) -> tuple[list[np.ndarray], int]:
+    """Counts (B, 2**m) of ``shots`` (one number, or one per basis) measurements of each
+    (qubits, basis) of ``bases``, and B: the simulator's ``_measurement_counts`` hook, or (the Dask
+    DistributedSimulator, which hands over final states) draws from its rotated states."""
+    hook = getattr(sim, "_measurement_counts", None)
+    if hook is not None:
+        return hook(params, inputs, bases, shots, rng)
+    probs, B = group_probabilities(sim, params, inputs, bases)
+    return draw_counts(rng, probs, shots), B
+
+
+def counts_to_samples(counts: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Outcome sequences (B, shots) in random order with the given counts (B, K): i.i.d. draws
+    from a distribution are their counts in a uniformly random order."""
+    return np.stack([rng.permutation(np.repeat(np.arange(row.size), row)) for row in counts])
 
 
 # -- estimators -------------------------------------------------------------------------------
@@ -159,11 +195,10 @@ def sample_observables(sim: Any, params: Any, inputs: Any, observables: Sequence
                        rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Shot estimates of ``observables`` per row: means (B, k) and their covariance (B, k, k)."""
     grouping = _grouping(tuple(observables), sim.n)
-    probs, B = group_probabilities(sim, params, inputs, [(g.qubits, g.basis) for g in grouping.groups])
+    counts, B = measure(sim, params, inputs, [(g.qubits, g.basis) for g in grouping.groups], shots, rng)
     if not grouping.groups:
         return np.broadcast_to(np.array(grouping.constants, dtype=float), (B, len(observables))).copy(), \
             np.zeros((B, len(observables), len(observables)))
-    counts = [_draw(rng, p, shots) for p in probs]
     return estimates_from_counts(grouping, counts, shots)
 
 
@@ -200,21 +235,23 @@ def estimate(sim: Any, outputs: Sequence[Output], params: Any, inputs: Any, shot
                 observables.append(ob)
     grouping = _grouping(tuple(observables), sim.n)
     bases = [(g.qubits, g.basis) for g in grouping.groups]
-    zsets: dict[tuple[int, ...], int] = {}
-    for o in outputs:
-        if isinstance(o, (Probabilities, Samples)) and tuple(o.qubits) not in zsets:
-            zsets[tuple(o.qubits)] = len(bases)
+    n_shots = [shots] * len(bases)
+    # one computational-basis measurement per Probabilities qubit set, one per Samples output (its own shots)
+    at: dict[Any, int] = {}
+    for k, o in enumerate(outputs):
+        key = tuple(o.qubits) if isinstance(o, Probabilities) else k if isinstance(o, Samples) else None
+        if key is not None and key not in at:
+            at[key] = len(bases)
             bases.append((tuple(o.qubits), ("Z",) * len(o.qubits)))
-    probs, B = group_probabilities(sim, params, inputs, bases)
-    counts = [_draw(rng, p, shots) for p in probs[: grouping.num_groups]]
+            n_shots.append(shots if isinstance(o, Probabilities) else o.shots)
+    counts, B = measure(sim, params, inputs, bases, n_shots, rng)
     if grouping.groups:
-        mean, cov = estimates_from_counts(grouping, counts, shots)
+        mean, cov = estimates_from_counts(grouping, counts[: grouping.num_groups], shots)
     else:
         mean = np.broadcast_to(np.array(grouping.constants, dtype=float), (B, len(observables))).copy()
         cov = np.zeros((B, len(observables), len(observables)))
-    z_counts: dict[tuple[int, ...], np.ndarray] = {}
     values, errors = [], []
-    for o in outputs:
+    for k, o in enumerate(outputs):
         if isinstance(o, Expectation):
             i = index[o.observable]
             v, e = mean[:, i], np.sqrt(np.clip(cov[:, i, i], 0.0, None))
@@ -226,13 +263,10 @@ def estimate(sim: Any, outputs: Sequence[Output], params: Any, inputs: Any, shot
             var = cov[:, j, j] + 4 * e1**2 * cov[:, i, i] - 4 * e1 * cov[:, i, j]
             e = np.sqrt(np.clip(var, 0.0, None))
         elif isinstance(o, Probabilities):
-            qs = tuple(o.qubits)
-            if qs not in z_counts:
-                z_counts[qs] = _draw(rng, probs[zsets[qs]], shots)
-            v = z_counts[qs] / shots
+            v = counts[at[tuple(o.qubits)]] / shots
             e = np.sqrt(np.clip(v * (1 - v), 0.0, None) / max(shots - 1, 1))
-        else:  # Samples: its own number of shots, drawn from the exact probabilities
-            v = o.finish({"probs": probs[zsets[tuple(o.qubits)]]}, rng)
+        else:  # Samples: its own number of shots, as outcome sequences
+            v = counts_to_samples(counts[at[k]], rng)
             e = np.zeros(v.shape)
         values.append(v)
         errors.append(e)
@@ -257,9 +291,10 @@ def estimate_call(sim: Any, params: Any, inputs: Any, outputs: Sequence[Output] 
 def probs(sim: Any, params: Any, inputs: Any, qubits: tuple[int, ...], shots: int,
           rng: np.random.Generator) -> np.ndarray:
     """Estimated probabilities of ``qubits`` (frequencies of ``shots`` draws), shaped as ``Simulator.probs``."""
-    p, _ = group_probabilities(sim, params, inputs, [(qubits, ("Z",) * len(qubits))])
-    return batch_shaped(_draw(rng, p[0], shots) / shots, _batched(sim, params, inputs))
+    c, _ = measure(sim, params, inputs, [(qubits, ("Z",) * len(qubits))], shots, rng)
+    return batch_shaped(c[0] / shots, _batched(sim, params, inputs))
 
 
-__all__ = ["Estimate", "check_seed", "check_shots", "estimate", "estimate_call", "estimates_from_counts", "expval", "group_probabilities", "probs",
-           "sample_observables"]
+__all__ = ["Estimate", "check_seed", "check_shots", "counts_to_samples", "draw_counts", "estimate", "estimate_call",
+           "estimates_from_counts", "expval", "group_probabilities", "measure", "probs", "rotated_marginal",
+           "sample_observables", "shot_list"]

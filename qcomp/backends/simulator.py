@@ -639,6 +639,14 @@ class Simulator:
         return S.estimate_call(self, params, inputs, outputs, shots if shots is not None else self.shots,
                                self._rng if seed is None else S.check_seed(seed))
 
+    def _measurement_counts(self, params: ArrayLike, inputs: ArrayLike,
+                            bases: Sequence[tuple[tuple[int, ...], tuple[str, ...]]], shots: int | Sequence[int],
+                            rng: np.random.Generator) -> tuple[list[np.ndarray], int]:
+        """The shots hook (``qcomp.backends.shots.measure``): counts (B, 2**m) of ``shots`` measurements
+        of each (qubits, basis), drawn from the exact probabilities of the rotated final states; and B."""
+        probs, B = S.group_probabilities(self, params, inputs, bases)
+        return S.draw_counts(rng, probs, shots), B
+
     def output_gradient(self, params: ArrayLike = None, inputs: ArrayLike = None,
                         outputs: Sequence[Any] | None = None) -> list[np.ndarray]:
         """d output / d params (adjoint) of each differentiable output (default: the program's):

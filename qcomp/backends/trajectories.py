@@ -11,6 +11,15 @@ the chunk runs, so a seed gives the same result for any thread count.
 
 Results are means over trajectories; ``expval_with_error`` / ``probs_with_error`` also return the
 standard error of each mean (sample standard deviation / sqrt(trajectories)).
+
+Shots (``shots=N``, qcomp.backends.shots; ``sample``): every shot runs its own trajectory, as Aer's
+per-shot noise sampling does, and each measurement group gets its own N trajectories. One outcome is
+drawn from each trajectory's final state (rotated into the group's basis, readout errors applied).
+A shot's outcome is then an exact draw from the noisy distribution (the trajectories' average is the
+density matrix), the shots are independent, and the counts are distributed exactly as the density
+matrix's: the shot estimators' standard errors include the trajectory spread, with no separate
+trajectory error. The ``trajectories`` option does not apply to shots (they cost N trajectories per
+group and row).
 """
 
 from __future__ import annotations
@@ -45,16 +54,17 @@ class TrajectorySimulator(NoisyBase):
     method = "trajectories"
 
     def __init__(self, program: Program, *, trajectories: int = DEFAULT_TRAJECTORIES, seed: int | None = None,
-                 threads: int | None = None, max_memory_bytes: int | None = None) -> None:
+                 threads: int | None = None, max_memory_bytes: int | None = None,
+                 shots: int | Sequence[int] | None = None) -> None:
         if not isinstance(trajectories, (int, np.integer)) or isinstance(trajectories, bool) or trajectories < 2:
             raise InputError(f"trajectories must be an integer of at least 2, got {trajectories!r}")
         if seed is not None and (not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0):
             raise InputError(f"seed must be a non-negative integer or None, got {seed!r}")
-        self._setup(program, threads, max_memory_bytes)
+        self._setup(program, threads, max_memory_bytes, shots, seed)
         self.trajectories = int(trajectories)
         self.seed = seed
         self._options = {"trajectories": trajectories, "seed": seed, "threads": threads,
-                         "max_memory_bytes": max_memory_bytes}
+                         "max_memory_bytes": max_memory_bytes, "shots": shots}
         self._chan = [i for i, op in enumerate(self._ops) if op.name in CHANNELS]
         self._chan_pos = {i: k for k, i in enumerate(self._chan)}
 
@@ -110,17 +120,22 @@ class TrajectorySimulator(NoisyBase):
                 out.append(("gate", qs, Ul))
         return out
 
-    def _run(self, params, inputs, consume, vals: np.ndarray | None = None) -> tuple[int, bool, np.ndarray]:
-        """Run every trajectory; ``consume(row_of_each_trajectory, re, im, vals)`` per chunk.
-        ``vals`` overrides the bound angle values (n_angles, B) (shifted circuits of the gradient)."""
+    def _run(self, params, inputs, consume, vals: np.ndarray | None = None, *, trajectories: int | None = None,
+             rng: np.random.Generator | None = None) -> tuple[int, bool, np.ndarray]:
+        """Run every trajectory; ``consume(row_of_each_trajectory, re, im, vals)`` per chunk, in order.
+        ``vals`` overrides the bound angle values (n_angles, B) (shifted circuits of the gradient);
+        ``trajectories`` the number per row, ``rng`` the generator (default: a new one from the seed,
+        so exact calls reuse the same random numbers)."""
         P, X, B, batched = self._args(params, inputs)
         if vals is None:
             vals = self._angles(P, X, B)
+        else:
+            B = vals.shape[1]
         local = self._local_ops(vals)
-        T = self.trajectories
+        T = self.trajectories if trajectories is None else int(trajectories)
         R = B * T
-        rows = self.memory_plan(B)["rows_per_chunk"]
-        rng = np.random.default_rng(self.seed)
+        rows = min(R, self.memory_plan(max(1, -(-R // self.trajectories)))["rows_per_chunk"])
+        rng = np.random.default_rng(self.seed) if rng is None else rng
         N = 2**self.n
         nch = len(self._chan)
         for start in range(0, R, rows):
@@ -172,6 +187,45 @@ class TrajectorySimulator(NoisyBase):
                         np.multiply(wi, s, out=im)
                         break
 
+    # -- shots: one trajectory per shot ---------------------------------------------------
+    def _measurement_counts(self, params: ArrayLike, inputs: ArrayLike,
+                            bases: Sequence[tuple[tuple[int, ...], tuple[str, ...]]], shots: int | Sequence[int],
+                            rng: np.random.Generator, vals: np.ndarray | None = None) -> tuple[list[np.ndarray], int]:
+        """The shots hook (``qcomp.backends.shots.measure``): ``shots[k]`` trajectories per row for
+        basis k, each measured once (rotated into the basis, readout errors applied); and B. The
+        trajectories' random numbers and the outcomes come from ``rng``, in row order."""
+        from .shots import rotated_marginal, shot_list
+
+        n_shots = shot_list(shots, len(bases))
+        B = self._args(params, inputs)[2] if vals is None else vals.shape[1]
+        counts = [np.zeros((B, 2 ** len(qs)), dtype=np.int64) for qs, _ in bases]
+        T = sum(n_shots)
+        if T == 0 or not bases:
+            return counts, B
+        ends = np.cumsum(n_shots)
+        conf: dict[int, np.ndarray] = {}
+        done = [0]  # trajectories consumed so far (chunks arrive in order)
+
+        def take(owner, re, im, v):
+            if not conf and self._readout_ops:
+                conf.update(self._readout(v))
+            idx = np.arange(done[0], done[0] + len(owner)) % T
+            done[0] += len(owner)
+            which = np.searchsorted(ends, idx, side="right")  # the basis of each trajectory
+            for k, (qs, basis) in enumerate(bases):
+                sel = np.flatnonzero(which == k)
+                if not sel.size:
+                    continue
+                states = re[sel] + 1j * im[sel]
+                p = self._confuse(rotated_marginal(states, self.n, qs, basis), qs, conf, owner[sel])
+                c = np.cumsum(p, axis=1)
+                u = rng.random(sel.size) * c[:, -1]
+                outcome = np.minimum((c <= u[:, None]).sum(axis=1), p.shape[1] - 1)
+                np.add.at(counts[k], (owner[sel], outcome), 1)
+
+        self._run(params, inputs, take, vals, trajectories=T, rng=rng)
+        return counts, B
+
     # -- values ---------------------------------------------------------------------------
     def expval_with_error(self, params: ArrayLike = None, inputs: ArrayLike = None,
                           _vals: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -194,7 +248,10 @@ class TrajectorySimulator(NoisyBase):
         return self._shaped(mean, batched), self._shaped(np.sqrt(var / T), batched)
 
     def expval(self, params: ArrayLike = None, inputs: ArrayLike = None) -> np.ndarray:
-        """Means over trajectories of every ``expect`` output, (B, n_outputs) or (n_outputs,)."""
+        """Means over trajectories of every ``expect`` output, (B, n_outputs) or (n_outputs,); with
+        ``shots``, shot estimates (one trajectory per shot)."""
+        if self.shots is not None:
+            return self._shot_values(params, inputs)
         return self.expval_with_error(params, inputs)[0]
 
     def probs_with_error(self, params: ArrayLike = None, inputs: ArrayLike = None,
@@ -223,12 +280,15 @@ class TrajectorySimulator(NoisyBase):
 
     def probs(self, params: ArrayLike = None, inputs: ArrayLike = None,
               qubits: Sequence[int] | None = None) -> np.ndarray:
-        """Mean outcome probabilities (B, 2**len(qubits)); result bit j is qubits[j]."""
+        """Mean outcome probabilities (B, 2**len(qubits)); result bit j is qubits[j]; with ``shots``,
+        frequencies of that many shots (one trajectory each)."""
+        if self.shots is not None:
+            return self._shot_probs(params, inputs, qubits)
         return self.probs_with_error(params, inputs, qubits)[0]
 
     # -- gradients: parameter shift with common random numbers ------------------------------
     def gradient(self, params: ArrayLike = None, inputs: ArrayLike = None,
-                 method: str = "parameter-shift") -> np.ndarray:
+                 method: str | None = None) -> np.ndarray:
         """d expval / d params by parameter shift on gate angles, (B, n_outputs, n_params).
 
         Shift rules hold with channels in the circuit (the channels do not depend on the angle);
@@ -237,7 +297,9 @@ class TrajectorySimulator(NoisyBase):
         shift rule: those are refused (use method='density_matrix')."""
         from ..ir.gates import gate_rule
 
-        if method != "parameter-shift":
+        if self.shots is not None:
+            return self._shot_gradient_call(params, inputs, method)
+        if method not in (None, "parameter-shift"):
             raise UnsupportedError(f"the trajectories method differentiates by parameter shift, not '{method}'")
         P, X, B, batched = self._args(params, inputs)
         vals = self._angles(P, X, B)
@@ -273,12 +335,16 @@ class TrajectorySimulator(NoisyBase):
         """sum_b cotangent[b] . d expval[b] / d params (parameter shift), in the shape of the params."""
         from ..ir.values import check_cotangent
 
+        if self.shots is not None:
+            return self._shot_vjp(params, inputs, cotangent)
         P, X, B, _ = self._args(params, inputs)
         cot = check_cotangent(cotangent, B, self.program.num_outputs)
         g = np.atleast_3d(self.gradient(params, inputs)).reshape(B, self.program.num_outputs, -1)
         return self._params_shaped(np.einsum("bo,bop->bp", cot, g), params)
 
     def value_and_vjp(self, params: ArrayLike, inputs: ArrayLike, cotangent_fn) -> tuple[np.ndarray, np.ndarray]:
+        if self.shots is not None:
+            return self._shot_value_and_vjp(params, inputs, cotangent_fn)
         P, X, B, _ = self._args(params, inputs)
         values = np.atleast_2d(self.expval(params, inputs))
         cot = np.asarray(cotangent_fn(values, slice(0, B)), dtype=float)

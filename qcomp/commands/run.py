@@ -92,10 +92,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("--counts prints sampled counts: give --shots N too")
     noisy = noise_options(args, model)
     if args.shots is not None and not args.counts and program.outputs:
-        if noisy is not None:
-            raise InputError("shot estimates of a noisy model are not supported yet: drop --shots for exact noisy "
-                             "values, or add --counts for sampled counts")
-        _run_shots(args, model, params, inputs)
+        _run_shots(args, model, params, inputs, noisy)
         return 0
     sim = model.simulator(precision=args.precision, batch_size=args.batch_size, threads=args.threads) if noisy is None \
         else model.simulator(threads=args.threads, **noisy)
@@ -113,12 +110,16 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_shots(args, model, params, inputs) -> None:
+def _run_shots(args, model, params, inputs, noisy=None) -> None:
     """``--shots N``: estimates of the declared outputs from N measurements per group (qcomp.backends.shots),
-    each with its standard error; a vector output (probabilities) gives one column per entry."""
+    each with its standard error; a vector output (probabilities) gives one column per entry. A noisy
+    run (``noisy``: the --noise options) samples the noisy simulator the same way (docs/noise.md)."""
     program = model.program
-    sim = model.simulator(precision=args.precision, batch_size=args.batch_size, threads=args.threads,
-                          shots=args.shots, seed=args.seed)
+    if noisy is None:
+        sim = model.simulator(precision=args.precision, batch_size=args.batch_size, threads=args.threads,
+                              shots=args.shots, seed=args.seed)
+    else:
+        sim = model.simulator(threads=args.threads, **{**noisy, "shots": args.shots, "seed": args.seed})
     est = sim.estimate(params, inputs)
     names: list[str] = []
     cols, errs = [], []

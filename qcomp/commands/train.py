@@ -148,8 +148,8 @@ def _train(args, model, data, save, export, executor, t_start) -> int:
 
     noisy = noise_options(args, model)
     shots = {"shots": args.shots, "seed": args.seed} if getattr(args, "shots", None) is not None else {}
-    if noisy is not None and shots:
-        raise InputError("training a noisy model with --shots is not supported yet: drop --shots (exact noisy values)")
+    if noisy is not None:  # --seed seeds the shots here (and the trajectories)
+        noisy = {**noisy, **shots}
     sim = model.simulator(executor=executor, precision=args.precision, **shots) if noisy is None \
         else model.simulator(**noisy)
     scored = readout(model, sim, args.loss, data.y_train, args.output)

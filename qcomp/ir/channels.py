@@ -337,6 +337,19 @@ CHANNELS: dict[str, ChannelDef] = {c.name: c for c in _LIBRARY}
 BUILTIN = frozenset(CHANNELS)
 
 
+def _register_fences(*names: str) -> None:
+    """Channels are fences for the passes (``qcomp.ir.gates.is_fence``): no gate moves, merges,
+    cancels or fuses across one; the passes that handle fences themselves know channels
+    (light-cone widens through multi-qubit channels, dead-qubits keeps their qubits)."""
+    from .gates import register_fence
+
+    for name in names:
+        register_fence(name)
+
+
+_register_fences(*CHANNELS, READOUT_ERROR)
+
+
 def is_channel(name: str) -> bool:
     """Whether an operation name is a noise channel (or the readout-error statement)."""
     return name in CHANNELS or name == READOUT_ERROR
@@ -382,6 +395,7 @@ def register_kraus_channel(name: str, kraus: Sequence[np.ndarray] | Sequence[Seq
     c = ChannelDef(name, k, (), lambda: S, None, lambda: list(mats), lambda: None,
                    f"general Kraus channel with {len(mats)} operators")
     CHANNELS[name] = c
+    _register_fences(name)
     return c
 
 
@@ -392,3 +406,7 @@ def remove_channel(name: str) -> None:
     if name not in CHANNELS:
         raise ChannelError(f"no channel '{name}'")
     del CHANNELS[name]
+    from .gates import FENCES, notify_changed
+
+    FENCES.discard(name)
+    notify_changed()

@@ -89,7 +89,7 @@ def _check_op(op: "Operation", n_qubits: int) -> None:
     for q in qs:
         if not 0 <= q < n_qubits:
             raise IRVerificationError(f"{op}: qubit {q} out of range")
-    if is_fence(op.name):  # barrier (any arity, no angles)
+    if is_fence(op.name) and not is_channel(op.name):  # barrier (any arity, no angles); channels below
         if op.angles:
             raise IRVerificationError(f"{op}: a fence takes no angles")
         return
