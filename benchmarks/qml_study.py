@@ -92,11 +92,26 @@ def parse_cells(spec: str) -> list[tuple[str, int]]:
     return cells
 
 
-def done_cells(path: Path) -> set[tuple[str, str, int, int]]:
+def cell_params(model: str, family: str, size: int, pub: dict) -> dict:
+    """The hyperparameters a cell runs with: the study's best (published row) or {} (defaults)."""
+    row = pub.get((model, family, size))
+    return ast.literal_eval(row["params"]) if row else {}
+
+
+def done_cells(path: Path) -> set[tuple[str, str, int, int, str]]:
+    """(model, family, size, repeat, params as written) of every result row: a cell counts as done
+    only for the hyperparameters it ran with, so adding a published row reruns a cell that ran
+    with the defaults (the old row stays in the CSV; --table and --plot show the current setting)."""
     if not path.exists():
         return set()
     with path.open() as f:
-        return {(r["model"], r["family"], int(r["size"]), int(r["repeat"])) for r in csv.DictReader(f)}
+        return {(r["model"], r["family"], int(r["size"]), int(r["repeat"]), r["params"]) for r in csv.DictReader(f)}
+
+
+def current_rows(rows: list[dict], pub: dict) -> list[dict]:
+    """The result rows that ran with each cell's current hyperparameters (see cell_params)."""
+    return [r for r in rows
+            if r["params"] == json.dumps(cell_params(r["model"], r["family"], int(r["size"]), pub))]
 
 
 def run(args) -> None:
@@ -106,7 +121,8 @@ def run(args) -> None:
     results = Path(args.results)
     results.parent.mkdir(parents=True, exist_ok=True)
     done = done_cells(results)
-    todo = [(m, f, s, r) for f, s in cells for m in models for r in range(args.repeats) if (m, f, s, r) not in done]
+    todo = [(m, f, s, r) for f, s in cells for m in models for r in range(args.repeats)
+            if (m, f, s, r, json.dumps(cell_params(m, f, s, pub))) not in done]
     print(f"{len(todo)} cells to run ({len(done)} already in {results})", flush=True)
     new = not results.exists()
     with results.open("a", newline="") as fh:
@@ -155,7 +171,7 @@ def plot(results: Path, out: Path) -> None:
         print("matplotlib is not installed (pip install 'qcomp[plot]'); no plot", file=sys.stderr)
         return
     with results.open() as f:
-        rows = list(csv.DictReader(f))
+        rows = current_rows(list(csv.DictReader(f)), published())
     fams = sorted({r["family"] for r in rows})
     fig, axes = plt.subplots(1, len(fams), figsize=(5 * len(fams), 4), squeeze=False)
     for ax, fam in zip(axes[0], fams):
@@ -189,7 +205,7 @@ def table(results: Path) -> str:
     best hyperparameters)."""
     pub = published()
     with results.open() as f:
-        rows = list(csv.DictReader(f))
+        rows = current_rows(list(csv.DictReader(f)), pub)
     groups: dict[tuple[str, int, str], list[dict]] = {}
     for r in rows:
         groups.setdefault((r["family"], int(r["size"]), r["model"]), []).append(r)

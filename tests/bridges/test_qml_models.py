@@ -465,6 +465,43 @@ def test_study_runner_small_grid_resumes(tmp_path, monkeypatch, capsys):
     assert (tmp_path / "fig.png").stat().st_size > 1000
 
 
+def test_study_runner_reruns_a_cell_when_its_hyperparameters_change(tmp_path, monkeypatch, capsys):
+    """A cell that ran with the defaults is not 'done' once the study's best hyperparameters for it
+    are transcribed: it runs again with them, and --table shows only the current setting."""
+    import csv
+
+    root = tmp_path / "data"
+    (root / "linearly_separable").mkdir(parents=True)
+    rng = np.random.default_rng(2)
+    for split, n in (("train", 40), ("test", 20)):
+        X = rng.uniform(-1, 1, size=(n, 2))
+        np.savetxt(root / "linearly_separable" / f"linearly_separable_2d_{split}.csv",
+                   np.column_stack([X, np.where(X[:, 0] > 0, 1.0, -1.0)]), delimiter=",")
+    monkeypatch.setenv("QCOMP_QML_BENCHMARKS_DATA", str(root))
+    runner = _runner()
+    pub = tmp_path / "published.csv"
+    monkeypatch.setattr(runner, "PUBLISHED", pub)  # none yet: defaults
+    out = tmp_path / "results.csv"
+    args = ["--cells", "linearly_separable:2", "--models", "SVC,Perceptron", "--results", str(out)]
+    runner.main(args)
+    pub.write_text("model,family,size,params,published_cv_mean,published_cv_std,published_test_mean,"
+                   "published_test_std,source\n"
+                   "SVC,linearly_separable,2,\"{'C': 10.0, 'gamma': 0.1}\",0.9,0.01,,,made-up test row\n")
+    capsys.readouterr()
+    runner.main(args)
+    assert "1 cells to run (2 already" in capsys.readouterr().out
+    rows = list(csv.DictReader(out.open()))
+    assert [(r["model"], r["hyperparams"]) for r in rows] == [
+        ("SVC", "defaults"), ("Perceptron", "defaults"), ("SVC", "published best")]
+    runner.main(args)
+    assert "0 cells to run (3 already" in capsys.readouterr().out
+    runner.main(["--table", "--results", str(out)])
+    table = capsys.readouterr().out
+    assert "| linearly_separable | 2 | SVC | C=10.0, gamma=0.1 |" in table
+    assert "| linearly_separable | 2 | SVC | defaults |" not in table
+    assert "| linearly_separable | 2 | Perceptron | defaults |" in table
+
+
 def test_published_hyperparameters_are_valid_for_the_estimators():
     """Every row of benchmarks/qml_study_published.csv builds its estimator (no unknown names)."""
     runner = _runner()
