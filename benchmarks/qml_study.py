@@ -170,8 +170,9 @@ def plot(results: Path, out: Path) -> None:
     except ImportError:
         print("matplotlib is not installed (pip install 'qcomp[plot]'); no plot", file=sys.stderr)
         return
+    pubs = published()
     with results.open() as f:
-        rows = current_rows(list(csv.DictReader(f)), published())
+        rows = current_rows(list(csv.DictReader(f)), pubs)
     fams = sorted({r["family"] for r in rows})
     fig, axes = plt.subplots(1, len(fams), figsize=(5 * len(fams), 4), squeeze=False)
     for ax, fam in zip(axes[0], fams):
@@ -185,8 +186,8 @@ def plot(results: Path, out: Path) -> None:
             pts = sorted((size, float(np.mean(v))) for size, v in by_size.items())  # mean over seeds
             line, = ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-", label=model, ms=3,
                             color=colors[(2 * k) % 20 if k < 10 else (2 * k + 1) % 20])
-            pub = sorted({(int(r["size"]), float(r["published_test_mean"] or r["published_cv_mean"]))
-                          for r in sub if r["model"] == model and (r["published_test_mean"] or r["published_cv_mean"])})
+            pub = sorted({(size, float(p["published_test_mean"] or p["published_cv_mean"]))
+                          for size in by_size if (p := pubs.get((model, fam, size)))})
             if pub:
                 ax.plot([p[0] for p in pub], [p[1] for p in pub], "x", color=line.get_color(), ms=7)
         ax.set_title(f"{fam} ({STUDY_FAMILIES[fam][2]})")
