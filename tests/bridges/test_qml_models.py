@@ -255,6 +255,39 @@ def test_kitchen_sinks_distribution(qml, n):
     np.testing.assert_allclose(got[:, perm], np.array([np.asarray(ref(x)) for x in X]), atol=1e-8)
 
 
+@pytest.mark.parametrize("n", [1, 2, 3, 5, 6])
+def test_kitchen_sinks_shots_have_the_compiled_programs_distribution(n):
+    """The O(n) sampler (independent RX bits pushed through the CNOT network) has exactly the
+    output distribution of the compiled circuit."""
+    X = RNG.uniform(-3, 3, size=(4, n))
+    want = M._simulator(M.quantum_kitchen_sinks_source(n)).probs(None, X, qubits=list(range(n)))
+    before = (np.arange(2**n)[:, None] >> np.arange(n)[None]) & 1  # bit k of the index is qubit k
+    after = M.kitchen_sinks_cnots(before) @ (1 << np.arange(n))
+    p1 = np.sin(X / 2) ** 2
+    p_before = np.prod(np.where(before[None] == 1, p1[:, None, :], 1 - p1[:, None, :]), axis=2)
+    got = np.zeros_like(want)
+    for k in range(2**n):
+        got[:, after[k]] += p_before[:, k]
+    np.testing.assert_allclose(got, want, atol=1e-12)
+    # and the sampler draws from it: a deterministic case (angles 0 and pi) and frequencies
+    shots = M.kitchen_sinks_shots(np.array([[np.pi] + [0.0] * (n - 1)] * 3), np.random.default_rng(0))
+    np.testing.assert_array_equal(shots, M.kitchen_sinks_cnots(np.array([[1] + [0] * (n - 1)] * 3)))
+    many = M.kitchen_sinks_shots(np.repeat(X[:1], 20000, axis=0), np.random.default_rng(1))
+    freq = np.bincount(many @ (1 << np.arange(n)), minlength=2**n) / 20000
+    assert np.abs(freq - want[0]).max() < 0.02
+
+
+def test_kitchen_sinks_is_seeded_and_fast_at_many_qubits():
+    """16 features, 'full': 16-qubit shots without a 2^16-amplitude simulation per shot."""
+    rng = np.random.default_rng(3)
+    X = rng.uniform(-1, 1, size=(40, 16))
+    y = np.where(X[:, 0] > 0, 1, -1)
+    a = M.QuantumKitchenSinks(n_episodes=50, random_state=7).fit(X, y)
+    b = M.QuantumKitchenSinks(n_episodes=50, random_state=7).fit(X, y)
+    np.testing.assert_array_equal(a.predict(X), b.predict(X))
+    assert a.quantum_features(a.scaler_.transform(X)).shape == (40, 50 * 16)
+
+
 # -- losses and their gradients against finite differences ------------------------------------------
 VARIATIONAL = [
     (M.IQPVariationalClassifier, dict(n_layers=2, repeats=1), 3),
