@@ -200,6 +200,20 @@ def plot(results: Path, out: Path) -> None:
     print(f"wrote {out}")
 
 
+def agreement(ours: float, p: dict) -> str:
+    """Our mean test accuracy minus the study's (its 5-seed test mean where published, else the CV
+    accuracy of its best row, marked 'cv'); ✓ when within max(2 σ of the study's, one test sample
+    of 60), ✗ otherwise, '' without a published number."""
+    if p.get("published_test_mean"):
+        m, s, kind = float(p["published_test_mean"]), float(p["published_test_std"]), ""
+    elif p.get("published_cv_mean"):
+        m, s, kind = float(p["published_cv_mean"]), float(p["published_cv_std"]), " cv"
+    else:
+        return ""
+    d = ours - m
+    return f"{d:+.3f}{kind} {'✓' if abs(d) <= max(2 * s, 1 / 60) + 1e-9 else '✗'}"
+
+
 def table(results: Path) -> str:
     """Markdown: per dataset and size, our test accuracy (mean +- std over the seeds run) beside the
     study's (test mean +- std over its 5 seeds where published, and its 5-fold CV accuracy of the
@@ -212,7 +226,7 @@ def table(results: Path) -> str:
         groups.setdefault((r["family"], int(r["size"]), r["model"]), []).append(r)
     order = {m: i for i, m in enumerate([*M.STUDY_MODELS, *CLASSICAL])}
     lines = ["| dataset | size | model | hyperparameters | qcomp test acc (seeds) | study test acc (5 seeds) | "
-             "study CV acc (best row) | fit time | steps |", "|---|---|---|---|---|---|---|---|---|"]
+             "study CV acc (best row) | Δ | fit time | steps |", "|---|---|---|---|---|---|---|---|---|---|"]
     for (fam, size, model), rs in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1], order.get(kv[0][2], 99))):
         p = pub.get((model, fam, size), {})
         acc = np.array([float(r["test_acc"]) for r in rs])
@@ -225,7 +239,8 @@ def table(results: Path) -> str:
             else "defaults"
         fit = np.median([float(r["fit_s"]) for r in rs])
         steps = "/".join(str(r["steps"]) + ("" if r["converged"] in ("", "True") else "*") for r in rs)
-        lines.append(f"| {fam} | {size} | {model} | {hp} | {ours} | {test} | {cv} | {fit:.1f} s | {steps} |")
+        lines.append(f"| {fam} | {size} | {model} | {hp} | {ours} | {test} | {cv} | {agreement(acc.mean(), p)} | "
+                     f"{fit:.1f} s | {steps} |")
     return "\n".join(lines)
 
 

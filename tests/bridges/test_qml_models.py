@@ -598,3 +598,12 @@ def test_kernels_reproduce_the_studys_cross_validation_on_more_cells(model, fami
     ds = load_study_dataset(family, d, root=_study_root())
     got = cross_val_score(getattr(M, model)(**params), ds.x_train, ds.y_train, cv=5)
     np.testing.assert_allclose(got, folds, atol=1e-12)
+
+
+def test_study_runner_agreement_column():
+    runner = _runner()
+    assert runner.agreement(0.9, {"published_test_mean": "0.8933", "published_test_std": "0.0226"}) == "+0.007 ✓"
+    assert runner.agreement(0.75, {"published_test_mean": "0.9000", "published_test_std": "0.0200"}) == "-0.150 ✗"
+    assert runner.agreement(0.95, {"published_test_mean": "", "published_cv_mean": "0.9625",
+                                   "published_cv_std": "0.0000"}) == "-0.013 cv ✓"  # within one test sample
+    assert runner.agreement(0.95, {}) == ""
