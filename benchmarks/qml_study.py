@@ -92,11 +92,26 @@ def parse_cells(spec: str) -> list[tuple[str, int]]:
     return cells
 
 
-def done_cells(path: Path) -> set[tuple[str, str, int, int]]:
+def cell_params(model: str, family: str, size: int, pub: dict) -> dict:
+    """The hyperparameters a cell runs with: the study's best (published row) or {} (defaults)."""
+    row = pub.get((model, family, size))
+    return ast.literal_eval(row["params"]) if row else {}
+
+
+def done_cells(path: Path) -> set[tuple[str, str, int, int, str]]:
+    """(model, family, size, repeat, params as written) of every result row: a cell counts as done
+    only for the hyperparameters it ran with, so adding a published row reruns a cell that ran
+    with the defaults (the old row stays in the CSV; --table and --plot show the current setting)."""
     if not path.exists():
         return set()
     with path.open() as f:
-        return {(r["model"], r["family"], int(r["size"]), int(r["repeat"])) for r in csv.DictReader(f)}
+        return {(r["model"], r["family"], int(r["size"]), int(r["repeat"]), r["params"]) for r in csv.DictReader(f)}
+
+
+def current_rows(rows: list[dict], pub: dict) -> list[dict]:
+    """The result rows that ran with each cell's current hyperparameters (see cell_params)."""
+    return [r for r in rows
+            if r["params"] == json.dumps(cell_params(r["model"], r["family"], int(r["size"]), pub))]
 
 
 def run(args) -> None:
@@ -106,7 +121,8 @@ def run(args) -> None:
     results = Path(args.results)
     results.parent.mkdir(parents=True, exist_ok=True)
     done = done_cells(results)
-    todo = [(m, f, s, r) for f, s in cells for m in models for r in range(args.repeats) if (m, f, s, r) not in done]
+    todo = [(m, f, s, r) for f, s in cells for m in models for r in range(args.repeats)
+            if (m, f, s, r, json.dumps(cell_params(m, f, s, pub))) not in done]
     print(f"{len(todo)} cells to run ({len(done)} already in {results})", flush=True)
     new = not results.exists()
     with results.open("a", newline="") as fh:
@@ -154,8 +170,9 @@ def plot(results: Path, out: Path) -> None:
     except ImportError:
         print("matplotlib is not installed (pip install 'qcomp[plot]'); no plot", file=sys.stderr)
         return
+    pubs = published()
     with results.open() as f:
-        rows = list(csv.DictReader(f))
+        rows = current_rows(list(csv.DictReader(f)), pubs)
     fams = sorted({r["family"] for r in rows})
     fig, axes = plt.subplots(1, len(fams), figsize=(5 * len(fams), 4), squeeze=False)
     for ax, fam in zip(axes[0], fams):
@@ -169,8 +186,8 @@ def plot(results: Path, out: Path) -> None:
             pts = sorted((size, float(np.mean(v))) for size, v in by_size.items())  # mean over seeds
             line, = ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-", label=model, ms=3,
                             color=colors[(2 * k) % 20 if k < 10 else (2 * k + 1) % 20])
-            pub = sorted({(int(r["size"]), float(r["published_test_mean"] or r["published_cv_mean"]))
-                          for r in sub if r["model"] == model and (r["published_test_mean"] or r["published_cv_mean"])})
+            pub = sorted({(size, float(p["published_test_mean"] or p["published_cv_mean"]))
+                          for size in by_size if (p := pubs.get((model, fam, size)))})
             if pub:
                 ax.plot([p[0] for p in pub], [p[1] for p in pub], "x", color=line.get_color(), ms=7)
         ax.set_title(f"{fam} ({STUDY_FAMILIES[fam][2]})")
@@ -183,19 +200,33 @@ def plot(results: Path, out: Path) -> None:
     print(f"wrote {out}")
 
 
+def agreement(ours: float, p: dict) -> str:
+    """Our mean test accuracy minus the study's (its 5-seed test mean where published, else the CV
+    accuracy of its best row, marked 'cv'); ✓ when within max(2 σ of the study's, one test sample
+    of 60), ✗ otherwise, '' without a published number."""
+    if p.get("published_test_mean"):
+        m, s, kind = float(p["published_test_mean"]), float(p["published_test_std"]), ""
+    elif p.get("published_cv_mean"):
+        m, s, kind = float(p["published_cv_mean"]), float(p["published_cv_std"]), " cv"
+    else:
+        return ""
+    d = ours - m
+    return f"{d:+.3f}{kind} {'✓' if abs(d) <= max(2 * s, 1 / 60) + 1e-9 else '✗'}"
+
+
 def table(results: Path) -> str:
     """Markdown: per dataset and size, our test accuracy (mean +- std over the seeds run) beside the
     study's (test mean +- std over its 5 seeds where published, and its 5-fold CV accuracy of the
     best hyperparameters)."""
     pub = published()
     with results.open() as f:
-        rows = list(csv.DictReader(f))
+        rows = current_rows(list(csv.DictReader(f)), pub)
     groups: dict[tuple[str, int, str], list[dict]] = {}
     for r in rows:
         groups.setdefault((r["family"], int(r["size"]), r["model"]), []).append(r)
     order = {m: i for i, m in enumerate([*M.STUDY_MODELS, *CLASSICAL])}
     lines = ["| dataset | size | model | hyperparameters | qcomp test acc (seeds) | study test acc (5 seeds) | "
-             "study CV acc (best row) | fit time | steps |", "|---|---|---|---|---|---|---|---|---|"]
+             "study CV acc (best row) | Δ | fit time | steps |", "|---|---|---|---|---|---|---|---|---|---|"]
     for (fam, size, model), rs in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1], order.get(kv[0][2], 99))):
         p = pub.get((model, fam, size), {})
         acc = np.array([float(r["test_acc"]) for r in rs])
@@ -208,7 +239,8 @@ def table(results: Path) -> str:
             else "defaults"
         fit = np.median([float(r["fit_s"]) for r in rs])
         steps = "/".join(str(r["steps"]) + ("" if r["converged"] in ("", "True") else "*") for r in rs)
-        lines.append(f"| {fam} | {size} | {model} | {hp} | {ours} | {test} | {cv} | {fit:.1f} s | {steps} |")
+        lines.append(f"| {fam} | {size} | {model} | {hp} | {ours} | {test} | {cv} | {agreement(acc.mean(), p)} | "
+                     f"{fit:.1f} s | {steps} |")
     return "\n".join(lines)
 
 

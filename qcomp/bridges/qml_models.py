@@ -37,6 +37,7 @@ __all__ = [
     "iqp_variational_source",
     "projected_hamiltonian_source",
     "quantum_kitchen_sinks_source",
+    "kitchen_sinks_shots",
     "separable_source",
     "tree_tensor_source",
 ]
@@ -957,6 +958,28 @@ class ProjectedQuantumKernel(_KernelSVC):
         return self.gram_from_features(self.features(self._transform(X)), self.features_train_)
 
 
+def kitchen_sinks_cnots(bits: np.ndarray) -> np.ndarray:
+    """The CNOT network of :func:`quantum_kitchen_sinks_source` on computational basis states
+    (rows of 0/1, column i = qubit i): CNOT(i, i+1) for even i, then CNOT(i, i+2) for i < n-2 in
+    order; a CNOT maps |c, t> to |c, t xor c>."""
+    b = np.array(bits, dtype=np.int8, copy=True)
+    n = b.shape[1]
+    for i in range(0, n - 1, 2):
+        b[:, i + 1] ^= b[:, i]
+    for i in range(n - 2):
+        b[:, i + 2] ^= b[:, i]
+    return b
+
+
+def kitchen_sinks_shots(angles: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One measurement shot of the kitchen-sinks circuit per row of ``angles`` (rows, n_qubits):
+    RX(a)|0> = cos(a/2)|0> - i sin(a/2)|1> on every qubit, so before the CNOTs the bits are
+    independent with P(1) = sin^2(a/2); the CNOTs only permute basis states. Exact, O(n) per shot."""
+    angles = np.asarray(angles, dtype=float)
+    before = (rng.uniform(size=angles.shape) < np.sin(angles / 2) ** 2).astype(np.int8)
+    return kitchen_sinks_cnots(before)
+
+
 class QuantumKitchenSinks(_StudyEstimator):
     """Quantum kitchen sinks (Wilson et al.): for each of ``n_episodes`` random affine maps x' =
     omega x + beta (omega ~ N(0, var), beta ~ U[0, 2 pi)), one shot of the circuit of
@@ -964,7 +987,12 @@ class QuantumKitchenSinks(_StudyEstimator):
     LogisticRegression(penalty=None, lbfgs, tol 1e-3). Inputs scaled to [-1, 1]. n_qfeatures:
     'full' (d qubits), 'half' (ceil(d/2)) or an int. ``predict_proba`` applies a softmax to the
     logistic probabilities, as the reference does (the argmax is unchanged). Shots are drawn
-    from the simulated probabilities with default_rng(random_state)."""
+    with default_rng(random_state) by :func:`kitchen_sinks_shots`: the circuit is RX on every
+    qubit (a product state) followed by CNOTs (a permutation of basis states), so one shot is
+    exactly independent bits b_i ~ Bernoulli(sin^2(x'_i / 2)) pushed through the CNOT network,
+    O(n) per shot instead of a 2^n-amplitude simulation (the distribution equals the compiled
+    program's, tests/bridges/test_qml_models.py). ``max_prob_bytes`` is no longer used (kept so
+    that existing parameter sets stay valid)."""
 
     def __init__(self, n_episodes: int = 100, n_qfeatures: Any = "full", var: float = 1.0, scaling: float = 1.0,
                  random_state: int = 42, max_prob_bytes: int = 1 << 27) -> None:
@@ -987,19 +1015,10 @@ class QuantumKitchenSinks(_StudyEstimator):
 
     def quantum_features(self, X: np.ndarray) -> np.ndarray:
         """The bit features (n, n_episodes n_qubits) of scaled inputs X (one fresh shot per row)."""
-        sim = _simulator(self.source(X.shape[1]))
         n = self._n_qubits(X.shape[1])
         E = self.omegas_.shape[0]
         angles = np.einsum("eqd,nd->neq", self.omegas_, X) + self.betas_[None]  # (n_data, E, n)
-        rows = angles.reshape(-1, n)
-        bits = np.empty((rows.shape[0], n), dtype=np.int8)
-        chunk = max(1, int(self.max_prob_bytes) // (16 * 2**n))
-        for s in range(0, rows.shape[0], chunk):
-            p = np.abs(sim.state(None, rows[s:s + chunk])) ** 2  # all qubits measured: |amplitude|^2
-            c = np.cumsum(p, axis=1)
-            u = self._shots.uniform(size=(p.shape[0], 1)) * c[:, -1:]
-            idx = np.minimum((c < u).sum(axis=1), 2**n - 1)
-            bits[s:s + chunk] = (idx[:, None] >> np.arange(n)[None]) & 1  # bit k of the index is qubit k
+        bits = kitchen_sinks_shots(angles.reshape(-1, n), self._shots)
         return bits.reshape(X.shape[0], E * n).astype(float)
 
     def fit(self, X: Any, y: Any) -> "QuantumKitchenSinks":

@@ -178,7 +178,7 @@ def test_separable_circuit(qml, n, layers):
     np.testing.assert_allclose(got, want, atol=1e-8)
 
 
-@pytest.mark.parametrize("n, repeats", [(2, 1), (4, 2)])
+@pytest.mark.parametrize("n, repeats", [(2, 1), (4, 2), (4, 5)])
 def test_iqp_kernel_matches_reference_kernel_circuit(qml, n, repeats):
     X1 = RNG.uniform(-np.pi / 2, np.pi / 2, size=(3, n))
     X2 = RNG.uniform(-np.pi / 2, np.pi / 2, size=(4, n))
@@ -199,7 +199,7 @@ def test_iqp_kernel_matches_reference_kernel_circuit(qml, n, repeats):
     np.testing.assert_allclose(kern.probs(None, rows)[:, 0].reshape(K.shape), want, atol=1e-8)
 
 
-@pytest.mark.parametrize("d, steps, t", [(2, 5, 1 / 3), (4, 3, 0.7)])
+@pytest.mark.parametrize("d, steps, t", [(2, 5, 1 / 3), (4, 3, 0.7), (4, 5, 0.01)])
 def test_projected_kernel_features(qml, d, steps, t):
     n = d + 1
     rot = RNG.uniform(0, 2 * np.pi, size=(n, 3))
@@ -253,6 +253,39 @@ def test_kitchen_sinks_distribution(qml, n):
     got = M._simulator(M.quantum_kitchen_sinks_source(n)).probs(None, X, qubits=list(range(n)))
     perm = [int(format(i, f"0{n}b")[::-1], 2) for i in range(2**n)]  # PennyLane: wire 0 most significant
     np.testing.assert_allclose(got[:, perm], np.array([np.asarray(ref(x)) for x in X]), atol=1e-8)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 5, 6])
+def test_kitchen_sinks_shots_have_the_compiled_programs_distribution(n):
+    """The O(n) sampler (independent RX bits pushed through the CNOT network) has exactly the
+    output distribution of the compiled circuit."""
+    X = RNG.uniform(-3, 3, size=(4, n))
+    want = M._simulator(M.quantum_kitchen_sinks_source(n)).probs(None, X, qubits=list(range(n)))
+    before = (np.arange(2**n)[:, None] >> np.arange(n)[None]) & 1  # bit k of the index is qubit k
+    after = M.kitchen_sinks_cnots(before) @ (1 << np.arange(n))
+    p1 = np.sin(X / 2) ** 2
+    p_before = np.prod(np.where(before[None] == 1, p1[:, None, :], 1 - p1[:, None, :]), axis=2)
+    got = np.zeros_like(want)
+    for k in range(2**n):
+        got[:, after[k]] += p_before[:, k]
+    np.testing.assert_allclose(got, want, atol=1e-12)
+    # and the sampler draws from it: a deterministic case (angles 0 and pi) and frequencies
+    shots = M.kitchen_sinks_shots(np.array([[np.pi] + [0.0] * (n - 1)] * 3), np.random.default_rng(0))
+    np.testing.assert_array_equal(shots, M.kitchen_sinks_cnots(np.array([[1] + [0] * (n - 1)] * 3)))
+    many = M.kitchen_sinks_shots(np.repeat(X[:1], 20000, axis=0), np.random.default_rng(1))
+    freq = np.bincount(many @ (1 << np.arange(n)), minlength=2**n) / 20000
+    assert np.abs(freq - want[0]).max() < 0.02
+
+
+def test_kitchen_sinks_is_seeded_and_fast_at_many_qubits():
+    """16 features, 'full': 16-qubit shots without a 2^16-amplitude simulation per shot."""
+    rng = np.random.default_rng(3)
+    X = rng.uniform(-1, 1, size=(40, 16))
+    y = np.where(X[:, 0] > 0, 1, -1)
+    a = M.QuantumKitchenSinks(n_episodes=50, random_state=7).fit(X, y)
+    b = M.QuantumKitchenSinks(n_episodes=50, random_state=7).fit(X, y)
+    np.testing.assert_array_equal(a.predict(X), b.predict(X))
+    assert a.quantum_features(a.scaler_.transform(X)).shape == (40, 50 * 16)
 
 
 # -- losses and their gradients against finite differences ------------------------------------------
@@ -465,6 +498,43 @@ def test_study_runner_small_grid_resumes(tmp_path, monkeypatch, capsys):
     assert (tmp_path / "fig.png").stat().st_size > 1000
 
 
+def test_study_runner_reruns_a_cell_when_its_hyperparameters_change(tmp_path, monkeypatch, capsys):
+    """A cell that ran with the defaults is not 'done' once the study's best hyperparameters for it
+    are transcribed: it runs again with them, and --table shows only the current setting."""
+    import csv
+
+    root = tmp_path / "data"
+    (root / "linearly_separable").mkdir(parents=True)
+    rng = np.random.default_rng(2)
+    for split, n in (("train", 40), ("test", 20)):
+        X = rng.uniform(-1, 1, size=(n, 2))
+        np.savetxt(root / "linearly_separable" / f"linearly_separable_2d_{split}.csv",
+                   np.column_stack([X, np.where(X[:, 0] > 0, 1.0, -1.0)]), delimiter=",")
+    monkeypatch.setenv("QCOMP_QML_BENCHMARKS_DATA", str(root))
+    runner = _runner()
+    pub = tmp_path / "published.csv"
+    monkeypatch.setattr(runner, "PUBLISHED", pub)  # none yet: defaults
+    out = tmp_path / "results.csv"
+    args = ["--cells", "linearly_separable:2", "--models", "SVC,Perceptron", "--results", str(out)]
+    runner.main(args)
+    pub.write_text("model,family,size,params,published_cv_mean,published_cv_std,published_test_mean,"
+                   "published_test_std,source\n"
+                   "SVC,linearly_separable,2,\"{'C': 10.0, 'gamma': 0.1}\",0.9,0.01,,,made-up test row\n")
+    capsys.readouterr()
+    runner.main(args)
+    assert "1 cells to run (2 already" in capsys.readouterr().out
+    rows = list(csv.DictReader(out.open()))
+    assert [(r["model"], r["hyperparams"]) for r in rows] == [
+        ("SVC", "defaults"), ("Perceptron", "defaults"), ("SVC", "published best")]
+    runner.main(args)
+    assert "0 cells to run (3 already" in capsys.readouterr().out
+    runner.main(["--table", "--results", str(out)])
+    table = capsys.readouterr().out
+    assert "| linearly_separable | 2 | SVC | C=10.0, gamma=0.1 |" in table
+    assert "| linearly_separable | 2 | SVC | defaults |" not in table
+    assert "| linearly_separable | 2 | Perceptron | defaults |" in table
+
+
 def test_published_hyperparameters_are_valid_for_the_estimators():
     """Every row of benchmarks/qml_study_published.csv builds its estimator (no unknown names)."""
     runner = _runner()
@@ -503,3 +573,37 @@ def test_iqp_kernel_reproduces_the_studys_cross_validation(d, folds):
     ds = load_study_dataset("linearly_separable", d, root=_study_root())
     got = cross_val_score(M.IQPKernelClassifier(C=10.0, repeats=1), ds.x_train, ds.y_train, cv=5)
     np.testing.assert_allclose(got, folds, atol=1e-12)
+
+
+@pytest.mark.parametrize("model, family, d, params, folds", [
+    # XanaduAI/qml-benchmarks paper/results/<family>/<model>/..._GridSearchCV.csv: the rank-1 row's
+    # split0..4_test_accuracy (the study's 5-fold CV on the same training data)
+    ("IQPKernelClassifier", "hidden_manifold", 4, {"C": 1.0, "repeats": 1},
+     [0.7708333333333334, 0.7291666666666666, 0.7083333333333334, 0.75, 0.7083333333333334]),
+    ("IQPKernelClassifier", "linearly_separable", 6, {"C": 1.0, "repeats": 1},
+     [0.8541666666666666, 0.8958333333333334, 0.875, 0.9166666666666666, 0.9583333333333334]),
+    ("IQPKernelClassifier", "linearly_separable", 2, {"C": 100.0, "repeats": 1},
+     [1.0, 0.9791666666666666, 0.9791666666666666, 1.0, 1.0]),
+    # two_curves (degree 5) at 4 features: the study's grid for this cell ran with max_vmap=100
+    ("ProjectedQuantumKernel", "two_curves", 4, {"C": 100.0, "gamma_factor": 10.0, "t": 0.1, "trotter_steps": 1},
+     [0.9791666666666666, 0.9791666666666666, 0.9791666666666666, 1.0, 0.875]),
+])
+def test_kernels_reproduce_the_studys_cross_validation_on_more_cells(model, family, d, params, folds):
+    """The same exactness on other datasets, for the projected kernel too (its random rotations are
+    drawn from numpy's default_rng(42) in both implementations)."""
+    from sklearn.model_selection import cross_val_score
+
+    from qcomp.train.data import load_study_dataset
+
+    ds = load_study_dataset(family, d, root=_study_root())
+    got = cross_val_score(getattr(M, model)(**params), ds.x_train, ds.y_train, cv=5)
+    np.testing.assert_allclose(got, folds, atol=1e-12)
+
+
+def test_study_runner_agreement_column():
+    runner = _runner()
+    assert runner.agreement(0.9, {"published_test_mean": "0.8933", "published_test_std": "0.0226"}) == "+0.007 ✓"
+    assert runner.agreement(0.75, {"published_test_mean": "0.9000", "published_test_std": "0.0200"}) == "-0.150 ✗"
+    assert runner.agreement(0.95, {"published_test_mean": "", "published_cv_mean": "0.9625",
+                                   "published_cv_std": "0.0000"}) == "-0.013 cv ✓"  # within one test sample
+    assert runner.agreement(0.95, {}) == ""
