@@ -1082,11 +1082,20 @@ def _block_grad(b, row, C, b_k, b_diag, b_gfirst, b_glast, g_nq, g_pos, g_off, g
 
 
 @njit(cache=True, nogil=True)
-def _dag_block(b, row, b_k, b_diag, b_moff, b_mstride, mats):
-    m, d = _block_mats(b, row, b_k, b_diag, b_moff, b_mstride, mats)
-    if b_diag[b]:
-        return m, d.conj()
-    return m.conj().T.copy(), d
+def dagger_blocks(nrows, b_k, b_diag, b_moff, b_mstride, mats, out):
+    """out = every block matrix's adjoint (diagonals conjugated), same layout as mats: built once
+    per call, so the adjoint sweep does not allocate one per block and row."""
+    for b in range(b_k.shape[0]):
+        D = 1 << b_k[b]
+        for r in range(nrows if b_mstride[b] else 1):
+            off = b_moff[b] + r * b_mstride[b]
+            if b_diag[b]:
+                for a in range(D):
+                    out[off + a] = mats[off + a].conjugate()
+            else:
+                for y in range(D):
+                    for x in range(D):
+                        out[off + x * D + y] = mats[off + y * D + x].conjugate()
 
 
 @njit(cache=True, nogil=True)
@@ -1094,7 +1103,7 @@ def adjoint_rows(pr, pi, lr, li, b_k, b_qs, b_diag, b_moff, b_mstride, mats, b_g
                  g_nq, g_pos, g_off, g_stride, gmats, d_gate, d_off, d_stride, d_slot, d_first, d_last,
                  dmats, out, row0, b_sum, Csum):
     """Backward sweep per row: psi and lam (split planes, rows x amplitudes) go back through the
-    blocks; blocks with differentiable gates add their angle gradients to out (rows, slots) from
+    blocks (``mats`` holds their adjoints, ``dagger_blocks``); blocks with differentiable gates add their angle gradients to out (rows, slots) from
     the cross matrix of psi_in and lam_out. Blocks with b_sum[b] (their gates and derivatives
     equal on every row, and the caller wants the gradient summed over rows) add their cross
     matrix to Csum[b] instead: the gradient is linear in it, so ``summed_block_grads`` turns the
@@ -1118,7 +1127,7 @@ def _adjoint_row(pr, pi, lr, li, row, b_k, b_qs, b_diag, b_moff, b_mstride, mats
     for b in range(b_k.shape[0] - 1, -1, -1):
         k = b_k[b]
         D = 1 << k
-        m, d = _dag_block(b, row, b_k, b_diag, b_moff, b_mstride, mats)
+        m, d = _block_mats(b, row, b_k, b_diag, b_moff, b_mstride, mats)
         hi = N if b_diag[b] else N >> k
         _apply_block(pr, pi, b_qs[b], k, b_diag[b], m, d, 0, hi)
         if b_grad[b]:
@@ -1149,9 +1158,10 @@ def summed_block_grads(b_sum, Csum, b_k, b_diag, b_gfirst, b_glast, g_nq, g_pos,
 @njit(cache=True, nogil=True)
 def adjoint_block_range(pr, pi, lr, li, b, row, b_k, b_qs, b_diag, b_moff, b_mstride, mats, part, parts, C):
     """Part ``part`` of block b's backward step on one large row: p and l go back through the
-    block and C (D, D) gathers that part's cross matrix; parts touch disjoint amplitudes."""
+    block (``mats``: the adjoints) and C (D, D) gathers that part's cross matrix; parts touch
+    disjoint amplitudes."""
     k = b_k[b]
-    m, d = _dag_block(b, row, b_k, b_diag, b_moff, b_mstride, mats)
+    m, d = _block_mats(b, row, b_k, b_diag, b_moff, b_mstride, mats)
     N = pr.shape[0]
     hi = N if b_diag[b] else N >> k
     step = (hi + parts - 1) // parts
@@ -1560,7 +1570,21 @@ class Bound:
             compose(B if L.b_any_var else 1, L.b_k, L.b_diag, L.b_moff, L.b_mstride, L.b_gfirst, L.b_glast,
                     L.g_nq_b, L.g_pos, L.g_off_b, L.g_stride_b, self.gmats, mats)
         self.mats = mats.astype(dtype, copy=False)
+        self._mats_dag = None
+        self._nrows = B if L.b_any_var else 1
+        self._mats128 = mats
         self._prep(B)
+
+    @property
+    def mats_dag(self) -> np.ndarray:
+        """The block matrices' adjoints (the adjoint sweep's), built on first use."""
+        if self._mats_dag is None:
+            L = self.layout
+            out = np.empty_like(self._mats128)
+            if len(self.plan.blocks):
+                dagger_blocks(self._nrows, L.b_k, L.b_diag, L.b_moff, L.b_mstride, self._mats128, out)
+            self._mats_dag = out.astype(self.dtype, copy=False)
+        return self._mats_dag
 
     @staticmethod
     def _fill(shared: int, per_row: int, B: int, groups: list) -> np.ndarray:
@@ -1673,7 +1697,7 @@ class Bound:
 
     def grad_args(self) -> tuple:
         L = self.layout
-        return (L.b_k, L.b_qs, L.b_diag, L.b_moff, L.b_mstride, self.mats, L.b_grad,
+        return (L.b_k, L.b_qs, L.b_diag, L.b_moff, L.b_mstride, self.mats_dag, L.b_grad,
                 L.b_gfirst, L.b_glast, L.g_nq_b, L.g_pos, L.g_off_b, L.g_stride_b,
                 self.gmats, L.d_gate, L.d_off, L.d_stride, L.d_slot, L.d_first_b,
                 L.d_last_b, self.dmats)
