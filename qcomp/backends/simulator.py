@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -26,8 +27,24 @@ FORWARD_WORKSPACE = 4  # state-sized arrays per row in a forward pass (2 buffers
 GRADIENT_WORKSPACE = 8  # psi, lambda, 2 buffers, contractions, forward workspace
 
 
+_MEM_READ: list[float] = [-1.0, 0.0]  # (monotonic time of the last read, bytes)
+# small simulations call the memory guard several times per millisecond; /proc/meminfo costs
+# ~0.15 ms to read, so a reading is reused for this long
+MEM_READ_SECONDS = 0.25
+
+
 def available_memory() -> int:
-    """MemAvailable from /proc/meminfo in bytes (a large number when unknown)."""
+    """MemAvailable from /proc/meminfo in bytes (a large number when unknown), read at most every
+    MEM_READ_SECONDS."""
+    now = time.monotonic()
+    if 0.0 <= now - _MEM_READ[0] < MEM_READ_SECONDS:
+        return int(_MEM_READ[1])
+    value = _read_available_memory()
+    _MEM_READ[:] = [now, value]
+    return value
+
+
+def _read_available_memory() -> int:
     try:
         with open("/proc/meminfo", encoding="ascii") as f:
             for line in f:

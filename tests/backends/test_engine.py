@@ -239,3 +239,15 @@ def test_low_qubit_blocks_fuse_into_contiguous_groups():
             b = E.Bound(p, w, np.zeros((1, 0)), True, False, np.dtype(complex))
             st = E.to_complex(b.forward(slice(0, 2), np.empty((2, 2, 2**n)), 2), complex)
             np.testing.assert_allclose(st, R.simulate(program, w), atol=1e-12)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.floats(-50, 50), min_size=1, max_size=9))
+def test_fast_rotation_matrices_equal_the_gate_table(angles):
+    from qcomp.ir.gates import GATES
+
+    t = np.array(angles)
+    for name in ("rx", "ry", "rz", "p", "rzz"):
+        np.testing.assert_array_equal(E._fast_matrices(name, GATES[name], [t]), GATES[name].matrix(t))
+    # any other gate goes to the table
+    np.testing.assert_array_equal(E._fast_matrices("crz", GATES["crz"], [t]), GATES["crz"].matrix(t))
