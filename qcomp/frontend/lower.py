@@ -35,6 +35,9 @@ MAX_ANGLE_DEPTH = 64
 # Angle expressions larger than this (counted as a tree, every use of a shared part again) are
 # refused too: depth alone misses a parameter doubled at each of 30 nested gate levels.
 MAX_ANGLE_NODES = 100_000
+# The widest gate ctrl/negctrl modifiers may build (controls plus the gate's qubits): a derived
+# gate is registered with its 2**k x 2**k matrix and checked against its decomposition.
+MAX_MODIFIED_QUBITS = 10
 BUILTIN_CONSTANTS = {"pi": math.pi, "tau": 2 * math.pi, "e": math.e}
 PAULI_NAMES = {"i": "I", "x": "X", "y": "Y", "z": "Z"}
 DEFAULT_SAMPLE_SHOTS = 1024  # ``sample q;`` without a count (Qiskit's long-standing default)
@@ -750,6 +753,12 @@ class _Lowerer:
         else:
             n = 0
             seq = [(GPHASE, angles, ())]
+        if controls and n + controls > MAX_MODIFIED_QUBITS:
+            # checked before any work: a derived gate's matrix, spectra and decomposition check grow
+            # as 4**k, and its controlled decomposition roughly doubles with each further control
+            raise ResourceLimitError(f"'{s.name}' under {controls} controls acts on {n + controls} qubits; a "
+                                f"controlled gate acts on at most {MAX_MODIFIED_QUBITS} (its matrix has "
+                                f"4**k entries)", s.span)
         try:
             seq, nq = apply_modifiers(mods, seq, n)
         except ModifierError as e:

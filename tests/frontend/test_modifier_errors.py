@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import qcomp
-from qcomp.errors import ParseError, QCompError, SemanticError
+from qcomp.errors import ParseError, QCompError, ResourceLimitError, SemanticError
 from qcomp.frontend.qasm_import import import_qasm
 
 HEAD = "qubit q[3];\nparam w;\n"
@@ -25,6 +25,9 @@ CASES = [
     ("gphase(w) q[0];", SemanticError, "'gphase' under 0 controls takes 0 qubits, got 1", 3, 1),
     ("gphase;", SemanticError, "'gphase' takes 1 angle, got 0", 3, 1),
     ("ctrl @ nope q[0], q[1];", SemanticError, "unknown gate 'nope'", 3, 8),
+    # refused before any work: the derived gate would be a 2**11 matrix (it took minutes)
+    ("qubit r[11];\nctrl(10) @ x " + ", ".join(f"r[{i}]" for i in range(11)) + ";", ResourceLimitError, "'x' under 10 controls acts on 11 qubits; a "
+     "controlled gate acts on at most 10", 4, 1),
     ("barrier r;", SemanticError, "undeclared qubit register 'r'", 3, 9),
     ("pow(0.5) @ swap q[0], q[1];\ngate g a, b { cx a, b; h b; }\npow(0.5) @ g q[0], q[1];", SemanticError,
      "on a gate of several operations is not supported", 5, 1),

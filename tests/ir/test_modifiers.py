@@ -169,3 +169,20 @@ def test_values_match_qiskit() -> None:
             sv.expectation_value(SparsePauliOp.from_list([("YIZI", 1)])).real]
     got = reference.expvals(qcomp.parse(SOURCE), w, np.array([xv]))[0]
     np.testing.assert_allclose(got, want, atol=1e-10)
+
+
+def test_wide_derived_gates_are_checked_on_vectors() -> None:
+    """Above five qubits a decomposition is checked on random vectors (not as a 4**k matrix): a
+    correct one registers and matches the gate; a wrong one is still refused."""
+    from qcomp.ir.equivalences import Equivalence, GateTableError, check
+
+    name = derived_gate("ry", "ccccn")  # 6 qubits: the vector check
+    g = GATES[name]
+    eq = EQUIVALENCES[name]
+    m = np.asarray(g.matrix(0.7), dtype=complex)
+    assert np.allclose(body_matrix(eq, (0.7,)), np.exp(1j * eq.phase) * m, atol=1e-9)
+    v = np.random.default_rng(1).normal(size=(64, 2)) + 0j
+    assert np.allclose(body_matrix(eq, (0.7,), v), body_matrix(eq, (0.7,)) @ v)
+    wrong = Equivalence(name, lambda a: eq.expand(a)[:-1], eq.phase)
+    with pytest.raises(GateTableError, match="body differs"):
+        check(wrong)
