@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from qcomp.ir.ops import Observable, PauliTerm
 from qcomp.ir.circuit import Circuit
-from qcomp.ir.gates import FENCES
+from qcomp.ir.gates import DYNAMIC_OPS, FENCES
 from qcomp.ir.program import Program
 
 from .base import Pass
@@ -22,7 +22,8 @@ class DeadQubits(Pass):
 
     def run(self, program: Program) -> Program:
         ops = program.circuit.ops()
-        used = {q for op in ops if op.name not in FENCES for q in op.qubits}
+        # a mid-circuit measure or reset uses its qubit (barriers and channels alone do not)
+        used = {q for op in ops if op.name not in FENCES or op.name in DYNAMIC_OPS for q in op.qubits}
         used |= set(program.measured)
         for o in program.observables:
             used |= o.qubits
@@ -47,4 +48,5 @@ class DeadQubits(Pass):
             observables=observables,
             measured=tuple(new_index[q] for q in program.measured),
             qubit_map=tuple(old_map[q] for q in keep),
+            ancillas=sum(1 for q in keep if q >= n - program.ancillas),
         )

@@ -117,6 +117,12 @@ def keeps_state(level: int = DEFAULT_LEVEL, passes: str | None = None) -> bool:
     return all(REGISTRY[n].preserves == "state" for n, _ in preset_spec(level, "sim"))
 
 
+def is_dynamic(ops) -> bool:
+    from .ir.dynamic import is_dynamic as dyn
+
+    return dyn(ops)
+
+
 def has_channels(program: Program) -> bool:
     """Whether ``program`` holds noise channels (``qcomp.ir.channels``): then no passes run on it."""
     from .ir.channels import is_channel
@@ -161,10 +167,18 @@ def build(source: Program | Lowered | str | os.PathLike, level: int = DEFAULT_LE
 
     def run() -> Program:
         pipeline = pass_list(level, target, passes)
+        if target != "qasm" and is_dynamic(lowered.program.circuit.ops()) and \
+                not any(p.name == "defer-measurements" for p in pipeline):
+            # simulators run dynamic circuits as unitary ones with one ancilla per mid-circuit
+            # measurement or reset (docs/language.md "Dynamic circuits"); the qasm target keeps them
+            from .passes import make_pass
+
+            pipeline = [make_pass("defer-measurements", {"max_qubits": str(max_qubits)})] + pipeline
         if has_channels(lowered.program):
             # Passes move, merge and drop gates by the gate table and know nothing of channels:
-            # a noisy program is simulated as written (the spec above is still checked).
-            pipeline = []
+            # a noisy program is simulated as written (the spec above is still checked), its
+            # measurements deferred for the density-matrix simulator.
+            pipeline = [p for p in pipeline if p.name == "defer-measurements"]
         return run_passes(lowered.program, pipeline, verify_each=verify_each,
                           print_ir_after_all=print_ir_after_all)
 

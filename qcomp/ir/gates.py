@@ -455,7 +455,10 @@ _rebuild()
 # Fences: operations with no matrix of their own that every pass treats as opaque on their qubits
 # (nothing commutes, cancels, merges or fuses across them) and the simulators skip. ``barrier`` is
 # one; noise channels register themselves through ``register_fence``. Their arity is free.
-FENCES: set[str] = {"barrier"}
+FENCES: set[str] = {"barrier", "measure", "reset"}
+# The dynamic-circuit operations among the fences (qcomp.ir.dynamic): a mid-circuit measurement
+# into a classical bit and a reset; they act on their qubit (a pass must never drop or move them).
+DYNAMIC_OPS: frozenset[str] = frozenset({"measure", "reset"})
 
 
 def is_fence(name: str) -> bool:
