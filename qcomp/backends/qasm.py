@@ -554,11 +554,11 @@ def emit_qasm(
     for op in work.circuit.ops():
         conv.op = op
         if op.name == "measure":
-            items.append((None, ast.QuantumMeasurementStatement(ast.QuantumMeasurement(_qubit(op.qubits[0])),
-                                                                bit_ids[op.bit])))
+            items.append((op.cond, ast.QuantumMeasurementStatement(ast.QuantumMeasurement(_qubit(op.qubits[0])),
+                                                                   bit_ids[op.bit])))
             continue
         if op.name == "reset":
-            items.append((None, ast.QuantumReset(_qubit(op.qubits[0]))))
+            items.append((op.cond, ast.QuantumReset(_qubit(op.qubits[0]))))
             continue
         body: list[ast.Statement] = []
         if op.name == "unitary":

@@ -691,10 +691,6 @@ class _Lowerer:
         what = "measure" if isinstance(s, ast.MeasureAssign) else "reset"
         if in_gate:
             raise SemanticError(f"'{what}' is not allowed inside gate '{in_gate}' (gates are unitaries)", s.span)
-        if self.runtime_if:
-            raise SemanticError(f"'{what}' inside a runtime 'if' is not supported: a conditioned {what} would"
-                                " leave its bit or qubit unchanged in the other branch; write it unconditionally",
-                                s.span)
         if isinstance(s, ast.MeasureAssign):
             bits = self.bitarg(s.target, scope)
             qubits = self.qarg(s.qarg, scope)

@@ -115,18 +115,17 @@ def _controlled(op: Operation, controls: list[tuple[int, int]], inverse: bool) -
     return [Operation(g, tuple(wires[q] for q in qs), a, op.span) for g, a, qs in seq if g != GPHASE]
 
 
-def _conditioned(op: Operation, latest: dict[int, int]) -> list[Operation]:
-    resolved = _resolve(op.cond, latest)  # type: ignore[arg-type]
+def _terms(cond: Condition, latest: dict[int, int]) -> list[tuple[dict[int, int], bool]]:
+    """The condition as signed terms: 1[E and not N1 and ... not Nk] = sum over subsets S of
+    (-1)^|S| 1[E and N_S]; each term is (ancilla -> required value, inverse) with ``inverse`` for
+    odd |S|. Applying the gate (its inverse for odd terms) controlled on each term's literals gives
+    the conditioned gate: the terms are powers of one gate controlled in the computational basis
+    of ancillas nothing else acts on, so they commute and their exponents add up to the indicator."""
+    resolved = _resolve(cond, latest)
     if resolved is None:
         return []
     must, must_not = resolved
-    assert op.matrix is None, "fused blocks are never conditioned"
-    plain = op.with_cond(None)
-    out: list[Operation] = []
-    # 1[E and not N1 and ... not Nk] = sum over subsets S of (-1)^|S| 1[E and N_S]: the gate (or its
-    # inverse, for odd |S|) controlled on each term's literals. Every term is a power of the same
-    # gate controlled in the computational basis of ancillas that nothing else acts on, so the
-    # terms commute and their exponents add up to the indicator.
+    out = []
     for size in range(len(must_not) + 1):
         for subset in combinations(must_not, size):
             lits = dict(must)
@@ -136,12 +135,36 @@ def _conditioned(op: Operation, latest: dict[int, int]) -> list[Operation]:
                     if lits.get(b, v) != v:
                         ok = False
                     lits[b] = v
-            if not ok:
-                continue
-            controls = [(latest[b], v) for b, v in sorted(lits.items())]
-            out += _controlled(plain, controls, inverse=size % 2 == 1) if controls else \
-                [plain] if size % 2 == 0 else [Operation(g, plain.qubits, a, op.span)
-                                               for g, a in gate_inverse(plain.name, plain.angles)]
+            if ok:
+                out.append(({latest[b]: v for b, v in sorted(lits.items())}, size % 2 == 1))
+    return out
+
+
+def _conditioned(op: Operation, latest: dict[int, int]) -> list[Operation]:
+    assert op.matrix is None, "fused blocks are never conditioned"
+    plain = op.with_cond(None)
+    out: list[Operation] = []
+    for controls, inverse in _terms(op.cond, latest):  # type: ignore[arg-type]
+        if controls:
+            out += _controlled(plain, list(controls.items()), inverse)
+        elif not inverse:
+            out.append(plain)
+        else:
+            out += [Operation(g, plain.qubits, a, op.span) for g, a in gate_inverse(plain.name, plain.angles)]
+    return out
+
+
+def _conditioned_copy(src: int, dst: int, cond: Condition, latest: dict[int, int], span) -> list[Operation]:
+    """``dst ^= src`` where ``cond`` holds; ``src`` may be an ancilla the condition reads (then,
+    in a term that requires it to be 1, the copy is an x on ``dst``; requiring 0, nothing)."""
+    out: list[Operation] = []
+    for controls, _ in _terms(cond, latest):  # cx is its own inverse
+        if src in controls:
+            if controls[src]:
+                out += _controlled(Operation("x", (dst,), (), span), list(controls.items()), False)
+            continue
+        cx = Operation("cx", (src, dst), (), span)
+        out += _controlled(cx, list(controls.items()), False) if controls else [cx]
     return out
 
 
@@ -172,14 +195,25 @@ def defer_measurements(program, max_qubits: int | None = None):
     out: list[Operation] = []
     a = n
     for op in ops:
-        if op.name == "measure":
+        if op.name == "measure" and op.cond:
+            # the bit becomes the qubit's value where the condition holds and keeps its old value
+            # elsewhere: copy the old ancilla, undo the copy where the condition holds, copy the qubit
+            old = latest.get(op.bit)  # type: ignore[arg-type]
+            if old is not None:
+                out.append(Operation("cx", (old, a), (), op.span))
+                out.extend(_conditioned_copy(old, a, op.cond, latest, op.span))
+            out.extend(_conditioned_copy(op.qubits[0], a, op.cond, latest, op.span))
+            latest[op.bit] = a  # type: ignore[index]
+            a += 1
+        elif op.name == "measure":
             out.append(Operation("cx", (op.qubits[0], a), (), op.span))
             latest[op.bit] = a  # type: ignore[index]
             a += 1
         elif op.name == "reset":
             q = op.qubits[0]
-            out.append(Operation("cx", (q, a), (), op.span))
-            out.append(Operation("cx", (a, q), (), op.span))
+            for pair in ((q, a), (a, q)):
+                cx = Operation("cx", pair, (), op.span, None, op.cond)
+                out.extend(_conditioned(cx, latest) if op.cond else [cx])
             a += 1
         elif op.cond:
             out.extend(_conditioned(op, latest))

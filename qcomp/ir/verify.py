@@ -90,7 +90,7 @@ def _check_op(op: "Operation", n_qubits: int) -> None:
         if not 0 <= q < n_qubits:
             raise IRVerificationError(f"{op}: qubit {q} out of range")
     if op.name in DYNAMIC_OPS:  # mid-circuit measure (into op.bit) and reset: one qubit each
-        if len(qs) != 1 or op.angles or op.cond or (op.bit is None) != (op.name == "reset"):
+        if len(qs) != 1 or op.angles or (op.bit is None) != (op.name == "reset"):
             raise IRVerificationError(f"{op}: malformed {op.name}")
         return
     if op.bit is not None:

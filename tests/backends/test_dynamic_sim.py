@@ -58,7 +58,9 @@ def oracle_rho(program: Program, params) -> np.ndarray:
             continue
         nxt = []
         for r, bits in branches:
-            if op.name in ("measure", "reset"):
+            if op.cond and not _holds(op.cond, bits):
+                nxt.append((r, bits))
+            elif op.name in ("measure", "reset"):
                 (q,) = op.qubits
                 for v in (0, 1):
                     proj = _embed(np.diag([1.0 - v, float(v)]), (q,), n)
@@ -70,8 +72,6 @@ def oracle_rho(program: Program, params) -> np.ndarray:
                     else:
                         x = _embed(PAULI["X"], (q,), n) if v else np.eye(2**n)
                         nxt.append((x @ rr @ x.conj().T, bits))
-            elif op.cond and not _holds(op.cond, bits):
-                nxt.append((r, bits))
             else:
                 angles = [float(a.evaluate(p[None, :], np.zeros((1, 0)))[0]) for a in op.angles]
                 u = _embed(GATES[op.name].matrix(*angles), op.qubits, n)
@@ -257,13 +257,17 @@ def dynamic_programs(draw):
         return f"c[{i}] == {draw(st.integers(0, 1))} && c[{j}]"
 
     for _ in range(draw(st.integers(3, 9))):
-        kind = draw(st.sampled_from(["gate", "gate", "measure", "reset", "if", "ifelse"]))
+        kind = draw(st.sampled_from(["gate", "gate", "measure", "reset", "if", "ifelse", "ifreset", "ifmeasure"]))
         if kind == "gate":
             lines.append(gate())
         elif kind == "measure":
             lines.append(f"c[{draw(st.integers(0, nb - 1))}] = measure q[{draw(qubit)}];")
         elif kind == "reset":
             lines.append(f"reset q[{draw(qubit)}];")
+        elif kind == "ifreset":
+            lines.append(f"if ({cond()}) {{ reset q[{draw(qubit)}]; {gate()} }}")
+        elif kind == "ifmeasure":
+            lines.append(f"if (c[0] == {draw(st.integers(0, 1))}) {{ c[{nb - 1}] = measure q[{draw(qubit)}]; }}")
         else:
             body = " ".join(gate() for _ in range(draw(st.integers(1, 2))))
             c = cond()

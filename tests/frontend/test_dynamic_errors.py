@@ -50,9 +50,7 @@ def test_expect_inside_runtime_if() -> None:
     check(H + "if (c[0] == 1) { probs q; }", SemanticError, 3, 18, r"'probs' is not allowed inside a runtime 'if'")
 
 
-def test_measure_or_reset_inside_runtime_if() -> None:
-    check(H + "if (c[0]) { c[1] = measure q[1]; }", SemanticError, 3, 13, r"'measure' inside a runtime 'if' is not supported")
-    check(H + "if (c[0]) { reset q[1]; }", SemanticError, 3, 13, r"'reset' inside a runtime 'if' is not supported")
+def test_terminal_measure_inside_runtime_if() -> None:
     check(H + "if (c[0]) { measure q[1]; }", SemanticError, 3, 13, r"terminal 'measure' is not allowed inside a runtime 'if'")
 
 

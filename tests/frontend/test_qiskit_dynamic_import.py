@@ -1,0 +1,98 @@
+"""Import of Qiskit's dynamic-circuit exports: ``random_circuit(n, depth, seed, conditional=True,
+reset=True, measure=True)`` for n <= 8 through ``qiskit.qasm3.dumps`` and ``qiskit.qasm2.dumps``,
+compiled at -O0..-O3 and compared with an exact oracle on Qiskit's circuit (small n) and with Aer's
+counts (every n); every re-export reloads in Qiskit."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import qcomp
+from qcomp.backends.qasm import emit_qasm
+from qcomp.frontend.qasm_import import import_qasm
+from qcomp.ir.dynamic import count_ancillas
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "backends"))
+from test_dynamic_qasm import qiskit_mixture_probs  # noqa: E402
+
+qiskit = pytest.importorskip("qiskit")
+aer = pytest.importorskip("qiskit_aer")
+from qiskit import qasm2, qasm3  # noqa: E402
+from qiskit.circuit.random import random_circuit  # noqa: E402
+
+MAX_TOTAL_QUBITS = 18  # qubits plus the ancillas of deferred measurements
+PER_N = {2: 4, 3: 4, 4: 4, 5: 3, 6: 3, 7: 3, 8: 3}  # 24 circuits
+
+
+@functools.cache
+def sample() -> list[tuple[int, int, int]]:
+    """(n, depth, seed): per n the first seeds whose circuit has conditioned gates and fits."""
+    out = []
+    for n, k in PER_N.items():
+        found = 0
+        for seed in range(400):
+            depth = 2 + seed % 3
+            qc = random_circuit(n, depth, seed=seed, conditional=True, reset=True, measure=True)
+            p = import_qasm(qasm3.dumps(qc))
+            if any(op.cond for op in p.circuit.ops()) and n + count_ancillas(p.circuit.ops()) <= MAX_TOTAL_QUBITS:
+                out.append((n, depth, seed))
+                found += 1
+                if found == k:
+                    break
+    return out
+
+
+def test_sample_is_dynamic_and_covers_every_size() -> None:
+    cases = sample()
+    assert len(cases) == 24 and {n for n, _, _ in cases} == set(PER_N)
+    resets = 0
+    for n, depth, seed in cases:
+        qc = random_circuit(n, depth, seed=seed, conditional=True, reset=True, measure=True)
+        resets += "reset" in qc.count_ops()
+    assert resets > 0
+
+
+def _aer_probs(qc, shots: int) -> np.ndarray:
+    """Aer's counts of the final measurement (every qubit into ``c``: bit k = qubit k)."""
+    counts = aer.AerSimulator(seed_simulator=1234).run(qc, shots=shots).result().get_counts()
+    out = np.zeros(2**qc.num_qubits)
+    for key, v in counts.items():
+        out[int(key.replace(" ", ""), 2)] += v
+    return out / shots
+
+
+@pytest.mark.parametrize("case", range(24))
+@pytest.mark.parametrize("fmt", ["qasm3", "qasm2"])
+def test_random_dynamic_circuit_imports_and_matches(case: int, fmt: str, tmp_path) -> None:
+    n, depth, seed = sample()[case]
+    qc = random_circuit(n, depth, seed=seed, conditional=True, reset=True, measure=True)
+    text = qasm3.dumps(qc) if fmt == "qasm3" else qasm2.dumps(qc)
+    path = tmp_path / f"rc.{fmt}"
+    path.write_text(text)
+    probs = []
+    for level in range(4):
+        model = qcomp.compile(str(path), optimize=level, cache=False)
+        assert model.program.measured == tuple(range(n))
+        probs.append(model.simulator().probs())
+        # the re-export keeps the dynamic circuit and Qiskit reads it back
+        out = model.optimized("qasm")
+        re3 = qasm3.loads(emit_qasm(out).text)
+        assert "if_else" in re3.count_ops()
+        qasm2.loads(emit_qasm(out, version=2).text)
+    for level in range(1, 4):
+        np.testing.assert_allclose(probs[level], probs[0], atol=1e-9, err_msg=f"-O{level}")
+    p = probs[0]
+    if n <= 3:  # exact: the branch mixture of Qiskit's own circuit
+        np.testing.assert_allclose(p, qiskit_mixture_probs(qc.remove_final_measurements(inplace=False)), atol=1e-9)
+    shots = 4000
+    freq = _aer_probs(qc, shots)
+    mask = p > 1e-12
+    assert freq[~mask].sum() == 0, "Aer saw an outcome qcomp gives probability 0"
+    df = max(int(mask.sum()) - 1, 1)
+    chi2 = float(((shots * freq - shots * p) ** 2 / (shots * p))[mask].sum())
+    assert chi2 < df + 6 * np.sqrt(2 * df) + 10, (chi2, df)
