@@ -104,15 +104,18 @@ def _resolve(cond: Condition, latest: dict[int, int]) -> tuple[dict[int, int], l
 
 
 def _controlled(op: Operation, controls: list[tuple[int, int]], inverse: bool) -> list[Operation]:
-    """``op`` (or its inverse) controlled on (ancilla, value) pairs, as library gates."""
+    """``op`` (or its inverse) controlled on (ancilla, value) pairs, as library gates. A control on
+    0 is an x on its ancilla before and after a control on 1 (the ancillas hold classical values),
+    so a gate needs one derived gate per number of controls rather than one per pattern (each
+    derived gate is built and checked once, at a cost that grows with its width)."""
     k = len(op.qubits)
     seq = [(g, a, tuple(range(k))) for g, a in gate_inverse(op.name, op.angles)] if inverse else \
         [(op.name, op.angles, tuple(range(k)))]
-    mods = [("ctrl" if v else "negctrl", 1) for _, v in controls]
-    seq, _ = apply_modifiers(mods, seq, k)
-    c = len(controls)
+    seq, _ = apply_modifiers([("ctrl", len(controls))], seq, k)
     wires = [a for a, _ in controls] + list(op.qubits)
-    return [Operation(g, tuple(wires[q] for q in qs), a, op.span) for g, a, qs in seq if g != GPHASE]
+    flips = [Operation("x", (a,), (), op.span) for a, v in controls if not v]
+    body = [Operation(g, tuple(wires[q] for q in qs), a, op.span) for g, a, qs in seq if g != GPHASE]
+    return flips + body + flips
 
 
 def _terms(cond: Condition, latest: dict[int, int]) -> list[tuple[dict[int, int], bool]]:
@@ -169,8 +172,19 @@ def _conditioned_copy(src: int, dst: int, cond: Condition, latest: dict[int, int
 
 
 def count_ancillas(ops: Iterable[Operation]) -> int:
-    """The ancilla qubits deferral adds: one per mid-circuit measurement and per reset."""
-    return sum(1 for op in ops if op.name in DYNAMIC_OPS)
+    """The ancilla qubits deferral adds: one per mid-circuit measurement and per reset, except a
+    measurement of a qubit nothing touched since its last measurement (it reuses that ancilla)."""
+    m = 0
+    copied: set[int] = set()
+    for op in ops:
+        if op.name == "measure" and not op.cond:
+            if op.qubits[0] not in copied:
+                m += 1
+                copied.add(op.qubits[0])
+            continue
+        copied.difference_update(op.qubits)
+        m += op.name in DYNAMIC_OPS
+    return m
 
 
 def defer_measurements(program, max_qubits: int | None = None):
@@ -194,7 +208,16 @@ def defer_measurements(program, max_qubits: int | None = None):
     latest: dict[int, int] = {}
     out: list[Operation] = []
     a = n
+    # copied[q]: the ancilla holding qubit q's Z value from its last measurement, while nothing has
+    # acted on q since: measuring q again gives that same value, so the bit aliases the ancilla
+    copied: dict[int, int] = {}
     for op in ops:
+        if op.name == "measure" and not op.cond and op.qubits[0] in copied:
+            latest[op.bit] = copied[op.qubits[0]]  # type: ignore[index]
+            continue
+        if op.name != "measure" or op.cond:
+            for q in op.qubits:
+                copied.pop(q, None)
         if op.name == "measure" and op.cond:
             # the bit becomes the qubit's value where the condition holds and keeps its old value
             # elsewhere: copy the old ancilla, undo the copy where the condition holds, copy the qubit
@@ -208,6 +231,7 @@ def defer_measurements(program, max_qubits: int | None = None):
         elif op.name == "measure":
             out.append(Operation("cx", (op.qubits[0], a), (), op.span))
             latest[op.bit] = a  # type: ignore[index]
+            copied[op.qubits[0]] = a
             a += 1
         elif op.name == "reset":
             q = op.qubits[0]

@@ -67,6 +67,10 @@ class Operation:
         return op
 
     def __reduce__(self):
+        g = GATES.get(self.name)
+        if type(self) is Operation and g is not None and g.base is not None:
+            # a derived gate (ctrl/negctrl/pow, qcomp.ir.modifiers) is registered again on load
+            return (_restore, (self.name, self.qubits, self.angles, self.span, self.matrix, self.cond, self.bit))
         return (type(self), (self.name, self.qubits, self.angles, self.span, self.matrix, self.cond, self.bit))
 
     @property
@@ -124,6 +128,15 @@ class Operation:
                 "[" + ", ".join(f"b{b}" for b in bits) + f"] {'==' if eq else '!='} {v}" for bits, v, eq in self.cond
             ) + f") {text}"
         return text
+
+
+def _restore(name, *fields) -> Operation:
+    """Unpickle an Operation whose gate may be a derived gate the library has not built yet."""
+    if name not in GATES:
+        from .modifiers import ensure_gate
+
+        ensure_gate(name)
+    return Operation(name, *fields)
 
 
 # A classical condition: clauses (bits, value, equal), all of which must hold.

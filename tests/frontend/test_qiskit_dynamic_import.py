@@ -25,7 +25,7 @@ aer = pytest.importorskip("qiskit_aer")
 from qiskit import qasm2, qasm3  # noqa: E402
 from qiskit.circuit.random import random_circuit  # noqa: E402
 
-MAX_TOTAL_QUBITS = 18  # qubits plus the ancillas of deferred measurements
+MAX_TOTAL_QUBITS = 16  # qubits plus the ancillas of deferred measurements
 PER_N = {2: 4, 3: 4, 4: 4, 5: 3, 6: 3, 7: 3, 8: 3}  # 24 circuits
 
 
@@ -59,7 +59,8 @@ def test_sample_is_dynamic_and_covers_every_size() -> None:
 
 def _aer_probs(qc, shots: int) -> np.ndarray:
     """Aer's counts of the final measurement (every qubit into ``c``: bit k = qubit k)."""
-    counts = aer.AerSimulator(seed_simulator=1234).run(qc, shots=shots).result().get_counts()
+    sim = aer.AerSimulator(seed_simulator=1234)
+    counts = sim.run(qiskit.transpile(qc, sim, optimization_level=0), shots=shots).result().get_counts()
     out = np.zeros(2**qc.num_qubits)
     for key, v in counts.items():
         out[int(key.replace(" ", ""), 2)] += v
@@ -88,7 +89,8 @@ def test_random_dynamic_circuit_imports_and_matches(case: int, fmt: str, tmp_pat
         np.testing.assert_allclose(probs[level], probs[0], atol=1e-9, err_msg=f"-O{level}")
     p = probs[0]
     if n <= 3:  # exact: the branch mixture of Qiskit's own circuit
-        np.testing.assert_allclose(p, qiskit_mixture_probs(qc.remove_final_measurements(inplace=False)), atol=1e-9)
+        # (the final measurements stay: remove_final_measurements also drops mid-circuit ones that conditions read)
+        np.testing.assert_allclose(p, qiskit_mixture_probs(qc), atol=1e-9)
     shots = 4000
     freq = _aer_probs(qc, shots)
     mask = p > 1e-12
