@@ -1,6 +1,6 @@
 """Import of Qiskit's dynamic-circuit exports: ``random_circuit(n, depth, seed, conditional=True,
 reset=True, measure=True)`` for n <= 8 through ``qiskit.qasm3.dumps`` and ``qiskit.qasm2.dumps``,
-compiled at -O0..-O3 and compared with an exact oracle on Qiskit's circuit (small n) and with Aer's
+compiled at -O0..-O3 (OpenQASM 2: -O0, -O3) and compared with an exact oracle on Qiskit's circuit (small n) and with Aer's
 counts (every n); every re-export reloads in Qiskit."""
 
 from __future__ import annotations
@@ -25,8 +25,12 @@ aer = pytest.importorskip("qiskit_aer")
 from qiskit import qasm2, qasm3  # noqa: E402
 from qiskit.circuit.random import random_circuit  # noqa: E402
 
-MAX_TOTAL_QUBITS = 16  # qubits plus the ancillas of deferred measurements
-PER_N = {2: 4, 3: 4, 4: 4, 5: 3, 6: 3, 7: 3, 8: 3}  # 24 circuits
+PER_N = {2: 4, 3: 4, 4: 4, 5: 4, 6: 3, 7: 3, 8: 2}  # 24 circuits
+
+
+def max_total(n: int) -> int:
+    """Qubits plus the ancillas of deferred measurements: one measurement layer for n >= 6."""
+    return 12 if n <= 5 else 2 * n
 
 
 @functools.cache
@@ -36,10 +40,10 @@ def sample() -> list[tuple[int, int, int]]:
     for n, k in PER_N.items():
         found = 0
         for seed in range(400):
-            depth = 2 + seed % 3
+            depth = 2 + seed % 3 if n <= 5 else 2
             qc = random_circuit(n, depth, seed=seed, conditional=True, reset=True, measure=True)
             p = import_qasm(qasm3.dumps(qc))
-            if any(op.cond for op in p.circuit.ops()) and n + count_ancillas(p.circuit.ops()) <= MAX_TOTAL_QUBITS:
+            if any(op.cond for op in p.circuit.ops()) and n + count_ancillas(p.circuit.ops()) <= max_total(n):
                 out.append((n, depth, seed))
                 found += 1
                 if found == k:
@@ -76,17 +80,20 @@ def test_random_dynamic_circuit_imports_and_matches(case: int, fmt: str, tmp_pat
     path = tmp_path / f"rc.{fmt}"
     path.write_text(text)
     probs = []
-    for level in range(4):
+    # every level for Qiskit's OpenQASM 3; the OpenQASM 2 export (the same circuit) at -O0 and -O3
+    levels = range(4) if fmt == "qasm3" else (0, 3)
+    for level in levels:
         model = qcomp.compile(str(path), optimize=level, cache=False)
         assert model.program.measured == tuple(range(n))
         probs.append(model.simulator().probs())
         # the re-export keeps the dynamic circuit and Qiskit reads it back
         out = model.optimized("qasm")
         re3 = qasm3.loads(emit_qasm(out).text)
-        assert "if_else" in re3.count_ops()
+        # (a pass may drop a conditioned gate that is the identity, e.g. 'if (c == 1) { id q[1]; }')
+        assert ("if_else" in re3.count_ops()) == any(op.cond for op in out.circuit.ops())
         qasm2.loads(emit_qasm(out, version=2).text)
-    for level in range(1, 4):
-        np.testing.assert_allclose(probs[level], probs[0], atol=1e-9, err_msg=f"-O{level}")
+    for level, pr in zip(levels, probs):
+        np.testing.assert_allclose(pr, probs[0], atol=1e-9, err_msg=f"-O{level}")
     p = probs[0]
     if n <= 3:  # exact: the branch mixture of Qiskit's own circuit
         # (the final measurements stay: remove_final_measurements also drops mid-circuit ones that conditions read)
