@@ -474,6 +474,16 @@ def register_fence(name: str) -> None:
     notify_changed()
 
 
+# Functions that can build a gate the library lacks by name (qcomp.ir.modifiers adds the derived
+# gates'): an Operation read back from a pickle calls ``resolve`` so its gate exists again.
+RESOLVERS: list = []
+
+
+def resolve(name: str) -> bool:
+    """Whether gate ``name`` is in the library, after asking the resolvers to build it."""
+    return name in GATES or any(r(name) for r in RESOLVERS)
+
+
 def lookup(name: str) -> GateDef | None:
     """The library gate called ``name`` (aliases resolved), or None."""
     return GATES.get(ALIASES.get(name, name))

@@ -11,7 +11,7 @@ import numpy as np
 from ..errors import QCompError
 from . import expr as E
 from .equivalences import EQUIVALENCES, Equivalence, register_equivalence
-from .gates import GATES, GateDef, inverse as gate_inverse, register_gate
+from .gates import GATES, RESOLVERS, GateDef, inverse as gate_inverse, register_gate
 
 # A gate sequence on local qubits 0..m-1: (gate, angles, qubits). ``GPHASE`` entries (no qubits,
 # one angle) carry a global phase exp(i t); it matters once the sequence is controlled.
@@ -116,6 +116,8 @@ def _embed(u: np.ndarray, controls: str) -> np.ndarray:
     out[..., at:at + d, at:at + d] = u
     return out
 
+
+RESOLVERS.append(ensure_gate)
 
 # Derived gates up to this many qubits have their decomposition checked numerically on registration.
 CHECKED_WIDTH = 5

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..errors import Span
 from .expr import Expr, Sym, as_expr, to_text
-from .gates import DYNAMIC_OPS, GATES, is_fence
+from .gates import DYNAMIC_OPS, GATES, is_fence, resolve
 
 
 @dataclass(frozen=True, slots=True, init=False)
@@ -132,10 +132,7 @@ class Operation:
 
 def _restore(name, *fields) -> Operation:
     """Unpickle an Operation whose gate may be a derived gate the library has not built yet."""
-    if name not in GATES:
-        from .modifiers import ensure_gate
-
-        ensure_gate(name)
+    resolve(name)
     return Operation(name, *fields)
 
 
