@@ -14,6 +14,7 @@ from qcomp.ir.gc_pause import paused_gc
 from qcomp.ir.program import Program
 
 _NAME = operator.attrgetter("name")
+_COND = operator.attrgetter("cond")
 
 # What a pass keeps of its input's meaning:
 # "state": the final state vector up to a global phase (hence every output too);
@@ -37,7 +38,8 @@ class Pass:
 
     name: ClassVar[str] = ""
     preserves: ClassVar[Preserves] = "state"
-    # Fences (``qcomp.ir.gates.is_fence``: barrier, noise channels) are opaque: nothing may move,
+    # Fences (``qcomp.ir.gates.is_fence``: barrier, noise channels, mid-circuit measure and reset;
+    # and every classically conditioned gate) are opaque: nothing may move,
     # cancel, merge or fuse across one. A pass that does not say it handles them itself
     # (``fence_aware``) runs on each stretch of the circuit between fences separately, the fences
     # kept in place (so also gates on other wires stay on their side of a fence).
@@ -52,7 +54,10 @@ class Pass:
         IR verifier on the result."""
         with paused_gc():
             # the scan runs per pass: ~1.5 ms per 10k gates (map/attrgetter: half a generator's cost)
-            if not self.fence_aware and not FENCES.isdisjoint(map(_NAME, program.circuit.ops())):
+            # classically conditioned gates (qcomp.ir.dynamic) are fences too: passes know
+            # nothing of conditions
+            ops = program.circuit.ops()
+            if not self.fence_aware and (not FENCES.isdisjoint(map(_NAME, ops)) or any(map(_COND, ops))):
                 out = self._run_between_fences(program)
             else:
                 out = self.run(program)
@@ -75,7 +80,7 @@ class Pass:
                 stretch.clear()
 
         for op in program.circuit.ops():
-            if op.name in FENCES:
+            if op.name in FENCES or op.cond:
                 flush()
                 out_ops.append(op)
             else:

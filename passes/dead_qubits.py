@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from qcomp.ir.channels import is_channel
 from qcomp.ir.ops import Observable, PauliTerm
 from qcomp.ir.circuit import Circuit
-from qcomp.ir.gates import FENCES
+from qcomp.ir.gates import DYNAMIC_OPS, FENCES
 from qcomp.ir.program import Program
 
 from .base import Pass
@@ -26,7 +26,9 @@ class DeadQubits(Pass):
 
     def run(self, program: Program) -> Program:
         ops = program.circuit.ops()
-        used = {q for op in ops if op.name not in FENCES or (len(op.qubits) > 1 and is_channel(op.name))
+        # a mid-circuit measure or reset uses its qubit; a barrier does not; see above for channels
+        used = {q for op in ops
+                if op.name not in FENCES or op.name in DYNAMIC_OPS or (len(op.qubits) > 1 and is_channel(op.name))
                 for q in op.qubits}
         used |= set(program.measured)
         for o in program.observables:
@@ -52,4 +54,5 @@ class DeadQubits(Pass):
             observables=observables,
             measured=tuple(new_index[q] for q in program.measured),
             qubit_map=tuple(old_map[q] for q in keep),
+            ancillas=sum(1 for q in keep if q >= n - program.ancillas),
         )

@@ -32,14 +32,14 @@ class ElideSwaps(Pass):
             qs = op.qubits
             if len(qs) == 1:
                 new = single[qs[0]]
-            elif op.name == "swap":
+            elif op.name == "swap" and not op.cond:  # a conditioned swap happens in some branches only
                 a, b = qs
                 wire[a], wire[b] = wire[b], wire[a]
                 single[a], single[b] = single[b], single[a]
                 continue
             else:
                 new = tuple(map(at, qs))
-            out.append(op if new == qs else Operation(op.name, new, op.angles, op.span, op.matrix))
+            out.append(op if new == qs else op.with_qubits(new))
         observables = tuple(
             Observable(
                 tuple(PauliTerm(t.coeff, tuple(sorted((wire[q], p) for q, p in t.paulis))) for t in o.terms),

@@ -10,6 +10,7 @@ import numpy as np
 
 from qcomp.ir.expr import Sym
 from qcomp.ir.channels import READOUT_ERROR, is_channel
+from qcomp.ir.dynamic import is_dynamic
 from qcomp.ir.gates import FENCES, GATES
 from qcomp.ir.ops import Operation
 from qcomp.ir.circuit import Circuit
@@ -83,8 +84,10 @@ class LightCone(Pass):
     fence_aware = True
 
     def run(self, program: Program) -> Program:
-        if not program.observables and not program.measured:
-            # no outputs declared: the whole state is the result, keep everything
+        if not program.observables and not program.measured or is_dynamic(program.circuit.ops()):
+            # no outputs declared: the whole state is the result, keep everything. A dynamic
+            # circuit too: a gate outside the cone may feed a measured bit that a condition reads
+            # (the simulator's pipeline defers measurements first, so the cone applies there)
             return program.with_circuit(program.circuit.copy())
         n = program.num_qubits
         # what each qubit is observed with at the end: Pauli words by term, Z for measurement

@@ -135,18 +135,24 @@ def light_cones(program: Program) -> list[set[int]]:
     """Per output, positions (in topological order) of the operations in its backward light cone.
 
     One reverse sweep per output: an operation is in the cone when it touches a live qubit, and
-    then all its qubits become live (the ancestors of the output qubits in the DAG).
+    then all its qubits become live (the ancestors of the output qubits in the DAG). In a dynamic
+    circuit the bits a conditioned operation in the cone reads become live too, and so do the
+    qubits of the measurements that write them (classical feed-forward).
     """
     ops = program.circuit.ops()
     cones = []
     for obs in program.observables:
         live = set(obs.qubits)
+        live_bits: set[int] = set()  # dynamic circuits: bits a conditioned op in the cone reads
         cone: set[int] = set()
         for pos in range(len(ops) - 1, -1, -1):
-            qs = ops[pos].qubits
-            if live.intersection(qs):
+            op = ops[pos]
+            qs = op.qubits
+            if live.intersection(qs) or (op.bit is not None and op.bit in live_bits):
                 cone.add(pos)
                 live.update(qs)
+                for bits, _, _ in op.cond or ():
+                    live_bits.update(bits)
         cones.append(cone)
     return cones
 

@@ -16,6 +16,7 @@ from .cancel_inverses import CancelInverses
 from .consolidate_2q import Consolidate2Q
 from .constant_fold import ConstantFold
 from .dead_qubits import DeadQubits
+from .defer_measurements import DeferMeasurements
 from .elide_swaps import ElideSwaps
 from .fuse_1q import Fuse1Q
 from .fuse_blocks import FuseBlocks
@@ -34,6 +35,7 @@ ALL_PASSES: tuple[type[Pass], ...] = (
     Consolidate2Q,
     ConstantFold,
     DeadQubits,
+    DeferMeasurements,
     ElideSwaps,
     Fuse1Q,
     FuseBlocks,

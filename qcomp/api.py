@@ -51,6 +51,8 @@ class Model:
     # on-disk compile cache (qcomp.cache) and this model's source key; None when uncached
     cache_key: str | None = field(default=None, repr=False, compare=False)
     _disk: Any = field(default=None, repr=False, compare=False)
+    # the qubit limit, also for the ancillas a dynamic circuit's simulation adds (qcomp.ir.dynamic)
+    max_qubits: int = field(default=DEFAULT_MAX_QUBITS, repr=False, compare=False)
 
     def optimized(self, target: str = "qasm", *, verify_each: bool = False, print_ir_after_all=None) -> Program:
         """The program after the optimization pipeline for ``target``: "qasm", "sim" (outputs
@@ -62,9 +64,10 @@ class Model:
         lowered = Lowered(self.program, self.cache_key, self._disk)
         if verify_each or print_ir_after_all is not None:
             return build(lowered, self.optimize_level, target, passes=self.passes, verify_each=verify_each,
-                         print_ir_after_all=print_ir_after_all)
+                         print_ir_after_all=print_ir_after_all, max_qubits=self.max_qubits)
         if target not in self._cache:
-            self._cache[target] = build(lowered, self.optimize_level, target, passes=self.passes)
+            self._cache[target] = build(lowered, self.optimize_level, target, passes=self.passes,
+                                        max_qubits=self.max_qubits)
         return self._cache[target]
 
     @property
@@ -335,4 +338,4 @@ def compile(source: str | os.PathLike, optimize: int = DEFAULT_LEVEL, *, passes:
     if not isinstance(source, (str, os.PathLike)):
         raise InputError(f"source must be a file path or .q source text, got {type(source).__name__}")
     lowered = lower(source, max_qubits=max_qubits, max_ops=max_ops, cache=cache)
-    return Model(lowered.program, optimize, passes, cache_key=lowered.key, _disk=lowered.store)
+    return Model(lowered.program, optimize, passes, cache_key=lowered.key, _disk=lowered.store, max_qubits=max_qubits)

@@ -117,6 +117,12 @@ def keeps_state(level: int = DEFAULT_LEVEL, passes: str | None = None) -> bool:
     return all(REGISTRY[n].preserves == "state" for n, _ in preset_spec(level, "sim"))
 
 
+def is_dynamic(ops) -> bool:
+    from .ir.dynamic import is_dynamic as dyn
+
+    return dyn(ops)
+
+
 def has_channels(program: Program) -> bool:
     """Whether ``program`` holds noise channels (``qcomp.ir.channels``); the passes treat them as
     fences (``qcomp.ir.gates.is_fence``, docs/noise.md)."""
@@ -163,6 +169,13 @@ def build(source: Program | Lowered | str | os.PathLike, level: int = DEFAULT_LE
     def run() -> Program:
         # noise channels are fences: passes that do not handle them run between them (passes/base.py)
         pipeline = pass_list(level, target, passes)
+        if target != "qasm" and is_dynamic(lowered.program.circuit.ops()) and \
+                not any(p.name == "defer-measurements" for p in pipeline):
+            # simulators run dynamic circuits as unitary ones with one ancilla per mid-circuit
+            # measurement or reset (docs/language.md "Dynamic circuits"); the qasm target keeps them
+            from .passes import make_pass
+
+            pipeline = [make_pass("defer-measurements", {"max_qubits": str(max_qubits)})] + pipeline
         return run_passes(lowered.program, pipeline, verify_each=verify_each,
                           print_ir_after_all=print_ir_after_all)
 

@@ -33,6 +33,7 @@ import numpy as np
 from ..errors import InputError, ResourceLimitError, UnsupportedError
 from ..ir.channels import CHANNELS, READOUT_ERROR, ChannelError, is_channel
 from ..ir.expr import CompiledExprs
+from ..ir.dynamic import defer_measurements
 from ..ir.gates import GATES, is_fence
 from ..ir.program import Program
 from ..ir.values import batch_shaped, bind_pair, bind_values, check_cotangent, select_qubits
@@ -164,6 +165,8 @@ class NoisyBase:
             raise InputError(f"max_memory_bytes must be a positive integer, got {max_memory_bytes!r}")
         if threads is not None and (not isinstance(threads, (int, np.integer)) or threads < 1):
             raise InputError(f"threads must be a positive integer, got {threads!r}")
+        # dynamic circuits run with their measurements deferred to ancillas (qcomp.ir.dynamic)
+        program = defer_measurements(program)
         self.program = program
         self.n = program.num_qubits
         self.threads = int(threads) if threads else K.default_threads()
@@ -248,7 +251,7 @@ class NoisyBase:
         return np.ascontiguousarray(t).reshape(b, -1)
 
     def _qubits(self, qubits: Sequence[int] | None) -> tuple[int, ...]:
-        return select_qubits(qubits, self.n, self.program.measured)
+        return select_qubits(qubits, self.program.visible_qubits, self.program.measured)
 
     def _shaped(self, rows: Any, batched: bool) -> Any:
         return batch_shaped(rows, batched)
@@ -668,6 +671,9 @@ class DensityMatrixSimulator(NoisyBase):
     def density_matrix(self, params: ArrayLike = None, inputs: ArrayLike = None) -> np.ndarray:
         """Final density matrices (B, 2**n, 2**n) (no batch axis when no argument is batched);
         index bit k of rows and columns is qubit k."""
+        if self.program.ancillas:
+            raise UnsupportedError("the density matrix of a dynamic circuit would include the ancillas of its "
+                                   "deferred measurements; use probs()/expval()")
         P, X, B, _ = self._args(params, inputs)
         need = B * density_bytes(self.n)
         if need > self._budget():

@@ -307,6 +307,21 @@ class _Qasm2Printer(Printer):
         self.stream.write("]")
         self._end_statement(context)
 
+    def visit_BranchingStatement(self, node, context):
+        # OpenQASM 2: 'if(creg==value) statement;' per statement (_if_blocks writes only that form)
+        assert not node.else_block
+        for st in node.if_block:
+            self._start_line(context)
+            self.stream.write("if(")
+            self.visit(node.condition.lhs, context)
+            self.stream.write("==")
+            self.visit(node.condition.rhs, context)
+            self.stream.write(") ")
+            inner = io.StringIO()
+            sub = _Qasm2Printer(inner)
+            sub.visit(st)
+            self.stream.write(inner.getvalue().strip() + "\n")
+
     def visit_ClassicalDeclaration(self, node, context):
         assert isinstance(node.type, ast.BitType)
         self._start_line(context)
@@ -316,6 +331,146 @@ class _Qasm2Printer(Printer):
         self.visit(node.type.size)
         self.stream.write("]")
         self._end_statement(context)
+
+
+# -- dynamic circuits ----------------------------------------------------------------------
+
+
+def _bit_identifiers(work: Program, taken: set[str], version: int = 3) -> list[ast.Expression]:
+    """Per flat bit its OpenQASM l-value/expression (``c_[0]``, ``d``): each bit register keeps its
+    name unless OpenQASM or the emitted file uses it (the terminal measurement register is ``c``),
+    then it gets trailing underscores."""
+    used = set(RESERVED) | gate_names() | taken
+    out: list[ast.Expression] = [None] * work.num_bits  # type: ignore[list-item]
+    for r in work.bits:
+        name = _sanitize(r.name)
+        while name in used:
+            name += "_"
+        used.add(name)
+        for i in range(r.size):
+            # OpenQASM 2 has no single bits: a scalar bit is a creg of size 1
+            out[r.offset + i] = _ident(name) if r.scalar and version == 3 else \
+                ast.IndexedIdentifier(_ident(name), [[ast.IntegerLiteral(i)]])
+    return out
+
+
+def _bit_register_name(bit_ids: list[ast.Expression], r) -> str:
+    e = bit_ids[r.offset]
+    return e.name if isinstance(e, ast.Identifier) else e.name.name  # type: ignore[union-attr]
+
+
+def _translate_conditioned(work: Program, translate, basis: set[str]) -> Program:
+    """Basis translation of classically conditioned gates: each translated alone, the pieces keeping
+    its condition (a branch's global phase is not observable)."""
+    out: list[Operation] = []
+    for op in work.circuit.ops():
+        if not op.cond or op.name in basis:
+            out.append(op)
+            continue
+        one = work.with_circuit(Circuit.from_ops(work.num_qubits, [op.with_cond(None)]), observables=(),
+                                measured=(), declared=None)
+        out.extend(o.with_cond(op.cond) for o in translate.run(one).circuit.ops())
+    return work.with_circuit(Circuit.from_ops(work.num_qubits, out))
+
+
+def _register_of(work: Program, bits: tuple[int, ...]):
+    for r in work.bits:
+        if tuple(range(r.offset, r.offset + r.size)) == tuple(bits):
+            return r
+    return None
+
+
+def _bit_expr(bit_ids, b: int) -> ast.Expression:
+    e = bit_ids[b]
+    if isinstance(e, ast.IndexedIdentifier):
+        return ast.IndexExpression(e.name, [ast.IntegerLiteral(e.indices[0][0].value)])
+    return e
+
+
+def _literal_expr(bit_ids, b: int, v: int) -> ast.Expression:
+    """A one-bit test as Qiskit's importer reads it: ``c[0]`` or ``!c[0]``."""
+    e = _bit_expr(bit_ids, b)
+    return e if v else ast.UnaryExpression(ast.UnaryOperator["!"], e)
+
+
+def _nest(clauses: list, stmts: list[ast.Statement], work: Program, bit_ids, version: int, span) -> list[ast.Statement]:
+    """``stmts`` under the conjunction of ``clauses`` as nested if blocks of the forms
+    ``qiskit.qasm3.loads`` reads: ``reg == int``, ``bit``, ``!bit``; a ``!=`` is the else branch
+    of the ``==`` (OpenQASM 2: only ``if(creg==int)`` of whole registers)."""
+    if not clauses:
+        return stmts
+    (bits, value, equal), rest = clauses[0], clauses[1:]
+    reg = _register_of(work, bits)
+    if version == 2:
+        if reg is None or not equal or len(clauses) > 1:
+            raise ExportError("OpenQASM 2 can only condition a gate on one whole creg equal to an integer"
+                              " ('if(c==3)'); this condition reads single bits of a register, joins conditions or uses"
+                              " '!=': give each tested bit its own register, or emit OpenQASM 3", span)
+        return [ast.BranchingStatement(ast.BinaryExpression(ast.BinaryOperator["=="],
+                                                            _ident(_bit_register_name(bit_ids, reg)),
+                                                            ast.IntegerLiteral(value)), stmts, [])]
+    if reg is not None and not reg.scalar:
+        test = ast.BinaryExpression(ast.BinaryOperator["=="], _ident(_bit_register_name(bit_ids, reg)),
+                                    ast.IntegerLiteral(value))
+    elif len(bits) == 1:
+        test = _literal_expr(bit_ids, bits[0], value)
+    elif equal:  # a conjunction of single bits
+        lits = [((b,), (value >> k) & 1, True) for k, b in enumerate(bits)]
+        return _nest(lits + rest, stmts, work, bit_ids, version, span)
+    else:  # not (l1 and l2 ...) = not l1, or l1 and not (l2 ...)
+        b0, v0 = bits[0], value & 1
+        tail = ((tuple(bits[1:]), value >> 1, False),)
+        inner = _nest(list(tail) + rest, stmts, work, bit_ids, version, span)
+        other = _nest(rest, stmts, work, bit_ids, version, span)
+        return [ast.BranchingStatement(_literal_expr(bit_ids, b0, v0), inner, other)]
+    inner = _nest(rest, stmts, work, bit_ids, version, span)
+    return [ast.BranchingStatement(test, inner, []) if equal else ast.BranchingStatement(test, [], inner)]
+
+
+def _if_blocks(items: list, work: Program, bit_ids, version: int) -> list[ast.Statement]:
+    """Statements with consecutive equally-conditioned gates regrouped into one if block, and an
+    if whose next group has the complementary one-clause condition merged into its else."""
+    spans = {id(st): op.span for st, op in zip((st for _, st in items), work.circuit.ops())}
+    groups: list[tuple[Any, list[ast.Statement]]] = []
+    for cond, st in items:
+        if cond and groups and groups[-1][0] == cond and version == 3:
+            groups[-1][1].append(st)
+        else:
+            groups.append((cond, [st]))
+    out: list[ast.Statement] = []
+    i = 0
+    while i < len(groups):
+        cond, stmts = groups[i]
+        if not cond:
+            out.extend(stmts)
+            i += 1
+            continue
+        span = spans.get(id(stmts[0]))
+        nxt = groups[i + 1] if i + 1 < len(groups) else None
+        if version == 3 and nxt is not None and nxt[0] and len(cond) == 1 and len(nxt[0]) == 1 and \
+                _complementary(cond[0], nxt[0][0]):
+            # the branches exclude each other, so which is written first does not matter: the
+            # '==' one is the if block
+            first, second = (cond, stmts), nxt
+            if not cond[0][2]:
+                first, second = nxt, (cond, stmts)
+            (block,) = _nest(list(first[0]), first[1], work, bit_ids, version, span)
+            if isinstance(block, ast.BranchingStatement) and not block.else_block and \
+                    not any(isinstance(s, ast.BranchingStatement) for s in block.if_block):
+                block.else_block = second[1]
+                out.append(block)
+                i += 2
+                continue
+        out.extend(_nest(list(cond), stmts, work, bit_ids, version, span))
+        i += 1
+    return out
+
+
+def _complementary(a, b) -> bool:
+    (ba, va, ea), (bb, vb, eb) = a, b
+    if len(ba) == 1 and ba == bb and ea and eb:
+        return va != vb
+    return ba == bb and va == vb and ea != eb
 
 
 # -- the emitter ---------------------------------------------------------------------------
@@ -377,7 +532,10 @@ def emit_qasm(
         basis_list = [b for b in (basis.replace(";", ",").split(",") if isinstance(basis, str) else basis) if b]
         from qcomp.passes import make_pass
 
-        work = make_pass("basis-translation", {"basis": ";".join(basis_list)}).apply(work)
+        translate = make_pass("basis-translation", {"basis": ";".join(basis_list)})
+        work = translate.apply(work)
+        if any(op.cond for op in work.circuit.ops()):
+            work = _translate_conditioned(work, translate, set(basis_list))
         outside = sorted({op.name for op in work.circuit.ops() if not is_fence(op.name)} - set(basis_list))
         if outside:
             raise ExportError(f"basis translation left gates outside the basis {basis_list}: {', '.join(outside)}")
@@ -388,11 +546,21 @@ def emit_qasm(
     input_display = {s: s.name for s in program.input_symbols()}
     conv = _ExprConverter(names, lambda s: input_display.get(s, s.name), allow_hoist=(version == 3), source=source)
 
-    # Gate statements, in the circuit's deterministic topological order.
-    body: list[ast.Statement] = []
+    # Gate statements, in the circuit's deterministic topological order; classically conditioned
+    # ones are collected as (condition, statement) and written as if blocks (_if_blocks).
+    bit_ids = _bit_identifiers(work, set(param_names) | set(input_names), version)
+    items: list[tuple[Any, ast.Statement]] = []
     used: set[str] = set()
     for op in work.circuit.ops():
         conv.op = op
+        if op.name == "measure":
+            items.append((op.cond, ast.QuantumMeasurementStatement(ast.QuantumMeasurement(_qubit(op.qubits[0])),
+                                                                   bit_ids[op.bit])))
+            continue
+        if op.name == "reset":
+            items.append((op.cond, ast.QuantumReset(_qubit(op.qubits[0]))))
+            continue
+        body: list[ast.Statement] = []
         if op.name == "unitary":
             if op.num_qubits != 1:
                 raise ExportError(
@@ -403,11 +571,13 @@ def emit_qasm(
             angles = [_number(v) for v in _u_angles(np.array(op.matrix, dtype=complex))]
             gname = "U" if version == 3 else "u3"
             body.append(ast.QuantumGate([], _ident(gname), angles, [_qubit(op.qubits[0])]))
+            items.append((op.cond, body[0]))
             continue
         if is_fence(op.name):
             if op.name != "barrier":
                 raise ExportError(f"'{op.name}' has no OpenQASM form", op.span)
             body.append(ast.QuantumBarrier([_qubit(q) for q in op.qubits]))
+            items.append((None, body[0]))
             continue
         if op.gate is None:
             raise ExportError(f"gate '{op.name}' has no OpenQASM form", op.span)
@@ -418,12 +588,15 @@ def emit_qasm(
             if needs_definition(base, version):
                 used.add(base)
             body.append(ast.QuantumGate(mods, _ident(gate_name(base, version)), args, [_qubit(q) for q in op.qubits]))
+            items.append((op.cond, body[0]))
             continue
         gname = gate_name(op.name, version)
         if needs_definition(op.name, version):
             used.add(op.name)
         body.append(ast.QuantumGate([], _ident(gname), args, [_qubit(q) for q in op.qubits]))
+        items.append((op.cond, body[0]))
     conv.op = None
+    body = _if_blocks(items, work, bit_ids, version)
 
     # Measurements: one register-wide statement when every qubit is measured in order.
     measured = list(work.measured)
@@ -463,6 +636,9 @@ def emit_qasm(
         for n, _ in conv.derived_formulas:
             stmts.append(ast.IODeclaration(ast.IOKeyword.input, float64, _ident(n)))
     stmts.append(ast.QubitDeclaration(_ident(QUBIT_REG), ast.IntegerLiteral(work.num_qubits)))
+    for r in work.bits:
+        size = None if r.scalar and version == 3 else ast.IntegerLiteral(r.size)
+        stmts.append(ast.ClassicalDeclaration(ast.BitType(size), _ident(_bit_register_name(bit_ids, r)), None))
     if measured:
         stmts.append(ast.ClassicalDeclaration(ast.BitType(ast.IntegerLiteral(len(measured))), _ident(BIT_REG), None))
     stmts.extend(body)
@@ -538,6 +714,9 @@ def _manifest(program, work, version, param_names, input_names, derived, measure
         },
         "gate_definitions": defined,
         "basis": basis,
+        # dynamic circuits: the bit registers mid-circuit measurements write (exported name -> .q name)
+        **({"bits": {_bit_register_name(_bit_identifiers(work, set(param_names) | set(input_names)), r): r.name
+                     for r in work.bits}} if work.bits else {}),
     }
 
 

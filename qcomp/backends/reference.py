@@ -10,6 +10,7 @@ from typing import Sequence
 import numpy as np
 
 from ..ir.circuit import Circuit
+from ..ir.dynamic import defer_measurements
 from ..ir.gates import is_fence
 from ..ir.ops import Observable, Operation
 from ..ir.program import Program
@@ -67,7 +68,9 @@ def simulate_circuit(
 
 
 def simulate(program: Program, params=None, inputs=None) -> np.ndarray:
-    """Final states (B, 2**n) of a program."""
+    """Final states (B, 2**n) of a program; a dynamic circuit's measurements are deferred first
+    (qcomp.ir.dynamic), so its state includes the ancillas (marginalise them with ``probabilities``)."""
+    program = defer_measurements(program)
     return simulate_circuit(program.circuit, params, inputs, program.num_params, program.num_inputs)
 
 

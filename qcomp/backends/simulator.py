@@ -11,6 +11,7 @@ import numpy as np
 
 from ..errors import InputError, QCompError, ResourceLimitError, UnsupportedError
 from ..ir.channels import is_channel
+from ..ir.dynamic import defer_measurements
 from ..ir.gates import is_fence
 from ..ir.program import Program
 from ..ir.values import as_real_array, batch_shaped, bind_pair, bind_values, check_cotangent, select_qubits
@@ -95,6 +96,9 @@ class Simulator:
         if noisy is not None:  # a state vector cannot hold a channel's mixture
             raise UnsupportedError(f"'{noisy.name}' is a noise channel: simulate noisy programs with "
                                    "qcomp.noise.simulator or model.simulator() (docs/noise.md)", noisy.span)
+        # dynamic circuits run with their measurements deferred to ancillas (qcomp.ir.dynamic); the
+        # pipeline's "sim" target has done it already
+        program = defer_measurements(program)
         self.program = program
         self.n = program.num_qubits
         self.precision = precision
@@ -328,6 +332,10 @@ class Simulator:
     def state(self, params: ArrayLike = None, inputs: ArrayLike = None) -> np.ndarray:
         """Final state vectors (B, 2**n), (2**n,) when no argument is batched; index bit k is flat
         qubit k (Qiskit order)."""
+        if self.program.ancillas:
+            raise UnsupportedError(
+                "a dynamic circuit (mid-circuit measurement or reset) ends in a mixture of branches, not a "
+                "state vector; use probs(), sample() or expval()")
         P, X, B, _, _ = self._args(params, inputs)
         self._check_result_bytes("the final states", B, self._row_bytes())
         out = np.empty((B, 2**self.n), dtype=self.dtype)
@@ -389,7 +397,7 @@ class Simulator:
         return self.expval(pr, np.atleast_2d(np.asarray(input_rows, dtype=float)))
 
     def _default_qubits(self, qubits: Sequence[int] | None) -> tuple[int, ...]:
-        return select_qubits(qubits, self.n, self.program.measured)
+        return select_qubits(qubits, self.program.visible_qubits, self.program.measured)
 
     def probs(self, params: ArrayLike = None, inputs: ArrayLike = None,
               qubits: Sequence[int] | None = None) -> np.ndarray:

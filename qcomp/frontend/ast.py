@@ -236,3 +236,29 @@ class Sample(Node):
     shots: Node | None
     qargs: tuple[QArg, ...]
     span: Span | None = field(**_SPAN)
+
+
+@dataclass(frozen=True)
+class BitDecl(Node):
+    """``bit c;`` / ``bit c[2];`` / ``bit[2] c;``: classical bits that mid-circuit measurements write."""
+
+    name: str
+    size: Node | None
+    span: Span | None = field(**_SPAN)
+
+
+@dataclass(frozen=True)
+class MeasureAssign(Node):
+    """``c[0] = measure q[0];`` / ``c = measure q;``: a mid-circuit measurement into bits."""
+
+    target: QArg  # the bit or bit register (same shape as a qubit argument)
+    qarg: QArg
+    span: Span | None = field(**_SPAN)
+
+
+@dataclass(frozen=True)
+class Reset(Node):
+    """``reset q[0];`` / ``reset q;``: put qubits back in |0> (mid-circuit)."""
+
+    qargs: tuple[QArg, ...]
+    span: Span | None = field(**_SPAN)

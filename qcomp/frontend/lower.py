@@ -12,6 +12,7 @@ from typing import Callable
 
 from ..errors import IncludeError, ResourceLimitError, SemanticError, Span
 from ..ir import expr as E
+from ..ir.channels import is_channel
 from ..ir.circuit import Circuit
 from ..ir.gc_pause import paused_gc
 from ..ir.gates import ALIASES, GATES, GateDef as LibraryGate, inverse as gate_inverse
@@ -114,6 +115,7 @@ _STATEMENT_NAMES = {
     ast.ValueDeclStmt: "declaration",
     ast.GateDef: "gate definition",
     ast.Include: "include",
+    ast.BitDecl: "bit declaration",
 }
 
 
@@ -208,6 +210,10 @@ class _Lowerer:
         self.observables: list[Observable] = []
         self.measured: list[int] = []
         self.measured_set: set[int] = set()
+        # dynamic circuits: classical bit registers (flat bit offsets) and the depth of runtime ifs
+        self.bit_regs: dict[str, Register] = {}
+        self.num_bits = 0
+        self.runtime_if = 0
         self.include_stack: list[str] = []
         self.gate_stack: list[str] = []
         self.iterations = 0  # loop iterations unrolled so far (empty bodies cost time too)
@@ -261,6 +267,9 @@ class _Lowerer:
                 raise SemanticError(f"'{node.id}' is a constant array; index it ({how}) or take len({node.id})", node.span)
             if node.id in self.registers or scope.lookup_qubit(node.id) is not None:
                 raise SemanticError(f"qubit '{node.id}' used as a value", node.span)
+            if node.id in self.bit_regs:
+                raise SemanticError(f"bit '{node.id}' is known only when the circuit runs: it can be read only in"
+                                    " an 'if' condition", node.span)
             raise SemanticError(
                 f"undeclared name '{node.id}'",
                 node.span,
@@ -293,6 +302,9 @@ class _Lowerer:
                 return d.symbol(i)
             if node.name in self.registers:
                 raise SemanticError(f"qubit '{node.name}[...]' used as a value", node.span)
+            if node.name in self.bit_regs:
+                raise SemanticError(f"bit '{node.name}[...]' is known only when the circuit runs: it can be read"
+                                    " only in an 'if' condition", node.span)
             raise SemanticError(
                 f"undeclared name '{node.name}'", node.span, self._suggest(node.name, list(self.values) + list(self.arrays))
             )
@@ -552,7 +564,7 @@ class _Lowerer:
             self._barrier(s, scope, out, in_gate)
             return
         top = in_gate is None and scope.parent is None
-        if isinstance(s, (ast.ConstDecl, ast.QubitDecl, ast.ValueDeclStmt, ast.GateDef, ast.Include)):
+        if isinstance(s, (ast.ConstDecl, ast.QubitDecl, ast.ValueDeclStmt, ast.GateDef, ast.Include, ast.BitDecl)):
             if not top:
                 where = f"gate '{in_gate}'" if in_gate else "a loop or if block"
                 what = f"{s.kind} declaration" if isinstance(s, ast.ValueDeclStmt) else _STATEMENT_NAMES[type(s)]
@@ -607,16 +619,38 @@ class _Lowerer:
         elif isinstance(s, ast.For):
             self._for(s, scope, out, in_gate, base_dir)
         elif isinstance(s, ast.If):
+            if self._mentions_bits(s.cond, scope):
+                self._runtime_if(s, scope, out, in_gate, base_dir)
+                return
             c = self._const_value(self.expr(s.cond, scope), s.cond, "'if' condition")
             self.block(s.then if c else s.orelse, Scope(parent=scope), out, in_gate, base_dir)
         elif isinstance(s, (ast.Expect, ast.Var, ast.Probs, ast.Sample)):
+            what = {ast.Expect: "expect", ast.Var: "var", ast.Probs: "probs", ast.Sample: "sample"}[type(s)]
             if in_gate:
-                what = {ast.Expect: "expect", ast.Var: "var", ast.Probs: "probs", ast.Sample: "sample"}[type(s)]
                 raise SemanticError(f"'{what}' is not allowed inside gate '{in_gate}'", s.span)
+            if self.runtime_if:
+                raise SemanticError(f"'{what}' is not allowed inside a runtime 'if' (one whose condition reads a"
+                                    " bit): outputs describe the whole program; move it to the top level", s.span)
             self._output(s, scope)
+        elif isinstance(s, ast.BitDecl):
+            size = 1 if s.size is None else self.int_expr(s.size, scope, what="bit register size")
+            if size < 1:
+                raise SemanticError(f"bit register size must be positive, got {size}", s.size.span if s.size else s.span)
+            if self.num_bits + size > self.limits.max_ops:
+                raise ResourceLimitError(f"bits would number {self.num_bits + size}, over the limit of "
+                                         f"{self.limits.max_ops} (the operation limit; raise it with max_ops= / --max-ops)",
+                                         s.span)
+            self._declare(s.name, s.span)
+            self.bit_regs[s.name] = Register(s.name, size, self.num_bits, s.size is None, s.span)
+            self.num_bits += size
+        elif isinstance(s, (ast.MeasureAssign, ast.Reset)):
+            self._dynamic_stmt(s, scope, out, in_gate)
         elif isinstance(s, ast.Measure):
             if in_gate:
                 raise SemanticError(f"'measure' is not allowed inside gate '{in_gate}'", s.span)
+            if self.runtime_if:
+                raise SemanticError("a terminal 'measure' is not allowed inside a runtime 'if'; measure into a bit"
+                                    " ('c[0] = measure q[0];') or move it to the end", s.span)
             for q in s.qargs:
                 for flat in self.qarg(q, scope):
                     if flat not in self.measured_set:
@@ -626,6 +660,179 @@ class _Lowerer:
             self._include(s, scope, out, base_dir)
         else:
             raise AssertionError(s)
+
+    # -- dynamic circuits -------------------------------------------------------------------
+    def bitarg(self, q: ast.QArg, scope: Scope) -> list[int]:
+        """Flat bits named by a bit argument (a whole bit register broadcasts)."""
+        reg = self.bit_regs.get(q.name)
+        if reg is None:
+            if q.name in self.registers:
+                raise SemanticError(f"'{q.name}' is a qubit register, not a bit register; declare bits with"
+                                    f" 'bit c[n];'", q.span)
+            if q.name in self.values or q.name in self.consts or q.name in self.arrays:
+                raise SemanticError(f"'{q.name}' is a {self._kind_of(q.name)}, not a bit register", q.span)
+            raise SemanticError(f"undeclared bit register '{q.name}' (declare it with 'bit {q.name}[n];')", q.span,
+                                self._suggest(q.name, self.bit_regs))
+        if q.index is None:
+            return [reg.offset + i for i in range(reg.size)]
+        if reg.scalar:
+            raise SemanticError(f"bit '{q.name}' is not a register and cannot be indexed", q.span)
+        i = self.int_expr(q.index, scope, what="bit index")
+        if not 0 <= i < reg.size:
+            raise SemanticError(f"bit index {i} out of range for bit register '{q.name}' of size {reg.size}",
+                                q.index.span or q.span)
+        return [reg.offset + i]
+
+    def _bit_name(self, flat: int) -> str:
+        for r in self.bit_regs.values():
+            if r.offset <= flat < r.offset + r.size:
+                return r.qubit_name(flat - r.offset)
+        return f"b{flat}"
+
+    def _dynamic_stmt(self, s: ast.MeasureAssign | ast.Reset, scope: Scope, out: list[Operation],
+                      in_gate: str | None) -> None:
+        what = "measure" if isinstance(s, ast.MeasureAssign) else "reset"
+        if in_gate:
+            raise SemanticError(f"'{what}' is not allowed inside gate '{in_gate}' (gates are unitaries)", s.span)
+        if isinstance(s, ast.MeasureAssign):
+            bits = self.bitarg(s.target, scope)
+            qubits = self.qarg(s.qarg, scope)
+            if len(bits) != len(qubits):
+                raise SemanticError(f"measuring {len(qubits)} qubit(s) into {len(bits)} bit(s): the sizes must be"
+                                    " equal", s.span)
+            pairs = list(zip(qubits, bits))
+        else:
+            pairs = []
+            for q in s.qargs:
+                for flat in self.qarg(q, scope):
+                    if flat not in [p for p, _ in pairs]:
+                        pairs.append((flat, None))
+        for q, b in pairs:
+            if q in self.measured_set:
+                raise SemanticError(
+                    f"'{what}' on {self._qubit_name(q)} after its terminal 'measure'; qcomp measures at the end"
+                    " of the circuit, so move 'measure' last (or measure into a bit: 'c[0] = measure q[0];')",
+                    s.span)
+            self._emit(out, Operation(what, (q,), (), s.span, None, None, b))
+
+    def _mentions_bits(self, node: ast.Node, scope: Scope) -> bool:
+        """Whether an expression reads a classical bit (then an ``if`` on it is a runtime if)."""
+        if not self.bit_regs:
+            return False
+        stack = [node]
+        while stack:
+            n = stack.pop()
+            if isinstance(n, (ast.Name, ast.Index)):
+                name = n.id if isinstance(n, ast.Name) else n.name
+                if name in self.bit_regs and scope.lookup_value(name) is None:
+                    return True
+            for f in getattr(n, "__dataclass_fields__", ()):
+                v = getattr(n, f)
+                if isinstance(v, ast.Node):
+                    stack.append(v)
+                elif isinstance(v, tuple):
+                    stack.extend(x for x in v if isinstance(x, ast.Node))
+        return False
+
+    def _bit_operand(self, node: ast.Node, scope: Scope) -> tuple[int, ...] | None:
+        """The flat bits of ``c`` / ``c[i]`` when ``node`` names bits, else None."""
+        if isinstance(node, ast.Name) and node.id in self.bit_regs and scope.lookup_value(node.id) is None:
+            return tuple(self.bitarg(ast.QArg(node.id, None, node.span), scope))
+        if isinstance(node, ast.Index) and node.name in self.bit_regs and scope.lookup_value(node.name) is None:
+            return tuple(self.bitarg(ast.QArg(node.name, node.index, node.span), scope))
+        return None
+
+    _COND_HELP = ("a runtime condition compares bits or bit registers with integers: 'c[0] == 1', 'c == 3', 'c != 0',"
+                  " 'c[0]', '!c[0]', joined by '&&'")
+
+    def _condition(self, node: ast.Node, scope: Scope) -> "tuple | bool":
+        """A runtime condition as clauses (bits, value, equal), or a bool when it does not read bits."""
+        if not self._mentions_bits(node, scope):
+            return bool(self._const_value(self.expr(node, scope), node, "'if' condition"))
+        if isinstance(node, ast.BinOp) and node.op == "&&":
+            a, b = self._condition(node.left, scope), self._condition(node.right, scope)
+            if a is False or b is False:
+                return False
+            return b if a is True else a if b is True else a + b  # type: ignore[operator]
+        if isinstance(node, ast.UnOp) and node.op == "!":
+            inner = self._condition(node.operand, scope)
+            if isinstance(inner, bool):
+                return not inner
+            return (self._negate(inner, node),)
+        bits = self._bit_operand(node, scope)
+        if bits is not None:  # truthiness: a bit is 1, a register is nonzero
+            return (((bits, 1, True),) if len(bits) == 1 else ((bits, 0, False),))
+        if isinstance(node, ast.BinOp) and node.op in ("==", "!="):
+            left, right = node.left, node.right
+            bits = self._bit_operand(left, scope)
+            if bits is None:
+                left, right = right, left
+                bits = self._bit_operand(left, scope)
+            if bits is None or self._mentions_bits(right, scope):
+                raise SemanticError(f"unsupported runtime condition: {self._COND_HELP}", node.span)
+            v = self._const_value(self.expr(right, scope), right, "compared value")
+            if not float(v).is_integer() or not 0 <= v < 2 ** len(bits):
+                raise SemanticError(f"{self._bit_name(bits[0]) if len(bits) == 1 else left.id} holds {len(bits)} bit(s)"  # type: ignore[attr-defined]
+                                    f" and cannot equal {v:g}; compare with an integer in [0, {2 ** len(bits)})",
+                                    right.span or node.span)
+            clause = (bits, int(v), node.op == "==")
+            if len(bits) == 1 and not clause[2]:
+                clause = (bits, 1 - clause[1], True)
+            return (clause,)
+        raise SemanticError(f"unsupported runtime condition: {self._COND_HELP}", node.span)
+
+    def _negate(self, clauses: tuple, node: ast.Node) -> tuple:
+        """The one clause that is the negation of a conjunction of clauses."""
+        if len(clauses) == 1:
+            bits, v, eq = clauses[0]
+            if len(bits) == 1:
+                return (bits, 1 - v, True) if eq else (bits, v, True)
+            return (bits, v, not eq)
+        if not all(eq for _, _, eq in clauses):
+            raise SemanticError("cannot negate a runtime condition that joins a '!=' with '&&'; nest the 'if's"
+                                " instead", node.span)
+        lits: dict[int, int] = {}
+        for bits, v, _ in clauses:
+            for k, b in enumerate(bits):
+                bv = (v >> k) & 1
+                if lits.get(b, bv) != bv:  # never true: its negation always holds
+                    return ((), 0, False)
+                lits[b] = bv
+        order = tuple(lits)
+        return (order, sum(lits[b] << k for k, b in enumerate(order)), False)
+
+    def _runtime_if(self, s: ast.If, scope: Scope, out: list[Operation], in_gate: str | None, base_dir: Path) -> None:
+        """``if`` on bits: both branches lowered, each operation classically conditioned (the else
+        branch on the negated condition)."""
+        if in_gate:
+            raise SemanticError(f"a runtime 'if' (on a bit) is not allowed inside gate '{in_gate}' (gates are"
+                                " unitaries); put it between calls", s.span)
+        cond = self._condition(s.cond, scope)
+        if isinstance(cond, bool):  # the bits cancel out of the condition (e.g. 'c[0] == 1 && 0')
+            self.block(s.then if cond else s.orelse, Scope(parent=scope), out, in_gate, base_dir)
+            return
+        branches = [(s.then, cond)]
+        if s.orelse:
+            neg = self._negate(cond, s.cond)
+            if neg[0]:
+                branches.append((s.orelse, (neg,)))
+            else:
+                branches.append((s.orelse, None))  # the condition never holds: the else always runs
+        for stmts, c in branches:
+            body: list[Operation] = []
+            self.runtime_if += 1
+            try:
+                self.block(stmts, Scope(parent=scope), body, in_gate, base_dir)
+            finally:
+                self.runtime_if -= 1
+            for op in body:
+                if c is None or op.name == "barrier":
+                    self._emit(out, op)
+                elif is_channel(op.name):
+                    raise SemanticError(f"noise channel '{op.name}' inside a runtime 'if' is not supported",
+                                        op.span or s.span)
+                else:
+                    self._emit(out, op.with_cond(c + (op.cond or ())))
 
     def _gate_def(self, s: ast.GateDef) -> None:
         if s.name in GATES or s.name in ALIASES:
@@ -923,7 +1130,13 @@ class _Lowerer:
                 for a in st.range_args:
                     self._check_names(a, values)
                 self._check_body(g, st.body, values | {st.var})
+            elif isinstance(st, (ast.MeasureAssign, ast.Reset)):
+                what = "measure" if isinstance(st, ast.MeasureAssign) else "reset"
+                raise SemanticError(f"'{what}' is not allowed inside gate '{g.name}' (gates are unitaries)", st.span)
             elif isinstance(st, ast.If):
+                if self._mentions_bits(st.cond, Scope(values={v: E.ZERO for v in values})):
+                    raise SemanticError(f"a runtime 'if' (on a bit) is not allowed inside gate '{g.name}' (gates"
+                                        " are unitaries); put it between calls", st.span)
                 self._check_names(st.cond, values)
                 self._check_body(g, st.then, values)
                 self._check_body(g, st.orelse, values)
@@ -1058,8 +1271,14 @@ class _Lowerer:
                     break
             return ops, iters
         if isinstance(st, ast.If):
+            if self._mentions_bits(st.cond, scope):  # a runtime if: both branches are emitted
+                o1, i1 = self._cost_block(st.then, Scope(parent=scope))
+                o2, i2 = self._cost_block(st.orelse, Scope(parent=scope))
+                return min(cap, o1 + o2), min(cap, i1 + i2)
             c = self._const_value(self.expr(st.cond, scope), st.cond, "'if' condition")
             return self._cost_block(st.then if c else st.orelse, Scope(parent=scope))
+        if isinstance(st, (ast.MeasureAssign, ast.Reset)):
+            return 1, 0
         return 0, 0
 
     def _cost_gate(self, g: ast.GateDef, call: ast.GateCall, scope: Scope) -> tuple[int, int]:
@@ -1416,6 +1635,7 @@ def lower_module(
         observables=tuple(lw.observables),
         measured=tuple(lw.measured),
         source_name=module.file,
+        bits=tuple(lw.bit_regs.values()),
         declared=None if lw.plain_expects else tuple(lw.declared),
     )
     warn_unused_declarations(program)

@@ -173,6 +173,27 @@ class _Builder(Transformer):
         return ast.Measure(c[0], self._meta(meta))
 
     @v_args(meta=True)
+    def bit_decl(self, meta, c):
+        return ast.BitDecl(str(c[0]), c[1] if len(c) > 1 else None, self._meta(meta))
+
+    @v_args(meta=True)
+    def bit_decl_typed(self, meta, c):
+        return ast.BitDecl(str(c[1]), c[0], self._meta(meta))
+
+    @v_args(meta=True)
+    def measure_assign(self, meta, c):
+        name = c[0]
+        index = c[1] if len(c) > 2 else None
+        end = c[1].span if index is not None and getattr(c[1], "span", None) else None
+        target_span = self._span(name.line, name.column, name.end_line,
+                                 (end.end_column + 1) if end is not None and end.end_column else name.end_column)
+        return ast.MeasureAssign(ast.QArg(str(name), index, target_span), c[-1], self._meta(meta))
+
+    @v_args(meta=True)
+    def reset_stmt(self, meta, c):
+        return ast.Reset(c[0], self._meta(meta))
+
+    @v_args(meta=True)
     def include_stmt(self, meta, c):
         return ast.Include(str(c[0])[1:-1], self._meta(meta))
 

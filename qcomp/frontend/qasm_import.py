@@ -4,8 +4,11 @@ Supported: qubit/qreg registers, bit/creg registers, ``input float``/``input ang
 params), ``const`` declarations, stdgates.inc and qelib1.inc gates (plus U, CX, u1/u2/u3, cu1/cu3/cu,
 phase/cphase), gate definitions (expanded; a definition equal to a library gate up to global phase,
 checked numerically, becomes that gate), ``inv @`` and ``pow(k) @`` with integer k, broadcast over
-registers, ``for`` loops over constant ranges (unrolled), terminal ``measure``, ``barrier`` (ignored) and
-``gphase`` (dropped: the IR has no global phase). Everything else raises UnsupportedError with its line.
+registers, ``for`` loops over constant ranges (unrolled), ``measure`` (into bits: mid-circuit unless
+nothing later touches the qubit or reads the bit, then terminal), ``reset``, ``if``/``else`` on bits
+and bit registers (``c == 3``, ``c[0]``, ``!c[0]``, ``c[0] == true``, ``&&``; OpenQASM 2
+``if(c==3) gate;``), ``barrier`` (ignored) and ``gphase`` (dropped: the IR has no global phase).
+Everything else raises UnsupportedError with its line.
 """
 
 from __future__ import annotations
@@ -103,7 +106,6 @@ QASM_GATES = _QasmGates()
 
 
 _UNSUPPORTED = {
-    ast.BranchingStatement: "'if' (classical control flow)",
     ast.WhileLoop: "'while' loops",
     ast.SwitchStatement: "'switch'",
     ast.SubroutineDefinition: "subroutine definitions ('def')",
@@ -114,7 +116,6 @@ _UNSUPPORTED = {
     ast.Box: "'box'",
     ast.ExternDeclaration: "'extern' declarations",
     ast.ClassicalAssignment: "classical assignments",
-    ast.QuantumReset: "'reset'",
     ast.ReturnStatement: "'return'",
     ast.BreakStatement: "'break'",
     ast.ContinueStatement: "'continue'",
@@ -132,6 +133,9 @@ class _Importer:
         self.base_dir = base_dir
         self.registers: dict[str, Register] = {}
         self.bits: dict[str, int] = {}
+        self.bit_regs: dict[str, Register] = {}  # flat bit offsets (dynamic circuits)
+        self.num_bits = 0
+        self.in_if = 0
         self.params: dict[str, ValueDecl] = {}
         self.consts: dict[str, float] = {}
         self.gates: dict[str, ast.QuantumGateDefinition] = {}
@@ -338,7 +342,19 @@ class _Importer:
         elif isinstance(s, ast.QuantumMeasurementStatement):
             if in_gate:
                 raise SemanticError(f"'measure' inside gate '{in_gate}'", self.span(s))
-            self.measure(s.measure, scope)
+            self.measure(s.measure, scope, s.target, out)
+        elif isinstance(s, ast.QuantumReset):
+            if in_gate:
+                raise SemanticError(f"'reset' inside gate '{in_gate}'", self.span(s))
+            for q in self.qubits_of(s.qubits, scope):
+                if q in self.measured_set:
+                    raise UnsupportedError("'reset' after a terminal 'measure' of its qubit (measure into a bit"
+                                           " for a mid-circuit measurement)", self.span(s))
+                out.append(Operation("reset", (q,), (), self.span(s)))
+        elif isinstance(s, ast.BranchingStatement):
+            if in_gate:
+                raise self.unsupported(f"'if' inside gate '{in_gate}'", s)
+            self.branch(s, scope, out)
         elif isinstance(s, ast.ForInLoop):
             self.for_loop(s, scope, out, in_gate)
         elif isinstance(s, ast.Pragma):
@@ -380,8 +396,11 @@ class _Importer:
             size = 1 if s.type.size is None else self.int_expr(s.type.size, scope, "bit register size")
             self._declare(s.identifier.name, s)
             self.bits[s.identifier.name] = size
+            self.bit_regs[s.identifier.name] = Register(s.identifier.name, size, self.num_bits, s.type.size is None,
+                                                        self.span(s))
+            self.num_bits += size
             if isinstance(s.init_expression, ast.QuantumMeasurement):
-                self.measure(s.init_expression, scope)
+                self.measure(s.init_expression, scope, s.identifier, self.ops)
             elif s.init_expression is not None:
                 raise self.unsupported("initialized bit registers", s)
         elif isinstance(s, ast.QuantumGateDefinition):
@@ -681,11 +700,117 @@ class _Importer:
                 f"program unrolls to more than {self.max_ops} operations (raise the limit with max_ops= / --max-ops)",
                 span)
 
-    def measure(self, m: ast.QuantumMeasurement, scope: Scope) -> None:
-        for q in self.qubits_of(m.qubit, scope):
-            if q not in self.measured_set:
-                self.measured_set.add(q)
-                self.measured.append(q)
+    def measure(self, m: ast.QuantumMeasurement, scope: Scope, target=None, out: list[Operation] | None = None) -> None:
+        qubits = self.qubits_of(m.qubit, scope)
+        if target is None:  # 'measure q;': terminal
+            if self.in_if:
+                raise self.unsupported("a terminal 'measure' inside 'if'", self.current)
+            for q in qubits:
+                if q not in self.measured_set:
+                    self.measured_set.add(q)
+                    self.measured.append(q)
+            return
+        bits = self.bits_of(target, scope)
+        if len(bits) != len(qubits):
+            raise SemanticError(f"measuring {len(qubits)} qubit(s) into {len(bits)} bit(s)", self.span(self.current))
+        for q, b in zip(qubits, bits):
+            if q in self.measured_set:
+                raise UnsupportedError("'measure' after a terminal 'measure' of the same qubit", self.span(self.current))
+            # a measurement into a bit; import_qasm makes it terminal when nothing later needs it
+            out.append(Operation("measure", (q,), (), self.span(self.current), None, None, b))  # type: ignore[union-attr]
+
+    # -- dynamic circuits --------------------------------------------------------------------
+    def bits_of(self, node, scope: Scope) -> list[int]:
+        """Flat bits of ``c``, ``c[i]`` (also as an index expression) or ``c[i:j]``."""
+        if isinstance(node, ast.IndexExpression) and isinstance(node.collection, ast.Identifier):
+            node = ast.IndexedIdentifier(node.collection, [node.index] if not isinstance(node.index, list) else [node.index])
+        name = node.name if isinstance(node, ast.Identifier) else node.name.name
+        reg = self.bit_regs.get(name)
+        if reg is None:
+            close = difflib.get_close_matches(name, list(self.bit_regs), n=1)
+            raise SemanticError(f"undeclared bit register '{name}'", self.span(node),
+                                (f"did you mean '{close[0]}'?",) if close else ())
+        if isinstance(node, ast.Identifier):
+            return [reg.offset + i for i in range(reg.size)]
+        if len(node.indices) != 1:
+            raise self.unsupported("multi-dimensional bit indexing", node)
+        index = node.indices[0]
+        items = index.values if isinstance(index, ast.DiscreteSet) else index
+        out: list[int] = []
+        for item in items:
+            if isinstance(item, ast.RangeDefinition):
+                start = 0 if item.start is None else self.int_expr(item.start, scope, "range start")
+                end = reg.size - 1 if item.end is None else self.int_expr(item.end, scope, "range end")
+                idx = list(range(start, end + 1))
+            else:
+                idx = [self.int_expr(item, scope, "bit index")]
+            for i in idx:
+                if not 0 <= i < reg.size:
+                    raise SemanticError(f"bit index {i} out of range for '{name}' of size {reg.size}", self.span(node))
+                out.append(reg.offset + i)
+        return out
+
+    def _bit_operand(self, node, scope: Scope):
+        if isinstance(node, ast.Identifier) and node.name in self.bit_regs:
+            return tuple(self.bits_of(node, scope))
+        if isinstance(node, ast.IndexExpression) and isinstance(node.collection, ast.Identifier) \
+                and node.collection.name in self.bit_regs:
+            return tuple(self.bits_of(node, scope))
+        if isinstance(node, ast.IndexedIdentifier) and node.name.name in self.bit_regs:
+            return tuple(self.bits_of(node, scope))
+        return None
+
+    def condition(self, node, scope: Scope) -> tuple:
+        """Clauses (bits, value, equal) of a condition on bits (qcomp.ir.dynamic)."""
+        if isinstance(node, ast.BinaryExpression) and node.op.name == "&&":
+            return self.condition(node.lhs, scope) + self.condition(node.rhs, scope)
+        if isinstance(node, ast.UnaryExpression) and node.op.name == "!":
+            inner = self.condition(node.expression, scope)
+            if len(inner) != 1:
+                raise self.unsupported("negating a condition joined with '&&'", node)
+            return (_negate(inner[0]),)
+        bits = self._bit_operand(node, scope)
+        if bits is not None:
+            return (((bits, 1, True),) if len(bits) == 1 else ((bits, 0, False),))
+        if isinstance(node, ast.BinaryExpression) and node.op.name in ("==", "!="):
+            lhs, rhs = node.lhs, node.rhs
+            bits = self._bit_operand(lhs, scope)
+            if bits is None:
+                lhs, rhs = rhs, lhs
+                bits = self._bit_operand(lhs, scope)
+            if bits is not None:
+                if isinstance(rhs, ast.BooleanLiteral):
+                    v = int(rhs.value)
+                else:
+                    v = self.int_expr(rhs, scope, "compared value")
+                if not 0 <= v < 2 ** len(bits):
+                    # Qiskit compares as integers: a value that does not fit is never equal
+                    return (((bits, 0, True), (bits, 1 % 2 ** len(bits), True)) if node.op.name == "==" else ())
+                clause = (bits, v, node.op.name == "==")
+                return ((_negate(clause) if len(bits) == 1 and not clause[2] else clause),)
+        raise self.unsupported("this 'if' condition (supported: bits and bit registers compared with integers,"
+                               " '!', '&&')", node)
+
+    def branch(self, s: ast.BranchingStatement, scope: Scope, out: list[Operation]) -> None:
+        cond = self.condition(s.condition, scope)
+        if not cond:  # always true
+            branches = [(s.if_block, ())]
+        else:
+            branches = [(s.if_block, cond)]
+            if s.else_block:
+                if len(cond) != 1:
+                    raise self.unsupported("'else' after a condition joined with '&&'", s)
+                branches.append((s.else_block, (_negate(cond[0]),)))
+        for stmts, c in branches:
+            body: list[Operation] = []
+            self.in_if += 1
+            try:
+                self.statements(stmts, Scope(parent=scope), body, None)
+            finally:
+                self.in_if -= 1
+            for op in body:
+                out.append(op if op.name == "barrier" or not c else op.with_cond(c + (op.cond or ())))
+            self._check_emitted(out, self.span(s))
 
     def _loop_values(self, s: ast.ForInLoop, scope: Scope) -> range | list[int]:
         """The values a loop runs over, as a range where possible (nothing materialised)."""
@@ -959,6 +1084,38 @@ def _check_version(tree: ast.Program, text: str, name: str) -> None:
 _LONG_INT = re.compile(r"\d[\d_]{4300,}")
 
 
+def _negate(clause):
+    bits, v, eq = clause
+    if len(bits) == 1:
+        return (bits, 1 - v, True) if eq else (bits, v, True)
+    return (bits, v, not eq)
+
+
+def _terminal_measurements(ops: list[Operation], measured: list[int]) -> tuple[list[Operation], list[int]]:
+    """Measurements into bits that nothing later needs (no later operation on the qubit, no later
+    condition reading the bit) become terminal: dropped from the circuit and added to ``measured``
+    (probabilities of measured qubits are then what a backend reports)."""
+    touched: set[int] = set()
+    read: set[int] = set()
+    terminal: list[int] = []
+    keep = [True] * len(ops)
+    for i in range(len(ops) - 1, -1, -1):
+        op = ops[i]
+        if op.name == "measure" and op.qubits[0] not in touched and op.bit not in read:
+            keep[i] = False
+            terminal.append(i)
+        elif op.name != "barrier":
+            touched.update(op.qubits)
+        for bits, _, _ in op.cond or ():
+            read.update(bits)
+    out_measured = list(measured)
+    for i in reversed(terminal):
+        q = ops[i].qubits[0]
+        if q not in out_measured:
+            out_measured.append(q)
+    return [op for op, k in zip(ops, keep) if k], out_measured
+
+
 def import_qasm(text: str, name: str = "<string>", *, max_qubits: int = DEFAULT_MAX_QUBITS,
                 max_ops: int = DEFAULT_MAX_OPS) -> Program:
     """Parse OpenQASM 3 (or 2) text and build a Program; ``input float`` declarations become params."""
@@ -972,8 +1129,9 @@ def import_qasm(text: str, name: str = "<string>", *, max_qubits: int = DEFAULT_
         imp.statements(tree.statements, Scope(), imp.ops, None)
     if imp.num_qubits == 0:
         raise SemanticError("empty program: no qubits declared", Span(name, 1, 1, None, imp.lines[0] if imp.lines else None))
+    ops, measured = _terminal_measurements(imp.ops, imp.measured)
     circuit = Circuit(imp.num_qubits)
-    for op in imp.ops:
+    for op in ops:
         circuit.add(op)
     return Program(
         circuit=circuit,
@@ -981,6 +1139,7 @@ def import_qasm(text: str, name: str = "<string>", *, max_qubits: int = DEFAULT_
         params=tuple(imp.params.values()),
         inputs=(),
         observables=(),
-        measured=tuple(imp.measured),
+        measured=tuple(measured),
         source_name=name,
+        bits=tuple(imp.bit_regs.values()),
     )

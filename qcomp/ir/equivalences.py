@@ -169,11 +169,13 @@ def check(eq: Equivalence, trials: int = 2) -> None:
             raise GateTableError(f"equivalence for {eq.gate}: body differs from exp(i phase) * {eq.gate}")
 
 
-def register_equivalence(eq: Equivalence) -> None:
-    """Add the decomposition of a gate already in the library (checked numerically, phase included)."""
+def register_equivalence(eq: Equivalence, verify: bool = True) -> None:
+    """Add the decomposition of a gate already in the library (checked numerically, phase included,
+    unless ``verify`` is false: see qcomp.ir.modifiers.derived_gate)."""
     if eq.gate in EQUIVALENCES:
         raise GateTableError(f"gate {eq.gate!r} already has an equivalence")
-    check(eq)
+    if verify:
+        check(eq)
     EQUIVALENCES[eq.gate] = eq
     notify_changed()
 

@@ -455,7 +455,10 @@ _rebuild()
 # Fences: operations with no matrix of their own that every pass treats as opaque on their qubits
 # (nothing commutes, cancels, merges or fuses across them) and the simulators skip. ``barrier`` is
 # one; noise channels register themselves through ``register_fence``. Their arity is free.
-FENCES: set[str] = {"barrier"}
+FENCES: set[str] = {"barrier", "measure", "reset"}
+# The dynamic-circuit operations among the fences (qcomp.ir.dynamic): a mid-circuit measurement
+# into a classical bit and a reset; they act on their qubit (a pass must never drop or move them).
+DYNAMIC_OPS: frozenset[str] = frozenset({"measure", "reset"})
 
 
 def is_fence(name: str) -> bool:
@@ -469,6 +472,16 @@ def register_fence(name: str) -> None:
         raise GateTableError(f"{name!r} is a gate; a fence has no matrix")
     FENCES.add(name)
     notify_changed()
+
+
+# Functions that can build a gate the library lacks by name (qcomp.ir.modifiers adds the derived
+# gates'): an Operation read back from a pickle calls ``resolve`` so its gate exists again.
+RESOLVERS: list = []
+
+
+def resolve(name: str) -> bool:
+    """Whether gate ``name`` is in the library, after asking the resolvers to build it."""
+    return name in GATES or any(r(name) for r in RESOLVERS)
 
 
 def lookup(name: str) -> GateDef | None:

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..errors import Span
 from .expr import Expr, Sym, as_expr, to_text
-from .gates import GATES, is_fence
+from .gates import DYNAMIC_OPS, GATES, is_fence, resolve
 
 
 @dataclass(frozen=True, slots=True, init=False)
@@ -18,6 +18,11 @@ class Operation:
 
     ``matrix`` is set only for fused blocks made by passes (name "unitary" with a constant
     matrix); it is stored as nested tuples so the operation stays hashable.
+
+    Dynamic circuits (``qcomp.ir.dynamic``): ``bit`` is the classical bit a mid-circuit ``measure``
+    writes; ``cond`` makes a gate classically conditioned: a tuple of clauses ``(bits, value,
+    equal)``, all of which must hold (``bits`` read as an integer, bit k of it = bits[k], compared
+    ``==`` value when ``equal`` else ``!=``).
     """
 
     name: str
@@ -25,6 +30,8 @@ class Operation:
     angles: tuple[Expr, ...] = ()
     span: Span | None = field(default=None, compare=False, hash=False, repr=False)
     matrix: tuple[tuple[complex, ...], ...] | None = field(default=None, repr=False)
+    cond: Condition | None = None
+    bit: int | None = None
 
     def __new__(
         cls,
@@ -33,6 +40,8 @@ class Operation:
         angles: tuple[Expr, ...] = (),
         span: Span | None = None,
         matrix: tuple[tuple[complex, ...], ...] | None = None,
+        cond: "Condition | None" = None,
+        bit: int | None = None,
     ) -> "Operation":
         # Passes build ~50k operations per 20k-gate compile. The fields are stored on a mutable
         # twin with the same slots, which then becomes an Operation: plain attribute stores instead
@@ -43,7 +52,7 @@ class Operation:
         # user source with a location.
         if cls is not Operation:  # a subclass has its own layout: the generic (slower) way
             op = _new_twin(cls)
-            for k, v in zip(_FIELDS, (name, qubits, angles, span, matrix)):
+            for k, v in zip(_FIELDS, (name, qubits, angles, span, matrix, cond, bit)):
                 object.__setattr__(op, k, v)
             return op
         op = _new_twin(_MutableOperation)
@@ -52,11 +61,17 @@ class Operation:
         op.angles = angles
         op.span = span
         op.matrix = matrix
+        op.cond = cond
+        op.bit = bit
         op.__class__ = cls
         return op
 
     def __reduce__(self):
-        return (type(self), (self.name, self.qubits, self.angles, self.span, self.matrix))
+        g = GATES.get(self.name)
+        if type(self) is Operation and g is not None and g.base is not None:
+            # a derived gate (ctrl/negctrl/pow, qcomp.ir.modifiers) is registered again on load
+            return (_restore, (self.name, self.qubits, self.angles, self.span, self.matrix, self.cond, self.bit))
+        return (type(self), (self.name, self.qubits, self.angles, self.span, self.matrix, self.cond, self.bit))
 
     @property
     def gate(self):
@@ -77,10 +92,13 @@ class Operation:
         return out
 
     def with_angles(self, angles: Sequence[Expr]) -> "Operation":
-        return Operation(self.name, self.qubits, tuple(angles), self.span, self.matrix)
+        return Operation(self.name, self.qubits, tuple(angles), self.span, self.matrix, self.cond, self.bit)
 
     def with_qubits(self, qubits: Sequence[int]) -> "Operation":
-        return Operation(self.name, tuple(qubits), self.angles, self.span, self.matrix)
+        return Operation(self.name, tuple(qubits), self.angles, self.span, self.matrix, self.cond, self.bit)
+
+    def with_cond(self, cond: "Condition | None") -> "Operation":
+        return Operation(self.name, self.qubits, self.angles, self.span, self.matrix, cond, self.bit)
 
     def unitary(self, params: np.ndarray | None = None, inputs: np.ndarray | None = None) -> np.ndarray:
         """The matrix in argument order (first qubit most significant), angles evaluated.
@@ -89,6 +107,8 @@ class Operation:
         """
         if self.matrix is not None:
             return np.array(self.matrix, dtype=complex)
+        if self.cond or self.name in DYNAMIC_OPS:  # no matrix: see qcomp.ir.dynamic.defer_measurements
+            raise ValueError(f"{self}: a dynamic-circuit operation has no matrix; defer measurements first")
         if is_fence(self.name):  # a barrier does nothing to the state
             return np.eye(2 ** len(self.qubits), dtype=complex)
         p = np.zeros(0) if params is None else np.asarray(params, dtype=float)
@@ -100,17 +120,35 @@ class Operation:
         args = ""
         if self.angles:
             args = "(" + ", ".join(to_text(a) for a in self.angles) + ")"
-        return f"{self.name}{args} " + ", ".join(f"q{q}" for q in self.qubits)
+        text = f"{self.name}{args} " + ", ".join(f"q{q}" for q in self.qubits)
+        if self.bit is not None:
+            text = f"b{self.bit} = {text}"
+        if self.cond:
+            text = "if (" + " && ".join(
+                "[" + ", ".join(f"b{b}" for b in bits) + f"] {'==' if eq else '!='} {v}" for bits, v, eq in self.cond
+            ) + f") {text}"
+        return text
+
+
+def _restore(name, *fields) -> Operation:
+    """Unpickle an Operation whose gate may be a derived gate the library has not built yet."""
+    resolve(name)
+    return Operation(name, *fields)
+
+
+# A classical condition: clauses (bits, value, equal), all of which must hold.
+Clause = tuple[tuple[int, ...], int, bool]
+Condition = tuple[Clause, ...]
 
 
 class _MutableOperation:
     """Operation's construction twin: same slots, ordinary (fast) attribute stores."""
 
-    __slots__ = ("name", "qubits", "angles", "span", "matrix")
+    __slots__ = ("name", "qubits", "angles", "span", "matrix", "cond", "bit")
 
 
 _new_twin = object.__new__
-_FIELDS = ("name", "qubits", "angles", "span", "matrix")
+_FIELDS = ("name", "qubits", "angles", "span", "matrix", "cond", "bit")
 assert Operation.__slots__ == _MutableOperation.__slots__
 
 
@@ -198,6 +236,8 @@ class ValueDecl:
 
 __all__ = [
     "Operation",
+    "Clause",
+    "Condition",
     "make_unitary_op",
     "PauliTerm",
     "Observable",

@@ -32,11 +32,25 @@ class Program:
     # the output statements when they are not one ``expect`` per observable (var, probs, sample):
     # each names the observables it is computed from by position (see qcomp.ir.outputs.DeclaredOutput)
     declared: tuple[DeclaredOutput, ...] | None = None
+    # classical bit registers (``bit c[2];``) written by mid-circuit measurements (qcomp.ir.dynamic);
+    # Register offsets count flat bits
+    bits: tuple[Register, ...] = ()
+    # the last ``ancillas`` qubits were added by deferring measurements: traced out of every output
+    ancillas: int = 0
 
     # -- sizes and names -------------------------------------------------------------
     @property
     def num_qubits(self) -> int:
         return self.circuit.num_qubits
+
+    @property
+    def num_bits(self) -> int:
+        return sum(r.size for r in self.bits)
+
+    @property
+    def visible_qubits(self) -> int:
+        """The qubits outputs describe: all but the ancillas of deferred measurements."""
+        return self.circuit.num_qubits - self.ancillas
 
     @property
     def num_params(self) -> int:
@@ -106,6 +120,13 @@ class Program:
                 names[k] = by_flat[orig]
         return names
 
+    def bit_names(self) -> list[str]:
+        names = [f"b{i}" for i in range(self.num_bits)]
+        for r in self.bits:
+            for i in range(r.size):
+                names[r.offset + i] = r.qubit_name(i)
+        return names
+
     def with_circuit(self, circuit: Circuit, **changes: Any) -> "Program":
         """A copy with another circuit (passes never mutate a Program)."""
         return replace(self, circuit=circuit, **changes)
@@ -160,11 +181,15 @@ class Program:
         for r in sorted(self.registers, key=lambda r: r.offset):
             lines.append(f"qubit {r.name}" + ("" if r.scalar else f"[{r.size}]") + ";")
         lines.extend(f"qubit {n};" for n in names if n not in declared)
+        for r in self.bits:
+            lines.append(f"bit {r.name}" + ("" if r.scalar else f"[{r.size}]") + ";")
         for d in self.params + self.inputs:
             lines.append(f"{d.kind} {d.name}" + ("" if d.scalar else f"[{d.size}]") + ";")
+        from .dynamic import op_text
+
+        bits = self.bit_names() if self.bits else []
         for op in self.circuit.ops():
-            args = "(" + ", ".join(to_text(a) for a in op.angles) + ")" if op.angles else ""
-            lines.append(f"{op.name}{args} " + ", ".join(names[q] for q in op.qubits) + ";")
+            lines.append(op_text(op, names, bits, self.bits))
         if self.declared is None:
             for o in self.observables:
                 lines.append(f"expect {o.text or _observable_text(o, names)};")
@@ -187,7 +212,9 @@ class Program:
             "params": self.param_names(),
             "inputs": self.input_names(),
             "ops": [
-                {"gate": op.name, "qubits": list(op.qubits), "angles": [to_text(a) for a in op.angles]}
+                {"gate": op.name, "qubits": list(op.qubits), "angles": [to_text(a) for a in op.angles],
+                 **({"bit": op.bit} if op.bit is not None else {}),
+                 **({"if": [{"bits": list(b), "value": v, "equal": eq} for b, v, eq in op.cond]} if op.cond else {})}
                 for op in self.circuit.ops()
             ],
             "observables": [
@@ -196,6 +223,10 @@ class Program:
             ],
             "measured": list(self.measured),
         }
+        if self.bits:
+            data["bits"] = self.bit_names()
+        if self.ancillas:
+            data["ancillas"] = self.ancillas
         if self.declared is not None:
             data["declared_outputs"] = [d.to_json() for d in self.declared]
         return json.dumps(data, indent=2) + "\n"

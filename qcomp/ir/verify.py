@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .channels import CHANNELS, READOUT_ERROR, is_channel
-from .gates import GATES, is_fence
+from .gates import DYNAMIC_OPS, GATES, is_fence
 
 if TYPE_CHECKING:
     from .circuit import Circuit
@@ -89,6 +89,14 @@ def _check_op(op: "Operation", n_qubits: int) -> None:
     for q in qs:
         if not 0 <= q < n_qubits:
             raise IRVerificationError(f"{op}: qubit {q} out of range")
+    if op.name in DYNAMIC_OPS:  # mid-circuit measure (into op.bit) and reset: one qubit each
+        if len(qs) != 1 or op.angles or (op.bit is None) != (op.name == "reset"):
+            raise IRVerificationError(f"{op}: malformed {op.name}")
+        return
+    if op.bit is not None:
+        raise IRVerificationError(f"{op}: only 'measure' writes a bit")
+    if op.cond and (is_fence(op.name) or is_channel(op.name)):
+        raise IRVerificationError(f"{op}: only gates can be classically conditioned")
     if is_fence(op.name) and not is_channel(op.name):  # barrier (any arity, no angles); channels below
         if op.angles:
             raise IRVerificationError(f"{op}: a fence takes no angles")

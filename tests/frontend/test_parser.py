@@ -56,6 +56,11 @@ CASES: dict[str, str] = {
     "expect": "qubit q[3];\nexpect z(q[0]);\nexpect 0.5 * z(q[0]) @ z(q[1]) - 2 * x(q[2]) + 1.0;\n"
     "expect y(q[1]) @ i(q[2]);\nexpect -(x(q[0]) + z(q[0])) / 2;\n",
     "measure": "qubit q[3];\nqubit r;\nh q;\nmeasure q[0];\nmeasure q, r;\n",
+    "dynamic": "qubit q[3];\nqubit r[2];\nbit c[2];\nbit d;\nbit[1] f;\nparam w;\nh q[0];\nc[0] = measure q[0];\n"
+    "reset q[0];\nif (c[0] == 1) { x q[1]; ry(w) q[2]; } else { h q[1]; }\nif (c[0]) { z q[0]; }\n"
+    "if (!c[0]) { s q[0]; }\nd = measure q[2];\nc = measure r;\n"
+    "for k in range(2) { if (c == k + 1 && d) { cx q[k], q[2]; } }\n"
+    "if (c != 3) { y q[0]; } else { if (f[0] == 0) { t q[0]; } }\nreset q;\nexpect z(q[1]);\n",
     "namespaces": "qubit q[2];\ninput x[2];\nparam h;\nx q[0];\nh q[1];\nrx(x[0] + h) q[0];\n",
     "mnist_like": "const n = 2;\nqubit data[n];\nqubit readout;\ninput pixel[n];\nparam w[2 * n];\n"
     "for i in range(n) { rx(pi * pixel[i]) data[i]; }\nx readout;\nh readout;\n"

@@ -135,12 +135,12 @@ def test_hand_written_features():
 @pytest.mark.parametrize(
     "body,what",
     [
-        ("bit c; c = measure q[0];\nif (c) { x q[1]; }\n", "'if'"),
+        ("bit[2] c; c = measure q;\nif (c[0] || c[1]) { x q[1]; }\n", "'if' condition"),
         ("while (true) { x q[0]; }\n", "'while'"),
         ('defcalgrammar "openpulse";\n', "defcalgrammar"),
         ("cal { }\n", "'cal'"),
         ("def f(qubit a) { h a; }\n", "subroutine"),
-        ("reset q[0];\n", "'reset'"),
+        ("measure q[0];\nreset q[0];\n", "'reset' after a terminal 'measure'"),
         ("box { x q[0]; }\n", "'box'"),
         ("int[32] k = 3;\n", "classical variables"),
         ("output float[64] y;\n", "output"),

@@ -68,7 +68,12 @@ def test_every_multi_qubit_gate_has_an_exact_equivalence():
     for name, g in G.GATES.items():
         if g.num_qubits > 1 and name != "cx" and g.base is None:  # derived gates: tests/ir/test_modifiers.py
             assert name in EQ.EQUIVALENCES, name
+    from qcomp.ir.modifiers import CHECKED_WIDTH
+
     for eq in EQ.EQUIVALENCES.values():
+        g = G.GATES[eq.gate]
+        if g.base is not None and g.num_qubits > CHECKED_WIDTH:
+            continue  # derived gates wider than this are registered unchecked (exponential cost; see modifiers)
         EQ.check(eq, trials=3)
         assert eq.phase == 0.0
 

@@ -63,7 +63,7 @@ def test_a_bad_table_is_refused(classes, msg):
 
 def test_preserves_is_declared_on_the_classes():
     assert {cls.preserves for cls in REGISTRY.values()} <= set(PRESERVES)
-    assert OUTPUT_PRESERVING_PASSES == {"light-cone", "dead-qubits", "elide-swaps"}
+    assert OUTPUT_PRESERVING_PASSES == {"light-cone", "dead-qubits", "elide-swaps", "defer-measurements"}
     assert presets.OUTPUT_PRESERVING_PASSES is OUTPUT_PRESERVING_PASSES
     assert REGISTRY["param-shift"].preserves == "nothing"
     assert all(REGISTRY[n].preserves == "state" for n in ("constant-fold", "cancel-inverses", "fuse-blocks"))
