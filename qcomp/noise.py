@@ -214,7 +214,18 @@ class NoiseModel:
         for op in program.circuit.ops():
             ops.append(op)
             if op.name in GATES:
-                ops.extend(self._channels_after(op))
+                after = self._channels_after(op)
+                if after and op.cond:
+                    # a device's error happens only when the branch runs (as in Aer); channels
+                    # cannot be conditioned, and an unconditional one would be wrong
+                    raise NoiseModelError(f"the noise model puts {after[0].name} after the classically "
+                                          f"conditioned gate '{op.name}': noise on conditioned gates is not "
+                                          "supported", op.span)
+                ops.extend(after)
+            elif op.name == "measure" and op.bit is not None and self._readout:
+                raise NoiseModelError("the noise model has readout errors and the program measures mid-circuit: "
+                                      "readout errors on measured bits that conditions read are not supported",
+                                      op.span)
         measured = program.measured or tuple(range(program.num_qubits))
         for q in measured:
             pe = self._readout.get(q, self._readout.get(None))

@@ -173,3 +173,34 @@ def test_imported_errors_are_the_exact_superoperators():
         assert np.abs(SuperOp(Kraus(ours)).data - SuperOp(err.to_quantumchannel()).data).max() < 1e-14
         checked += 1
     assert checked == 8 + 5 * 3  # cx on 8 directed pairs; id, sx, x on 5 qubits
+
+
+DYNAMIC = """qubit q[2];
+bit c;
+param w;
+ry(w) q[0];
+c = measure q[0];
+if (c == 1) { x q[1]; }
+expect z(q[1]);
+"""
+
+
+def test_noise_on_dynamic_programs():
+    """Noise after unconditioned gates works on a dynamic program (the branch mixture, checked by
+    hand); noise on a conditioned gate or readout errors on mid-circuit bits are refused, located."""
+    model = qcomp.Model(qcomp.parse(DYNAMIC, name="d.q"), 0)
+    nm = NoiseModel().add_all_qubit_error(Channel("bit_flip", 0.1), ["ry"])
+    w = 0.7
+    # ry(w) then a bit flip of q[0]: P(c = 1) = 0.9 sin^2(w/2) + 0.1 cos^2(w/2); then <Z q1> = 1 - 2 P
+    p1 = 0.9 * np.sin(w / 2) ** 2 + 0.1 * np.cos(w / 2) ** 2
+    got = model.simulator(noise=nm).expval(np.array([[w]]))
+    assert np.allclose(got, 1 - 2 * p1, atol=1e-12)
+
+    cond = NoiseModel().add_all_qubit_error(Channel("bit_flip", 0.1), ["x"])
+    with pytest.raises(NoiseModelError, match="conditioned gate 'x'") as info:
+        model.simulator(noise=cond)
+    assert (info.value.span.file, info.value.span.line) == ("d.q", 6)
+    readout = NoiseModel().add_readout_error(0.02, 0.05)
+    with pytest.raises(NoiseModelError, match="mid-circuit") as info:
+        model.simulator(noise=readout)
+    assert info.value.span.line == 5
