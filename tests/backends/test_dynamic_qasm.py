@@ -12,7 +12,7 @@ import qcomp
 from qcomp.backends.qasm import emit_qasm
 from qcomp.errors import ExportError
 
-from test_dynamic_sim import FEED, PAULI, TELEPORT, _embed, dynamic_programs
+from test_dynamic_sim import FEED, TELEPORT, _embed, dynamic_programs, rho_expvals
 
 qiskit = pytest.importorskip("qiskit")
 from qiskit import qasm2, qasm3  # noqa: E402
@@ -53,20 +53,6 @@ def _cond_holds(condition, bits: dict) -> bool:
 def qiskit_mixture_probs(qc) -> np.ndarray:
     """Probabilities of every qubit of ``qc`` (bit k = qubit k)."""
     return np.real(np.diag(qiskit_mixture_rho(qc)))
-
-
-def rho_expvals(rho: np.ndarray, observables) -> np.ndarray:
-    n = int(np.log2(rho.shape[0]))
-    out = []
-    for o in observables:
-        total = 0.0
-        for t in o.terms:
-            m = np.eye(2**n, dtype=complex)
-            for q, pl in t.paulis:
-                m = _embed(PAULI[pl], (q,), n) @ m
-            total += t.coeff * np.trace(m @ rho).real
-        out.append(total)
-    return np.array(out)
 
 
 def qiskit_mixture_rho(qc) -> np.ndarray:

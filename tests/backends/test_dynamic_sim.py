@@ -81,10 +81,14 @@ def oracle_rho(program: Program, params) -> np.ndarray:
 
 
 def oracle_expvals(program: Program, params) -> np.ndarray:
-    rho = oracle_rho(program, params)
-    n = program.num_qubits
+    return rho_expvals(oracle_rho(program, params), program.observables)
+
+
+def rho_expvals(rho: np.ndarray, observables) -> np.ndarray:
+    """<O> = tr(O rho) for each Pauli-sum observable."""
+    n = int(np.log2(rho.shape[0]))
     out = []
-    for o in program.observables:
+    for o in observables:
         total = 0.0
         for t in o.terms:
             m = np.eye(2**n, dtype=complex)
