@@ -1,0 +1,78 @@
+"""The engine's tile kernels for gates on low qubits (steps 1-16) against a dense reference."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+pytest.importorskip("numba")
+from qcomp.backends import engine as E  # noqa: E402
+
+PRECISIONS = [(np.float64, np.complex128, 1e-12), (np.float32, np.complex64, 2e-5)]
+
+
+def dense(psi: np.ndarray, m: np.ndarray, qs: list[int], n: int) -> np.ndarray:
+    """m (matrix index bit j = qubit qs[j]) applied to the state psi of n qubits."""
+    k = len(qs)
+    axes = [n - 1 - q for q in reversed(qs)]
+    t = np.moveaxis(psi.reshape((2,) * n), axes, range(k))
+    t = np.tensordot(m.reshape((2,) * (2 * k)), t, axes=(list(range(k, 2 * k)), list(range(k))))
+    return np.moveaxis(t, range(k), axes).ravel()
+
+
+def ranges(total: int) -> list[tuple[int, int]]:
+    """The whole range and ranges whose ends are not tile-aligned (as a thread's part is)."""
+    return [(0, total), (3, max(3, total - 5)), (total // 3, total // 2 + 1)]
+
+
+def run_split(fn, re, im, lo, hi) -> None:
+    """fn over [lo, hi) in two parts, as two threads would run it."""
+    mid = (lo + hi) // 2
+    fn(re, im, lo, mid)
+    fn(re, im, mid, hi)
+
+
+@pytest.mark.parametrize("prec", PRECISIONS, ids=["double", "single"])
+@pytest.mark.parametrize("n", [3, 5, 6, 8])
+def test_controlled_two_qubit_blocks_on_every_pair(prec, n: int) -> None:
+    dt, cdt, tol = prec
+    rng = np.random.default_rng(n)
+    for q0, q1 in itertools.combinations(range(n), 2):
+        for control in (0, 1):
+            a = rng.normal(size=(2, 2)) + 1j * rng.normal(size=(2, 2))
+            b = rng.normal(size=(2, 2)) + 1j * rng.normal(size=(2, 2))
+            M = np.zeros((4, 4), complex)
+            if control == 0:  # control q0 (block bit 0), target q1
+                M[0::2, 0::2], M[1::2, 1::2] = a, b
+            else:
+                M[0:2, 0:2], M[2:4, 2:4] = a, b
+            psi = rng.normal(size=1 << n) + 1j * rng.normal(size=1 << n)
+            for lo, hi in ranges((1 << n) >> 2):
+                re, im = psi.real.astype(dt), psi.imag.astype(dt)
+                run_split(lambda r, i, l, h: E._apply2_any(r, i, q0, q1, M.astype(cdt), l, h), re, im, lo, hi)
+                ref_re, ref_im = psi.real.astype(dt), psi.imag.astype(dt)
+                E._apply2(ref_re, ref_im, q0, q1, M.astype(cdt), lo, hi)
+                np.testing.assert_allclose(re + 1j * im, ref_re + 1j * ref_im, atol=tol * 20)
+                if (lo, hi) == (0, (1 << n) >> 2):
+                    np.testing.assert_allclose(re + 1j * im, dense(psi, M, [q0, q1], n), atol=tol * 20)
+
+
+@pytest.mark.parametrize("prec", PRECISIONS, ids=["double", "single"])
+@pytest.mark.parametrize("n", [3, 5, 7])
+def test_one_qubit_blocks_on_every_qubit(prec, n: int) -> None:
+    dt, cdt, tol = prec
+    rng = np.random.default_rng(10 + n)
+    for q in range(n):
+        m = rng.normal(size=(2, 2)) + 1j * rng.normal(size=(2, 2))
+        psi = rng.normal(size=1 << n) + 1j * rng.normal(size=1 << n)
+        for lo, hi in ranges((1 << n) >> 1):
+            re, im = psi.real.astype(dt), psi.imag.astype(dt)
+            run_split(lambda r, i, l, h: E._apply1(r, i, q, m.astype(cdt), l, h), re, im, lo, hi)
+            ref_re, ref_im = psi.real.astype(dt), psi.imag.astype(dt)
+            E._apply1_runs(ref_re, ref_im, q, m.astype(cdt), lo, hi)
+            np.testing.assert_allclose(re + 1j * im, ref_re + 1j * ref_im, atol=tol * 20)
+        re, im = psi.real.astype(dt), psi.imag.astype(dt)
+        E._apply1(re, im, q, m.astype(cdt), 0, (1 << n) >> 1)
+        np.testing.assert_allclose(re + 1j * im, dense(psi, m, [q], n), atol=tol * 20)
