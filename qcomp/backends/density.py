@@ -352,11 +352,12 @@ class NoisyBase:
         qs = self._qubits(qubits)
         return self._per_shots(lambda k: S.probs(self, params, inputs, qs, k, self._rng))
 
-    def _shift_entries(self, P: np.ndarray, X: np.ndarray,
-                       B: int) -> list[tuple[int, float, float, np.ndarray, list[int]]]:
+    def _shift_entries(self, P: np.ndarray, X: np.ndarray, B: int, advice: str = (
+            "with shots gradients are parameter shift, which has no rule for channel parameters; use a "
+            "simulator without shots (adjoint on the density matrix)")) -> list[tuple[int, float, float, np.ndarray, list[int]]]:
         """The shifted circuits of parameter shift on gate angles: per (op, angle, shift) the angle's
         index, the shift, its coefficient, d angle / d params (n_syms, B) and the params' indices.
-        A param inside a channel parameter has no shift rule: refused."""
+        A param inside a channel parameter has no shift rule: refused, with ``advice``."""
         from ..ir.gates import gate_rule
 
         Pr, Xr = (np.ascontiguousarray(a) for a in self._rows(P, X, B))
@@ -367,9 +368,8 @@ class NoisyBase:
                 if not syms:
                     continue
                 if op.name in CHANNELS:
-                    raise UnsupportedError(f"parameter {k} of channel '{op.name}' depends on params, and with shots "
-                                           "gradients are parameter shift, which has no rule for channel parameters; "
-                                           "use a simulator without shots (adjoint on the density matrix)", op.span)
+                    raise UnsupportedError(f"parameter {k} of channel '{op.name}' depends on params, and {advice}",
+                                           op.span)
                 factors = np.broadcast_to(np.asarray(CompiledExprs([a.diff(s) for s in syms])(Pr, Xr), dtype=float),
                                           (len(syms), B))
                 for shift, coeff in gate_rule(op.name, k):

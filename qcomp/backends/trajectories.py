@@ -295,7 +295,6 @@ class TrajectorySimulator(NoisyBase):
         every shifted circuit reuses the same random numbers (the seed), so the difference of two
         estimates has far less noise than either. Parameters inside channel parameters have no
         shift rule: those are refused (use method='density_matrix')."""
-        from ..ir.gates import gate_rule
 
         if self.shots is not None:
             return self._shot_gradient_call(params, inputs, method)
@@ -303,29 +302,16 @@ class TrajectorySimulator(NoisyBase):
             raise UnsupportedError(f"the trajectories method differentiates by parameter shift, not '{method}'")
         P, X, B, batched = self._args(params, inputs)
         vals = self._angles(P, X, B)
-        Pr, Xr = (np.ascontiguousarray(a) for a in self._rows(P, X, B))
         nout, npar = self.program.num_outputs, self.program.num_params
         out = np.zeros((B, nout, npar))
-        for i, op in enumerate(self._ops):
-            for k, a in enumerate(op.angles):
-                syms = sorted((s for s in a.symbols() if s.kind == "param"), key=lambda s: s.index)
-                if not syms:
-                    continue
-                if op.name in CHANNELS:
-                    raise UnsupportedError(f"parameter {k} of channel '{op.name}' depends on params and has no shift "
-                                           "rule; use method='density_matrix' (adjoint)", op.span)
-                at = self._angle_at[i] + k
-                d = np.zeros((B, nout))
-                for shift, coeff in gate_rule(op.name, k):
-                    shifted = vals.copy()
-                    shifted[at] = vals[at] + shift
-                    d += coeff * np.atleast_2d(self.expval_with_error(params, inputs, _vals=shifted)[0])
-                from ..ir.expr import CompiledExprs
-
-                factors = np.broadcast_to(np.asarray(CompiledExprs([a.diff(s) for s in syms])(Pr, Xr), dtype=float),
-                                          (len(syms), B))
-                for j, s in enumerate(syms):
-                    out[:, :, s.index] += d * factors[j][:, None]
+        for at, shift, coeff, factors, idx in self._shift_entries(
+                P, X, B, "the trajectories method differentiates by parameter shift, which has no rule for "
+                "channel parameters; use method='density_matrix' (adjoint)"):
+            shifted = vals.copy()
+            shifted[at] = vals[at] + shift
+            d = coeff * np.atleast_2d(self.expval_with_error(params, inputs, _vals=shifted)[0])
+            for j, p in enumerate(idx):
+                out[:, :, p] += d * factors[j][:, None]
         return self._shaped(out, batched)
 
     def value_and_gradient(self, params: ArrayLike = None, inputs: ArrayLike = None) -> tuple[np.ndarray, np.ndarray]:
