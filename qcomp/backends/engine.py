@@ -457,6 +457,67 @@ def _one_low(re, im, g0, g1, q1, st, sc, a, b):
         _h8(re, im, g0, g1, q1, 0, 4, a, b)
 
 
+@njit(cache=True, nogil=True, fastmath=True, inline="always")
+def _ts(XR, XI, YR, YI, T, sc, a, b):
+    """Pairs (X[u], Y[u]) of two runs (whole tiles of T), matrix a where bit sc of u is 0, b where
+    it is 1: a low control (step sc, literal) and a high target."""
+    a00r, a00i, a01r, a01i = a[0, 0].real, a[0, 0].imag, a[0, 1].real, a[0, 1].imag
+    a10r, a10i, a11r, a11i = a[1, 0].real, a[1, 0].imag, a[1, 1].real, a[1, 1].imag
+    b00r, b00i, b01r, b01i = b[0, 0].real, b[0, 0].imag, b[0, 1].real, b[0, 1].imag
+    b10r, b10i, b11r, b11i = b[1, 0].real, b[1, 0].imag, b[1, 1].real, b[1, 1].imag
+    for g in range(XR.shape[0] // T):
+        base = g * T
+        for o in range(T):
+            u = base + o
+            xr = XR[u]
+            xi = XI[u]
+            yr = YR[u]
+            yi = YI[u]
+            if (o & sc) != 0:
+                XR[u] = b00r * xr - b00i * xi + b01r * yr - b01i * yi
+                XI[u] = b00r * xi + b00i * xr + b01r * yi + b01i * yr
+                YR[u] = b10r * xr - b10i * xi + b11r * yr - b11i * yi
+                YI[u] = b10r * xi + b10i * xr + b11r * yi + b11i * yr
+            else:
+                XR[u] = a00r * xr - a00i * xi + a01r * yr - a01i * yi
+                XI[u] = a00r * xi + a00i * xr + a01r * yi + a01i * yr
+                YR[u] = a10r * xr - a10i * xi + a11r * yr - a11i * yi
+                YI[u] = a10r * xi + a10i * xr + a11r * yi + a11i * yr
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def _sel_low(XR, XI, YR, YI, sc, a, b):
+    """_ts with sc as a literal (lengths multiples of 32)."""
+    if sc == 1:
+        _ts(XR, XI, YR, YI, 16, 1, a, b)
+    elif sc == 2:
+        _ts(XR, XI, YR, YI, 16, 2, a, b)
+    else:
+        _ts(XR, XI, YR, YI, 16, 4, a, b)
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def _one_low_runs(re, im, g0, g1, q1, st, sc, a, b):
+    """The one-low-qubit case of _apply2c for q1 >= 6: tiles g0..g1-1 of 8 amplitudes in q1's
+    0-half, run by run (2**q1 / 8 tiles each) through the sliced tile kernels."""
+    hs = 1 << q1
+    per = hs >> 3
+    g = g0
+    while g < g1:
+        nt = min(g1 - g, per - (g & (per - 1)))
+        base = _ins0(g << 3, q1)
+        end = base + (nt << 3)
+        whole = base + ((nt >> 2) << 5)  # the tile kernels take multiples of 32 amplitudes
+        if st < 8:  # low target, high control: a on the control's 0-half, b on its 1-half
+            _tiles_low(re[base:whole], im[base:whole], st, 0, a, a)
+            _tiles_low(re[base + hs:whole + hs], im[base + hs:whole + hs], st, 0, b, b)
+        else:
+            _sel_low(re[base:whole], im[base:whole], re[base + hs:whole + hs], im[base + hs:whole + hs], sc, a, b)
+        if whole < end:
+            _one_low(re, im, g + ((nt >> 2) << 2), g + nt, q1, st, sc, a, b)
+        g += nt
+
+
 @njit(cache=True, nogil=True)
 def _apply2c(re, im, q0, q1, sc, st, a, b, lo, hi):
     """A two-qubit matrix that is block diagonal in one of its qubits (the control, index step
@@ -491,7 +552,10 @@ def _apply2c(re, im, q0, q1, sc, st, a, b, lo, hi):
         g0 = (lo + 3) >> 2
         g1 = hi >> 2
         _apply2c_runs(re, im, q0, q1, sc, st, a, b, lo, g0 << 2)
-        _one_low(re, im, g0, g1, q1, st, sc, a, b)
+        if q1 >= 6:
+            _one_low_runs(re, im, g0, g1, q1, st, sc, a, b)
+        else:
+            _one_low(re, im, g0, g1, q1, st, sc, a, b)
         _apply2c_runs(re, im, q0, q1, sc, st, a, b, g1 << 2, hi)
         return
     _apply2c_runs(re, im, q0, q1, sc, st, a, b, lo, hi)
