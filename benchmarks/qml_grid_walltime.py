@@ -180,28 +180,35 @@ def run(args) -> Path:
 
 
 def table(path: Path, max_steps: int | None = None) -> str:
-    """Markdown table of the both-sides rows of ``path`` (optionally one step cap) and the totals."""
+    """Markdown table of the both-sides rows of ``path`` (optionally of one step cap), with a total
+    per model and for the whole grid."""
     with path.open() as f:
         rows = [r for r in csv.DictReader(f) if r["sides"] == "both"
                 and (max_steps is None or int(r["max_steps"]) == max_steps)]
     lines = ["| model | dataset | size | hyperparams | qcomp s (compile / train / predict) | reference s "
              "(first step / other steps / predict) | steps q / ref | test acc q / ref | ratio |",
              "|---|---|---|---|---|---|---|---|---|"]
-    tot = {k: 0.0 for k in ("q", "qc", "qt", "qp", "r", "rf", "rs", "rp")}
+    cols = ("q_total_s", "q_compile_s", "q_train_s", "q_predict_s", "r_total_s", "r_first_step_s", "r_steps_s",
+            "r_predict_s")
+
+    def total(label: str, sub: list[dict]) -> str:
+        t = {c: sum(float(r[c]) for r in sub) for c in cols}
+        return (f"| **{label}** ({len(sub)} cells) | | | | **{t['q_total_s']:.1f}** ({t['q_compile_s']:.1f} / "
+                f"{t['q_train_s']:.1f} / {t['q_predict_s']:.1f}) | **{t['r_total_s']:.1f}** ({t['r_first_step_s']:.1f} / "
+                f"{t['r_steps_s']:.1f} / {t['r_predict_s']:.1f}) | | | **{t['q_total_s'] / t['r_total_s']:.3f}** |")
+
     for r in rows:
-        f = {k: float(r[k]) for k in FIELDS if k.endswith("_s")}
+        f = {c: float(r[c]) for c in cols}
         lines.append(f"| {r['model'].replace('Classifier', '')} | {r['family']} | {r['size']} | {r['hyperparams']} | "
                      f"{f['q_total_s']:.2f} ({f['q_compile_s']:.2f} / {f['q_train_s']:.2f} / {f['q_predict_s']:.2f}) | "
                      f"{f['r_total_s']:.1f} ({f['r_first_step_s']:.1f} / {f['r_steps_s']:.1f} / "
                      f"{f['r_predict_s']:.1f}) | {r['q_steps']} / {r['r_steps']} | "
                      f"{float(r['q_test_acc']):.3f} / {float(r['r_test_acc']):.3f} | {float(r['ratio']):.3f} |")
-        for k, col in (("q", "q_total_s"), ("qc", "q_compile_s"), ("qt", "q_train_s"), ("qp", "q_predict_s"),
-                       ("r", "r_total_s"), ("rf", "r_first_step_s"), ("rs", "r_steps_s"), ("rp", "r_predict_s")):
-            tot[k] += f[col]
+    models = sorted({r["model"] for r in rows})
+    if len(models) > 1:
+        lines += [total(m.replace("Classifier", ""), [r for r in rows if r["model"] == m]) for m in models]
     if rows:
-        lines.append(f"| **total** ({len(rows)} cells) | | | | **{tot['q']:.1f}** ({tot['qc']:.1f} / {tot['qt']:.1f} / "
-                     f"{tot['qp']:.1f}) | **{tot['r']:.1f}** ({tot['rf']:.1f} / {tot['rs']:.1f} / {tot['rp']:.1f}) "
-                     f"| | | **{tot['q'] / tot['r']:.3f}** |")
+        lines.append(total("grid total", rows))
     return "\n".join(lines)
 
 
@@ -209,7 +216,8 @@ def main(argv=None) -> Path:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--models", default=DEFAULT_MODELS)
     ap.add_argument("--cells", default=DEFAULT_CELLS)
-    ap.add_argument("--max-steps", type=int, default=100)
+    ap.add_argument("--max-steps", type=int, default=None, help="step cap of both sides (default 100; with "
+                    "--table: only the rows of this cap)")
     ap.add_argument("--results", default=str(DEFAULT_RESULTS))
     ap.add_argument("--qcomp-only", action="store_true", help="time qcomp's side only")
     ap.add_argument("--table", action="store_true", help="print the markdown table of --results and exit")
@@ -218,8 +226,9 @@ def main(argv=None) -> Path:
     args = ap.parse_args(argv)
     args.override = {}
     if args.table:
-        print(table(Path(args.results)))
+        print(table(Path(args.results), args.max_steps))
         return Path(args.results)
+    args.max_steps = 100 if args.max_steps is None else args.max_steps
     if args.quick:
         args.models, args.cells, args.max_steps = "IQPVariationalClassifier", "linearly_separable:2", 2
         args.override = {"n_layers": 1}  # keeps the reference's JIT to seconds
