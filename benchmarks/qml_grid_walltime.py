@@ -1,4 +1,4 @@
-"""Wall time of a model x dataset x size grid of the QML benchmark study: qcomp's estimators against the reference's (issue 18).
+"""Wall time of a model x dataset x size grid of the QML study: qcomp's estimators against the reference's (issue 18).
 
 Run:  python benchmarks/qml_grid_walltime.py [--models IQPVariationalClassifier,DataReuploadingClassifier]
           [--cells linearly_separable:2+4+6+8+10,hidden_manifold:...,two_curves:...] [--max-steps 100]
@@ -194,8 +194,9 @@ def table(path: Path, max_steps: int | None = None) -> str:
     def total(label: str, sub: list[dict]) -> str:
         t = {c: sum(float(r[c]) for r in sub) for c in cols}
         return (f"| **{label}** ({len(sub)} cells) | | | | **{t['q_total_s']:.1f}** ({t['q_compile_s']:.1f} / "
-                f"{t['q_train_s']:.1f} / {t['q_predict_s']:.1f}) | **{t['r_total_s']:.1f}** ({t['r_first_step_s']:.1f} / "
-                f"{t['r_steps_s']:.1f} / {t['r_predict_s']:.1f}) | | | **{t['q_total_s'] / t['r_total_s']:.3f}** |")
+                f"{t['q_train_s']:.1f} / {t['q_predict_s']:.1f}) | **{t['r_total_s']:.1f}** "
+                f"({t['r_first_step_s']:.1f} / {t['r_steps_s']:.1f} / {t['r_predict_s']:.1f}) | | | "
+                f"**{t['q_total_s'] / t['r_total_s']:.3f}** |")
 
     for r in rows:
         f = {c: float(r[c]) for c in cols}

@@ -1,4 +1,4 @@
-"""The QML benchmark study's reference estimators (XanaduAI/qml-benchmarks), reimplemented step for step for the grid wall-time benchmark.
+"""The QML study's reference estimators (XanaduAI/qml-benchmarks) reimplemented step for step for the grid benchmark.
 
 The reference package is not installable here (it pins an old PennyLane and imports catalyst), so
 this module re-expresses its algorithm, read from the public repository at:
@@ -64,7 +64,7 @@ def _train(model, loss, X, y) -> dict:
     if model.jit:
         grad = jax.jit(grad)  # jitted before chunking, as the reference does (chunks then reuse it)
     opt = optax.adam(learning_rate=model.learning_rate)
-    params, state = model.params_, None
+    params = model.params_
     state = opt.init(params)
     interval = model.convergence_interval
     history: list = []

@@ -1,4 +1,4 @@
-"""Smoke test of benchmarks/qml_grid_walltime.py --quick and of its reference estimators, so the grid benchmark cannot rot."""
+"""Smoke test of benchmarks/qml_grid_walltime.py --quick and its reference estimators, so the benchmark cannot rot."""
 
 from __future__ import annotations
 
