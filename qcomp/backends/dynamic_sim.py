@@ -38,7 +38,7 @@ from ..ir.program import Program
 from . import engine as E
 from .density import DensityMatrixSimulator, _apply, _fmt, _kron_conj, density_bytes, to_local
 
-__all__ = ["BranchSimulator", "DROP_WEIGHT", "branch_plan", "prefers_branches"]
+__all__ = ["BranchSimulator", "DEFER_MAX_QUBITS", "DROP_WEIGHT", "branch_plan", "prefers_branches"]
 
 ArrayLike = Any
 
@@ -47,6 +47,8 @@ ArrayLike = Any
 # simulators agree to, and it keeps outcomes of (numerically) zero probability from doubling
 # the branch count.
 DROP_WEIGHT = 1e-15
+# Deferral up to this many qubits in all (qubits + ancillas) is always kept (``prefers_branches``).
+DEFER_MAX_QUBITS = 12
 
 
 def _mask(bits: Sequence[int]) -> int:
@@ -108,17 +110,21 @@ def branch_plan(ops: Sequence[Operation]) -> BranchPlan:
 
 def prefers_branches(program: Program, max_qubits: int) -> bool:
     """Whether the branch simulator runs ``program`` when the user does not choose: it is dynamic
-    and deferral would exceed ``max_qubits`` or make a state vector larger than the branches' bound
-    (2**(n + ancillas) amplitudes against 2**record_bits density matrices of 4**n entries). Ties
-    and smaller deferrals keep deferral: the statevector engine then gives adjoint gradients
-    (one sweep instead of two circuits per gate angle) and fuses gates across measurements."""
+    and deferral would exceed ``max_qubits``, or add more ancillas than it has qubits while giving
+    more than ``DEFER_MAX_QUBITS`` in all. Deferral is kept while its state vector (2**(n + m)
+    amplitudes) is no larger than one density matrix of the n qubits (4**n entries), or small
+    anyway: the statevector engine then gives adjoint gradients (one sweep instead of two circuits
+    per gate angle) and fuses gates across measurements. Above that the branches cost no more per
+    branch, are usually few, and deferral's conditions on many bits become wide controlled gates
+    (an 8-qubit circuit with 16 measurements read by register conditions: 24 qubits, minutes per
+    call, against a second by branches)."""
     ops = program.circuit.ops()
     if not is_dynamic(ops):
         return False
     n, m = program.num_qubits, count_ancillas(ops)
     if n + m > max_qubits:
         return True
-    return m > n + branch_plan(ops).bits
+    return m > n and n + m > DEFER_MAX_QUBITS
 
 
 def _holds(cond: Condition, record: int) -> bool:

@@ -293,6 +293,16 @@ def _condition(condition: Any, cmap: Mapping[Any, int]) -> Condition:
     if isinstance(condition, tuple):
         target, value = condition
         return ((_target_bits(target, cmap), int(value), True),)
+    return tuple(_one_bit_equal(c) for c in _expr_condition(condition, cmap))
+
+
+def _one_bit_equal(clause: Clause) -> Clause:
+    """``b != v`` of one bit as ``b == 1 - v`` (the form the .q and OpenQASM readers give)."""
+    bits, v, eq = clause
+    return (bits, 1 - v, True) if len(bits) == 1 and not eq and v in (0, 1) else clause
+
+
+def _expr_condition(condition: Any, cmap: Mapping[Any, int]) -> Condition:
     from qiskit.circuit import ClassicalRegister, Clbit
     from qiskit.circuit.classical import expr
 
