@@ -77,8 +77,7 @@ class Model:
     @property
     def runs_branches(self) -> bool:
         """Whether ``simulator()`` (without ``method=``) runs this program on the branch simulator
-        (qcomp.backends.dynamic_sim): it is dynamic and deferring its measurements would exceed
-        ``max_qubits`` or need a larger state than its branches (docs/language.md "Dynamic circuits")."""
+        (qcomp.backends.dynamic_sim.prefers_branches; docs/language.md "Dynamic circuits")."""
         if "runs_branches" not in self.__dict__:
             from .backends.dynamic_sim import prefers_branches
 
@@ -173,12 +172,14 @@ class Model:
         ``threads``, ``max_memory_bytes``; the noise is applied to the program as written).
 
         A dynamic program (mid-circuit measurements, resets, conditions) runs with its measurements
-        deferred to ancilla qubits, or with ``method="branches"`` (chosen automatically when deferral
-        would need more qubits than ``max_qubits`` or a larger state than the branches, see
-        ``runs_branches``) on ``qcomp.backends.dynamic_sim.BranchSimulator``: one density matrix per
-        record of the measured bits that conditions read (options ``threads``, ``max_memory_bytes``,
-        ``batch_size``, ``shots``, ``seed``, ``noise``; double precision; gradients by parameter shift).
-        ``method="density_matrix"``/``"trajectories"`` (or a noise model) keep deferral.
+        deferred to ancilla qubits, or on ``qcomp.backends.dynamic_sim.BranchSimulator`` (one
+        density matrix per record of the measured bits that conditions read) with
+        ``method="branches"`` or when ``runs_branches`` (deferral over ``max_qubits``, or over 12
+        qubits in all for a program of at most 10 qubits or with as many ancillas as qubits). Its
+        options: ``threads``, ``max_memory_bytes``, ``batch_size``, ``shots``, ``seed``, ``noise``
+        (double precision; gradients by parameter shift). ``method="defer"`` (the statevector
+        simulator; with noise the noisy "auto" choice), ``"density_matrix"`` and ``"trajectories"``
+        keep deferral.
 
         With ``executor`` (a ``qcomp.distributed.DaskExecutor``) the batch rows of every call are
         sharded across its Dask workers (a ``qcomp.distributed.DistributedSimulator``).
@@ -188,6 +189,10 @@ class Model:
         """
         if options.get("method") == "branches" or (options.get("method") in (None, "auto") and self.runs_branches):
             return self._branch_simulator(executor, options)
+        if options.get("method") == "defer":  # deferral, whatever runs_branches says
+            options.pop("method")
+            if "noise" in options or self.is_noisy:
+                options["method"] = "auto"
         noisy = {k: options.pop(k) for k in ("noise", "method", "trajectories") if k in options}
         if noisy or self.is_noisy:  # channels or a noise model: qcomp.noise's simulators (docs/noise.md)
             for k in ("seed", "shots"):  # the shots' seed (and on trajectories the trajectories')

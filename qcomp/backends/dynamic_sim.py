@@ -38,7 +38,7 @@ from ..ir.program import Program
 from . import engine as E
 from .density import DensityMatrixSimulator, _apply, _fmt, _kron_conj, density_bytes, to_local
 
-__all__ = ["BranchSimulator", "DEFER_MAX_QUBITS", "DROP_WEIGHT", "branch_plan", "prefers_branches"]
+__all__ = ["BRANCH_MAX_QUBITS", "BranchSimulator", "DEFER_MAX_QUBITS", "DROP_WEIGHT", "branch_plan", "prefers_branches"]
 
 ArrayLike = Any
 
@@ -49,6 +49,8 @@ ArrayLike = Any
 DROP_WEIGHT = 1e-15
 # Deferral up to this many qubits in all (qubits + ancillas) is always kept (``prefers_branches``).
 DEFER_MAX_QUBITS = 12
+# Above that, the branches run programs of at most this many qubits (a density matrix is 16 MiB).
+BRANCH_MAX_QUBITS = 10
 
 
 def _mask(bits: Sequence[int]) -> int:
@@ -109,22 +111,26 @@ def branch_plan(ops: Sequence[Operation]) -> BranchPlan:
 
 
 def prefers_branches(program: Program, max_qubits: int) -> bool:
-    """Whether the branch simulator runs ``program`` when the user does not choose: it is dynamic
-    and deferral would exceed ``max_qubits``, or add more ancillas than it has qubits while giving
-    more than ``DEFER_MAX_QUBITS`` in all. Deferral is kept while its state vector (2**(n + m)
-    amplitudes) is no larger than one density matrix of the n qubits (4**n entries), or small
-    anyway: the statevector engine then gives adjoint gradients (one sweep instead of two circuits
-    per gate angle) and fuses gates across measurements. Above that the branches cost no more per
-    branch, are usually few, and deferral's conditions on many bits become wide controlled gates
-    (an 8-qubit circuit with 16 measurements read by register conditions: 24 qubits, minutes per
-    call, against a second by branches)."""
+    """Whether the branch simulator runs ``program`` when the user does not choose: it is dynamic,
+    and deferral would exceed ``max_qubits``, or give more than ``DEFER_MAX_QUBITS`` qubits in all
+    while one density matrix of the n qubits is small (n <= ``BRANCH_MAX_QUBITS``: 16 MiB) or no
+    larger than deferral's state vector (4**n <= 2**(n + m): m >= n ancillas).
+
+    Small deferrals are kept: the statevector engine gives adjoint gradients (one sweep instead of
+    two circuits per gate angle) and fuses gates across measurements. Larger ones pay for every
+    condition on k bits with a k-controlled gate on n + m qubits (an 8-qubit ``random_circuit`` with
+    8 measurements read by 8-bit register conditions: 16 qubits and 8-controlled gates, about 10 s
+    per compile and run, against under a second by branches, whose records merge again when the
+    next measurement layer overwrites the bits)."""
     ops = program.circuit.ops()
     if not is_dynamic(ops):
         return False
     n, m = program.num_qubits, count_ancillas(ops)
     if n + m > max_qubits:
         return True
-    return m > n and n + m > DEFER_MAX_QUBITS
+    if n + m <= DEFER_MAX_QUBITS:
+        return False
+    return n <= BRANCH_MAX_QUBITS or m >= n
 
 
 def _holds(cond: Condition, record: int) -> bool:

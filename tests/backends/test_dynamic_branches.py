@@ -179,6 +179,9 @@ def test_automatic_choice() -> None:
     assert tight.runs_branches
     np.testing.assert_allclose(tight.simulator().expval([0.7, -1.3]),
                                [np.cos(0.7), np.sin(0.7) * np.cos(-1.3), np.sin(0.7) * np.sin(-1.3)], atol=1e-12)
+    assert type(big.simulator(method="defer")).__name__ == "ModelSimulator"
+    np.testing.assert_allclose(big.simulator(method="defer").expval([0.3, 0.2, -0.1]),
+                               big.simulator().expval([0.3, 0.2, -0.1]), atol=1e-10)
     ops = big.program.circuit.ops()
     assert prefers_branches(big.program, 4096) and branch_plan(ops).bits == 2
 
