@@ -205,7 +205,7 @@ class _Cache:
                     # mid-circuit has no such value in qcomp's outputs
                     raise UnsupportedError("the qcomp primitives run circuits whose measurements are final; this one "
                                            "has mid-circuit measurements, resets or conditions: simulate it with "
-                                           "qcomp.from_qiskit(circuit) and its model's simulator")
+                                           "qcomp.Model(qcomp.from_qiskit(circuit)).simulator()")
                 item = self._items[key] = _Converted(imp, alive, self.optimize, self.options)
                 while len(self._items) > self.size:
                     self._items.popitem(last=False)

@@ -97,7 +97,7 @@ def test_parameters_inside_branches_differentiate() -> None:
         qc.ry(2 * b, 1)
     qc.rx(a + b, 0)
     program = qcomp.from_qiskit(qc, observables=["ZI", "IZ"])
-    sim = Model(program, 2).simulator(method="branches")
+    sim = qcomp.Model(program, 2).simulator(method="branches")
     w = np.array([0.8, -0.5])
     p1 = np.sin(w[0] / 2) ** 2
     want = [p1 * np.cos(w[1]) + (1 - p1) * np.cos(2 * w[1]), np.cos(w[0] + w[1])]
