@@ -204,9 +204,9 @@ class BranchSimulator(DensityMatrixSimulator):
         while i < len(ops):
             op = ops[i]
             if op.name in DYNAMIC_OPS:
-                items.append(_Item(op.name, live[i], op.cond, qubit=op.qubits[0],
-                                   bit=-1 if op.bit is None else op.bit,
-                                   record=op.name == "measure" and bool((live[i] >> op.bit) & 1)))  # type: ignore[operator]
+                bit = -1 if op.bit is None else op.bit
+                items.append(_Item(op.name, live[i], op.cond, qubit=op.qubits[0], bit=bit,
+                                   record=op.name == "measure" and bool((live[i] >> bit) & 1)))
                 i += 1
                 continue
             # a run of gates (and channels) under one condition: planned (fused) together
@@ -357,7 +357,8 @@ class BranchSimulator(DensityMatrixSimulator):
                 for r in range(sl.start, sl.stop)[E._split(sl.stop - sl.start, pi, parts)]:
                     self._row(mats, r, re[r - sl.start], im[r - sl.start])
 
-            E._parallel(part, sl.stop - sl.start, self.threads, re.shape[1] * max(1, len(mats)) * 2**self._branches.bits)
+            work = re.shape[1] * max(1, len(mats)) * 2**self._branches.bits
+            E._parallel(part, sl.stop - sl.start, self.threads, work)
             consume(sl, re, im, vals)
         return B, batched
 

@@ -326,7 +326,8 @@ def _expr_condition(condition: Any, cmap: Mapping[Any, int]) -> Condition:
                 a, b = strip(e.left), strip(e.right)
                 if isinstance(a, expr.Value):
                     a, b = b, a
-                if isinstance(a, expr.Var) and isinstance(b, expr.Value) and isinstance(a.var, (Clbit, ClassicalRegister)):
+                if isinstance(a, expr.Var) and isinstance(b, expr.Value) and \
+                        isinstance(a.var, (Clbit, ClassicalRegister)):
                     return [(_target_bits(a.var, cmap), int(b.value), e.op == expr.Binary.Op.EQUAL)]
         raise UnsupportedError(f"the classical condition '{condition}' is not supported: qcomp conditions compare "
                                "bits or registers with integers (==, !=), negate a bit or join them with &&")
