@@ -54,21 +54,35 @@ class Model:
     # the qubit limit, also for the ancillas a dynamic circuit's simulation adds (qcomp.ir.dynamic)
     max_qubits: int = field(default=DEFAULT_MAX_QUBITS, repr=False, compare=False)
 
-    def optimized(self, target: str = "qasm", *, verify_each: bool = False, print_ir_after_all=None) -> Program:
+    def optimized(self, target: str = "qasm", *, verify_each: bool = False, print_ir_after_all=None,
+                  defer: bool = True) -> Program:
         """The program after the optimization pipeline for ``target``: "qasm", "sim" (outputs
         kept, qubits may be dropped or relabelled) or "state" (the full state of the declared
         qubits kept). Built once per target (and kept in the compile cache when there is one);
-        ``verify_each`` / ``print_ir_after_all`` (see ``optimize``) run the passes again."""
+        ``verify_each`` / ``print_ir_after_all`` (see ``optimize``) run the passes again.
+        ``defer=False``: "sim"/"state" keep mid-circuit measurements, resets and conditions (what
+        the branch simulator runs) instead of deferring them to ancillas."""
         if target == STATE_TARGET and keeps_state(self.optimize_level, self.passes):
             target = "sim"
         lowered = Lowered(self.program, self.cache_key, self._disk)
         if verify_each or print_ir_after_all is not None:
             return build(lowered, self.optimize_level, target, passes=self.passes, verify_each=verify_each,
-                         print_ir_after_all=print_ir_after_all, max_qubits=self.max_qubits)
-        if target not in self._cache:
-            self._cache[target] = build(lowered, self.optimize_level, target, passes=self.passes,
-                                        max_qubits=self.max_qubits)
-        return self._cache[target]
+                         print_ir_after_all=print_ir_after_all, max_qubits=self.max_qubits, defer=defer)
+        key = target if defer else f"{target}/branches"
+        if key not in self._cache:
+            self._cache[key] = build(lowered, self.optimize_level, target, passes=self.passes,
+                                     max_qubits=self.max_qubits, defer=defer)
+        return self._cache[key]
+
+    @property
+    def runs_branches(self) -> bool:
+        """Whether ``simulator()`` (without ``method=``) runs this program on the branch simulator
+        (qcomp.backends.dynamic_sim.prefers_branches; docs/language.md "Dynamic circuits")."""
+        if "runs_branches" not in self.__dict__:
+            from .backends.dynamic_sim import prefers_branches
+
+            self.__dict__["runs_branches"] = prefers_branches(self.program, self.max_qubits)
+        return self.__dict__["runs_branches"]
 
     @property
     def is_noisy(self) -> bool:
@@ -130,6 +144,9 @@ class Model:
 
         if self.is_noisy:
             raise UnsupportedError("Hessians of noisy programs are not offered (gradients are: simulator().gradient)")
+        if self.runs_branches:
+            raise UnsupportedError("Hessians of dynamic programs simulated by branches are not offered (gradients "
+                                   "are: simulator().gradient)")
         sim = self.simulator()
         sim._args(params, inputs)  # an InputError for values that are not real arrays of the declared sizes
         return hessian(sim.program, params, inputs, simulator_executor_for(sim), wrt=wrt)
@@ -154,12 +171,28 @@ class Model:
         noisy simulator of ``qcomp.noise.simulator`` instead (options ``trajectories``, ``shots``, ``seed``,
         ``threads``, ``max_memory_bytes``; the noise is applied to the program as written).
 
+        A dynamic program (mid-circuit measurements, resets, conditions) runs with its measurements
+        deferred to ancilla qubits, or on ``qcomp.backends.dynamic_sim.BranchSimulator`` (one
+        density matrix per record of the measured bits that conditions read) with
+        ``method="branches"`` or when ``runs_branches`` (deferral over ``max_qubits``, or over 12
+        qubits in all for a program of at most 10 qubits or with as many ancillas as qubits). Its
+        options: ``threads``, ``max_memory_bytes``, ``batch_size``, ``shots``, ``seed``, ``noise``
+        (double precision; gradients by parameter shift). ``method="defer"`` (the statevector
+        simulator; with noise the noisy "auto" choice), ``"density_matrix"`` and ``"trajectories"``
+        keep deferral.
+
         With ``executor`` (a ``qcomp.distributed.DaskExecutor``) the batch rows of every call are
         sharded across its Dask workers (a ``qcomp.distributed.DistributedSimulator``).
         ``expval`` and gradients run the "sim" program; ``state``, ``probs`` and ``sample`` always
         describe the declared qubits (``qubits=`` in declared numbering), even when the passes
         removed idle qubits or relabelled swapped ones.
         """
+        if options.get("method") == "branches" or (options.get("method") in (None, "auto") and self.runs_branches):
+            return self._branch_simulator(executor, options)
+        if options.get("method") == "defer":  # deferral, whatever runs_branches says
+            options.pop("method")
+            if "noise" in options or self.is_noisy:
+                options["method"] = "auto"
         noisy = {k: options.pop(k) for k in ("noise", "method", "trajectories") if k in options}
         if noisy or self.is_noisy:  # channels or a noise model: qcomp.noise's simulators (docs/noise.md)
             for k in ("seed", "shots"):  # the shots' seed (and on trajectories the trajectories')
@@ -186,6 +219,37 @@ class Model:
             dist._model = self
             return dist
         return _model_simulator_class()(self, **options)
+
+
+    def _branch_simulator(self, executor: Any, options: dict[str, Any]):
+        """``simulator(method="branches")`` (or the automatic choice for a large dynamic program)."""
+        from .backends.dynamic_sim import BranchSimulator
+
+        options = dict(options)
+        options.pop("method", None)
+        noise = options.pop("noise", None)
+        if executor is not None:
+            raise InputError("the branch simulator of dynamic circuits runs in this process; it cannot take a Dask "
+                             "executor")
+        if options.pop("precision", "double") != "double":  # the bridges and the CLI pass their precision on
+            raise UnsupportedError("the branch simulator of dynamic circuits runs in double precision only")
+        known = ("threads", "max_memory_bytes", "batch_size", "shots", "seed")
+        unknown = [k for k in options if k not in known]
+        if unknown:
+            raise InputError(f"unknown option '{unknown[0]}' of the branch simulator (method='branches'); valid "
+                             f"options: noise, {', '.join(known)}")
+        for name in ("threads", "max_memory_bytes", "batch_size"):
+            if options.get(name) is not None:
+                _check_int(options[name], name, 1)
+        if noise is not None or self.is_noisy:
+            from .noise import as_noise_model
+
+            model = as_noise_model(noise)
+            program = self.program if model is None else model.apply(self.program)
+            # the noisy simulators answer about the declared qubits: the "state" passes only
+            return BranchSimulator(build(program, self.optimize_level, STATE_TARGET, passes=self.passes,
+                                         max_qubits=self.max_qubits, defer=False), **options)
+        return _branch_model_simulator_class()(self, **options)
 
 
 def _check_simulator_options(options: Mapping[str, Any]) -> None:
@@ -215,6 +279,7 @@ class _DeclaredQubits:
 
     _model: Model
     _full: Any = None
+    _defer = True  # the programs keep dynamic operations (False: the branch simulator's) or defer them
 
     def _make_full(self, program: Program) -> Any:
         raise NotImplementedError
@@ -222,7 +287,7 @@ class _DeclaredQubits:
     def _full_sim(self) -> Any:
         """The simulator of the state-preserving program, or None when it is this one's program."""
         if self._full is None:
-            program = self._model.optimized(STATE_TARGET)
+            program = self._model.optimized(STATE_TARGET, defer=self._defer)
             if program is self.program:  # type: ignore[attr-defined]
                 return None
             self._full = self._make_full(program)
@@ -296,6 +361,37 @@ def _model_simulator_class() -> type:
 
 
 @functools.cache
+def _branch_model_simulator_class() -> type:
+    from .backends.dynamic_sim import BranchSimulator
+
+    class BranchModelSimulator(_DeclaredQubits, BranchSimulator):
+        """The BranchSimulator of ``model.optimized("sim", defer=False)`` (expval, gradients), with
+        probs, sample and density_matrix about the model's declared qubits."""
+
+        _defer = False
+
+        def __init__(self, model: Model, **options: Any) -> None:
+            super().__init__(model.optimized("sim", defer=False), **options)
+            self._model = model
+            self._options = dict(options)
+
+        def _make_full(self, program: Program) -> Any:
+            return BranchSimulator(program, **self._options)
+
+        def density_matrix(self, params: Any = None, inputs: Any = None) -> Any:
+            """Final density matrices (B, 2**n, 2**n) of the declared qubits."""
+            full = self._full_sim()
+            return super().density_matrix(params, inputs) if full is None else full.density_matrix(params, inputs)
+
+        def state(self, params: Any = None, inputs: Any = None) -> Any:
+            raise UnsupportedError("a dynamic circuit prepares a mixture of branches, not a state vector; use "
+                                   "density_matrix(), probs() or expval()")
+
+    BranchModelSimulator.__module__, BranchModelSimulator.__qualname__ = __name__, "BranchModelSimulator"
+    return BranchModelSimulator
+
+
+@functools.cache
 def _distributed_model_simulator_class() -> type:
     from .distributed import DistributedSimulator
 
@@ -316,6 +412,8 @@ def __getattr__(name: str) -> Any:
         return _model_simulator_class()
     if name == "ModelDistributedSimulator":
         return _distributed_model_simulator_class()
+    if name == "BranchModelSimulator":
+        return _branch_model_simulator_class()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

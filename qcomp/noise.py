@@ -28,7 +28,7 @@ from .ir.program import Program
 __all__ = ["Channel", "METHODS", "NoiseModel", "NoiseModelError", "as_noise_model", "load_noise_model", "simulator",
            "split_channels"]
 
-METHODS = ("auto", "density_matrix", "trajectories")
+METHODS = ("auto", "density_matrix", "trajectories", "branches")
 FORMAT = "qcomp-noise-model"
 
 
@@ -501,7 +501,8 @@ def simulator(program: Program, noise: Any = None, *, method: str = "auto", traj
               seed: int | None = None, threads: int | None = None, max_memory_bytes: int | None = None,
               shots: int | Sequence[int] | None = None) -> Any:
     """The noisy simulator of ``program`` (with ``noise`` applied first): "density_matrix",
-    "trajectories", or "auto" (density matrix up to 12 qubits when a gradient's worth of density
+    "trajectories", "branches" (a dynamic program's classical branches, each a density matrix,
+    without ancillas: qcomp.backends.dynamic_sim), or "auto" (density matrix up to 12 qubits when a gradient's worth of density
     matrices fits in memory, trajectories above). ``shots=N`` (or a shot vector) makes values and
     gradients shot estimates, as on the statevector simulator (docs/shots.md); ``seed`` seeds the
     shots and, on trajectories, the trajectories."""
@@ -513,6 +514,12 @@ def simulator(program: Program, noise: Any = None, *, method: str = "auto", traj
     model = as_noise_model(noise)
     if model is not None:
         program = model.apply(program)
+    if method == "branches":
+        from .backends.dynamic_sim import BranchSimulator
+
+        if trajectories is not None:
+            raise InputError("trajectories= is an option of method='trajectories'")
+        return BranchSimulator(program, threads=threads, max_memory_bytes=max_memory_bytes, shots=shots, seed=seed)
     if method == "auto":
         method = "trajectories"
         if program.num_qubits <= DEFAULT_MAX_QUBITS:

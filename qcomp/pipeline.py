@@ -149,12 +149,14 @@ def run_passes(program: Program, pipeline: list[Pass], *, verify_each: bool = Fa
 def build(source: Program | Lowered | str | os.PathLike, level: int = DEFAULT_LEVEL, target: str = "qasm", *,
           passes: str | None = None, cache: bool = True, verify_each: bool = False,
           print_ir_after_all: Callable[[str], None] | None = None, max_qubits: int = DEFAULT_MAX_QUBITS,
-          max_ops: int = DEFAULT_MAX_OPS) -> Program:
+          max_ops: int = DEFAULT_MAX_OPS, defer: bool = True) -> Program:
     """The program of ``source`` after the pipeline of ``pass_list(level, target, passes)``: what
     every entry point exports ("qasm") or simulates ("sim"; "state" keeps the full state).
 
     ``source`` is a file path or .q text (lowered first, see ``lower``), a ``Lowered`` (its cache
-    key and store are used) or a Program (not cached). Unless ``cache`` is false, the optimized
+    key and store are used) or a Program (not cached). For "sim" and "state" a dynamic program's
+    measurements are deferred to ancillas first unless ``defer`` is false (the branch simulator,
+    qcomp.backends.dynamic_sim, runs them as they are). Unless ``cache`` is false, the optimized
     program is read from and written to the compile cache when there is one, except with
     ``verify_each`` or ``print_ir_after_all``, which need the passes to run. A bad level or pass
     spec is never cached, so it is reported on every call.
@@ -169,7 +171,7 @@ def build(source: Program | Lowered | str | os.PathLike, level: int = DEFAULT_LE
     def run() -> Program:
         # noise channels are fences: passes that do not handle them run between them (passes/base.py)
         pipeline = pass_list(level, target, passes)
-        if target != "qasm" and is_dynamic(lowered.program.circuit.ops()) and \
+        if target != "qasm" and defer and is_dynamic(lowered.program.circuit.ops()) and \
                 not any(p.name == "defer-measurements" for p in pipeline):
             # simulators run dynamic circuits as unitary ones with one ancilla per mid-circuit
             # measurement or reset (docs/language.md "Dynamic circuits"); the qasm target keeps them
@@ -183,5 +185,6 @@ def build(source: Program | Lowered | str | os.PathLike, level: int = DEFAULT_LE
         return run()
     from .cache import derive_key
 
-    key = derive_key(lowered.key, level=level, passes=passes, target=target)
+    # (undeferred programs get their own key; the deferred ones keep the key they always had)
+    key = derive_key(lowered.key, level=level, passes=passes, target=target, **({} if defer else {"defer": False}))
     return lowered.store.get_or_build(f"program-{target}", key, run, Program)

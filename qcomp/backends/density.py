@@ -34,7 +34,7 @@ from ..errors import InputError, ResourceLimitError, UnsupportedError
 from ..ir.channels import CHANNELS, READOUT_ERROR, ChannelError, is_channel
 from ..ir.expr import CompiledExprs
 from ..ir.dynamic import defer_measurements
-from ..ir.gates import GATES, is_fence
+from ..ir.gates import DYNAMIC_OPS, GATES, is_fence
 from ..ir.program import Program
 from ..ir.values import batch_shaped, bind_pair, bind_values, check_cotangent, select_qubits
 from . import engine as E
@@ -154,7 +154,7 @@ class NoisyBase:
     n: int
 
     def _setup(self, program: Program, threads: int | None, max_memory_bytes: int | None,
-               shots: Any = None, seed: Any = None) -> None:
+               shots: Any = None, seed: Any = None, defer: bool = True) -> None:
         from . import shots as S
 
         # shots (qcomp.backends.shots): expval, probs, outputs and the gradients become estimates
@@ -165,19 +165,23 @@ class NoisyBase:
             raise InputError(f"max_memory_bytes must be a positive integer, got {max_memory_bytes!r}")
         if threads is not None and (not isinstance(threads, (int, np.integer)) or threads < 1):
             raise InputError(f"threads must be a positive integer, got {threads!r}")
-        # dynamic circuits run with their measurements deferred to ancillas (qcomp.ir.dynamic)
-        program = defer_measurements(program)
+        # dynamic circuits run with their measurements deferred to ancillas (qcomp.ir.dynamic),
+        # unless the caller simulates their branches itself (qcomp.backends.dynamic_sim)
+        if defer:
+            program = defer_measurements(program)
         self.program = program
         self.n = program.num_qubits
         self.threads = int(threads) if threads else K.default_threads()
         self.max_memory_bytes = max_memory_bytes
         # fences (barrier) order compilation only: the density matrix does not see them (channels
-        # stay even if they are registered as fences for the passes)
-        all_ops = [op for op in program.circuit.ops() if is_channel(op.name) or not is_fence(op.name)]
+        # stay even if they are registered as fences for the passes, and so do undeferred measure/reset)
+        all_ops = [op for op in program.circuit.ops()
+                   if is_channel(op.name) or not is_fence(op.name) or (not defer and op.name in DYNAMIC_OPS)]
         self._readout_ops = [op for op in all_ops if op.name == READOUT_ERROR]
         self._ops = [op for op in all_ops if op.name != READOUT_ERROR]
         for op in self._ops:
-            if op.name not in GATES and op.name not in CHANNELS and op.name != "unitary":
+            if op.name not in GATES and op.name not in CHANNELS and op.name != "unitary" and \
+                    (defer or op.name not in DYNAMIC_OPS):
                 raise UnsupportedError(f"cannot simulate '{op.name}': not a gate or channel", op.span)
         self._exprs = CompiledExprs([a for op in self._ops for a in op.angles]
                                     + [a for op in self._readout_ops for a in op.angles])
@@ -475,7 +479,8 @@ class DensityMatrixSimulator(NoisyBase):
         return dict(self._options)
 
     # -- plan ---------------------------------------------------------------------------
-    def _plan(self) -> list[_Step]:
+    def _plan(self, indices: Sequence[int] | None = None) -> list[_Step]:
+        """The steps of the ops at ``indices`` (default: all), in order."""
         steps: list[_Step] = []
         pending: dict[int, list[int]] = {}
 
@@ -484,7 +489,8 @@ class DensityMatrixSimulator(NoisyBase):
             if ops:
                 steps.append(_Step("super", (q,), ops, any(self._ops[i].is_parametric for i in ops)))
 
-        for i, op in enumerate(self._ops):
+        for i in range(len(self._ops)) if indices is None else indices:
+            op = self._ops[i]
             if len(op.qubits) == 1:
                 pending.setdefault(op.qubits[0], []).append(i)
                 continue

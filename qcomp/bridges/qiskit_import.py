@@ -13,7 +13,8 @@ from ..errors import InputError, UnsupportedError
 from ..ir.circuit import Circuit
 from ..ir.expr import Const, Expr, Sym
 from ..ir.gates import GATES
-from ..ir.ops import Observable, Operation, Register, ValueDecl, normalize_pauli_sum
+from ..ir.dynamic import is_dynamic
+from ..ir.ops import Clause, Condition, Observable, Operation, Register, ValueDecl, normalize_pauli_sum
 from ..ir.program import Program
 from ._symbolic import sympy_to_expr
 
@@ -266,6 +267,155 @@ def observables_from_qiskit(observables: Any, num_qubits: int) -> tuple[Observab
     return tuple(observable_from_qiskit(o, num_qubits) for o in observables)
 
 
+def _bit_registers(circuit: Any, used: set[str]) -> tuple[Register, ...]:
+    """Qiskit's classical registers when they lay the clbits out in order, else one register ``c``."""
+    offset, regs = 0, []
+    for reg in circuit.cregs:
+        if any(circuit.find_bit(b).index != offset + i for i, b in enumerate(reg)):
+            break
+        regs.append(Register(_identifier(reg.name, used), reg.size, offset))
+        offset += reg.size
+    if offset == circuit.num_clbits and regs:
+        return tuple(regs)
+    return (Register(_identifier("c", used), circuit.num_clbits, 0),)
+
+
+def _target_bits(target: Any, cmap: Mapping[Any, int]) -> tuple[int, ...]:
+    """The flat bits of a condition's Clbit or ClassicalRegister (bit k of the value = element k)."""
+    from qiskit.circuit import Clbit
+
+    return (cmap[target],) if isinstance(target, Clbit) else tuple(cmap[b] for b in target)
+
+
+def _condition(condition: Any, cmap: Mapping[Any, int]) -> Condition:
+    """An IfElseOp condition as IR clauses: ``(Clbit or register, value)`` or a classical
+    expression made of bits and registers compared with integers, ``!``/``~`` of a bit and ``&&``."""
+    if isinstance(condition, tuple):
+        target, value = condition
+        return ((_target_bits(target, cmap), int(value), True),)
+    return tuple(_one_bit_equal(c) for c in _expr_condition(condition, cmap))
+
+
+def _one_bit_equal(clause: Clause) -> Clause:
+    """``b != v`` of one bit as ``b == 1 - v`` (the form the .q and OpenQASM readers give)."""
+    bits, v, eq = clause
+    return (bits, 1 - v, True) if len(bits) == 1 and not eq and v in (0, 1) else clause
+
+
+def _expr_condition(condition: Any, cmap: Mapping[Any, int]) -> Condition:
+    from qiskit.circuit import ClassicalRegister, Clbit
+    from qiskit.circuit.classical import expr
+
+    def strip(e: Any) -> Any:
+        while isinstance(e, expr.Cast):
+            e = e.operand
+        return e
+
+    def clauses(e: Any) -> list[Clause]:
+        e = strip(e)
+        if isinstance(e, expr.Var) and isinstance(e.var, Clbit):
+            return [((cmap[e.var],), 1, True)]
+        if isinstance(e, expr.Unary) and e.op in (expr.Unary.Op.LOGIC_NOT, expr.Unary.Op.BIT_NOT):
+            inner = strip(e.operand)
+            if isinstance(inner, expr.Var) and isinstance(inner.var, Clbit):
+                return [((cmap[inner.var],), 0, True)]
+        if isinstance(e, expr.Binary):
+            if e.op == expr.Binary.Op.LOGIC_AND:
+                return clauses(e.left) + clauses(e.right)
+            if e.op in (expr.Binary.Op.EQUAL, expr.Binary.Op.NOT_EQUAL):
+                a, b = strip(e.left), strip(e.right)
+                if isinstance(a, expr.Value):
+                    a, b = b, a
+                if isinstance(a, expr.Var) and isinstance(b, expr.Value) and \
+                        isinstance(a.var, (Clbit, ClassicalRegister)):
+                    return [(_target_bits(a.var, cmap), int(b.value), e.op == expr.Binary.Op.EQUAL)]
+        raise UnsupportedError(f"the classical condition '{condition}' is not supported: qcomp conditions compare "
+                               "bits or registers with integers (==, !=), negate a bit or join them with &&")
+
+    return tuple(clauses(condition))
+
+
+def _join(outer: Condition | None, inner: Condition) -> Condition | None:
+    joined = inner if outer is None else outer + inner
+    return joined or None  # an empty conjunction always holds
+
+
+def _negation(cond: Condition, what: str) -> Condition:
+    """The one clause that holds where ``cond`` fails (an else branch); conjunctions of equalities
+    join into one comparison of their bits first."""
+    if len(cond) == 1:
+        bits, v, eq = cond[0]
+        if len(bits) == 1 and eq:
+            return ((bits, 1 - v, True),)
+        return ((bits, v, not eq),)
+    if all(eq for _, _, eq in cond):
+        bits: list[int] = []
+        value = 0
+        for bs, v, _ in cond:
+            for k, b in enumerate(bs):
+                bit = (v >> k) & 1
+                if b in bits:
+                    if (value >> bits.index(b)) & 1 != bit:
+                        return ()  # the condition never holds: the else branch always runs
+                    continue
+                value |= bit << len(bits)
+                bits.append(b)
+        return ((tuple(bits), value, False),)
+    raise UnsupportedError(f"the else branch of '{what}' negates a conjunction with '!=': not expressible as one "
+                           "qcomp condition; split the if into nested ones")
+
+
+def _walk(block: Any, qmap: Mapping[Any, int], cmap: Mapping[Any, int], cond: Condition | None,
+          angles: _Angles, ops: list[Operation]) -> None:
+    """Append the operations of a circuit or if/else body: gates (under ``cond``), mid-circuit
+    ``measure`` into flat bits, ``reset``, and the bodies of ``IfElseOp`` under their conditions."""
+    from qiskit.circuit import IfElseOp
+
+    for inst in block.data:
+        op = inst.operation
+        qs = tuple(qmap[q] for q in inst.qubits)
+        if op.name == "barrier":
+            continue
+        if isinstance(op, IfElseOp):
+            c = _condition(op.condition, cmap)
+            bodies = [(op.params[0], _join(cond, c))]
+            if op.params[1] is not None:
+                bodies.append((op.params[1], _join(cond, _negation(c, str(op.condition)))))
+            for body, bc in bodies:
+                _walk(body, {bq: qmap[q] for bq, q in zip(body.qubits, inst.qubits)},
+                      {bb: cmap[b] for bb, b in zip(body.clbits, inst.clbits)}, bc, angles, ops)
+            continue
+        if getattr(op, "blocks", None) or op.name in ("while_loop", "for_loop", "switch_case", "box"):
+            raise UnsupportedError(f"control flow ('{op.name}') is not supported by qcomp's import (if/else is)")
+        legacy = getattr(op, "condition", None)  # Qiskit 1.x c_if
+        here = cond if legacy is None else _join(cond, _condition(legacy, cmap))
+        if op.name == "measure":
+            ops.append(Operation("measure", qs, (), None, None, here, cmap[inst.clbits[0]]))
+            continue
+        if op.name == "reset":
+            ops.append(Operation("reset", qs, (), None, None, here))
+            continue
+        if inst.clbits:
+            raise UnsupportedError(f"instruction '{op.name}' uses classical bits; qcomp imports measure, reset and "
+                                   "if/else")
+        before = len(ops)
+        _lower(op, qs, angles, ops, 0)
+        if here is not None:
+            ops[before:] = [o.with_cond(here) for o in ops[before:]]
+
+
+def _drop_initial_resets(ops: list[Operation]) -> list[Operation]:
+    """Unconditioned resets of qubits nothing acted on yet (on |0>, they do nothing)."""
+    touched: set[int] = set()
+    out = []
+    for op in ops:
+        if op.name == "reset" and not op.cond and op.qubits[0] not in touched:
+            continue
+        touched.update(op.qubits)
+        out.append(op)
+    return out
+
+
 def convert(circuit: Any, observables: Any = None, *, name: str | None = None) -> QiskitImport:
     """Convert ``circuit`` (see :func:`from_qiskit`), keeping what the primitives need besides the Program."""
     from qiskit import QuantumCircuit
@@ -278,40 +428,24 @@ def convert(circuit: Any, observables: Any = None, *, name: str | None = None) -
     parameters = tuple(circuit.parameters)
     decls, syms = _param_decls(parameters)
     angles = _Angles(syms)
-    ops: list[Operation] = []
-    touched: set[int] = set()
-    measured: dict[int, None] = {}  # measured qubits, in measure order
-    last: dict[int, int] = {}  # clbit -> qubit of its (final) measurement
-    for inst in circuit.data:
-        op = inst.operation
-        qs = tuple(circuit.find_bit(q).index for q in inst.qubits)
-        if getattr(op, "blocks", None) or op.name in ("if_else", "while_loop", "for_loop", "switch_case", "box"):
-            raise UnsupportedError(f"control flow ('{op.name}') is not supported by qcomp's import yet")
-        if op.name == "barrier":
-            continue
-        after = [q for q in qs if q in measured]
-        if after:
-            raise UnsupportedError(f"'{op.name}' on qubit {after[0]} after it was measured: mid-circuit measurement "
-                                   "is not supported (only final measurements)")
+    all_ops: list[Operation] = []
+    _walk(circuit, {q: circuit.find_bit(q).index for q in circuit.qubits},
+          {b: circuit.find_bit(b).index for b in circuit.clbits}, None, angles, all_ops)
+    all_ops = _drop_initial_resets(all_ops)
+    # measurements that nothing later acts on or reads are the program's final measurements, the
+    # rest stay mid-circuit (as the OpenQASM import does)
+    from ..frontend.qasm_import import _terminal_measurements
+
+    ops, measured_list = _terminal_measurements(all_ops, [])
+    kept = {id(op) for op in ops}
+    last: dict[int, int | None] = {}  # clbit -> qubit of its final measurement (None: a mid-circuit one)
+    for op in all_ops:
         if op.name == "measure":
-            q, c = qs[0], circuit.find_bit(inst.clbits[0]).index
-            measured[q] = None
-            last[c] = q
-            continue
-        if op.name == "reset":
-            if qs[0] in touched:
-                raise UnsupportedError(f"reset of qubit {qs[0]} after gates acted on it is not supported "
-                                       "(a reset at the start, on |0>, is dropped)")
-            continue
-        if inst.clbits:
-            raise UnsupportedError(f"instruction '{op.name}' uses classical bits; only final measurements are supported")
-        before = len(ops)
-        _lower(op, qs, angles, ops, 0)
-        for o in ops[before:]:
-            touched.update(o.qubits)
-        touched.update(qs)
+            last[op.bit] = None if id(op) in kept else op.qubits[0]  # type: ignore[index]
+    measured = dict.fromkeys(measured_list)
     used: set[str] = {d.name for d in decls}
     registers = _registers(circuit, used)
+    bit_regs = _bit_registers(circuit, used | {r.name for r in registers}) if is_dynamic(ops) else ()
     clbits = []
     for creg in circuit.cregs:
         bits = tuple(last.get(circuit.find_bit(b).index) for b in creg)
@@ -323,6 +457,7 @@ def convert(circuit: Any, observables: Any = None, *, name: str | None = None) -
         observables=observables_from_qiskit(observables, n),
         measured=tuple(measured),
         source_name=name or circuit.name or "<qiskit>",
+        bits=bit_regs,
     )
     return QiskitImport(program, parameters, tuple(clbits))
 
@@ -336,8 +471,12 @@ def from_qiskit(circuit: Any, observables: Any = None, *, name: str | None = Non
     ParameterExpressions become qcomp angle expressions (through ``sympify``). Standard gates qcomp
     has are kept by name; others are expanded through their Qiskit definitions (parameters stay
     symbolic). Barriers, delays and the global phase are dropped; final measurements become the
-    program's ``measure``; a reset before any gate on its qubit is dropped. Mid-circuit measurement,
-    later resets, control flow and classical conditions are an ``UnsupportedError``.
+    program's ``measure``; a reset before any gate on its qubit is dropped. Dynamic circuits map
+    onto qcomp's dynamic IR (docs/language.md "Dynamic circuits"): mid-circuit measurements into
+    clbits (Qiskit's classical registers become bit registers), resets, and ``IfElseOp`` bodies
+    (``if_test`` / ``if_else``, else branches, nesting) on a clbit or a register compared with an
+    integer, or on expressions of those with ``==``, ``!=``, ``!`` and ``&&``. Other control flow
+    (loops, switch, box) is an ``UnsupportedError``.
 
     ``observables``: a ``SparsePauliOp`` (or Pauli, label, ``{label: coeff}``) or a list of them,
     each one ``expect`` output; labels are little-endian as in Qiskit (rightmost is qubit 0).

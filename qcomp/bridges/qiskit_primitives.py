@@ -199,7 +199,14 @@ class _Cache:
         with self._lock:
             item = self._items.get(key)
             if item is None:
-                item = self._items[key] = _Converted(convert(circuit), alive, self.optimize, self.options)
+                imp = convert(circuit)
+                if imp.program.bits:
+                    # the primitives report final measurements per classical register; a bit written
+                    # mid-circuit has no such value in qcomp's outputs
+                    raise UnsupportedError("the qcomp primitives run circuits whose measurements are final; this one "
+                                           "has mid-circuit measurements, resets or conditions: simulate it with "
+                                           "qcomp.Model(qcomp.from_qiskit(circuit)).simulator()")
+                item = self._items[key] = _Converted(imp, alive, self.optimize, self.options)
                 while len(self._items) > self.size:
                     self._items.popitem(last=False)
             else:

@@ -13,8 +13,9 @@ __all__ = ["add_noise_arguments", "noise_options"]
 def add_noise_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--noise", default=None, metavar="MODEL.json",
                    help="simulate with this noise model (qcomp.noise JSON), applied to the program as written")
-    p.add_argument("--noise-method", default=None, choices=("auto", "density_matrix", "trajectories"),
-                   help="noisy simulation method (default auto: density matrix up to 12 qubits)")
+    p.add_argument("--noise-method", default=None, choices=("auto", "density_matrix", "trajectories", "branches"),
+                   help="noisy simulation method (default auto: density matrix up to 12 qubits); 'branches': "
+                        "a dynamic circuit's classical branches without ancillas (also without noise)")
     p.add_argument("--trajectories", type=int_in(2, 2**31, "--trajectories"), default=None,
                    help="trajectories per row for --noise-method trajectories (default 1000)")
 

@@ -67,9 +67,10 @@ def op_text(op: Operation, qubit_names: Sequence[str], bit_names: Sequence[str],
     """One operation as a .q statement (Program.to_text)."""
     qs = ", ".join(qubit_names[q] for q in op.qubits)
     if op.name == "measure":
-        return f"{bit_names[op.bit]} = measure {qs};"  # type: ignore[index]
-    args = "(" + ", ".join(to_text(a) for a in op.angles) + ")" if op.angles else ""
-    text = f"{op.name}{args} {qs};"
+        text = f"{bit_names[op.bit]} = measure {qs};"  # type: ignore[index]
+    else:
+        args = "(" + ", ".join(to_text(a) for a in op.angles) + ")" if op.angles else ""
+        text = f"{op.name}{args} {qs};"
     if op.cond:
         cond = " && ".join(clause_text(c, bit_names, bit_regs) for c in op.cond)
         text = f"if ({cond}) {{ {text} }}"

@@ -85,12 +85,16 @@ def test_channel_inside_runtime_if() -> None:
 def test_ancilla_count_checked_against_qubit_limit() -> None:
     src = "qubit q[2];\nbit c[2];\nh q[0];\nc[0] = measure q[0];\nreset q[1];\nexpect z(q[1]);\n"
     model = qcomp.compile(src, max_qubits=3)
+    # deferral asked for is refused before any work, at the first measurement
     with pytest.raises(ResourceLimitError) as info:
-        model.simulator()
+        model.simulator(method="defer")
     err = info.value
     assert (err.span.line, err.span.column) == (4, 1)
     assert "2 mid-circuit measurement(s)/reset(s) to one ancilla qubit each: 2 + 2 = 4 qubits, over the limit of 3" \
         in err.message
+    # the automatic choice runs the branches instead, without ancillas
+    assert model.runs_branches
+    assert model.simulator().expval() == pytest.approx([1.0])
     assert qcomp.compile(src, max_qubits=4).simulator().expval().shape == (1,)
 
 
