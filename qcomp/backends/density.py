@@ -356,28 +356,37 @@ class NoisyBase:
         qs = self._qubits(qubits)
         return self._per_shots(lambda k: S.probs(self, params, inputs, qs, k, self._rng))
 
-    def _shift_entries(self, P: np.ndarray, X: np.ndarray, B: int, advice: str = (
-            "with shots gradients are parameter shift, which has no rule for channel parameters; use a "
-            "simulator without shots (adjoint on the density matrix)")) -> list[tuple[int, float, float, np.ndarray, list[int]]]:
-        """The shifted circuits of parameter shift on gate angles: per (op, angle, shift) the angle's
-        index, the shift, its coefficient, d angle / d params (n_syms, B) and the params' indices.
-        A param inside a channel parameter has no shift rule: refused, with ``advice``."""
+    def _shift_rules(self, kind: str, advice: str) -> list[tuple[int, float, float, CompiledExprs, list[int]]]:
+        """Parameter shift on gate angles: per (op, angle, shift) the angle's index, the shift, its
+        coefficient, the derivatives of the angle by the params (``kind`` "param") or inputs
+        ("input") it holds and their indices. An angle of a channel (or of anything but a library
+        gate) that holds one has no shift rule: refused, with ``advice``."""
         from ..ir.gates import gate_rule
 
-        Pr, Xr = (np.ascontiguousarray(a) for a in self._rows(P, X, B))
         out = []
         for i, op in enumerate(self._ops):
             for k, a in enumerate(op.angles):
-                syms = sorted((s for s in a.symbols() if s.kind == "param"), key=lambda s: s.index)
+                syms = sorted((s for s in a.symbols() if s.kind == kind), key=lambda s: s.index)
                 if not syms:
                     continue
-                if op.name in CHANNELS:
-                    raise UnsupportedError(f"parameter {k} of channel '{op.name}' depends on params, and {advice}",
-                                           op.span)
-                factors = np.broadcast_to(np.asarray(CompiledExprs([a.diff(s) for s in syms])(Pr, Xr), dtype=float),
-                                          (len(syms), B))
+                if op.name in CHANNELS or op.name not in GATES:
+                    raise UnsupportedError(f"parameter {k} of '{op.name}' depends on {kind}s, and {advice}", op.span)
+                derivs = CompiledExprs([a.diff(s) for s in syms])
                 for shift, coeff in gate_rule(op.name, k):
-                    out.append((self._angle_at[i] + k, float(shift), float(coeff), factors, [s.index for s in syms]))
+                    out.append((self._angle_at[i] + k, float(shift), float(coeff), derivs, [s.index for s in syms]))
+        return out
+
+    def _shift_entries(self, P: np.ndarray, X: np.ndarray, B: int, advice: str = (
+            "with shots gradients are parameter shift, which has no rule for channel parameters; use a "
+            "simulator without shots (adjoint on the density matrix)")) -> list[tuple[int, float, float, np.ndarray, list[int]]]:
+        """``_shift_rules`` for the params, with d angle / d params evaluated per row (n_syms, B)."""
+        Pr, Xr = (np.ascontiguousarray(a) for a in self._rows(P, X, B))
+        factors: dict[int, np.ndarray] = {}
+        out = []
+        for at, shift, coeff, derivs, idx in self._shift_rules("param", advice):
+            if id(derivs) not in factors:  # shared by the shifts of one angle
+                factors[id(derivs)] = np.broadcast_to(np.asarray(derivs(Pr, Xr), dtype=float), (len(idx), B))
+            out.append((at, shift, coeff, factors[id(derivs)], idx))
         return out
 
     def _shot_gradient(self, params: ArrayLike, inputs: ArrayLike, shots: int) -> tuple[np.ndarray, np.ndarray]:

@@ -29,10 +29,9 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from ..errors import InputError, ResourceLimitError, Span, UnsupportedError
-from ..ir.channels import CHANNELS
 from ..ir.dynamic import count_ancillas, is_dynamic
 from ..ir.expr import CompiledExprs
-from ..ir.gates import DYNAMIC_OPS, GATES, gate_rule
+from ..ir.gates import DYNAMIC_OPS
 from ..ir.ops import Condition, Operation
 from ..ir.program import Program
 from . import engine as E
@@ -369,21 +368,10 @@ class BranchSimulator(DensityMatrixSimulator):
         cache = self.__dict__.setdefault("_shift_cache", {})
         if wrt in cache:
             return cache[wrt]
-        kind = "param" if wrt == "params" else "input"
-        out = []
-        for i, op in enumerate(self._ops):
-            for k, a in enumerate(op.angles):
-                syms = sorted((s for s in a.symbols() if s.kind == kind), key=lambda s: s.index)
-                if not syms:
-                    continue
-                if op.name in CHANNELS or op.name not in GATES:
-                    raise UnsupportedError(
-                        f"parameter {k} of '{op.name}' depends on {wrt}, and the branch simulator differentiates by "
-                        "parameter shift, which has no rule for it; use simulator(method='density_matrix') (deferred "
-                        "measurements, adjoint gradients) when the program is small enough", op.span)
-                ce = CompiledExprs([a.diff(s) for s in syms])
-                for shift, coeff in gate_rule(op.name, k):
-                    out.append((self._angle_at[i] + k, float(shift), float(coeff), ce, [s.index for s in syms]))
+        out = self._shift_rules("param" if wrt == "params" else "input",
+                                "the branch simulator differentiates by parameter shift, which has no rule for it; "
+                                "use simulator(method='density_matrix') (deferred measurements, adjoint gradients) "
+                                "when the program is small enough")
         cache[wrt] = out
         return out
 
