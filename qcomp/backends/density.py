@@ -667,21 +667,25 @@ class DensityMatrixSimulator(NoisyBase):
         for start in range(0, B, rows):
             sl = slice(start, min(B, start + rows))
             re, im = self._init(sl.stop - sl.start)
-
-            rows_here = sl.stop - sl.start
-            if rows_here < self.threads and re.shape[1] >= SPLIT_ROW_SIZE:  # too few rows: split each row
-                for r in range(sl.start, sl.stop):
-                    for m in mats:
-                        self._run_step(m, re[r - sl.start], im[r - sl.start], r, self.threads)
-            else:
-                def part(pi: int, parts: int, re=re, im=im, sl=sl) -> None:
-                    for r in range(sl.start, sl.stop)[E._split(sl.stop - sl.start, pi, parts)]:
-                        for m in mats:
-                            self._run_step(m, re[r - sl.start], im[r - sl.start], r)
-
-                E._parallel(part, rows_here, self.threads, re.size * max(1, len(mats)))
+            self._run_chunk(mats, sl, re, im)
             consume(sl, re, im, vals)
         return B, batched
+
+    def _run_chunk(self, mats: list, sl: slice, re: np.ndarray, im: np.ndarray) -> None:
+        """Every step on the rows ``sl`` of one chunk (planes re, im: rows x 4**n)."""
+        rows_here = sl.stop - sl.start
+        if rows_here < self.threads and re.shape[1] >= SPLIT_ROW_SIZE:  # too few rows: split each row
+            for r in range(sl.start, sl.stop):
+                for m in mats:
+                    self._run_step(m, re[r - sl.start], im[r - sl.start], r, self.threads)
+            return
+
+        def part(pi: int, parts: int) -> None:
+            for r in range(sl.start, sl.stop)[E._split(rows_here, pi, parts)]:
+                for m in mats:
+                    self._run_step(m, re[r - sl.start], im[r - sl.start], r)
+
+        E._parallel(part, rows_here, self.threads, re.size * max(1, len(mats)))
 
     def density_matrix(self, params: ArrayLike = None, inputs: ArrayLike = None) -> np.ndarray:
         """Final density matrices (B, 2**n, 2**n) (no batch axis when no argument is batched);

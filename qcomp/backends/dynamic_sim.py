@@ -24,7 +24,7 @@ and every shifted circuit is one more row of one batched run.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -336,30 +336,15 @@ class BranchSimulator(DensityMatrixSimulator):
             out_re += r
             out_im += i
 
-    def _forward(self, params, inputs, consume: Callable[[slice, np.ndarray, np.ndarray, np.ndarray], None],
-                 vals: np.ndarray | None = None) -> tuple[int, bool]:
-        """As ``DensityMatrixSimulator._forward``: ``consume(rows, re, im, vals)`` per chunk of final
-        (mixed) density matrices; ``vals`` (n_angles, B') overrides the bound angles."""
-        P, X, B, batched = self._args(params, inputs)
-        if vals is None:
-            vals = self._angles(P, X, B)
-        else:
-            B = vals.shape[1]
-        plan = self.memory_plan(B)
-        mats = [self._step_mats(s, vals) for s in self._steps]
-        rows = plan["rows_per_chunk"]
-        for start in range(0, B, rows):
-            sl = slice(start, min(B, start + rows))
-            re, im = self._init(sl.stop - sl.start)
+    def _run_chunk(self, mats: list, sl: slice, re: np.ndarray, im: np.ndarray) -> None:
+        """Every row of one chunk through its branches (``_row``); as ``DensityMatrixSimulator._forward``
+        otherwise."""
+        def part(pi: int, parts: int) -> None:
+            for r in range(sl.start, sl.stop)[E._split(sl.stop - sl.start, pi, parts)]:
+                self._row(mats, r, re[r - sl.start], im[r - sl.start])
 
-            def part(pi: int, parts: int, re=re, im=im, sl=sl) -> None:
-                for r in range(sl.start, sl.stop)[E._split(sl.stop - sl.start, pi, parts)]:
-                    self._row(mats, r, re[r - sl.start], im[r - sl.start])
-
-            work = re.shape[1] * max(1, len(mats)) * 2**self._branches.bits
-            E._parallel(part, sl.stop - sl.start, self.threads, work)
-            consume(sl, re, im, vals)
-        return B, batched
+        work = re.shape[1] * max(1, len(mats)) * 2**self._branches.bits
+        E._parallel(part, sl.stop - sl.start, self.threads, work)
 
     # -- gradients: parameter shift on the exact mixture ---------------------------------------------
     def _shift_table(self, wrt: str) -> list[tuple[int, float, float, CompiledExprs, list[int]]]:
