@@ -210,18 +210,21 @@ def _lower(op: Any, qubits: tuple[int, ...], angles: _Angles, out: list[Operatio
         _lower(inst.operation, inner, angles, out, depth + 1)
 
 
-def _registers(circuit: Any, used: set[str]) -> tuple[Register, ...]:
-    """Qiskit's quantum registers when they lay the qubits out in order, else one register ``q``."""
+def _registers(circuit: Any, used: set[str], kind: str = "q") -> tuple[Register, ...]:
+    """Qiskit's quantum (``kind`` "q") or classical ("c") registers when they lay the bits out in
+    order, else one register named ``kind``."""
+    regs_in, total = (circuit.qregs, circuit.num_qubits) if kind == "q" else (circuit.cregs, circuit.num_clbits)
     offset, regs = 0, []
-    for reg in circuit.qregs:
+    for reg in regs_in:
         if any(circuit.find_bit(q).index != offset + i for i, q in enumerate(reg)):
             break
         regs.append(Register(_identifier(reg.name, used), reg.size, offset))
         offset += reg.size
-    if offset == circuit.num_qubits and regs:
+    if offset == total and regs:
         return tuple(regs)
-    used.discard("q")
-    return (Register(_identifier("q", used), circuit.num_qubits, 0),)
+    if kind == "q":
+        used.discard("q")
+    return (Register(_identifier(kind, used), total, 0),)
 
 
 def _pauli_items(obs: Any) -> list[tuple[str, complex]]:
@@ -265,19 +268,6 @@ def observables_from_qiskit(observables: Any, num_qubits: int) -> tuple[Observab
     if isinstance(observables, (str, Pauli, SparsePauliOp, Mapping)):
         observables = [observables]
     return tuple(observable_from_qiskit(o, num_qubits) for o in observables)
-
-
-def _bit_registers(circuit: Any, used: set[str]) -> tuple[Register, ...]:
-    """Qiskit's classical registers when they lay the clbits out in order, else one register ``c``."""
-    offset, regs = 0, []
-    for reg in circuit.cregs:
-        if any(circuit.find_bit(b).index != offset + i for i, b in enumerate(reg)):
-            break
-        regs.append(Register(_identifier(reg.name, used), reg.size, offset))
-        offset += reg.size
-    if offset == circuit.num_clbits and regs:
-        return tuple(regs)
-    return (Register(_identifier("c", used), circuit.num_clbits, 0),)
 
 
 def _target_bits(target: Any, cmap: Mapping[Any, int]) -> tuple[int, ...]:
@@ -445,7 +435,7 @@ def convert(circuit: Any, observables: Any = None, *, name: str | None = None) -
     measured = dict.fromkeys(measured_list)
     used: set[str] = {d.name for d in decls}
     registers = _registers(circuit, used)
-    bit_regs = _bit_registers(circuit, used | {r.name for r in registers}) if is_dynamic(ops) else ()
+    bit_regs = _registers(circuit, used | {r.name for r in registers}, "c") if is_dynamic(ops) else ()
     clbits = []
     for creg in circuit.cregs:
         bits = tuple(last.get(circuit.find_bit(b).index) for b in creg)
