@@ -26,8 +26,13 @@ DENSE_QUBITS = 2
 DIAG_QUBITS = 10
 # dense blocks wholly on qubits below this may grow to this many qubits in large states
 LOW_QUBITS = 4
-# large diagonal ranges read the local index of the low index bits from a table of this many bits
-DIAG_LOW_BITS = 12
+# diagonal blocks over ranges of at least DIAG_TILED amplitudes run in tiles of 2**p amplitudes,
+# each lane with its own factor (vectorised; the per-amplitude lookup was a gather), p from
+# DIAG_LANE_BITS up to DIAG_LANE_BITS_MAX while the factor table stays within 2**DIAG_TABLE_BITS
+DIAG_LANE_BITS = 4
+DIAG_LANE_BITS_MAX = 12
+DIAG_TABLE_BITS = 15
+DIAG_TILED = 1 << 10
 # Runs of blocks on qubits below log2(CHUNK_BYTES / itemsize) are applied chunk by chunk, so
 # each chunk stays in cache while the whole run goes over it (cache blocking).
 CHUNK_BYTES = 1 << 18
@@ -39,6 +44,12 @@ VEC_RUN = 8
 # ... and _quad's (eight runs: its overlap checks cost more than they save below 64; measured
 # at 20 qubits, 2 cores: q0 = 3, 4 were 1.2-1.4x slower as views, q0 = 6 0.7x in single precision)
 VEC_RUN_QUAD = 64
+# dense two-qubit blocks on a qubit q0 below 3 and one >= SPLIT_Q1 (q0 = 0) or SPLIT_Q1 + 1 deal
+# tiles of up to SPLIT_TILE_BYTES per plane into lane arrays for _quad (tile and buffers stay in
+# L1). Measured at 20 qubits, one thread: 2.5-2.6 ms -> 0.8 / 0.8 / 1.35 ms (q0 = 0 / 1 / 2,
+# single) and 1.6 / 1.6 / 2.1 ms (double); shorter tiles gained nothing
+SPLIT_Q1 = 8
+SPLIT_TILE_BYTES = 4096
 # states of at most this many qubits run block by block over all rows (run_rows_flat): measured
 # (IQP + 10 layers, batch 32, loss + gradient) 0.65x / 0.73x / 0.92x / 0.93x the row-by-row time at
 # 4 / 6 / 8 / 10 qubits
@@ -343,6 +354,101 @@ def _apply2(re, im, q0, q1, m, lo, hi):
         for x in range(4):
             mr[y, x] = m[y, x].real
             mi[y, x] = m[y, x].imag
+    if q0 < 3 and q1 >= SPLIT_Q1 + (q0 > 0):
+        # runs of 1-4 amplitudes: tiles dealt into F = 2**(q0+1) lanes (one array per lane
+        # index, stride-F loads LLVM vectorises), so that each lane pair (w, w + 2**q0) holds
+        # long runs for _quad
+        F = 2 << q0
+        H = min(1 << q1, SPLIT_TILE_BYTES // re.itemsize)  # amplitudes per tile and plane
+        W = H // F
+        Q = H >> 1  # quadruples per tile
+        a = min(hi, (lo + Q - 1) // Q * Q)
+        z = max(a, hi // Q * Q)
+        if a > lo:
+            _apply2_runs(re, im, q0, q1, mr, mi, lo, a)
+        if hi > z:
+            _apply2_runs(re, im, q0, q1, mr, mi, z, hi)
+        buf = np.empty((4 * F, W), re.dtype)
+        s1 = 1 << q1
+        for j in range(a, z, Q):
+            t = (((4 * j) >> (q1 + 1)) << (q1 + 1)) | ((2 * j) & (s1 - 1))
+            u = t + s1
+            _deal(re[t:t + H], buf[0:F], F)
+            _deal(im[t:t + H], buf[F:2 * F], F)
+            _deal(re[u:u + H], buf[2 * F:3 * F], F)
+            _deal(im[u:u + H], buf[3 * F:4 * F], F)
+            h = F >> 1
+            for w in range(h):
+                _quad(buf[w], buf[F + w], buf[w + h], buf[F + w + h], buf[2 * F + w], buf[3 * F + w],
+                      buf[2 * F + w + h], buf[3 * F + w + h], mr, mi)
+            _gather(re[t:t + H], buf[0:F], F)
+            _gather(im[t:t + H], buf[F:2 * F], F)
+            _gather(re[u:u + H], buf[2 * F:3 * F], F)
+            _gather(im[u:u + H], buf[3 * F:4 * F], F)
+        return
+    _apply2_runs(re, im, q0, q1, mr, mi, lo, hi)
+
+
+@njit(cache=True, nogil=True, fastmath=True, inline="always")
+def _deal(X, D, F):
+    """D[w] = X[w::F] for F in 2, 4, 8, one array per lane (the generic D[w, v] indexing kept
+    the loop scalar: 5-9x slower)."""
+    if F == 2:
+        a, b = D[0], D[1]
+        for v in range(a.shape[0]):
+            a[v] = X[2 * v]
+            b[v] = X[2 * v + 1]
+    elif F == 4:
+        a, b, c, d = D[0], D[1], D[2], D[3]
+        for v in range(a.shape[0]):
+            a[v] = X[4 * v]
+            b[v] = X[4 * v + 1]
+            c[v] = X[4 * v + 2]
+            d[v] = X[4 * v + 3]
+    else:
+        a, b, c, d, e, f, g, h = D[0], D[1], D[2], D[3], D[4], D[5], D[6], D[7]
+        for v in range(a.shape[0]):
+            a[v] = X[8 * v]
+            b[v] = X[8 * v + 1]
+            c[v] = X[8 * v + 2]
+            d[v] = X[8 * v + 3]
+            e[v] = X[8 * v + 4]
+            f[v] = X[8 * v + 5]
+            g[v] = X[8 * v + 6]
+            h[v] = X[8 * v + 7]
+
+
+@njit(cache=True, nogil=True, fastmath=True, inline="always")
+def _gather(X, D, F):
+    """The inverse of _deal: X[w::F] = D[w]."""
+    if F == 2:
+        a, b = D[0], D[1]
+        for v in range(a.shape[0]):
+            X[2 * v] = a[v]
+            X[2 * v + 1] = b[v]
+    elif F == 4:
+        a, b, c, d = D[0], D[1], D[2], D[3]
+        for v in range(a.shape[0]):
+            X[4 * v] = a[v]
+            X[4 * v + 1] = b[v]
+            X[4 * v + 2] = c[v]
+            X[4 * v + 3] = d[v]
+    else:
+        a, b, c, d, e, f, g, h = D[0], D[1], D[2], D[3], D[4], D[5], D[6], D[7]
+        for v in range(a.shape[0]):
+            X[8 * v] = a[v]
+            X[8 * v + 1] = b[v]
+            X[8 * v + 2] = c[v]
+            X[8 * v + 3] = d[v]
+            X[8 * v + 4] = e[v]
+            X[8 * v + 5] = f[v]
+            X[8 * v + 6] = g[v]
+            X[8 * v + 7] = h[v]
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def _apply2_runs(re, im, q0, q1, mr, mi, lo, hi):
+    """_apply2 over its base index range by runs of 2**q0 quadruples."""
     b00, b01, b02, b03 = mr[0, 0], mr[0, 1], mr[0, 2], mr[0, 3]
     b10, b11, b12, b13 = mr[1, 0], mr[1, 1], mr[1, 2], mr[1, 3]
     b20, b21, b22, b23 = mr[2, 0], mr[2, 1], mr[2, 2], mr[2, 3]
@@ -725,9 +831,14 @@ def _identity_row(m, y, D):
 @njit(cache=True, nogil=True, fastmath=True)
 def _applydiag(re, im, qs, k, d, lo, hi):
     """Diagonal block: amplitude i times d[local index of i], over state indices [lo, hi)."""
-    if hi - lo >= 1 << (DIAG_LOW_BITS + 2):
+    if hi - lo >= DIAG_TILED:
         _applydiag_table(re, im, qs, k, d, lo, hi)
-        return
+    else:
+        _applydiag_scalar(re, im, qs, k, d, lo, hi)
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def _applydiag_scalar(re, im, qs, k, d, lo, hi):
     one = numba.uint64(1)
     for ii in range(lo, hi):
         i = numba.uint64(ii)
@@ -742,36 +853,74 @@ def _applydiag(re, im, qs, k, d, lo, hi):
         im[i] = dr * xi + di * xr
 
 
+@njit(cache=True, nogil=True, fastmath=True, inline="always")
+def _scale_lanes(R, I, tr, ti):
+    """Amplitudes of R, I (a whole number of tiles of len(tr)) times the tile-periodic factors
+    tr + i ti, one per lane: a contiguous inner loop, vectorised."""
+    S = tr.shape[0]
+    for g in range(R.shape[0] // S):
+        b = g * S
+        for o in range(S):
+            xr = R[b + o]
+            xi = I[b + o]
+            R[b + o] = tr[o] * xr - ti[o] * xi
+            I[b + o] = tr[o] * xi + ti[o] * xr
+
+
 @njit(cache=True, nogil=True, fastmath=True)
 def _applydiag_table(re, im, qs, k, d, lo, hi):
-    """Large ranges: the local-index bits of the low DIAG_LOW_BITS index bits come from a table,
-    the high ones once per chunk of 2**DIAG_LOW_BITS amplitudes (no per-amplitude bit loop)."""
-    size = 1 << DIAG_LOW_BITS
-    low = np.zeros(size, np.int64)
-    for t in range(k):
-        if qs[t] < DIAG_LOW_BITS:
-            for i in range(size):
-                low[i] |= ((i >> qs[t]) & 1) << t
-    dr = np.empty(d.shape[0], re.dtype)
-    di = np.empty(d.shape[0], re.dtype)
-    for a in range(d.shape[0]):
-        dr[a] = d[a].real
-        di[a] = d[a].imag
-    c = lo
-    while c < hi:
-        end = min(hi, ((c >> DIAG_LOW_BITS) + 1) << DIAG_LOW_BITS)
-        high = 0
+    """Large ranges, in tiles of 2**p amplitudes: a tile's factors depend on its lanes only
+    through the qubits below p and are constant over runs of 2**(lowest qubit >= p) amplitudes,
+    so each run is one vectorised lane-periodic product (the per-amplitude table lookup was a
+    gather: 1.7 ms for a 2-qubit diagonal at 20 qubits). p is as large as the factor table
+    (2**p lanes x 2**(qubits >= p) rows) allows, for long tiles and few runs."""
+    p = DIAG_LANE_BITS
+    while p < DIAG_LANE_BITS_MAX and (1 << (p + 1)) <= hi - lo:
+        above = 0
         for t in range(k):
-            if qs[t] >= DIAG_LOW_BITS:
-                high |= ((c >> qs[t]) & 1) << t
-        base = c & (size - 1)
-        for u in range(end - c):
-            loc = low[base + u] | high
-            i = c + u
-            xr = re[i]
-            xi = im[i]
-            re[i] = dr[loc] * xr - di[loc] * xi
-            im[i] = dr[loc] * xi + di[loc] * xr
+            if qs[t] >= p + 1:
+                above += 1
+        # the table is built per call: keep it within 2**DIAG_TABLE_BITS and 1/64 of the range
+        if p + 1 + above > DIAG_TABLE_BITS or (1 << (p + 1 + above + 6)) > hi - lo:
+            break
+        p += 1
+    S = 1 << p
+    a = min(hi, (lo + S - 1) // S * S)
+    z = max(a, hi // S * S)
+    if a > lo:
+        _applydiag_scalar(re, im, qs, k, d, lo, a)
+    if hi > z:
+        _applydiag_scalar(re, im, qs, k, d, z, hi)
+    kh = 0
+    qmin = 63
+    for t in range(k):
+        if qs[t] >= p:
+            kh += 1
+            qmin = min(qmin, qs[t])
+    tr = np.empty((1 << kh, S), re.dtype)
+    ti = np.empty((1 << kh, S), re.dtype)
+    for h in range(1 << kh):
+        for o in range(S):
+            loc = 0
+            j = 0
+            for t in range(k):
+                if qs[t] >= p:
+                    loc |= ((h >> j) & 1) << t
+                    j += 1
+                else:
+                    loc |= ((o >> qs[t]) & 1) << t
+            tr[h, o] = d[loc].real
+            ti[h, o] = d[loc].imag
+    c = a
+    while c < z:
+        h = 0
+        j = 0
+        for t in range(k):
+            if qs[t] >= p:
+                h |= ((c >> qs[t]) & 1) << j
+                j += 1
+        end = z if kh == 0 else min(z, ((c >> qmin) + 1) << qmin)
+        _scale_lanes(re[c:end], im[c:end], tr[h], ti[h])
         c = end
 
 
@@ -875,22 +1024,29 @@ def _goff(x, g, pos):
     return o
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _lmul1(M, D, G, p):
+    """M <- (G x I) M for a one-qubit G on block-local bit position p."""
+    s = 1 << p
+    g00, g01, g10, g11 = G[0, 0], G[0, 1], G[1, 0], G[1, 1]
+    for base in range(D):
+        if base & s:
+            continue
+        for col in range(M.shape[1]):
+            a = M[base, col]
+            b = M[base + s, col]
+            M[base, col] = g00 * a + g01 * b
+            M[base + s, col] = g10 * a + g11 * b
+
+
 @njit(cache=True, nogil=True)
 def _lmul(M, D, G, g, pos, conj):
     """M <- (G x I) M on block-local bit positions ``pos`` (G conjugated elementwise if conj)."""
     if g == 1:  # the common case, without the generic index bookkeeping
-        s = 1 << pos[0]
-        g00, g01, g10, g11 = G[0, 0], G[0, 1], G[1, 0], G[1, 1]
         if conj:
-            g00, g01, g10, g11 = g00.conjugate(), g01.conjugate(), g10.conjugate(), g11.conjugate()
-        for base in range(D):
-            if base & s:
-                continue
-            for col in range(M.shape[1]):
-                a = M[base, col]
-                b = M[base + s, col]
-                M[base, col] = g00 * a + g01 * b
-                M[base + s, col] = g10 * a + g11 * b
+            _lmul1(M, D, np.conj(G), pos[0])
+        else:
+            _lmul1(M, D, G, pos[0])
         return
     gd = 1 << g
     mask = _goff(gd - 1, g, pos)
@@ -1034,9 +1190,10 @@ def compose(nrows, b_k, b_diag, b_moff, b_mstride, b_gfirst, b_glast, g_nq, g_po
             gmats, mats):
     """Block matrices (or diagonals) from their member gates, for every block and matrix row."""
     nb = b_k.shape[0]
-    if True:
-        for t in range(nb * nrows):
-            _compose_one(t // nrows, t % nrows, b_k, b_diag, b_moff, b_mstride, b_gfirst, b_glast, g_nq,
+    for b in range(nb):
+        # row-free blocks once (a call with 14 array arguments costs ~0.2 us in reference counts)
+        for r in range(nrows if b_mstride[b] else 1):
+            _compose_one(b, r, b_k, b_diag, b_moff, b_mstride, b_gfirst, b_glast, g_nq,
                          g_pos, g_off, g_stride, gmats, mats)
 
 
@@ -1073,8 +1230,35 @@ def _compose_one(b, r, b_k, b_diag, b_moff, b_mstride, b_gfirst, b_glast, g_nq, 
                     mats[off + oy * D + _goff(x, g, g_pos[gi])] = G[y, x]
         else:
             M = np.eye(D, dtype=np.complex128)
+            # runs of one-qubit gates on a qubit multiply as 2x2 matrices first and reach M as one
+            # _lmul (rz ry rz cz rz ry rz: 3 products with M instead of 7)
+            k = b_k[b]
+            pend = np.empty((k, 2, 2), np.complex128)
+            has = np.zeros(k, np.bool_)
             for gi in range(b_gfirst[b], b_glast[b]):
-                _lmul(M, D, _gate_mat(gi, r, g_nq, g_off, g_stride, gmats), g_nq[gi], g_pos[gi], False)
+                G = _gate_mat(gi, r, g_nq, g_off, g_stride, gmats)
+                g = g_nq[gi]
+                if g == 1:
+                    p = g_pos[gi, 0]
+                    if has[p]:
+                        a00, a01, a10, a11 = pend[p, 0, 0], pend[p, 0, 1], pend[p, 1, 0], pend[p, 1, 1]
+                        pend[p, 0, 0] = G[0, 0] * a00 + G[0, 1] * a10
+                        pend[p, 0, 1] = G[0, 0] * a01 + G[0, 1] * a11
+                        pend[p, 1, 0] = G[1, 0] * a00 + G[1, 1] * a10
+                        pend[p, 1, 1] = G[1, 0] * a01 + G[1, 1] * a11
+                    else:
+                        pend[p] = G
+                        has[p] = True
+                    continue
+                for i in range(g):
+                    p = g_pos[gi, i]
+                    if has[p]:
+                        _lmul(M, D, pend[p], 1, g_pos[gi, i:i + 1], False)
+                        has[p] = False
+                _lmul(M, D, G, g, g_pos[gi], False)
+            for p in range(k):
+                if has[p]:
+                    _lmul1(M, D, pend[p], p)
             off = b_moff[b] + r * b_mstride[b]
             for y in range(D):
                 for x in range(D):

@@ -784,16 +784,40 @@ class CompiledExprs:
             names[e] = name
             return name
 
-        outs = [visit(e) for e in self.exprs]
+        # bare params and inputs (most angles of a variational circuit) fill their rows with one
+        # fancy-indexed copy per array instead of a Python line each
+        bare: dict[str, tuple[list[int], list[int]]] = {"P": ([], []), "X": ([], [])}
+        rest: list[tuple[int, Expr]] = []
+        for i, e in enumerate(self.exprs):
+            if isinstance(e, Sym):
+                rows, cols = bare["P" if e.kind == "param" else "X"]
+                rows.append(i)
+                cols.append(e.index)
+            else:
+                rest.append((i, e))
+        outs = [(i, visit(e)) for i, e in rest]
         body = "\n".join(lines)
         # row assignments broadcast scalars and (1,) columns in place: one array, no temporaries
-        fills = "".join(f"    out[{i}] = {o}\n" for i, o in enumerate(outs))
+        fills = "".join(f"    out[{i}] = {o}\n" for i, o in outs)
+        index: dict[str, object] = {}
+
+        def idx(name: str, v: list[int]) -> str:
+            if v == list(range(v[0], v[0] + len(v))):
+                return f"{v[0]}:{v[0] + len(v)}"
+            index[name] = np.array(v, dtype=np.intp)
+            return name
+
+        for arr, (rows, cols) in bare.items():
+            if len(rows) == 1:
+                fills += f"    out[{rows[0]}] = {arr}[:, {cols[0]}]\n"
+            elif rows:
+                fills += f"    out[{idx('_r' + arr, rows)}] = {arr}[:, {idx('_c' + arr, cols)}].T\n"
         src = (
             "def _f(P, X, B):\n"
             + (body + "\n" if body else "")
-            + f"    out = np.empty(({len(outs)}, B))\n" + fills + "    return out\n"
+            + f"    out = np.empty(({len(self.exprs)}, B))\n" + fills + "    return out\n"
         )
-        glb: dict = {"np": np, **consts}
+        glb: dict = {"np": np, **consts, **index}
         exec(compile(src, "<qcomp-exprs>", "exec"), glb)  # noqa: S102 - generated from our own tree
         self._fn = glb["_f"]
         self.source = src

@@ -104,3 +104,46 @@ def test_flat_small_state_path_matches_row_by_row(n: int) -> None:
             results.append((np.asarray(v), np.asarray(g), np.asarray(sim.state(w, X))))
     for a, b in zip(*results):
         np.testing.assert_allclose(a, b, atol=1e-12)
+
+
+@pytest.mark.parametrize("prec", PRECISIONS, ids=["double", "single"])
+@pytest.mark.parametrize("n", [10, 12])
+def test_dense_two_qubit_blocks_dealt_into_lanes(prec, n: int) -> None:
+    """Dense blocks on a qubit below 3 and one >= SPLIT_Q1 (tiles dealt into lane arrays)."""
+    dt, cdt, tol = prec
+    rng = np.random.default_rng(n)
+    for q0 in (0, 1, 2):
+        for q1 in sorted({E.SPLIT_Q1, E.SPLIT_Q1 + 1, n - 1}):
+            M = rng.normal(size=(4, 4)) + 1j * rng.normal(size=(4, 4))
+            psi = rng.normal(size=1 << n) + 1j * rng.normal(size=1 << n)
+            mr, mi = M.real.astype(dt), M.imag.astype(dt)
+            for lo, hi in ranges((1 << n) >> 2):
+                re, im = psi.real.astype(dt), psi.imag.astype(dt)
+                run_split(lambda r, i, l, h: E._apply2(r, i, q0, q1, M.astype(cdt), l, h), re, im, lo, hi)
+                ref_re, ref_im = psi.real.astype(dt), psi.imag.astype(dt)
+                E._apply2_runs(ref_re, ref_im, q0, q1, mr, mi, lo, hi)
+                np.testing.assert_allclose(re + 1j * im, ref_re + 1j * ref_im, atol=tol * 20)
+                if (lo, hi) == (0, (1 << n) >> 2):
+                    np.testing.assert_allclose(re + 1j * im, dense(psi, M, [q0, q1], n), atol=tol * 20)
+
+
+@pytest.mark.parametrize("prec", PRECISIONS, ids=["double", "single"])
+@pytest.mark.parametrize("qs", [[0], [5], [1, 7], [3, 11], [0, 2, 9], [1, 4, 6, 10, 12], [4, 5, 6, 7, 8, 9, 10, 11, 12, 13]])
+def test_diagonal_blocks_in_lane_tiles(prec, qs: list[int]) -> None:
+    """Diagonal blocks over large ranges (lane-periodic tiles) against the dense reference, on
+    ranges whose ends are not tile-aligned, in two parts as threads run them."""
+    dt, cdt, tol = prec
+    n = 14
+    rng = np.random.default_rng(len(qs))
+    k = len(qs)
+    d = np.exp(1j * rng.uniform(0, 2 * np.pi, 1 << k)) * rng.uniform(0.5, 1.5, 1 << k)
+    psi = rng.normal(size=1 << n) + 1j * rng.normal(size=1 << n)
+    q = np.array(qs, dtype=np.int64)
+    for lo, hi in ranges(1 << n):
+        re, im = psi.real.astype(dt), psi.imag.astype(dt)
+        run_split(lambda r, i, l, h: E._applydiag(r, i, q, k, d.astype(cdt), l, h), re, im, lo, hi)
+        ref_re, ref_im = psi.real.astype(dt), psi.imag.astype(dt)
+        E._applydiag_scalar(ref_re, ref_im, q, k, d.astype(cdt), lo, hi)
+        np.testing.assert_allclose(re + 1j * im, ref_re + 1j * ref_im, atol=tol * 20)
+        if (lo, hi) == (0, 1 << n):
+            np.testing.assert_allclose(re + 1j * im, dense(psi, np.diag(d), qs, n), atol=tol * 20)
