@@ -1197,6 +1197,39 @@ def compose(nrows, b_k, b_diag, b_moff, b_mstride, b_gfirst, b_glast, g_nq, g_po
                          g_pos, g_off, g_stride, gmats, mats)
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _diag_mul12(d, G, g, pos):
+    """d <- d * diag(G x I) for a one- or two-qubit diagonal gate at block-local positions pos, by
+    contiguous runs (no per-entry bit extraction: an IQP embedding's 45 rzz per row at 10 qubits
+    took 7 ms a step that way)."""
+    D = d.shape[0]
+    if g == 1:
+        s = 1 << pos[0]
+        v0 = G[0, 0]
+        v1 = G[1, 1]
+        for base in range(0, D, 2 * s):
+            for u in range(base, base + s):
+                d[u] *= v0
+            for u in range(base + s, base + 2 * s):
+                d[u] *= v1
+        return
+    # argument 0 is bit 1 of the gate index, argument 1 bit 0
+    pa, pb = pos[0], pos[1]
+    hi = max(pa, pb)
+    lo = min(pa, pb)
+    sh = 1 << hi
+    sl = 1 << lo
+    for base in range(0, D, 2 * sh):
+        for h in range(2):
+            for mid in range(base + h * sh, base + (h + 1) * sh, 2 * sl):
+                for l in range(2):
+                    # the bits at hi and lo are h and l
+                    x = (h << 1 | l) if pa == hi else (l << 1 | h)
+                    v = G[x, x]
+                    for u in range(mid + l * sl, mid + (l + 1) * sl):
+                        d[u] *= v
+
+
 @njit(cache=True, nogil=True)
 def _compose_one(b, r, b_k, b_diag, b_moff, b_mstride, b_gfirst, b_glast, g_nq, g_pos, g_off, g_stride,
                  gmats, mats):
@@ -1209,6 +1242,9 @@ def _compose_one(b, r, b_k, b_diag, b_moff, b_mstride, b_gfirst, b_glast, g_nq, 
             for gi in range(b_gfirst[b], b_glast[b]):
                 G = _gate_mat(gi, r, g_nq, g_off, g_stride, gmats)
                 g = g_nq[gi]
+                if g <= 2:
+                    _diag_mul12(d, G, g, g_pos[gi])
+                    continue
                 for loc in range(D):
                     x = 0
                     for i in range(g):
