@@ -2252,6 +2252,7 @@ def _rotations(name: str, t: np.ndarray) -> np.ndarray:
     return out
 
 
+_PAULI_ROTATIONS = frozenset({"rx", "ry", "rz", "rzz"})  # exp(-i t P / 2), P a Pauli string
 _FAST: dict[str, object] = {}  # gate name -> the GateDef the fast builder was checked against
 
 
@@ -2348,6 +2349,11 @@ class Bound:
         f = MATRIX_FREQ[name][k]
         h = math.pi / (2 * f)
         base = [self._angles_for(sl, R) for sl in slots]
+        if name in _PAULI_ROTATIONS and len(base) == 1 and _FAST.get(name) is gdef:
+            # exp(-i t P / 2) with P^2 = I: M(t - pi) = -M(t + pi), so the two-term rule is
+            # M(t + pi) / 2 (one matrix group instead of two; only for the table's own gates, checked
+            # by _fast_matrices)
+            return 0.5 * _fast_matrices(name, gdef, [(base[0] + math.pi).ravel()])
         plus = [(a + h if j == k else a).ravel() for j, a in enumerate(base)]
         minus = [(a - h if j == k else a).ravel() for j, a in enumerate(base)]
         return (f / 2) * (_fast_matrices(name, gdef, plus) - _fast_matrices(name, gdef, minus))

@@ -786,13 +786,19 @@ class CompiledExprs:
 
         # bare params and inputs (most angles of a variational circuit) fill their rows with one
         # fancy-indexed copy per array instead of a Python line each
+        # (and constants, most derivative expressions, with one broadcast assignment)
         bare: dict[str, tuple[list[int], list[int]]] = {"P": ([], []), "X": ([], [])}
+        const_rows: list[int] = []
+        const_vals: list[float] = []
         rest: list[tuple[int, Expr]] = []
         for i, e in enumerate(self.exprs):
             if isinstance(e, Sym):
                 rows, cols = bare["P" if e.kind == "param" else "X"]
                 rows.append(i)
                 cols.append(e.index)
+            elif isinstance(e, Const) and len(self.exprs) > 1:
+                const_rows.append(i)
+                const_vals.append(float(e.val))
             else:
                 rest.append((i, e))
         outs = [(i, visit(e)) for i, e in rest]
@@ -812,6 +818,9 @@ class CompiledExprs:
                 fills += f"    out[{rows[0]}] = {arr}[:, {cols[0]}]\n"
             elif rows:
                 fills += f"    out[{idx('_r' + arr, rows)}] = {arr}[:, {idx('_c' + arr, cols)}].T\n"
+        if const_rows:
+            index["_vC"] = np.array(const_vals, dtype=float)[:, None]
+            fills += f"    out[{idx('_rC', const_rows)}] = _vC\n"
         src = (
             "def _f(P, X, B):\n"
             + (body + "\n" if body else "")
