@@ -699,6 +699,24 @@ def test_iqp_kernel_reproduces_the_studys_repeats_rows_with_pennylane_033s_embed
     assert np.abs(default - folds).max() > 0.01
 
 
+def test_iqp_variational_linearly_separable_2_reaches_the_studys_cv_and_the_test_split_is_lower():
+    """The study's best row at 2 features (learning_rate=0.01, n_layers=10, repeats=1) has CV 0.825 +- 0.034
+    (folds 0.833, 0.8125, 0.771, 0.875, 0.833) and no published test accuracy. qcomp's CV on the same
+    training data is at that level; its test accuracy is about 0.67, as the study's own code gets on this
+    test split (re-typed f06e20c under PennyLane 0.33.1, seeds 0-4: 0.700, 0.683, 0.650, 0.700, 0.650;
+    docs/results.md). So the gap in the results table is the test split, not the model."""
+    from sklearn.model_selection import cross_val_score
+
+    from qcomp.train.data import load_study_dataset
+
+    ds = load_study_dataset("linearly_separable", 2, root=_study_root())
+    est = M.IQPVariationalClassifier(learning_rate=0.01, n_layers=10, repeats=1)
+    cv = cross_val_score(est, ds.x_train, ds.y_train, cv=5)
+    assert abs(cv.mean() - 0.825) <= 2 * 0.034, cv
+    test = est.fit(ds.x_train, ds.y_train).score(ds.x_test, ds.y_test)
+    assert test < 0.75, test
+
+
 def test_study_runner_agreement_column():
     runner = _runner()
     assert runner.agreement(0.9, {"published_test_mean": "0.8933", "published_test_std": "0.0226"}) == "+0.007 ✓"
