@@ -243,25 +243,37 @@ def test_iqp_entangle_first_repeat_only_is_pennylane_033s_embedding(qml, n, repe
     np.testing.assert_allclose(got, [float(ref_var(x)) for x in X1], atol=1e-8)
 
 
-@pytest.mark.parametrize("d, steps, t", [(2, 5, 1 / 3), (4, 3, 0.7), (4, 5, 0.01)])
-def test_projected_kernel_features(qml, d, steps, t):
-    n = d + 1
-    rot = RNG.uniform(0, 2 * np.pi, size=(n, 3))
-    X = RNG.uniform(-np.pi / 2, np.pi / 2, size=(3, d))
-    evol = t / steps * (n - 1)
+def _projected_reference(qml, n, rot, steps, evol, interleaved):
+    """The projected kernel's features in PennyLane: Rot on every qubit, then the Trotter layers
+    (``interleaved``: the layers after each qubit's Rot, as the study's first public code had it)."""
 
-    @qml.qnode(_dev(qml, n))
-    def ref(x):
-        for i in range(n):
-            qml.Rot(*rot[i], wires=i)
+    def trotter(x):
         for _ in range(steps):
             for j in range(n - 1):
                 qml.IsingXX(x[j] * evol, wires=[j, j + 1])
                 qml.IsingYY(x[j] * evol, wires=[j, j + 1])
                 qml.IsingZZ(x[j] * evol, wires=[j, j + 1])
+
+    @qml.qnode(_dev(qml, n))
+    def ref(x):
+        for i in range(n):
+            qml.Rot(*rot[i], wires=i)
+            if interleaved:
+                trotter(x)
+        if not interleaved:
+            trotter(x)
         return ([qml.expval(qml.PauliX(i)) for i in range(n)] + [qml.expval(qml.PauliY(i)) for i in range(n)]
                 + [qml.expval(qml.PauliZ(i)) for i in range(n)])
 
+    return ref
+
+
+@pytest.mark.parametrize("d, steps, t", [(2, 5, 1 / 3), (4, 3, 0.7), (4, 5, 0.01)])
+def test_projected_kernel_features(qml, d, steps, t):
+    n = d + 1
+    rot = RNG.uniform(0, 2 * np.pi, size=(n, 3))
+    X = RNG.uniform(-np.pi / 2, np.pi / 2, size=(3, d))
+    ref = _projected_reference(qml, n, rot, steps, t / steps * (n - 1), interleaved=False)
     got = M._simulator(M.projected_hamiltonian_source(n, steps, t)).expval(rot.ravel(), X)
     np.testing.assert_allclose(got, np.array([np.array(ref(x), dtype=float) for x in X]), atol=1e-8)
 
@@ -274,20 +286,7 @@ def test_projected_kernel_trotter_after_each_rotation_is_the_studys_first_public
     n = d + 1
     rot = RNG.uniform(0, 2 * np.pi, size=(n, 3))
     X = RNG.uniform(-np.pi / 2, np.pi / 2, size=(3, d))
-    evol = t / steps * (n - 1)
-
-    @qml.qnode(_dev(qml, n))
-    def ref(x):
-        for i in range(n):
-            qml.Rot(*rot[i], wires=i)
-            for _ in range(steps):
-                for j in range(n - 1):
-                    qml.IsingXX(x[j] * evol, wires=[j, j + 1])
-                    qml.IsingYY(x[j] * evol, wires=[j, j + 1])
-                    qml.IsingZZ(x[j] * evol, wires=[j, j + 1])
-        return ([qml.expval(qml.PauliX(i)) for i in range(n)] + [qml.expval(qml.PauliY(i)) for i in range(n)]
-                + [qml.expval(qml.PauliZ(i)) for i in range(n)])
-
+    ref = _projected_reference(qml, n, rot, steps, t / steps * (n - 1), interleaved=True)
     clf = M.ProjectedQuantumKernel(t=t, trotter_steps=steps, trotter_after_each_rotation=True)
     got = M._simulator(clf.source(d)).expval(rot.ravel(), X)
     want = np.array([np.array(ref(x), dtype=float) for x in X])
