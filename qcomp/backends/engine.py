@@ -29,6 +29,9 @@ LOW_QUBITS = 4
 # diagonal blocks over ranges of at least DIAG_TILED amplitudes run in tiles of 2**p amplitudes,
 # each lane with its own factor (vectorised; the per-amplitude lookup was a gather), p from
 # DIAG_LANE_BITS up to DIAG_LANE_BITS_MAX while the factor table stays within 2**DIAG_TABLE_BITS
+# and 1/64 of the range (1/16 at the smallest p); wider blocks look their factors up per amplitude, the low
+# DIAG_LOW_BITS index bits' share from a table
+DIAG_LOW_BITS = 12
 DIAG_LANE_BITS = 4
 DIAG_LANE_BITS_MAX = 12
 DIAG_TABLE_BITS = 15
@@ -832,9 +835,19 @@ def _identity_row(m, y, D):
 def _applydiag(re, im, qs, k, d, lo, hi):
     """Diagonal block: amplitude i times d[local index of i], over state indices [lo, hi)."""
     if hi - lo >= DIAG_TILED:
-        _applydiag_table(re, im, qs, k, d, lo, hi)
-    else:
-        _applydiag_scalar(re, im, qs, k, d, lo, hi)
+        above = 0
+        for t in range(k):
+            if qs[t] >= DIAG_LANE_BITS:
+                above += 1
+        if (1 << (DIAG_LANE_BITS + above + 4)) <= hi - lo:
+            _applydiag_table(re, im, qs, k, d, lo, hi)
+            return
+        if hi - lo >= 1 << (DIAG_LOW_BITS + 2):
+            # many qubits at or above the lane bits (a wide phase block on a chunk): the factor
+            # table would cost more than the range; look the factors up per amplitude instead
+            _applydiag_lookup(re, im, qs, k, d, lo, hi)
+            return
+    _applydiag_scalar(re, im, qs, k, d, lo, hi)
 
 
 @njit(cache=True, nogil=True, fastmath=True)
@@ -851,6 +864,40 @@ def _applydiag_scalar(re, im, qs, k, d, lo, hi):
         xi = im[i]
         re[i] = dr * xr - di * xi
         im[i] = dr * xi + di * xr
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def _applydiag_lookup(re, im, qs, k, d, lo, hi):
+    """Large ranges of wide blocks: the local-index bits of the low DIAG_LOW_BITS index bits come
+    from a table, the high ones once per chunk of 2**DIAG_LOW_BITS amplitudes (no per-amplitude
+    bit loop; a gather of the factor per amplitude)."""
+    size = 1 << DIAG_LOW_BITS
+    low = np.zeros(size, np.int64)
+    for t in range(k):
+        if qs[t] < DIAG_LOW_BITS:
+            for i in range(size):
+                low[i] |= ((i >> qs[t]) & 1) << t
+    dr = np.empty(d.shape[0], re.dtype)
+    di = np.empty(d.shape[0], re.dtype)
+    for a in range(d.shape[0]):
+        dr[a] = d[a].real
+        di[a] = d[a].imag
+    c = lo
+    while c < hi:
+        end = min(hi, ((c >> DIAG_LOW_BITS) + 1) << DIAG_LOW_BITS)
+        high = 0
+        for t in range(k):
+            if qs[t] >= DIAG_LOW_BITS:
+                high |= ((c >> qs[t]) & 1) << t
+        base = c & (size - 1)
+        for u in range(end - c):
+            loc = low[base + u] | high
+            i = c + u
+            xr = re[i]
+            xi = im[i]
+            re[i] = dr[loc] * xr - di[loc] * xi
+            im[i] = dr[loc] * xi + di[loc] * xr
+        c = end
 
 
 @njit(cache=True, nogil=True, fastmath=True, inline="always")
