@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import bisect
 import math
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -36,12 +38,21 @@ DIAG_LANE_BITS = 4
 DIAG_LANE_BITS_MAX = 12
 DIAG_TABLE_BITS = 15
 DIAG_TILED = 1 << 10
-# Runs of blocks on qubits below log2(CHUNK_BYTES / itemsize) are applied chunk by chunk, so
-# each chunk stays in cache while the whole run goes over it (cache blocking).
+# States of more than log2(CHUNK_BYTES / itemsize) qubits are large: fused for flops, run one at
+# a time with the threads splitting each pass, and cache-blocked: runs of blocks on qubits below
+# log2(BLOCK_BYTES / itemsize) are applied chunk by chunk, so each chunk stays in cache while the
+# whole run goes over it. BLOCK_BYTES is the per-core L2 cache where Linux reports it (measured on
+# a 2-core Xeon with 2 MiB L2, random20 / HEA-20 / QFT-24 forward, two threads: 256 KiB 57 / 46 /
+# 500 ms, 1 MiB 50 / 37 / 483, 2 MiB 46 / 37 / 484, 4 MiB 46 ms random20), within 256 KiB-4 MiB.
 CHUNK_BYTES = 1 << 18
 KMAX = max(DENSE_QUBITS, DIAG_QUBITS)
 # a single gate on up to this many qubits runs as one block (block matrix 4**k entries: 16 MiB)
 WIDE_QUBITS = 10
+# large states relabel qubits so that dense two-qubit blocks act on bits >= RELABEL_DENSE and
+# controlled or one-qubit blocks on bits >= RELABEL_CTL (``relabeling``)
+RELABEL_DENSE = 5
+RELABEL_CTL = 3
+PERMUTE_SWAPS = 4
 # contiguous runs at least this long go through the vectorised view kernels (_pair)
 VEC_RUN = 8
 # ... and _quad's (eight runs: its overlap checks cost more than they save below 64; measured
@@ -1057,6 +1068,141 @@ def run_block_range(re, im, b, b_k, b_qs, b_diag, b_moff, b_mstride, mats, mrow,
     step = (hi + parts - 1) // parts
     lo = min(hi, part * step)
     _apply_block(re, im, b_qs[b], k, b_diag[b], m, d, lo, min(hi, lo + step))
+
+
+@njit(cache=True, nogil=True, fastmath=True, inline="always")
+def _swap_lanes(X, Y, s):
+    """X[8g + o] <-> Y[8g + o - s] for every lane o with bit s set (s in 1, 2, 4, a literal), on
+    views whose length is a multiple of 8."""
+    for g in range(X.shape[0] >> 3):
+        base = g << 3
+        for o in range(8):
+            if o & s:
+                t = X[base + o]
+                X[base + o] = Y[base + o - s]
+                Y[base + o - s] = t
+
+
+@njit(cache=True, nogil=True, fastmath=True, inline="always")
+def _swap_runs(X, Y):
+    for u in range(X.shape[0]):
+        t = X[u]
+        X[u] = Y[u]
+        Y[u] = t
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def _swap_bits_plane(X, a, b):
+    """Exchange index bits a < b of one plane: the amplitudes whose bits (a, b) are (1, 0) trade
+    places with their (0, 1) partners."""
+    n = X.shape[0]
+    sa = 1 << a
+    sb = 1 << b
+    if a >= 3:  # runs of sa amplitudes
+        for base in range(0, n, 2 * sb):
+            for h in range(base, base + sb, 2 * sa):
+                _swap_runs(X[h + sa:h + 2 * sa], X[h + sb:h + sb + sa])
+    elif b >= 3:  # lanes of 8-amplitude groups in b's 0-half against its 1-half
+        for base in range(0, n, 2 * sb):
+            Xl = X[base:base + sb]
+            Yl = X[base + sb:base + 2 * sb]
+            if sa == 1:
+                _swap_lanes(Xl, Yl, 1)
+            elif sa == 2:
+                _swap_lanes(Xl, Yl, 2)
+            else:
+                _swap_lanes(Xl, Yl, 4)
+    else:
+        for i in range(n):
+            if (i & sa) != 0 and (i & sb) == 0:
+                j = i - sa + sb
+                t = X[i]
+                X[i] = X[j]
+                X[j] = t
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def _permute_plane(X, S, t_lo, t_hi):
+    """X[i] = X_old[t_hi[i >> 8] | t_lo[i & 255]] (a permutation of index bits, as tables of the
+    low 8 and the other bits), through the scratch plane S: one pass for several exchanges."""
+    S[:] = X
+    for h in range(X.shape[0] >> 8):
+        base = t_hi[h]
+        o = h << 8
+        for l in range(256):
+            X[o + l] = S[base | t_lo[l]]
+
+
+def permutation_tables(local: int, swaps: Sequence[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
+    """_permute_plane's tables for the exchanges ``swaps`` of bits (a, b) applied in order."""
+    perm = list(range(local))  # bit j of the result comes from bit perm[j] of the source
+    for a, b in swaps:
+        perm[a], perm[b] = perm[b], perm[a]
+    idx = np.arange(1 << local, dtype=np.int64)
+    src = np.zeros_like(idx)
+    for j in range(local):
+        src |= ((idx >> j) & 1) << perm[j]
+    return src[:256].copy(), src[::256].copy()
+
+
+@njit(cache=True, nogil=True)
+def run_rows_swapping(re, im, first, last, b_k, b_qs, b_diag, b_moff, b_mstride, mats, row_base, row_div,
+                      sw_at, sw_a, sw_b, pm_at, pm_lo, pm_hi):
+    """run_rows with qubit relabelings: before block sw_at[s] (or after the last when sw_at[s] ==
+    last) index bits sw_a[s] < sw_b[s] of each row are exchanged, and at pm_at[p] the bits are
+    permuted by tables pm_lo[p], pm_hi[p] (_permute_plane). Rows are cache-sized chunks of one
+    state and the bits lie within them, so a relabeling costs no pass over memory."""
+    ns = sw_at.shape[0]
+    npm = pm_at.shape[0]
+    S = np.empty(re.shape[1] if npm else 0, re.dtype)
+    for r in range(re.shape[0]):
+        R = re[r]
+        I = im[r]
+        mrow = row_base + r // row_div
+        s = 0
+        p = 0
+        for b in range(first, last + 1):
+            while s < ns and sw_at[s] == b:
+                _swap_bits_plane(R, sw_a[s], sw_b[s])
+                _swap_bits_plane(I, sw_a[s], sw_b[s])
+                s += 1
+            while p < npm and pm_at[p] == b:
+                _permute_plane(R, S, pm_lo[p], pm_hi[p])
+                _permute_plane(I, S, pm_lo[p], pm_hi[p])
+                p += 1
+            if b < last:
+                _run_blocks_on_row(R, I, b, b + 1, b_k, b_qs, b_diag, b_moff, b_mstride, mats, mrow)
+
+
+@njit(cache=True, nogil=True)
+def relabel_mats(nrows, b_k, b_diag, b_moff, b_mstride, b_perm, mats, out):
+    """Block matrices in relabeled bit order: out's index bit t is mats' bit b_perm[b, t] (blocks
+    whose b_perm is the identity are copied as they are)."""
+    out[:] = mats
+    for b in range(b_k.shape[0]):
+        k = b_k[b]
+        ident = True
+        for t in range(k):
+            if b_perm[b, t] != t:
+                ident = False
+        if ident:
+            continue
+        D = 1 << k
+        src = np.empty(D, np.int64)
+        for y in range(D):
+            x = 0
+            for t in range(k):
+                x |= ((y >> t) & 1) << b_perm[b, t]
+            src[y] = x
+        for r in range(nrows if b_mstride[b] else 1):
+            off = b_moff[b] + r * b_mstride[b]
+            if b_diag[b]:
+                for y in range(D):
+                    out[off + y] = mats[off + src[y]]
+            else:
+                for y in range(D):
+                    for x in range(D):
+                        out[off + y * D + x] = mats[off + src[y] * D + src[x]]
 
 
 # -- products of small matrices (block composition) ------------------------------------------
@@ -2144,6 +2290,173 @@ def _segments(plan: FusedPlan, n: int, local: int) -> list[tuple[int, int, bool]
     return out
 
 
+@dataclass(frozen=True)
+class Relabeling:
+    """Where a large state's forward run exchanges qubits between index bits (Aer's and qsim's
+    remedy for gates on the lowest bits, whose runs are too short to vectorise): swaps (before
+    block sw_at, bits sw_a < sw_b, all below ``local``) and each block's bits in that layout."""
+
+    sw_at: np.ndarray
+    sw_a: np.ndarray
+    sw_b: np.ndarray
+    pm_at: np.ndarray  # where several exchanges at once run as one permutation pass
+    pm_lo: np.ndarray
+    pm_hi: np.ndarray
+    b_qs: np.ndarray  # (blocks, width): each block's bits, ascending
+    b_perm: np.ndarray  # (blocks, width): block bit t holds the block's qubit number b_perm[t]
+
+
+def _block_controls(plan: FusedPlan, blk: Block) -> frozenset[int]:
+    """The block's qubits whose Z commutes with every gate of it (its controlled form's controls)."""
+    out = set(blk.qubits)
+    for gi in blk.gates:
+        op = plan.gates[gi]
+        out -= set(op.qubits) - _controls(op)
+    return frozenset(out)
+
+
+# Measured per-pass costs at 20 qubits, one thread, single precision, in units of a dense
+# two-qubit block on high bits (0.45 ms): a dense block's extra cost by its lower bit (bits 0-2 with
+# the other below SPLIT_Q1 + 1 run scalar, else dealt into lanes), a controlled block's when one
+# bit is below 3 and the other at 5 or above (both below 5: tile kernels, no extra), a one-qubit
+# block's on bits 0-2; an exchange of two bits in cache; a permutation pass
+_EXTRA_DENSE = (5.8, 5.8, 5.3, 1.4, 0.9, 0.4, 0.3, 0.1)
+_EXTRA_DEALT = 1.8
+_EXTRA_CTL = 1.8
+_EXTRA_ONE = 1.0
+_SWAP_COST = 1.2
+_PERMUTE_COST = 3.7
+
+
+def _extra(kind: int, bits: Sequence[int]) -> float:
+    """The extra cost of a block of ``kind`` (2: dense two-qubit, 1: controlled two-qubit or
+    one-qubit, 3: dense on k >= 3 qubits, wanted on bits 0..k-1) on ``bits``."""
+    lo, hi = min(bits), max(bits)
+    if kind == 3:
+        return 0.0 if hi < len(bits) else 10.0
+    if kind == 2:
+        if lo < 3 and hi >= SPLIT_Q1 + (lo > 0):
+            return _EXTRA_DEALT
+        return _EXTRA_DENSE[lo] if lo < len(_EXTRA_DENSE) else 0.0
+    if kind == 1:
+        if len(bits) == 1:
+            return _EXTRA_ONE if lo < 3 else 0.0
+        return _EXTRA_CTL if lo < 3 and hi >= 5 else 0.0
+    return 0.0
+
+
+def relabeling(plan: FusedPlan, local: int, dense_bits: int = RELABEL_DENSE, ctl_bits: int = RELABEL_CTL) -> Relabeling | None:
+    """Keep the lowest bits free of the blocks that are slow there, by relabeling qubits inside
+    cache-blocked runs (where exchanging two bits is a pass over an in-cache chunk, not over
+    memory). A dense two-qubit block wants its bits at ``dense_bits`` or above; a controlled one
+    or a one-qubit block at ``ctl_bits`` or above; a dense block of k >= 3 qubits that the plan
+    put on bits 0..k-1 (the contiguous kernel's) wants them back there. Before a block that would
+    act elsewhere, each misplaced qubit trades places with the qubit, among those on allowed bits,
+    used furthest in the future (Belady's rule: fewest exchanges); at the end of a cache-blocked
+    run the same is done for the whole-state blocks that follow, and the last run restores the
+    identity. None when the state is not chunked, or when the measured costs (``_extra``,
+    exchanges, permutation passes) say the plan runs as fast without."""
+    n, blocks = plan.n, plan.blocks
+    if n <= local or local < dense_bits + 3:
+        return None
+    kind = [0] * len(blocks)  # 2: dense two-qubit, 1: controlled two-qubit or dense one-qubit, 3: low k >= 3
+    uses: dict[int, list[int]] = {q: [] for q in range(local)}
+    for i, b in enumerate(blocks):
+        if b.diagonal:
+            continue
+        if len(b.qubits) >= 3:
+            if b.qubits != tuple(range(len(b.qubits))):
+                continue
+            kind[i] = 3
+        else:
+            kind[i] = 2 if len(b.qubits) == 2 and not _block_controls(plan, b) else 1
+        for q in b.qubits:
+            if q < local:
+                uses[q].append(i)
+    before = sum(_extra(kind[i], b.qubits) for i, b in enumerate(blocks) if kind[i])
+    if before == 0:
+        return None
+    pos = list(range(n))  # qubit -> bit
+    at = list(range(local))  # bit -> qubit
+    swaps: list[tuple[int, int, int]] = []
+
+    def next_use(q: int, i: int) -> float:
+        u = uses[q]
+        j = bisect.bisect_left(u, i)
+        return u[j] if j < len(u) else math.inf
+
+    def place(i: int, need: dict[int, range]) -> None:
+        """Move each qubit q of ``need`` onto a bit in need[q]."""
+        for q in sorted(need):
+            if pos[q] in need[q]:
+                continue
+            cands = [at[p] for p in need[q] if at[p] not in need]
+            if not cands:
+                continue
+            x = max(cands, key=lambda c: (next_use(c, i), -pos[c]))
+            a, b = pos[q], pos[x]
+            swaps.append((i, min(a, b), max(a, b)))
+            pos[q], pos[x], at[a], at[b] = b, a, x, q
+
+    def wanted(i: int) -> dict[int, range]:
+        qs = blocks[i].qubits
+        if not _extra(kind[i], [pos[q] for q in qs]):
+            return {}
+        if kind[i] == 3:
+            return {q: range(len(qs)) for q in qs}
+        lo = dense_bits if kind[i] == 2 else ctl_bits
+        return {q: range(dense_bits, local) if pos[q] < lo else range(pos[q], pos[q] + 1) for q in qs if q < local}
+
+    width = max([KMAX] + [len(b.qubits) for b in blocks])
+    b_qs = np.zeros((len(blocks), width), dtype=np.int64)
+    b_perm = np.zeros((len(blocks), width), dtype=np.int64)
+    after = 0.0
+    segs = _segments(plan, n, local)
+    for si, (first, last, chunked) in enumerate(segs):
+        for i in range(first, last):
+            blk = blocks[i]
+            if chunked and kind[i]:
+                place(i, wanted(i))
+            bits = [pos[q] for q in blk.qubits]
+            order = sorted(range(len(bits)), key=bits.__getitem__)
+            b_qs[i, :len(bits)] = [bits[t] for t in order]
+            b_perm[i, :len(bits)] = order
+            after += _extra(kind[i], bits) if kind[i] else 0.0
+        if chunked and si + 1 < len(segs):
+            need: dict[int, range] = {}
+            for j in range(segs[si + 1][0], segs[si + 1][1]):
+                if kind[j] in (1, 2):
+                    for q, r in wanted(j).items():
+                        need[q] = r if q not in need or r.start > need[q].start else need[q]
+            place(last, need)
+    if not swaps:
+        return None
+    # restore the identity, cycle by cycle, after the last block (a chunked run of its own when
+    # the plan does not end with one)
+    for p in range(local):
+        while at[p] != p:
+            q = at[p]  # qubit q sits at bit p: send it home
+            a, b = min(p, q), max(p, q)
+            swaps.append((len(blocks), a, b))
+            at[p], at[q] = at[q], at[p]
+    at_count: dict[int, int] = {}
+    for i, _, _ in swaps:
+        at_count[i] = at_count.get(i, 0) + 1
+    # a permutation pass costs about PERMUTE_SWAPS exchanges (measured: 0.83 vs 0.26 ms a plane)
+    many = PERMUTE_SWAPS if local >= 8 else len(swaps) + 1  # the tables split off 8 bits
+    single = [w for w in swaps if at_count[w[0]] < many]
+    multi = sorted({i for i, c in at_count.items() if c >= many})
+    after += len(single) * _SWAP_COST + len(multi) * _PERMUTE_COST
+    if not after < 0.9 * before:
+        return None
+    tables = [permutation_tables(local, [(a, b) for j, a, b in swaps if j == i]) for i in multi]
+    arr = np.array(single, dtype=np.int64).reshape(-1, 3)
+    return Relabeling(arr[:, 0].copy(), arr[:, 1].copy(), arr[:, 2].copy(), np.array(multi, dtype=np.int64),
+                      np.array([t[0] for t in tables], dtype=np.int64).reshape(len(multi), 256),
+                      np.array([t[1] for t in tables], dtype=np.int64).reshape(len(multi), 1 << max(0, local - 8)),
+                      b_qs, b_perm)
+
+
 class Layout:
     """Where a plan's matrices live in the kernels' flat buffers, for one (params vary per row,
     inputs vary per row) combination: built once, so a call only evaluates and fills.
@@ -2348,6 +2661,7 @@ class Bound:
                     L.g_nq_b, L.g_pos, L.g_off_b, L.g_stride_b, self.gmats, mats)
         self.mats = mats.astype(dtype, copy=False)
         self._mats_dag = None
+        self._mats_rl = None
         self._nrows = B if L.b_any_var else 1
         self._mats128 = mats
         self._prep(B)
@@ -2460,20 +2774,48 @@ class Bound:
         _parallel(rows_part, Bc, threads, re.size * (nb + 1))
         if n > local:
             for r in range(Bc):
-                self._forward_large(re[r], im[r], rows.start + r, threads, local, args)
+                self._forward_large(re[r], im[r], rows.start + r, threads, chunk_qubits(self.dtype, n), args)
         return out[:, :Bc]
 
+    def _relabeled_args(self, local: int, args: tuple) -> tuple[tuple, Relabeling | None]:
+        """The block arguments in the relabeled layout of ``relabeling`` (matrices with their bits
+        reordered once per call), or ``args`` unchanged when the plan does not relabel."""
+        key = ("relabel", local)
+        if key not in self.plan.layouts:
+            self.plan.layouts[key] = relabeling(self.plan, local)
+        rl = self.plan.layouts[key]
+        if rl is None:
+            return args, None
+        if self._mats_rl is None:
+            L = self.layout
+            self._mats_rl = np.empty_like(self.mats)
+            relabel_mats(self._nrows, L.b_k, L.b_diag, L.b_moff, L.b_mstride, rl.b_perm, self.mats, self._mats_rl)
+        return (args[0], rl.b_qs) + args[2:5] + (self._mats_rl,), rl
+
     def _forward_large(self, re: np.ndarray, im: np.ndarray, mrow: int, threads: int, local: int, args) -> None:
-        for first, last, chunked in _segments(self.plan, self.plan.n, local):
+        args, rl = self._relabeled_args(local, args)
+        pre, pim = re.reshape(-1, 1 << local), im.reshape(-1, 1 << local)
+        P = pre.shape[0]
+        segs = _segments(self.plan, self.plan.n, local)
+        if rl is not None and not segs[-1][2]:  # the identity comes back in a chunked run of its own
+            segs.append((len(self.plan.blocks), len(self.plan.blocks), True))
+        for first, last, chunked in segs:
             if chunked:
-                pre, pim = re.reshape(-1, 1 << local), im.reshape(-1, 1 << local)
-                P = pre.shape[0]
+                if rl is None:
+                    def chunk_part(part: int, parts: int, first=first, last=last) -> None:
+                        sl = _split(P, part, parts)
+                        run_rows(pre[sl], pim[sl], first, last, *args, mrow, P)
+                else:
+                    s0, s1 = np.searchsorted(rl.sw_at, first, "left"), np.searchsorted(rl.sw_at, last, "right")
+                    p0, p1 = np.searchsorted(rl.pm_at, first, "left"), np.searchsorted(rl.pm_at, last, "right")
+                    sw = (rl.sw_at[s0:s1], rl.sw_a[s0:s1], rl.sw_b[s0:s1], rl.pm_at[p0:p1], rl.pm_lo[p0:p1],
+                          rl.pm_hi[p0:p1])
 
-                def chunk_part(part: int, parts: int, first=first, last=last) -> None:
-                    sl = _split(P, part, parts)
-                    run_rows(pre[sl], pim[sl], first, last, *args, mrow, P)
+                    def chunk_part(part: int, parts: int, first=first, last=last, sw=sw) -> None:
+                        sl = _split(P, part, parts)
+                        run_rows_swapping(pre[sl], pim[sl], first, last, *args, mrow, P, *sw)
 
-                _parallel(chunk_part, P, threads, re.size * (last - first))
+                _parallel(chunk_part, P, threads, re.size * max(1, last - first))
                 continue
             for b in range(first, last):
                 _parallel(lambda part, parts, b=b: run_block_range(re, im, b, *args, mrow, part, parts),
@@ -2535,8 +2877,37 @@ class Bound:
 
 
 def local_qubits(dtype) -> int:
-    """Qubits of a cache-sized chunk of one state (both planes) in precision ``dtype`` (complex)."""
+    """Qubits above which a state in precision ``dtype`` (complex) is large (CHUNK_BYTES)."""
     return max(1, int(math.log2(CHUNK_BYTES // np.dtype(dtype).itemsize)))
+
+
+def _l2_bytes() -> int | None:
+    """The per-core L2 cache size Linux reports, else None."""
+    base = "/sys/devices/system/cpu/cpu0/cache"
+    try:
+        for d in sorted(os.listdir(base)):
+            if not d.startswith("index"):
+                continue
+            with open(f"{base}/{d}/level") as f:
+                level = f.read().strip()
+            with open(f"{base}/{d}/type") as f:
+                kind = f.read().strip()
+            if level == "2" and kind in ("Unified", "Data"):
+                with open(f"{base}/{d}/size") as f:
+                    size = f.read().strip()
+                mult = {"K": 1 << 10, "M": 1 << 20}.get(size[-1:], 1)
+                return int(size.rstrip("KM")) * mult
+    except (OSError, ValueError):
+        return None
+    return None
+
+
+BLOCK_BYTES = min(max(_l2_bytes() or CHUNK_BYTES, CHUNK_BYTES), 1 << 22)
+
+
+def chunk_qubits(dtype, n: int) -> int:
+    """Qubits of a cache-blocking chunk of an n-qubit large state (BLOCK_BYTES; at least two chunks)."""
+    return max(1, min(int(math.log2(BLOCK_BYTES // np.dtype(dtype).itemsize)), n - 1))
 
 
 def observable_arrays(observables) -> tuple[np.ndarray, ...]:

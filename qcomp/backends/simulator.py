@@ -695,7 +695,8 @@ class Simulator:
         if self.engine == "fused":
             from . import engine as E
 
-            return self.fused_plan(False).state_passes(E.local_qubits(self.dtype))
+            small = self.n <= E.local_qubits(self.dtype)  # small states run whole, row by row
+            return self.fused_plan(False).state_passes(self.n if small else E.chunk_qubits(self.dtype, self.n))
         return len(self.plan("forward").kernels)
 
     def describe(self) -> str:

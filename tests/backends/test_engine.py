@@ -88,6 +88,7 @@ def test_cache_blocked_and_state_parallel_paths(data):
     cot = np.ones((2, program.num_outputs))
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(E, "CHUNK_BYTES", 16 * 8)  # 3 local qubits in double precision
+        mp.setattr(E, "BLOCK_BYTES", 16 * 8)
         sim = Simulator(program, engine="fused", threads=2)
         np.testing.assert_allclose(sim.state(w, x), R.simulate(program, w, x), atol=1e-12)
         g = sim.vjp(w, x, cot)

@@ -121,6 +121,7 @@ def test_large_state_controlled_plans_forward_and_adjoint(data):
     cot = rng.normal(size=(2, program.num_outputs))
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(E, "CHUNK_BYTES", 16 * 8)  # 3 local qubits in double precision
+        mp.setattr(E, "BLOCK_BYTES", 16 * 8)
         for precision, tol in (("double", 1e-12), ("single", 2e-6)):
             sim = Simulator(program, engine="fused", threads=2, precision=precision)
             np.testing.assert_allclose(sim.state(w, x), R.simulate(program, w, x), atol=tol)

@@ -172,6 +172,7 @@ def test_large_state_paths(data):
     cot = np.random.default_rng(7).normal(size=(2, program.num_outputs))
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(E, "CHUNK_BYTES", 16 * 8)  # 3 local qubits in double precision
+        mp.setattr(E, "BLOCK_BYTES", 16 * 8)
         for precision, tol in (("double", 1e-12), ("single", 3e-6)):
             sim = Simulator(program, engine="fused", threads=2, precision=precision)
             np.testing.assert_allclose(sim.state(w, x), R.simulate(program, w, x), atol=tol)
