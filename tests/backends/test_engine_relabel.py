@@ -167,3 +167,42 @@ def test_cost_model_relabels_a_random_circuit_and_leaves_ladders_alone() -> None
     lines.append("expect z(q[0]);")
     hea = Simulator(parse("\n".join(lines)), precision="single").fused_plan(False)
     assert E.relabeling(hea, 15) is None and E.relabeling(hea, 18) is None
+
+
+def test_parallel_parts_errors_and_concurrent_callers() -> None:
+    """Every part runs once; a worker's exception reaches the caller; callers on two Python
+    threads at once (one finds the workers busy and takes the executor) both finish."""
+    import threading
+
+    seen: list[tuple[int, int]] = []
+    lock = threading.Lock()
+
+    def record(part: int, parts: int) -> None:
+        with lock:
+            seen.append((part, parts))
+
+    E._parallel(record, 4, 3, 1 << 30)
+    assert sorted(seen) == [(0, 3), (1, 3), (2, 3)]
+
+    def fail(part: int, parts: int) -> None:
+        if part == 1:
+            raise ValueError("part 1")
+
+    with pytest.raises(ValueError, match="part 1"):
+        E._parallel(fail, 2, 2, 1 << 30)
+    E._parallel(record, 2, 2, 1 << 30)  # the workers still serve after an error
+
+    totals = [0, 0]
+
+    def caller(k: int) -> None:
+        for _ in range(200):
+            acc = np.zeros(2)
+            E._parallel(lambda part, parts: acc.__setitem__(part, acc[part] + 1), 2, 2, 1 << 30)
+            totals[k] += int(acc.sum())
+
+    threads = [threading.Thread(target=caller, args=(k,)) for k in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert totals == [400, 400]
