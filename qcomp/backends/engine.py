@@ -1202,32 +1202,93 @@ def permutation_tables(local: int, swaps: Sequence[tuple[int, int]]) -> tuple[np
 
 
 @njit(cache=True, nogil=True)
+def _chunk_run(R, I, first, last, b_k, b_qs, b_diag, b_moff, b_mstride, mats, mrow,
+               sw_at, sw_a, sw_b, pm_at, pm_lo, pm_hi, S):
+    """Blocks [first, last) on one chunk with the relabelings scheduled at blocks first..last."""
+    ns = sw_at.shape[0]
+    npm = pm_at.shape[0]
+    s = 0
+    while s < ns and sw_at[s] < first:
+        s += 1
+    p = 0
+    while p < npm and pm_at[p] < first:
+        p += 1
+    for b in range(first, last + 1):
+        while s < ns and sw_at[s] == b:
+            _swap_bits_plane(R, sw_a[s], sw_b[s])
+            _swap_bits_plane(I, sw_a[s], sw_b[s])
+            s += 1
+        while p < npm and pm_at[p] == b:
+            _permute_plane(R, S, pm_lo[p], pm_hi[p])
+            _permute_plane(I, S, pm_lo[p], pm_hi[p])
+            p += 1
+        if b < last:
+            _run_blocks_on_row(R, I, b, b + 1, b_k, b_qs, b_diag, b_moff, b_mstride, mats, mrow)
+
+
+@njit(cache=True, nogil=True)
 def run_rows_swapping(re, im, first, last, b_k, b_qs, b_diag, b_moff, b_mstride, mats, row_base, row_div,
                       sw_at, sw_a, sw_b, pm_at, pm_lo, pm_hi):
     """run_rows with qubit relabelings: before block sw_at[s] (or after the last when sw_at[s] ==
     last) index bits sw_a[s] < sw_b[s] of each row are exchanged, and at pm_at[p] the bits are
     permuted by tables pm_lo[p], pm_hi[p] (_permute_plane). Rows are cache-sized chunks of one
     state and the bits lie within them, so a relabeling costs no pass over memory."""
-    ns = sw_at.shape[0]
-    npm = pm_at.shape[0]
-    S = np.empty(re.shape[1] if npm else 0, re.dtype)
+    S = np.empty(re.shape[1] if pm_at.shape[0] else 0, re.dtype)
     for r in range(re.shape[0]):
-        R = re[r]
-        I = im[r]
-        mrow = row_base + r // row_div
-        s = 0
-        p = 0
-        for b in range(first, last + 1):
-            while s < ns and sw_at[s] == b:
-                _swap_bits_plane(R, sw_a[s], sw_b[s])
-                _swap_bits_plane(I, sw_a[s], sw_b[s])
-                s += 1
-            while p < npm and pm_at[p] == b:
-                _permute_plane(R, S, pm_lo[p], pm_hi[p])
-                _permute_plane(I, S, pm_lo[p], pm_hi[p])
-                p += 1
-            if b < last:
-                _run_blocks_on_row(R, I, b, b + 1, b_k, b_qs, b_diag, b_moff, b_mstride, mats, mrow)
+        _chunk_run(re[r], im[r], first, last, b_k, b_qs, b_diag, b_moff, b_mstride, mats, row_base + r // row_div,
+                   sw_at, sw_a, sw_b, pm_at, pm_lo, pm_hi, S)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _insert_bits(j, pos, part):
+    """j with the bits of ``part`` inserted at positions pos (ascending): bit i of part at pos[i]."""
+    for i in range(pos.shape[0]):
+        q = pos[i]
+        j = ((j >> q) << (q + 1)) | (j & ((1 << q) - 1)) | (((part >> i) & 1) << q)
+    return j
+
+
+@njit(cache=True, nogil=True)
+def run_group(re, im, g_first, g_last, g_chunked, local, hb, part, b_k, b_qs, b_diag, b_moff, b_mstride, mats,
+              mrow, sw_at, sw_a, sw_b, pm_at, pm_lo, pm_hi):
+    """Segments g (blocks g_first[g]..g_last[g], chunked or whole-state) of a large state, on the
+    part whose bits hb (ascending, all >= local, touched by none of these blocks) spell ``part``:
+    the parts are independent for the whole group, so threads meet once per group instead of
+    once per run of blocks."""
+    n_amp = re.shape[0]
+    m = hb.shape[0]
+    C = 1 << local
+    P = n_amp >> local
+    S = np.empty(C if pm_at.shape[0] else 0, re.dtype)
+    cb = np.empty(m, np.int64)
+    for i in range(m):
+        cb[i] = hb[i] - local
+    hp = np.empty(m, np.int64)
+    for g in range(g_first.shape[0]):
+        first = g_first[g]
+        last = g_last[g]
+        if g_chunked[g]:
+            for j in range(P >> m):
+                c = _insert_bits(j, cb, part)
+                _chunk_run(re[c * C:(c + 1) * C], im[c * C:(c + 1) * C], first, last, b_k, b_qs, b_diag, b_moff,
+                           b_mstride, mats, mrow, sw_at, sw_a, sw_b, pm_at, pm_lo, pm_hi, S)
+            continue
+        for b in range(first, last):
+            k = b_k[b]
+            mm, d = _block_mats(b, mrow, b_k, b_diag, b_moff, b_mstride, mats)
+            diag = b_diag[b]
+            hi = n_amp if diag else n_amp >> k
+            for i in range(m):  # the fixed bits' positions in the block's base index
+                below = 0
+                if not diag:
+                    for t in range(k):
+                        if b_qs[b, t] < hb[i]:
+                            below += 1
+                hp[i] = hb[i] - below
+            L = 1 << hp[0]
+            for t in range((hi >> m) >> hp[0]):
+                base = _insert_bits(t * L, hp, part)
+                _apply_block(re, im, b_qs[b], k, diag, mm, d, base, base + L)
 
 
 @njit(cache=True, nogil=True)
@@ -2848,34 +2909,77 @@ class Bound:
             relabel_mats(self._nrows, L.b_k, L.b_diag, L.b_moff, L.b_mstride, rl.b_perm, self.mats, self._mats_rl)
         return (args[0], rl.b_qs) + args[2:5] + (self._mats_rl,), rl
 
+    def _groups(self, segs: list, local: int, m: int) -> list[tuple[list[int], tuple[int, ...] | None]]:
+        """Consecutive segments that m bits at or above ``local`` split into 2**m independent
+        parts (no block of theirs touches those bits: the highest such bits are taken), with
+        those bits; a segment no m bits split stands alone with None."""
+        n, blocks = self.plan.n, self.plan.blocks
+        out: list[tuple[list[int], tuple[int, ...] | None]] = []
+        cur: list[int] = []
+        free_cur: set[int] = set()
+
+        def close() -> None:
+            if cur:
+                out.append((list(cur), tuple(sorted(free_cur)[-m:])))
+
+        for si, (first, last, _) in enumerate(segs):
+            free = set(range(local, n)) - {q for b in range(first, last) for q in blocks[b].qubits}
+            if len(free) < m:
+                close()
+                cur, free_cur = [], set()
+                out.append(([si], None))
+            elif cur and len(free_cur & free) >= m:
+                cur.append(si)
+                free_cur &= free
+            else:
+                close()
+                cur, free_cur = [si], free
+        close()
+        return out
+
     def _forward_large(self, re: np.ndarray, im: np.ndarray, mrow: int, threads: int, local: int, args) -> None:
         args, rl = self._relabeled_args(local, args)
         pre, pim = re.reshape(-1, 1 << local), im.reshape(-1, 1 << local)
         P = pre.shape[0]
-        segs = _segments(self.plan, self.plan.n, local)
+        n, nb = self.plan.n, len(self.plan.blocks)
+        segs = _segments(self.plan, n, local)
         if rl is not None and not segs[-1][2]:  # the identity comes back in a chunked run of its own
-            segs.append((len(self.plan.blocks), len(self.plan.blocks), True))
-        for first, last, chunked in segs:
-            if chunked:
-                if rl is None:
-                    def chunk_part(part: int, parts: int, first=first, last=last) -> None:
-                        sl = _split(P, part, parts)
-                        run_rows(pre[sl], pim[sl], first, last, *args, mrow, P)
-                else:
-                    s0, s1 = np.searchsorted(rl.sw_at, first, "left"), np.searchsorted(rl.sw_at, last, "right")
-                    p0, p1 = np.searchsorted(rl.pm_at, first, "left"), np.searchsorted(rl.pm_at, last, "right")
-                    sw = (rl.sw_at[s0:s1], rl.sw_a[s0:s1], rl.sw_b[s0:s1], rl.pm_at[p0:p1], rl.pm_lo[p0:p1],
-                          rl.pm_hi[p0:p1])
+            segs.append((nb, nb, True))
+        z = np.zeros(0, dtype=np.int64)
+        sw = (rl.sw_at, rl.sw_a, rl.sw_b, rl.pm_at, rl.pm_lo, rl.pm_hi) if rl is not None else \
+            (z, z, z, z, np.zeros((0, 256), np.int64), np.zeros((0, 1), np.int64))
+        m = min(int(math.log2(threads)), n - local) if threads > 1 else 0
+        key = ("groups", local, m, len(segs))
+        if key not in self.plan.layouts:
+            self.plan.layouts[key] = self._groups(segs, local, m) if m else [([i], None) for i in range(len(segs))]
+        for members, hb in self.plan.layouts[key]:
+            if hb is not None and len(members) > 1:
+                g = np.array([segs[i] for i in members], dtype=np.int64)
+                hbits = np.array(hb, dtype=np.int64)
+                work = re.size * max(1, int((g[:, 1] - g[:, 0]).sum()))
+                def group_part(part: int, parts: int, g=g, hbits=hbits) -> None:
+                    for p in range(part, 1 << m, parts):  # all parts on one thread when the work is small
+                        run_group(re, im, g[:, 0], g[:, 1], g[:, 2].astype(np.bool_), local, hbits, p, *args, mrow, *sw)
 
-                    def chunk_part(part: int, parts: int, first=first, last=last, sw=sw) -> None:
-                        sl = _split(P, part, parts)
-                        run_rows_swapping(pre[sl], pim[sl], first, last, *args, mrow, P, *sw)
-
-                _parallel(chunk_part, P, threads, re.size * max(1, last - first))
+                _parallel(group_part, 1 << m, threads, work)
                 continue
-            for b in range(first, last):
-                _parallel(lambda part, parts, b=b: run_block_range(re, im, b, *args, mrow, part, parts),
-                          threads, threads, re.size)
+            for si in members:
+                first, last, chunked = segs[si]
+                if chunked:
+                    if rl is None:
+                        def chunk_part(part: int, parts: int, first=first, last=last) -> None:
+                            sl = _split(P, part, parts)
+                            run_rows(pre[sl], pim[sl], first, last, *args, mrow, P)
+                    else:
+                        def chunk_part(part: int, parts: int, first=first, last=last) -> None:
+                            sl = _split(P, part, parts)
+                            run_rows_swapping(pre[sl], pim[sl], first, last, *args, mrow, P, *sw)
+
+                    _parallel(chunk_part, P, threads, re.size * max(1, last - first))
+                    continue
+                for b in range(first, last):
+                    _parallel(lambda part, parts, b=b: run_block_range(re, im, b, *args, mrow, part, parts),
+                              threads, threads, re.size)
 
     def grad_args(self) -> tuple:
         L = self.layout

@@ -115,7 +115,7 @@ def test_schedule_keeps_low_bits_free_and_restores_the_identity(monkeypatch, fre
 
 
 @pytest.mark.parametrize("precision", ["double", "single"])
-@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("threads", [1, 2, 4])
 def test_relabeled_states_equal_the_plain_engine(precision: str, threads: int, monkeypatch, free_exchanges) -> None:
     item = 16 if precision == "double" else 8
     tol = 1e-12 if precision == "double" else 2e-6
@@ -133,6 +133,10 @@ def test_relabeled_states_equal_the_plain_engine(precision: str, threads: int, m
             plain = np.asarray(Simulator(prog, precision=precision, threads=threads).state()).reshape(-1)
         np.testing.assert_allclose(got, plain, atol=tol)
         assert abs(np.vdot(got, got) - 1) < tol * 100
+        with monkeypatch.context() as mp:  # one thread: no grouped runs, no relabeling
+            mp.setattr(E, "relabeling", lambda *a, **k: None)
+            serial = np.asarray(Simulator(prog, precision=precision, threads=1).state()).reshape(-1)
+        np.testing.assert_allclose(got, serial, atol=tol)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -206,3 +210,29 @@ def test_parallel_parts_errors_and_concurrent_callers() -> None:
     for t in threads:
         t.join()
     assert totals == [400, 400]
+
+
+def test_grouped_runs_split_by_untouched_high_bits(monkeypatch) -> None:
+    """Threads share one hand-off per group of runs: the groups cover every run in order, their
+    bits are untouched by their blocks, and the states equal the one-thread run."""
+    prog = random_program(12, 10, 5)
+    monkeypatch.setattr(E, "CHUNK_BYTES", 16 << 8)
+    monkeypatch.setattr(E, "BLOCK_BYTES", 16 << 8)  # 8 local qubits, bits 8-11 global
+    ref = np.asarray(Simulator(prog, precision="double", threads=1).state()).reshape(-1)
+    for threads in (2, 4):
+        sim = Simulator(prog, precision="double", threads=threads)
+        got = np.asarray(sim.state()).reshape(-1)
+        np.testing.assert_allclose(got, ref, atol=1e-12)
+        plan = sim.fused_plan(False)
+        (key, groups), = [(k, v) for k, v in plan.layouts.items() if isinstance(k, tuple) and k[0] == "groups"]
+        segs = E._segments(plan, 12, 8)
+        assert [i for members, _ in groups for i in members] == list(range(key[3]))
+        assert any(hb is not None and len(members) > 1 for members, hb in groups)
+        for members, hb in groups:
+            if hb is None:
+                continue
+            assert len(hb) == key[2] and all(b >= 8 for b in hb)
+            for i in members:
+                if i < len(segs):
+                    f, l, _ = segs[i]
+                    assert not set(hb) & {q for b in range(f, l) for q in plan.blocks[b].qubits}
