@@ -8,7 +8,15 @@ this module re-expresses its algorithm, read from the public repository at:
 * ``IQPVariationalClassifier``: src/qml_benchmarks/models/iqp_variational.py, commit
   3108ca15b76e6cc37c3168dd37f0a46703b77889, its JAX path (``use_jax=True, jit=True, vmap=True``);
 * ``DataReuploadingClassifier``: src/qml_benchmarks/models/data_reuploading.py, commit
-  bf67629be49e63e631ab38b3b96725deb83ab022 (the study-era file).
+  bf67629be49e63e631ab38b3b96725deb83ab022 (the study-era file);
+* at the same commit bf67629be49e63e631ab38b3b96725deb83ab022, under src/qml_benchmarks/models/:
+  ``CircuitCentricClassifier`` (circuit_centric.py), ``TreeTensorClassifier`` (tree_tensor.py),
+  ``DressedQuantumCircuitClassifier`` (dressed_quantum_circuit.py),
+  ``SeparableVariationalClassifier`` (separable.py), ``IQPKernelClassifier`` (iqp_kernel.py, its
+  JAX path: ``use_jax``, ``vmap`` and ``jit`` all on, as its default device implies),
+  ``ProjectedQuantumKernel`` (projected_quantum_kernel.py; the Trotter loop after the rotation
+  loop, as fixed in that commit and as qcomp's default ``trotter_after_each_rotation=False``) and
+  ``QuantumKitchenSinks`` (quantum_kitchen_sinks.py).
 
 What is kept exactly, because it is what the wall time measures: the QNode on ``default.qubit``
 with the JAX interface, ``jax.jit`` of the per-sample circuit, ``jax.vmap`` over the batch,
@@ -25,6 +33,32 @@ successor); ``qml.broadcast`` is gone (its "double"/"double_odd" CZ patterns are
 here it warns instead (as qcomp's estimators do) and a capped fit can still predict; its tqdm bar
 and the print of the whole loss history are left out (I/O). The loop also records
 ``first_step_s_`` (trace + XLA compile of loss and gradient + one step) and ``steps_s_``.
+
+The other seven keep, in the same way: the variational ones (circuit-centric, tree tensor,
+dressed, separable) the same ``train`` loop and their own jit layout (circuit-centric jits the
+circuit and the circuit-plus-bias, tree tensor only the circuit, dressed the whole dressed
+circuit with its classical layers, separable the mean over its one-qubit QNodes); their
+initialisation order and key draws, losses (optax.l2_loss, square loss, softmax and sigmoid
+cross-entropy), scalers and predict paths. The kernel models build a new QNode and jit for every
+Gram matrix, as the reference does (so fit and predict each trace and compile): the IQP kernel
+concatenates all pairs in a Python list, evaluates the jitted kernel circuit (``qml.probs``)
+vmapped in chunks of ``max_vmap`` = 250 and keeps the all-zeros probability; the projected kernel
+evaluates its X/Y/Z expectation values vmapped in chunks of 50 and fills the Gram matrix in the
+study's Python double loop over pairs (and gamma from the first argument's values); both then fit
+``SVC(kernel="precomputed", probability=True)`` with the study's seed draws. Kitchen sinks: one
+shot per (episode, sample) from the jitted circuit vmapped in chunks of 100000 on a one-shot device
+seeded with a JAX key, the study's per-episode affine maps, LogisticRegression(penalty=None,
+lbfgs, tol 1e-3) and its softmax of the probabilities.
+
+Further deviations: the broadcast patterns of tree tensor (its CNOT pairs), dressed ("ring") and
+kitchen sinks ("double" and the next-nearest pairs) are loops; the reference's estimator-valued
+default arguments (``svm=SVC(...)``, ``linear_model=LogisticRegression(...)``, one object shared by
+every instance) are a fresh object per estimator with the same settings and are not
+constructor parameters; the kitchen sinks' device takes ``shots=1, seed=<JAX key>`` (PennyLane
+0.45 still honours device shots, with a deprecation warning, and samples with the JAX key as the
+study's ``prng_key`` did); its unused second scaler (a StandardScaler fitted on the training
+features and never applied) is left out; scikit-learn 1.9's FutureWarning about
+``probability=True`` is silenced.
 
 Importing the study's package turns on float64 in JAX (its model modules call
 ``jax.config.update("jax_enable_x64", True)``); importing this module does the same.
@@ -124,7 +158,7 @@ def _train(model, loss, X, y) -> dict:
 
 
 class _Reference(BaseEstimator, ClassifierMixin):
-    """What both reference models share: seeding, scaling, the chunked vmapped forward, predict."""
+    """What the reference models share: seeding, scaling, the chunked vmapped forward, predict."""
 
     def generate_key(self):
         return jax.random.PRNGKey(self.rng.integers(self._key_range))
