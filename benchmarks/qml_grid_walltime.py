@@ -1,9 +1,9 @@
 """Wall time of a model x dataset x size grid of the QML study: qcomp's estimators against the reference's (issue 18).
 
-Run:  python benchmarks/qml_grid_walltime.py [--models IQPVariationalClassifier,DataReuploadingClassifier]
+Run:  taskset -c 1 python benchmarks/qml_grid_walltime.py [--models CircuitCentricClassifier,...] (default: all nine)
           [--cells linearly_separable:2+4+6+8+10,hidden_manifold:...,two_curves:...] [--max-steps 100]
           [--results benchmarks/results/qml_grid_walltime.csv] [--qcomp-only]
-      python benchmarks/qml_grid_walltime.py --table [--results ...]   # the markdown table of a CSV
+      python benchmarks/qml_grid_walltime.py --table [--results ...] [--max-steps N] [--models ...] [--rows latest]
       python benchmarks/qml_grid_walltime.py --quick                    # one tiny cell, smoke run
 
 Every cell fits one model end to end on the study's train split and predicts its test split, once
@@ -22,6 +22,20 @@ Results are appended to the CSV after every cell and cells already there (same m
 size, step cap, sides) are skipped, so an interrupted run continues. Needs pennylane, jax (x64)
 and optax for the reference side; without them, or with --qcomp-only, only qcomp's side runs.
 Nothing sets thread variables.
+
+The nine models: the six variational ones (IQP variational, data re-uploading, circuit-centric,
+tree tensor, dressed quantum circuit, separable) train by gradient steps under the step cap;
+IQPKernelClassifier and ProjectedQuantumKernel fit an SVC on a quantum Gram matrix and
+QuantumKitchenSinks a logistic regression on random quantum features (no steps; the cap does not
+apply, steps are 0). The reference side's JAX trace + lowering + XLA compile time over the cell
+is recorded from jax.monitoring's compile events (column r_compile_s); qcomp's QuantumKitchenSinks
+samples its features exactly without a simulator, so its compile column is 0.
+
+Shared machine: run it pinned to one core (``taskset -c 1 ...``; column ``pinned`` records the
+CPU set, and a pinned row is a different cell from an unpinned one for resuming, the table
+showing the later row of a cell). While the file /tmp/quiet exists (someone is timing on the
+machine) no new cell starts: :func:`wait_quiet` polls every 20 s before each cell, outside the
+timed region.
 """
 
 from __future__ import annotations
@@ -49,11 +63,63 @@ from qcomp.train.data import load_study_dataset  # noqa: E402
 
 PUBLISHED = ROOT / "benchmarks" / "qml_study_published.csv"
 DEFAULT_RESULTS = ROOT / "benchmarks" / "results" / "qml_grid_walltime.csv"
-DEFAULT_MODELS = "IQPVariationalClassifier,DataReuploadingClassifier"
+DEFAULT_MODELS = ("IQPVariationalClassifier,DataReuploadingClassifier,SeparableVariationalClassifier,"
+                  "CircuitCentricClassifier,TreeTensorClassifier,DressedQuantumCircuitClassifier,IQPKernelClassifier,"
+                  "QuantumKitchenSinks,ProjectedQuantumKernel")
+QUIET = Path("/tmp/quiet")
+#: models whose qcomp estimator trains by gradient steps (the others fit a Gram matrix or random features)
+VARIATIONAL = {"IQPVariationalClassifier", "DataReuploadingClassifier", "SeparableVariationalClassifier",
+               "CircuitCentricClassifier", "TreeTensorClassifier", "DressedQuantumCircuitClassifier"}
 DEFAULT_CELLS = "linearly_separable:2+4+6+8+10,hidden_manifold:2+4+6+8+10,two_curves:2+4+6+8+10"
 FIELDS = ["model", "family", "size", "max_steps", "sides", "hyperparams", "params", "first",
           "q_total_s", "q_compile_s", "q_train_s", "q_predict_s", "q_steps", "q_test_acc",
-          "r_total_s", "r_first_step_s", "r_steps_s", "r_predict_s", "r_steps", "r_test_acc", "ratio", "load"]
+          "r_total_s", "r_first_step_s", "r_steps_s", "r_predict_s", "r_steps", "r_test_acc", "ratio", "load",
+          "r_compile_s", "r_fit_s", "pinned", "note"]
+
+
+def wait_quiet(poll: float = 20.0) -> float:
+    """Block while the file /tmp/quiet exists (someone on the shared machine is timing and asks
+    for no new compute); returns the seconds waited. Called before every cell, outside the timing."""
+    t0 = time.perf_counter()
+    announced = False
+    while QUIET.exists():
+        if not announced:
+            print(f"{QUIET} exists: waiting before the next cell", flush=True)
+            announced = True
+        time.sleep(poll)
+    return time.perf_counter() - t0
+
+
+class _CompileClock:
+    """Wall time JAX spends tracing, lowering and XLA-compiling (jax.monitoring's
+    /jax/core/compile/* duration events), as the union of the events' intervals, since the trace
+    of an outer jit contains the traces of the jits it calls."""
+
+    def __init__(self) -> None:
+        self.spans: list[tuple[float, float]] = []
+        self.on = False
+
+    def __call__(self, name: str, secs: float, **_kw) -> None:
+        if self.on and name.startswith("/jax/core/compile/"):
+            end = time.perf_counter()
+            self.spans.append((end - secs, end))
+
+    def start(self) -> None:
+        self.spans, self.on = [], True
+
+    def stop(self) -> float:
+        self.on = False
+        total, cur = 0.0, None
+        for a, b in sorted(self.spans):
+            if cur is None or a > cur[1]:
+                total += 0.0 if cur is None else cur[1] - cur[0]
+                cur = [a, b]
+            else:
+                cur[1] = max(cur[1], b)
+        return total + (0.0 if cur is None else cur[1] - cur[0])
+
+
+_CLOCK = _CompileClock()
 
 
 def have_reference() -> bool:
@@ -78,7 +144,8 @@ def _kwargs(cls, params: dict, max_steps: int) -> dict:
     with the step cap."""
     known = cls().get_params()
     kw = {k: v for k, v in params.items() if k in known}
-    kw["max_steps"] = max_steps
+    if "max_steps" in known:  # kernel models and kitchen sinks take no steps
+        kw["max_steps"] = max_steps
     return kw
 
 
@@ -88,7 +155,8 @@ def run_qcomp(model: str, params: dict, max_steps: int, ds) -> dict:
     t0 = time.perf_counter()
     cls = M.STUDY_MODELS[model]
     est = cls(random_state=42, **_kwargs(cls, params, max_steps))
-    M._simulator(est.source(ds.x_train.shape[1]))  # the compile fit would do first, timed apart
+    if model != "QuantumKitchenSinks":  # qcomp's kitchen sinks sample exactly without a simulator
+        M._simulator(est.source(ds.x_train.shape[1]))  # the compile fit would do first, timed apart
     t1 = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the capped fit's ConvergenceWarning
@@ -97,7 +165,7 @@ def run_qcomp(model: str, params: dict, max_steps: int, ds) -> dict:
     pred = est.predict(ds.x_test)
     t3 = time.perf_counter()
     return {"q_total_s": t3 - t0, "q_compile_s": t1 - t0, "q_train_s": t2 - t1, "q_predict_s": t3 - t2,
-            "q_steps": est.n_iter_, "q_test_acc": float(np.mean(pred == ds.y_test))}
+            "q_steps": getattr(est, "n_iter_", 0), "q_test_acc": float(np.mean(pred == ds.y_test))}
 
 
 def _reference_module():
@@ -112,6 +180,7 @@ def _reference_module():
 def run_reference(model: str, params: dict, max_steps: int, ds) -> dict:
     """The reference's side of a cell (benchmarks/qml_reference.py)."""
     R = _reference_module()
+    _CLOCK.start()
     t0 = time.perf_counter()
     cls = R.MODELS[model]
     est = cls(random_state=42, **_kwargs(cls, params, max_steps))
@@ -121,16 +190,48 @@ def run_reference(model: str, params: dict, max_steps: int, ds) -> dict:
     t2 = time.perf_counter()
     pred = np.asarray(est.predict(ds.x_test))
     t3 = time.perf_counter()
-    # fit - loop = estimator construction, scaler, QNode set-up (no tracing yet); folded into steps
-    return {"r_total_s": t3 - t0, "r_first_step_s": est.first_step_s_, "r_steps_s": t2 - t0 - est.first_step_s_,
-            "r_predict_s": t3 - t2, "r_steps": est.n_iter_, "r_test_acc": float(np.mean(pred == ds.y_test))}
+    compile_s = _CLOCK.stop()
+    # fit - loop = estimator construction, scaler, QNode set-up (no tracing yet); folded into steps.
+    # Kernel models and kitchen sinks take no steps: their fit (Gram matrix or features + SVC /
+    # logistic regression, compiles included) is column r_fit_s, first step and steps stay 0.
+    first = getattr(est, "first_step_s_", 0.0)
+    stepped = hasattr(est, "first_step_s_")
+    return {"r_total_s": t3 - t0, "r_first_step_s": first, "r_steps_s": (t2 - t0 - first) if stepped else 0.0,
+            "r_predict_s": t3 - t2, "r_steps": getattr(est, "n_iter_", 0), "r_fit_s": t2 - t0,
+            "r_compile_s": compile_s, "r_test_acc": float(np.mean(pred == ds.y_test))}
+
+
+def pinned() -> str:
+    """The CPUs this process may run on, e.g. "1" under ``taskset -c 1``; empty if all."""
+    try:
+        cpus = sorted(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return ""
+    return "" if len(cpus) == os.cpu_count() else "+".join(map(str, cpus))
+
+
+def migrate(path: Path) -> None:
+    """Rewrite a results CSV written before columns were added, so that rows appended with
+    FIELDS line up with its header (the new columns stay empty in the old rows)."""
+    if not path.exists():
+        return
+    with path.open() as f:
+        reader = csv.DictReader(f)
+        if reader.fieldnames == FIELDS:
+            return
+        rows = list(reader)
+    with path.open("w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=FIELDS)
+        w.writeheader()
+        w.writerows({k: r.get(k, "") for k in FIELDS} for r in rows)
 
 
 def done_keys(path: Path) -> set[tuple]:
     if not path.exists():
         return set()
     with path.open() as f:
-        return {(r["model"], r["family"], int(r["size"]), int(r["max_steps"]), r["sides"]) for r in csv.DictReader(f)}
+        return {(r["model"], r["family"], int(r["size"]), int(r["max_steps"]), r["sides"], r.get("pinned") or "")
+                for r in csv.DictReader(f)}
 
 
 def run(args) -> Path:
@@ -141,9 +242,10 @@ def run(args) -> Path:
     pub = published()
     results = Path(args.results)
     results.parent.mkdir(parents=True, exist_ok=True)
+    migrate(results)
     done = done_keys(results)
     todo = [(m, f, s) for f, s in parse_cells(args.cells) for m in args.models.split(",")
-            if (m, f, s, args.max_steps, sides) not in done]
+            if (m, f, s, args.max_steps, sides, pinned()) not in done]
     print(f"{len(todo)} cells to run ({len(done)} rows already in {results}); load {os.getloadavg()[0]:.2f}",
           flush=True)
     new = not results.exists()
@@ -152,13 +254,14 @@ def run(args) -> Path:
         if new:
             w.writeheader()
         for i, (model, fam, size) in enumerate(todo, 1):
+            wait_quiet()
             row = pub.get((model, fam, size))
             params = ast.literal_eval(row["params"]) if row else {}
             params.update(args.override)
             ds = load_study_dataset(fam, size)
             out = {"model": model, "family": fam, "size": size, "max_steps": args.max_steps, "sides": sides,
                    "hyperparams": "published best" if row else "defaults", "params": repr(params),
-                   "load": f"{os.getloadavg()[0]:.2f}"}
+                   "load": f"{os.getloadavg()[0]:.2f}", "pinned": pinned()}
             # alternate which side runs first, so neither always inherits a warm cache or a quiet machine
             first_q = not both or (len(done) + i) % 2 == 1
             out["first"] = "qcomp" if first_q else "reference"
@@ -171,7 +274,8 @@ def run(args) -> Path:
                 out["ratio"] = out["q_total_s"] / out["r_total_s"]
             w.writerow({k: (f"{v:.4f}" if isinstance(v, float) else v) for k, v in out.items()})
             fh.flush()
-            ref = (f" | reference {out['r_total_s']:.1f}s (first step {out['r_first_step_s']:.1f}s, "
+            ref = (f" | reference {out['r_total_s']:.1f}s (compile {out['r_compile_s']:.1f}s, first step "
+                   f"{out['r_first_step_s']:.1f}s, "
                    f"{out['r_steps']} steps, acc {out['r_test_acc']:.3f}) ratio {out['ratio']:.3f}") if both else ""
             print(f"[{i}/{len(todo)}] {model} {fam} {size} ({out['hyperparams']}): qcomp {out['q_total_s']:.1f}s "
                   f"(compile {out['q_compile_s']:.2f}s, {out['q_steps']} steps, acc {out['q_test_acc']:.3f}){ref}",
@@ -179,36 +283,67 @@ def run(args) -> Path:
     return results
 
 
-def table(path: Path, max_steps: int | None = None) -> str:
-    """Markdown table of the both-sides rows of ``path`` (optionally of one step cap), with a total
-    per model and for the whole grid."""
+def select(rows: list[dict], which: str = "latest") -> list[dict]:
+    """The rows a table shows: ``latest`` = the last row of every cell (model, dataset, size, step
+    cap), so a pinned re-run supersedes an earlier unpinned one; ``pinned`` / ``unpinned`` = only
+    the rows run under taskset / without it; ``all`` = every row."""
+    if which == "pinned":
+        return [r for r in rows if r.get("pinned")]
+    if which == "unpinned":
+        return [r for r in rows if not r.get("pinned")]
+    if which == "all":
+        return rows
+    last: dict[tuple, dict] = {}
+    for r in rows:
+        last.pop(key := (r["model"], r["family"], r["size"], r["max_steps"]), None)
+        last[key] = r
+    return list(last.values())
+
+
+def _f(r: dict, c: str) -> float:
+    return float(r[c]) if r.get(c) not in (None, "") else float("nan")
+
+
+def table(path: Path, max_steps: int | None = None, which: str = "latest", models: str | None = None) -> str:
+    """Markdown table of the both-sides rows of ``path`` (optionally of one step cap and some
+    models; rows chosen by :func:`select`), with a total per model and for the whole grid.
+    Reference "fit" = estimator construction + fit (for the variational models: first step, i.e.
+    trace + XLA compile of loss and gradient + one step, then the other steps); "trace+compile" =
+    JAX's own compile events over the whole cell (empty for rows run before it was recorded)."""
     with path.open() as f:
         rows = [r for r in csv.DictReader(f) if r["sides"] == "both"
-                and (max_steps is None or int(r["max_steps"]) == max_steps)]
-    lines = ["| model | dataset | size | hyperparams | qcomp s (compile / train / predict) | reference s "
-             "(first step / other steps / predict) | steps q / ref | test acc q / ref | ratio |",
-             "|---|---|---|---|---|---|---|---|---|"]
-    cols = ("q_total_s", "q_compile_s", "q_train_s", "q_predict_s", "r_total_s", "r_first_step_s", "r_steps_s",
-            "r_predict_s")
+                and (max_steps is None or int(r["max_steps"]) == max_steps)
+                and (models is None or r["model"] in models.split(","))]
+    rows = select(rows, which)
+    for r in rows:  # rows from before r_fit_s was recorded
+        if r.get("r_fit_s") in (None, ""):
+            r["r_fit_s"] = str(_f(r, "r_first_step_s") + _f(r, "r_steps_s"))
+    lines = ["| model | dataset | size | hyperparams | qcomp s (compile / train / predict) | reference s (fit / predict) "
+             "| ref first step s | ref trace+compile s | steps q / ref | test acc q / ref | ratio |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    cols = ("q_total_s", "q_compile_s", "q_train_s", "q_predict_s", "r_total_s", "r_fit_s", "r_predict_s",
+            "r_first_step_s", "r_compile_s")
 
     def total(label: str, sub: list[dict]) -> str:
-        t = {c: sum(float(r[c]) for r in sub) for c in cols}
+        t = {c: sum(_f(r, c) for r in sub) for c in cols}
+        comp = "" if np.isnan(t["r_compile_s"]) else f"{t['r_compile_s']:.1f} ({t['r_compile_s'] / t['r_total_s']:.0%})"
         return (f"| **{label}** ({len(sub)} cells) | | | | **{t['q_total_s']:.1f}** ({t['q_compile_s']:.1f} / "
                 f"{t['q_train_s']:.1f} / {t['q_predict_s']:.1f}) | **{t['r_total_s']:.1f}** "
-                f"({t['r_first_step_s']:.1f} / {t['r_steps_s']:.1f} / {t['r_predict_s']:.1f}) | | | "
+                f"({t['r_fit_s']:.1f} / {t['r_predict_s']:.1f}) | {t['r_first_step_s']:.1f} | {comp} | | | "
                 f"**{t['q_total_s'] / t['r_total_s']:.3f}** |")
 
     for r in rows:
-        f = {c: float(r[c]) for c in cols}
+        f = {c: _f(r, c) for c in cols}
+        comp = "" if np.isnan(f["r_compile_s"]) else f"{f['r_compile_s']:.1f}"
+        first = f"{f['r_first_step_s']:.1f}" if int(r["r_steps"] or 0) else "-"
         lines.append(f"| {r['model'].replace('Classifier', '')} | {r['family']} | {r['size']} | {r['hyperparams']} | "
                      f"{f['q_total_s']:.2f} ({f['q_compile_s']:.2f} / {f['q_train_s']:.2f} / {f['q_predict_s']:.2f}) | "
-                     f"{f['r_total_s']:.1f} ({f['r_first_step_s']:.1f} / {f['r_steps_s']:.1f} / "
-                     f"{f['r_predict_s']:.1f}) | {r['q_steps']} / {r['r_steps']} | "
+                     f"{f['r_total_s']:.1f} ({f['r_fit_s']:.1f} / {f['r_predict_s']:.1f}) | {first} | {comp} | "
+                     f"{r['q_steps']} / {r['r_steps']} | "
                      f"{float(r['q_test_acc']):.3f} / {float(r['r_test_acc']):.3f} | {float(r['ratio']):.3f} |")
-    models = sorted({r["model"] for r in rows})
-    if len(models) > 1:
-        lines += [total(m.replace("Classifier", ""), [r for r in rows if r["model"] == m]) for m in models]
-    if rows:
+    names = list(dict.fromkeys(r["model"] for r in rows))
+    lines += [total(m.replace("Classifier", ""), [r for r in rows if r["model"] == m]) for m in names]
+    if len(names) > 1:
         lines.append(total("grid total", rows))
     return "\n".join(lines)
 
@@ -222,12 +357,15 @@ def main(argv=None) -> Path:
     ap.add_argument("--results", default=str(DEFAULT_RESULTS))
     ap.add_argument("--qcomp-only", action="store_true", help="time qcomp's side only")
     ap.add_argument("--table", action="store_true", help="print the markdown table of --results and exit")
+    ap.add_argument("--rows", default="latest", choices=["latest", "pinned", "unpinned", "all"],
+                    help="with --table: which rows (default: the last row of every cell)")
     ap.add_argument("--quick", action="store_true",
                     help="smoke run: IQP variational, linearly_separable 2 features, 1 layer, 2 steps")
     args = ap.parse_args(argv)
     args.override = {}
     if args.table:
-        print(table(Path(args.results), args.max_steps))
+        models = None if args.models == DEFAULT_MODELS else args.models
+        print(table(Path(args.results), args.max_steps, args.rows, models))
         return Path(args.results)
     args.max_steps = 100 if args.max_steps is None else args.max_steps
     if args.quick:
@@ -244,10 +382,12 @@ def main(argv=None) -> Path:
 
         versions += f", pennylane {qml.__version__}, jax {jax.__version__}"
         _reference_module()  # import outside the timed cells, as qcomp's own import is
-    print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cpus; {versions}", flush=True)
+        jax.monitoring.register_event_duration_secs_listener(_CLOCK)
+    print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cpus, running on "
+          f"{pinned() or 'all'}; {versions}", flush=True)
     path = run(args)
     if not args.qcomp_only and have_reference():
-        print(table(path, args.max_steps))
+        print(table(path, args.max_steps, "latest", args.models))
     print(f"# load after: {os.getloadavg()[0]:.2f}")
     return path
 
