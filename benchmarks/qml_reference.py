@@ -567,6 +567,20 @@ class SeparableVariationalClassifier(_Reference):
 
 
 class _KernelReference(_Reference):
+    def _fit_svm(self, X, y):
+        """Both kernel models' common end of fit: scale, the training Gram matrix, the SVC."""
+        self.scaler = None
+        self.x_train_ = self._scale(X)
+        K = self.precompute_kernel(self.x_train_, self.x_train_)
+        self.svm.C = self.C
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*probability.*", category=FutureWarning)
+            self.svm.fit(K, y)
+        return self
+
+    def _gram_to_train(self, X):
+        return self.precompute_kernel(self._scale(X), self.x_train_)
+
     def predict(self, X):
         return self.svm.predict(self._gram_to_train(X))
 
@@ -615,17 +629,7 @@ class IQPKernelClassifier(_KernelReference):
         self._start(X, y)
         self.n_qubits_ = X.shape[1]
         self._circuit()
-        self.scaler = None
-        self.x_train_ = self._scale(X)
-        K = self.precompute_kernel(self.x_train_, self.x_train_)
-        self.svm.C = self.C
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*probability.*", category=FutureWarning)
-            self.svm.fit(K, y)
-        return self
-
-    def _gram_to_train(self, X):
-        return self.precompute_kernel(self._scale(X), self.x_train_)
+        return self._fit_svm(X, y)
 
 
 class ProjectedQuantumKernel(_KernelReference):
@@ -709,17 +713,7 @@ class ProjectedQuantumKernel(_KernelReference):
             self.n_qubits_ = self.n_features_ + 1
             self.rotation_angles_ = jnp.array(self.rng.uniform(size=(self.n_qubits_, 3)) * np.pi * 2)
         self.construct_circuit()
-        self.scaler = None
-        self.x_train_ = self._scale(X)
-        K = self.precompute_kernel(self.x_train_, self.x_train_)
-        self.svm.C = self.C
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*probability.*", category=FutureWarning)
-            self.svm.fit(K, y)
-        return self
-
-    def _gram_to_train(self, X):
-        return self.precompute_kernel(self._scale(X), self.x_train_)
+        return self._fit_svm(X, y)
 
 
 class QuantumKitchenSinks(_Reference):
