@@ -1017,6 +1017,32 @@ def kitchen_sinks_shots(angles: np.ndarray, rng: np.random.Generator) -> np.ndar
     return kitchen_sinks_cnots(before)
 
 
+def kitchen_sinks_quantile_shots(angles: np.ndarray, u: float) -> np.ndarray:
+    """The kitchen-sinks "shot" of the study's PennyLane 0.33 code, one per row of ``angles``:
+    its one-shot device samples with ``jax.random.choice(key, 2**n, p=probs)`` under one fixed key
+    (the device's, shared by every vmapped row and every call), i.e. the basis state whose
+    cumulative probability (basis order, qubit 0 most significant) first reaches 1 - u for one
+    uniform u. The CNOT network is triangular (output bit k is input bit k xor earlier input
+    bits), so the search descends one qubit at a time: O(n) per row, no 2^n probabilities."""
+    angles = np.asarray(angles, dtype=float)
+    rows, n = angles.shape
+    p1 = np.sin(angles / 2) ** 2
+    r = np.full(rows, 1.0 - float(u))
+    offset, mass = np.zeros(rows), np.ones(rows)
+    before = np.zeros((rows, n), dtype=np.int8)
+    network = kitchen_sinks_cnots(np.eye(n, dtype=np.int8)).T  # output k = network[k] . input (mod 2)
+    assert np.array_equal(np.triu(network), np.eye(n, dtype=np.int8)), "the CNOT network must be triangular"
+    for k in range(n):
+        # the input bit k that makes output bit k zero, given the input bits already chosen
+        zero_bit = np.bitwise_xor.reduce(before[:, np.flatnonzero(network[k, :k])], axis=1, initial=0)
+        m0 = mass * np.where(zero_bit == 1, p1[:, k], 1.0 - p1[:, k])
+        one = r > offset + m0
+        before[:, k] = zero_bit ^ one
+        offset = np.where(one, offset + m0, offset)
+        mass = np.where(one, mass - m0, m0)
+    return kitchen_sinks_cnots(before)
+
+
 class QuantumKitchenSinks(_StudyEstimator):
     """Quantum kitchen sinks (Wilson et al.): for each of ``n_episodes`` random affine maps x' =
     omega x + beta (omega ~ N(0, var), beta ~ U[0, 2 pi)), one shot of the circuit of
@@ -1029,16 +1055,22 @@ class QuantumKitchenSinks(_StudyEstimator):
     exactly independent bits b_i ~ Bernoulli(sin^2(x'_i / 2)) pushed through the CNOT network,
     O(n) per shot instead of a 2^n-amplitude simulation (the distribution equals the compiled
     program's, tests/bridges/test_qml_models.py). ``max_prob_bytes`` is no longer used (kept so
-    that existing parameter sets stay valid)."""
+    that existing parameter sets stay valid).
+
+    ``shared_shot_key=True`` reproduces the study's code under PennyLane 0.33 instead: its
+    jitted, vmapped one-shot device draws every shot of a fit with one fixed JAX key, so a "shot"
+    is a deterministic function of the angles (:func:`kitchen_sinks_quantile_shots` with one
+    uniform number drawn per fit), the same for training and test features (docs/results.md)."""
 
     def __init__(self, n_episodes: int = 100, n_qfeatures: Any = "full", var: float = 1.0, scaling: float = 1.0,
-                 random_state: int = 42, max_prob_bytes: int = 1 << 27) -> None:
+                 random_state: int = 42, max_prob_bytes: int = 1 << 27, shared_shot_key: bool = False) -> None:
         self.n_episodes = n_episodes
         self.n_qfeatures = n_qfeatures
         self.var = var
         self.scaling = scaling
         self.random_state = random_state
         self.max_prob_bytes = max_prob_bytes
+        self.shared_shot_key = shared_shot_key
 
     def _n_qubits(self, d: int) -> int:
         if self.n_qfeatures == "full":
@@ -1051,11 +1083,15 @@ class QuantumKitchenSinks(_StudyEstimator):
         return quantum_kitchen_sinks_source(self._n_qubits(n_features))
 
     def quantum_features(self, X: np.ndarray) -> np.ndarray:
-        """The bit features (n, n_episodes n_qubits) of scaled inputs X (one fresh shot per row)."""
+        """The bit features (n, n_episodes n_qubits) of scaled inputs X (one fresh shot per row, or
+        the shared-key shot with ``shared_shot_key``)."""
         n = self._n_qubits(X.shape[1])
         E = self.omegas_.shape[0]
         angles = np.einsum("eqd,nd->neq", self.omegas_, X) + self.betas_[None]  # (n_data, E, n)
-        bits = kitchen_sinks_shots(angles.reshape(-1, n), self._shots)
+        if self.shared_shot_key:
+            bits = kitchen_sinks_quantile_shots(angles.reshape(-1, n), self.shot_uniform_)
+        else:
+            bits = kitchen_sinks_shots(angles.reshape(-1, n), self._shots)
         return bits.reshape(X.shape[0], E * n).astype(float)
 
     def fit(self, X: Any, y: Any) -> "QuantumKitchenSinks":
@@ -1069,6 +1105,7 @@ class QuantumKitchenSinks(_StudyEstimator):
         self.omegas_ = rng.normal(size=(E, n, Xc.shape[1])) * np.sqrt(float(self.var))
         self.betas_ = 2 * np.pi * rng.uniform(size=(E, n))
         self._shots = np.random.default_rng(rng.integers(2**32))
+        self.shot_uniform_ = float(self._shots.uniform()) if self.shared_shot_key else None
         self.scaler_ = _minmax(Xc, -1.0, 1.0)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)

@@ -254,9 +254,12 @@ def declared_from_counts(manifest: Mapping[str, Any], counts: Mapping[str, int],
             if d["kind"] == "probabilities":
                 result.append(np.bincount(idx, weights=freq, minlength=2 ** len(qs)) / total)
             else:
-                pool = np.repeat(idx, freq.astype(np.int64))
-                shots = int(d["shots"])
-                result.append(rng.choice(pool, size=shots, replace=shots > len(pool)))
+                shots, available = int(d["shots"]), freq.astype(np.int64)
+                if shots > available.sum():
+                    result.append(rng.choice(idx, size=shots, p=available / available.sum()))
+                else:  # without replacement: distinct positions in the shot list, never materialised
+                    positions = rng.choice(int(available.sum()), size=shots, replace=False)
+                    result.append(idx[np.searchsorted(np.cumsum(available), positions, side="right")])
             continue
         terms = outputs[d["observables"][0]]["terms"]
         if any(p != "Z" for t in terms for _, p in t["paulis"]):

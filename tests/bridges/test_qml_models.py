@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import warnings
 from pathlib import Path
@@ -17,6 +18,7 @@ from qcomp.errors import QCompError
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "qml_benchmarks"
 RNG = np.random.default_rng(7)
+GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "bridges"
 
 
 @pytest.fixture(scope="module")
@@ -348,6 +350,44 @@ def test_kitchen_sinks_shots_have_the_compiled_programs_distribution(n):
     many = M.kitchen_sinks_shots(np.repeat(X[:1], 20000, axis=0), np.random.default_rng(1))
     freq = np.bincount(many @ (1 << np.arange(n)), minlength=2**n) / 20000
     assert np.abs(freq - want[0]).max() < 0.02
+
+
+def test_kitchen_sinks_shared_key_shots_are_the_studys_pennylane_033_shots():
+    """``shared_shot_key``: the bits the study's code drew under PennyLane 0.33.1 (golden file,
+    generated outside qcomp), reproduced exactly from the angles and the key's one uniform."""
+    golden = json.loads((GOLDEN / "kitchen_sinks_pennylane033_shots.json").read_text())
+    for case in golden["cases"]:
+        angles, bits = np.array(case["angles"]), np.array(case["bits"])
+        np.testing.assert_array_equal(M.kitchen_sinks_quantile_shots(angles, case["u"]), bits)
+        assert not np.array_equal(M.kitchen_sinks_quantile_shots(angles, 1 - case["u"]), bits)
+
+
+@pytest.mark.parametrize("n", [1, 2, 4, 7])
+def test_kitchen_sinks_shared_key_shots_are_the_inverse_cdf(n):
+    """The O(n) descent equals a search in the compiled program's cumulative distribution (basis
+    order, qubit 0 most significant) at 1 - u, for many u."""
+    X = RNG.uniform(-3, 3, size=(6, n))
+    probs = M._simulator(M.quantum_kitchen_sinks_source(n)).probs(None, X, qubits=list(range(n)))
+    perm = [int(format(i, f"0{n}b")[::-1], 2) for i in range(2**n)]  # qcomp: qubit 0 least significant
+    cum = np.cumsum(probs[:, perm], axis=1)
+    for u in np.random.default_rng(n).uniform(size=25):
+        index = np.array([np.searchsorted(c, c[-1] * (1 - u)) for c in cum])
+        want = (index[:, None] >> np.arange(n - 1, -1, -1)) & 1
+        np.testing.assert_array_equal(M.kitchen_sinks_quantile_shots(X, u), want)
+
+
+def test_kitchen_sinks_shared_key_is_deterministic_and_default_is_not():
+    rng = np.random.default_rng(5)
+    X = rng.uniform(-1, 1, size=(30, 4))
+    y = np.where(X[:, 0] + X[:, 1] > 0, 1, -1)
+    copies = np.repeat(X[:1], 200, axis=0)
+    shared = M.QuantumKitchenSinks(n_episodes=5, shared_shot_key=True, random_state=1).fit(X, y)
+    f = shared.quantum_features(shared.scaler_.transform(copies))
+    assert len(np.unique(f, axis=0)) == 1
+    np.testing.assert_array_equal(shared.quantum_features(shared.scaler_.transform(X)),
+                                  shared.quantum_features(shared.scaler_.transform(X)))
+    fresh = M.QuantumKitchenSinks(n_episodes=5, random_state=1).fit(X, y)
+    assert len(np.unique(fresh.quantum_features(fresh.scaler_.transform(copies)), axis=0)) > 1
 
 
 def test_kitchen_sinks_is_seeded_and_fast_at_many_qubits():

@@ -37,3 +37,20 @@ def test_manifest_declares_the_outputs_and_counts_give_them() -> None:
     np.testing.assert_allclose(o @ o, o2, atol=1e-12)
     with pytest.raises(InputError, match="bitstrings over all 3 qubits"):
         declared_from_counts(manifest, {"01": 3})
+
+
+def test_samples_from_counts_are_drawn_without_replacement() -> None:
+    """sample(k) from counts: k of the recorded shots (all of them when k equals the total), in
+    memory that does not grow with the number of counts; with replacement past the total."""
+    from qcomp.hardware.manifest import declared_from_counts
+
+    model = qcomp.compile("qubit q[2];\nh q[0]; cx q[0], q[1];\nsample(5) q[1], q[0];\n", optimize=1)
+    manifest = model.qasm_result().manifest
+    exact = {"00": 2, "11": 3}
+    for seed in range(5):
+        (got,) = declared_from_counts(manifest, exact, seed=seed)
+        assert sorted(got.tolist()) == [0, 0, 3, 3, 3]
+    (few,) = declared_from_counts(manifest, {"00": 1, "10": 1}, seed=0)  # 2 shots recorded, 5 asked
+    assert few.shape == (5,) and set(few.tolist()) <= {0, 1}  # "10": qubit 1 set, the output's bit 0
+    (big,) = declared_from_counts(manifest, {"00": 10**15, "01": 3 * 10**15}, seed=1)
+    assert big.shape == (5,) and set(big.tolist()) <= {0, 2}
