@@ -36,6 +36,12 @@ CPU set, and a pinned row is a different cell from an unpinned one for resuming,
 showing the later row of a cell). While the file /tmp/quiet exists (someone is timing on the
 machine) no new cell starts: :func:`wait_quiet` polls every 20 s before each cell, outside the
 timed region.
+
+Known hang (not qcomp's side): pinned to one core, the reference ProjectedQuantumKernel at 10 and
+at 14 features has stopped for good, using no CPU time: the main thread and XLA's only
+Eigen worker thread both wait in ``PyLoadedExecutable::ExecuteSharded`` -> ``tsl::BlockUntilReady``,
+i.e. a JAX execution started from inside another one on the single worker (PennyLane's
+``jax-jit`` path). Run that model unpinned.
 """
 
 from __future__ import annotations
@@ -304,16 +310,19 @@ def _f(r: dict, c: str) -> float:
     return float(r[c]) if r.get(c) not in (None, "") else float("nan")
 
 
-def table(path: Path, max_steps: int | None = None, which: str = "latest", models: str | None = None) -> str:
-    """Markdown table of the both-sides rows of ``path`` (optionally of one step cap and some
-    models; rows chosen by :func:`select`), with a total per model and for the whole grid.
+def table(path: Path, max_steps: int | None = None, which: str = "latest", models: str | None = None,
+          sizes: str | None = None) -> str:
+    """Markdown table of the both-sides rows of ``path`` (optionally of one step cap, some models
+    and some sizes, e.g. "14" or "2+4"; rows chosen by :func:`select`), with a total per model and
+    for the whole grid.
     Reference "fit" = estimator construction + fit (for the variational models: first step, i.e.
     trace + XLA compile of loss and gradient + one step, then the other steps); "trace+compile" =
     JAX's own compile events over the whole cell (empty for rows run before it was recorded)."""
     with path.open() as f:
         rows = [r for r in csv.DictReader(f) if r["sides"] == "both"
                 and (max_steps is None or int(r["max_steps"]) == max_steps)
-                and (models is None or r["model"] in models.split(","))]
+                and (models is None or r["model"] in models.split(","))
+                and (sizes is None or r["size"] in sizes.split("+"))]
     rows = select(rows, which)
     for r in rows:  # rows from before r_fit_s was recorded
         if r.get("r_fit_s") in (None, ""):
@@ -359,13 +368,14 @@ def main(argv=None) -> Path:
     ap.add_argument("--table", action="store_true", help="print the markdown table of --results and exit")
     ap.add_argument("--rows", default="latest", choices=["latest", "pinned", "unpinned", "all"],
                     help="with --table: which rows (default: the last row of every cell)")
+    ap.add_argument("--sizes", default=None, help="with --table: only these sizes, e.g. 14 or 2+4+6")
     ap.add_argument("--quick", action="store_true",
                     help="smoke run: IQP variational, linearly_separable 2 features, 1 layer, 2 steps")
     args = ap.parse_args(argv)
     args.override = {}
     if args.table:
         models = None if args.models == DEFAULT_MODELS else args.models
-        print(table(Path(args.results), args.max_steps, args.rows, models))
+        print(table(Path(args.results), args.max_steps, args.rows, models, args.sizes))
         return Path(args.results)
     args.max_steps = 100 if args.max_steps is None else args.max_steps
     if args.quick:

@@ -43,6 +43,9 @@ def test_quick_cell_writes_a_row(tmp_path: Path) -> None:
     # resumable: the same run again finds the cell done
     mod.main(["--quick", "--results", str(tmp_path / "g.csv")])
     assert len(list(csv.DictReader(out.open()))) == 1
+    if r["sides"] == "both":  # --table --sizes keeps only the sizes asked for
+        assert "linearly_separable | 2 |" in mod.table(out, sizes="2+14")
+        assert "linearly_separable | 2 |" not in mod.table(out, sizes="14")
 
 
 def test_reference_models_compute_qcomps_circuits() -> None:
