@@ -383,6 +383,13 @@ def _check_positive_int(value: Any, name: str, minimum: int = 1) -> int:
     return int(value)
 
 
+def _check_bool(value: Any, name: str) -> bool:
+    """An opt-in flag: True or False only, so that e.g. the string "False" is not taken as on."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise InputError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
 class _Variational(_StudyEstimator):
     """The study's training loop (qml_benchmarks.model_utils.train): every step draws
     ``batch_size`` samples with replacement, computes the loss and its gradient at the current
@@ -474,7 +481,7 @@ class IQPVariationalClassifier(_Variational):
     def source(self, n_features: int) -> str:
         return iqp_variational_source(n_features, _check_positive_int(self.n_layers, "n_layers"),
                                       _check_positive_int(self.repeats, "repeats"),
-                                      bool(self.entangle_first_repeat_only))
+                                      _check_bool(self.entangle_first_repeat_only, "entangle_first_repeat_only"))
 
     def _transform(self, X: np.ndarray) -> np.ndarray:
         return self.scaler_.transform(X) * self.scaling
@@ -902,8 +909,9 @@ class IQPKernelClassifier(_KernelSVC):
         self.max_state_bytes = max_state_bytes
 
     def source(self, n_features: int) -> str:
+        first_only = _check_bool(self.entangle_first_repeat_only, "entangle_first_repeat_only")
         return iqp_embedding_source(n_features, _check_positive_int(self.repeats, "repeats"),
-                                    entangle_first_repeat_only=bool(self.entangle_first_repeat_only))
+                                    entangle_first_repeat_only=first_only)
 
     def gram(self, X1: np.ndarray, X2: np.ndarray) -> np.ndarray:
         """k(X1[i], X2[j]) for already transformed inputs, shape (len(X1), len(X2))."""
@@ -959,8 +967,9 @@ class ProjectedQuantumKernel(_KernelSVC):
 
     def source(self, n_features: int) -> str:
         if self.embedding == "Hamiltonian":
+            interleaved = _check_bool(self.trotter_after_each_rotation, "trotter_after_each_rotation")
             return projected_hamiltonian_source(n_features + 1, _check_positive_int(self.trotter_steps, "trotter_steps"),
-                                                float(self.t), bool(self.trotter_after_each_rotation))
+                                                float(self.t), interleaved)
         if self.embedding == "IQP":
             return projected_iqp_source(n_features)
         raise InputError(f"embedding must be 'Hamiltonian' or 'IQP', got {self.embedding!r}")
@@ -1088,7 +1097,7 @@ class QuantumKitchenSinks(_StudyEstimator):
         n = self._n_qubits(X.shape[1])
         E = self.omegas_.shape[0]
         angles = np.einsum("eqd,nd->neq", self.omegas_, X) + self.betas_[None]  # (n_data, E, n)
-        if self.shared_shot_key:
+        if self.shot_uniform_ is not None:  # fitted with shared_shot_key
             bits = kitchen_sinks_quantile_shots(angles.reshape(-1, n), self.shot_uniform_)
         else:
             bits = kitchen_sinks_shots(angles.reshape(-1, n), self._shots)
@@ -1105,7 +1114,8 @@ class QuantumKitchenSinks(_StudyEstimator):
         self.omegas_ = rng.normal(size=(E, n, Xc.shape[1])) * np.sqrt(float(self.var))
         self.betas_ = 2 * np.pi * rng.uniform(size=(E, n))
         self._shots = np.random.default_rng(rng.integers(2**32))
-        self.shot_uniform_ = float(self._shots.uniform()) if self.shared_shot_key else None
+        shared = _check_bool(self.shared_shot_key, "shared_shot_key")
+        self.shot_uniform_ = float(self._shots.uniform()) if shared else None
         self.scaler_ = _minmax(Xc, -1.0, 1.0)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)

@@ -539,6 +539,9 @@ def test_bad_data(bad, match):
     (M.ProjectedQuantumKernel(embedding="ZZ"), "embedding"),
     (M.IQPVariationalClassifier(n_layers=0), "n_layers"),
     (M.QuantumKitchenSinks(n_qfeatures="many"), "n_qfeatures"),
+    (M.QuantumKitchenSinks(shared_shot_key="False"), "shared_shot_key"),
+    (M.IQPKernelClassifier(entangle_first_repeat_only=1), "entangle_first_repeat_only"),
+    (M.ProjectedQuantumKernel(trotter_after_each_rotation="yes"), "trotter_after_each_rotation"),
 ])
 def test_bad_hyperparameters(clf, match):
     X, y = _easy(20)
