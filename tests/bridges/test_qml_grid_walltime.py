@@ -39,7 +39,8 @@ def test_quick_cell_writes_a_row(tmp_path: Path) -> None:
     assert int(r["q_steps"]) == 2 and 0.0 <= float(r["q_test_acc"]) <= 1.0 and float(r["q_total_s"]) > 0
     if r["sides"] == "both":
         assert int(r["r_steps"]) == 2 and 0.0 <= float(r["r_test_acc"]) <= 1.0
-        assert float(r["ratio"]) == pytest.approx(float(r["q_total_s"]) / float(r["r_total_s"]), rel=1e-2)
+        # the CSV has 4 decimals: a ratio of 0.0026 is only good to 2% relative
+        assert float(r["ratio"]) == pytest.approx(float(r["q_total_s"]) / float(r["r_total_s"]), rel=1e-2, abs=1e-4)
     # resumable: the same run again finds the cell done
     mod.main(["--quick", "--results", str(tmp_path / "g.csv")])
     assert len(list(csv.DictReader(out.open()))) == 1

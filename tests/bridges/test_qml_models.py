@@ -766,3 +766,23 @@ def test_study_runner_agreement_column():
     assert runner.agreement(0.95, {"published_test_mean": "", "published_cv_mean": "0.9625",
                                    "published_cv_std": "0.0000"}) == "-0.013 cv ✓"  # within one test sample
     assert runner.agreement(0.95, {}) == ""
+    # one test sample off, as the 4-decimal CSV values give it (1.0000 - 0.9833 > 1/60)
+    assert runner.agreement(0.9833, {"published_cv_mean": "1.0000", "published_cv_std": "0.0000"}) == "-0.017 cv ✓"
+    assert runner.agreement(0.9667, {"published_cv_mean": "1.0000", "published_cv_std": "0.0000"}) == "-0.033 cv ✗"
+
+
+def test_iqp_kernel_blocked_training_gram_is_the_unblocked_one_and_symmetric():
+    """The training Gram matrix in 2-row blocks (upper blocks simulated, lower ones mirrored) equals
+    the one-block matrix, symmetric (mirrored blocks exactly), with a unit diagonal; test-vs-train
+    blocks likewise."""
+    n = 3
+    X = RNG.uniform(-np.pi / 2, np.pi / 2, size=(7, n))
+    Y = RNG.uniform(-np.pi / 2, np.pi / 2, size=(5, n))
+    whole = M.IQPKernelClassifier(repeats=2)
+    blocked = M.IQPKernelClassifier(repeats=2, max_state_bytes=16 * 2**n * 2)
+    K = blocked.gram(X, X)
+    np.testing.assert_allclose(K, whole.gram(X, X), atol=1e-12)
+    assert np.array_equal(K[2:, :2], K[:2, 2:].T)  # mirrored blocks
+    np.testing.assert_allclose(K, K.T, atol=1e-14)
+    np.testing.assert_allclose(np.diag(K), 1.0, atol=1e-12)
+    np.testing.assert_allclose(blocked.gram(Y, X), whole.gram(Y, X), atol=1e-12)
