@@ -918,8 +918,9 @@ class IQPKernelClassifier(_KernelSVC):
 
     def gram(self, X1: np.ndarray, X2: np.ndarray) -> np.ndarray:
         """k(X1[i], X2[j]) for already transformed inputs, shape (len(X1), len(X2))."""
+        budget = _check_positive_int(self.max_state_bytes, "max_state_bytes")  # before any compile
         sim = _simulator(self.source(X1.shape[1]))
-        rows = max(1, int(self.max_state_bytes) // (16 * 2 ** X1.shape[1]))
+        rows = max(1, budget // (16 * 2 ** X1.shape[1]))
         symmetric = X2 is X1  # the training Gram matrix: blocks below the diagonal are mirrored
         K = np.empty((len(X1), len(X2)))
         for i in range(0, len(X1), rows):

@@ -542,6 +542,8 @@ def test_bad_data(bad, match):
     (M.QuantumKitchenSinks(shared_shot_key="False"), "shared_shot_key"),
     (M.IQPKernelClassifier(entangle_first_repeat_only=1), "entangle_first_repeat_only"),
     (M.ProjectedQuantumKernel(trotter_after_each_rotation="yes"), "trotter_after_each_rotation"),
+    (M.IQPKernelClassifier(max_state_bytes="1 GiB"), "max_state_bytes"),
+    (M.IQPKernelClassifier(max_state_bytes=0), "max_state_bytes"),
 ])
 def test_bad_hyperparameters(clf, match):
     X, y = _easy(20)
