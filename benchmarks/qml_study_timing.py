@@ -14,6 +14,24 @@ that the loss values agree to 1e-8 on the same batch and parameters, and time, i
 
 Needs pennylane, jax (x64 on) and optax in the environment (not qcomp dependencies). Nothing sets
 thread variables; the ratio (reference / qcomp) of the same run is what to read.
+
+``--estimators`` times the whole training step of all six variational models instead, estimator
+against estimator on the study's linearly_separable data (published best hyperparameters where
+the study has them, else the defaults): qcomp's ``qcomp.bridges.qml_models`` estimator against
+the reference's (``benchmarks/qml_reference.py``: the study's training loop, batch drawn with
+``jax.random.choice``, jitted gradient and loss, optax Adam). A step is everything the loop does
+(batch, circuit loss and gradient, classical layers, optimiser, convergence bookkeeping):
+
+* first step: qcomp from nothing compiled (simulator cache cleared, on-disk compile cache off) to
+  the end of a ``max_steps=1`` fit; the reference's ``first_step_s_`` (trace + XLA compile + step);
+* per step: qcomp ``(fit(max_steps=S + 1) - fit(max_steps=1)) / S`` with the circuit compiled (the
+  fits' common set-up cancels); the reference ``steps_s_ / S`` of one ``max_steps=S + 1`` fit.
+
+    python benchmarks/qml_study_timing.py --estimators [--steps 30] [--models IQPVariationalClassifier,...]
+                                          [--busy]
+
+``--busy`` runs a pure-Python spin process beside the run (a user's other work on one core); the
+column ``qcomp / reference`` is the issue's per-step target (at most 1.0).
 """
 
 from __future__ import annotations
@@ -178,11 +196,105 @@ def bench(kind: str, n: int, layers: int, steps: int) -> dict:
 CASES = {"iqp": [(4, 5), (6, 5), (8, 5)], "reupload": [(6, 4), (12, 4)]}
 
 
+#: feature sizes of linearly_separable per model for --estimators (qubits: IQP, tree tensor,
+#: dressed and separable one per feature; data re-uploading ceil(d / 3); circuit-centric
+#: copies x ceil(log2 d))
+ESTIMATOR_CASES = {
+    "IQPVariationalClassifier": (2, 4, 6, 8, 10),
+    "DataReuploadingClassifier": (2, 6, 10, 14, 20),
+    "CircuitCentricClassifier": (2, 4, 8, 14),
+    "TreeTensorClassifier": (2, 4, 8, 14),
+    "DressedQuantumCircuitClassifier": (2, 4, 8, 14),
+    "SeparableVariationalClassifier": (2, 6, 10, 14, 20),
+}
+
+
+def _grid_module():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("qml_grid_walltime", ROOT / "benchmarks" / "qml_grid_walltime.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def bench_estimator(model: str, size: int, steps: int, G=None) -> dict:
+    """First step and per step of one variational model at one size, both sides' estimators."""
+    import ast
+    import warnings
+
+    from qcomp.train.data import load_study_dataset
+
+    G = G or _grid_module()
+    row = G.published().get((model, "linearly_separable", size))
+    params = ast.literal_eval(row["params"]) if row else {}
+    ds = load_study_dataset("linearly_separable", size)
+    qcls, rcls = M.STUDY_MODELS[model], G._reference_module().MODELS[model]
+
+    def fit(cls, n_steps):
+        est = cls(random_state=42, **G._kwargs(cls, params, n_steps))
+        t = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the capped fit's ConvergenceWarning
+            est.fit(ds.x_train, ds.y_train)
+        return est, time.perf_counter() - t
+
+    M._simulator.cache_clear()
+    _, q_first = fit(qcls, 1)
+    est, q_long = fit(qcls, steps + 1)
+    _, q_one = fit(qcls, 1)
+    ref, _ = fit(rcls, steps + 1)
+    assert est.n_iter_ == ref.n_iter_ == steps + 1, (model, size, est.n_iter_, ref.n_iter_)
+    q_step = (q_long - q_one) / steps
+    r_step = ref.steps_s_ / steps
+    return {"model": model, "features": size, "hyperparams": repr(params) if row else "defaults", "q_first": q_first, "r_first": ref.first_step_s_,
+            "q_step": q_step, "r_step": r_step}
+
+
+def main_estimators(args) -> None:
+    import subprocess
+
+    import jax
+    import pennylane as qml
+
+    G = _grid_module()
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if args.busy else None
+    try:
+        print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cpus, CPU set "
+              f"{G.pinned() or 'all'}, load {os.getloadavg()[0]:.1f}{', beside a busy spin process' if busy else ''}; "
+              f"numpy {np.__version__}, pennylane {qml.__version__}, jax {jax.__version__}; {args.steps} steps",
+              flush=True)
+        print("| model | features | hyperparameters | qcomp first step | reference first step | qcomp per step | "
+              "reference per step | qcomp / reference per step |")
+        print("|---|---|---|---|---|---|---|---|")
+        worst = 0.0
+        for model in args.models.split(","):
+            for size in ESTIMATOR_CASES[model]:
+                r = bench_estimator(model, size, args.steps, G)
+                worst = max(worst, r["q_step"] / r["r_step"])
+                print(f"| {model} | {size} | {r['hyperparams']} | {r['q_first']:.2f} s | {r['r_first']:.2f} s | "
+                      f"{r['q_step'] * 1e3:.2f} ms | {r['r_step'] * 1e3:.2f} ms | {r['q_step'] / r['r_step']:.3f} |",
+                      flush=True)
+        print(f"# worst per-step ratio {worst:.3f}; load after {os.getloadavg()[0]:.1f}")
+    finally:
+        if busy is not None:
+            busy.kill()
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--steps", type=int, default=20)
-    ap.add_argument("--models", default=",".join(CASES))
+    ap.add_argument("--steps", type=int, default=None, help="timed steps (default 20; 30 with --estimators)")
+    ap.add_argument("--models", default=None)
+    ap.add_argument("--estimators", action="store_true", help="the six variational estimators' whole steps")
+    ap.add_argument("--busy", action="store_true", help="with --estimators: a spin process beside the run")
     args = ap.parse_args(argv)
+    if args.estimators:
+        args.steps = args.steps or 30
+        args.models = args.models or ",".join(ESTIMATOR_CASES)
+        main_estimators(args)
+        return
+    args.steps = args.steps or 20
+    args.models = args.models or ",".join(CASES)
     import jax
     import pennylane as qml
 

@@ -1489,6 +1489,14 @@ def _trace_lmul(G, g, pos, M, D):
 
 
 @njit(cache=True, nogil=True)
+def _all_one_qubit(g_nq, g0, g1):
+    for gi in range(g0, g1):
+        if g_nq[gi] != 1:
+            return False
+    return True
+
+
+@njit(cache=True, nogil=True)
 def _gate_mat(gi, row, g_nq, g_off, g_stride, gmats):
     gd = 1 << g_nq[gi]
     off = g_off[gi] + row * g_stride[gi]
@@ -1501,6 +1509,10 @@ def compose(nrows, b_k, b_diag, b_moff, b_mstride, b_gfirst, b_glast, g_nq, g_po
     """Block matrices (or diagonals) from their member gates, for every block and matrix row."""
     nb = b_k.shape[0]
     for b in range(nb):
+        if b_k[b] == 1 and not b_diag[b] and _all_one_qubit(g_nq, b_gfirst[b], b_glast[b]):
+            for r in range(nrows if b_mstride[b] else 1):
+                _compose_1q(b_gfirst[b], b_glast[b], r, g_off, g_stride, gmats, mats, b_moff[b] + r * b_mstride[b])
+            continue
         # row-free blocks once (a call with 14 array arguments costs ~0.2 us in reference counts)
         for r in range(nrows if b_mstride[b] else 1):
             _compose_one(b, r, b_k, b_diag, b_moff, b_mstride, b_gfirst, b_glast, g_nq,
@@ -1538,6 +1550,20 @@ def _diag_mul12(d, G, g, pos):
                     v = G[x, x]
                     for u in range(mid + l * sl, mid + (l + 1) * sl):
                         d[u] *= v
+
+
+@njit(cache=True, nogil=True)
+def _compose_1q(g0, g1, r, g_off, g_stride, gmats, mats, off):
+    """A dense one-qubit block's matrix G_last ... G_first in registers, into mats[off:off + 4]
+    (the general path's three small arrays per row were most of the time of many-row circuits
+    of one or two qubits)."""
+    m00, m01, m10, m11 = 1.0 + 0j, 0j, 0j, 1.0 + 0j
+    for gi in range(g0, g1):
+        o = g_off[gi] + r * g_stride[gi]
+        h00, h01, h10, h11 = gmats[o], gmats[o + 1], gmats[o + 2], gmats[o + 3]
+        m00, m10 = h00 * m00 + h01 * m10, h10 * m00 + h11 * m10
+        m01, m11 = h00 * m01 + h01 * m11, h10 * m01 + h11 * m11
+    mats[off], mats[off + 1], mats[off + 2], mats[off + 3] = m00, m01, m10, m11
 
 
 @njit(cache=True, nogil=True)
@@ -1670,8 +1696,9 @@ def _ipow(ny):
 @njit(cache=True, nogil=True)
 def expvals(re, im, t_x, t_z, t_ny, t_out, t_coeff, out):
     """out[r, k] = sum over terms of output k of coeff * <psi_r| P |psi_r>."""
+    none = np.zeros(1)  # the weights of rows without single-Z sums (one array per call, not per row)
     for r in range(re.shape[0]):
-        _expvals_row(re[r], im[r], t_x, t_z, t_ny, t_out, t_coeff, out[r])
+        _expvals_row(re[r], im[r], t_x, t_z, t_ny, t_out, t_coeff, out[r], none)
 
 
 @njit(cache=True, nogil=True, fastmath=True)
@@ -1702,14 +1729,14 @@ def _qubit_weights(re, im):
 
 
 @njit(cache=True, nogil=True, fastmath=True)
-def _expvals_row(re, im, t_x, t_z, t_ny, t_out, t_coeff, out):
+def _expvals_row(re, im, t_x, t_z, t_ny, t_out, t_coeff, out, none):
     N = re.shape[0]
     single = 0
     for t in range(t_x.shape[0]):
         if t_x[t] == 0 and t_z[t] != 0 and (t_z[t] & (t_z[t] - 1)) == 0:
             single += 1
     total = 0.0
-    w = np.zeros(1)
+    w = none
     if single > 1:
         total, w = _qubit_weights(re, im)
     for t in range(t_x.shape[0]):
@@ -1806,7 +1833,7 @@ def _cross1(pr, pi, lr, li, q, lo, hi, C):
     uq = numba.uint64(q)
     s = one << uq
     low = s - one
-    acc = np.zeros(8)  # re, im of C00, C01, C10, C11
+    s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0  # re, im of C00, C01, C10, C11
     j = numba.uint64(lo)
     end = numba.uint64(hi)
     while j < end:
@@ -1828,19 +1855,19 @@ def _cross1(pr, pi, lr, li, q, lo, hi, C):
             r5 += a1i * b0r - a1r * b0i
             r6 += a1r * b1r + a1i * b1i
             r7 += a1i * b1r - a1r * b1i
-        acc[0] += r0
-        acc[1] += r1
-        acc[2] += r2
-        acc[3] += r3
-        acc[4] += r4
-        acc[5] += r5
-        acc[6] += r6
-        acc[7] += r7
+        s0 += r0
+        s1 += r1
+        s2 += r2
+        s3 += r3
+        s4 += r4
+        s5 += r5
+        s6 += r6
+        s7 += r7
         j += run
-    C[0, 0] += complex(acc[0], acc[1])
-    C[0, 1] += complex(acc[2], acc[3])
-    C[1, 0] += complex(acc[4], acc[5])
-    C[1, 1] += complex(acc[6], acc[7])
+    C[0, 0] += complex(s0, s1)
+    C[0, 1] += complex(s2, s3)
+    C[1, 0] += complex(s4, s5)
+    C[1, 1] += complex(s6, s7)
 
 
 @njit(cache=True, nogil=True, fastmath=True)
@@ -1986,6 +2013,34 @@ def _block_grad_diag(b, row, C, b_k, b_gfirst, b_glast, g_nq, g_pos, g_off, g_st
 
 
 @njit(cache=True, nogil=True)
+def _block_grad_1q(row, c00, c01, c10, c11, g0, g1, g_off, g_stride, gmats, d_off, d_stride, d_slot, d_first,
+                   d_last, dmats, out):
+    """_block_grad for a dense one-qubit block (D = 2), the same recurrence with C_j in four
+    registers and the gates read in place: many-row circuits of one or two qubits spend most of
+    their gradient here, and the generic form's 2x2 views and loops cost ~1 us per gate."""
+    for gi in range(g1 - 1, g0, -1):  # C_1 = C G_m ... G_2
+        o = g_off[gi] + row * g_stride[gi]
+        h00, h01, h10, h11 = gmats[o], gmats[o + 1], gmats[o + 2], gmats[o + 3]
+        c00, c01 = c00 * h00 + c01 * h10, c00 * h01 + c01 * h11
+        c10, c11 = c10 * h00 + c11 * h10, c10 * h01 + c11 * h11
+    for gi in range(g0, g1):
+        for e in range(d_first[gi], d_last[gi]):
+            o = d_off[e] + row * d_stride[e]
+            out[d_slot[e]] += 2.0 * (dmats[o] * c00 + dmats[o + 1] * c10 + dmats[o + 2] * c01
+                                     + dmats[o + 3] * c11).real
+        if gi + 1 < g1:
+            o = g_off[gi] + row * g_stride[gi]  # C <- G_j C
+            h00, h01, h10, h11 = gmats[o], gmats[o + 1], gmats[o + 2], gmats[o + 3]
+            c00, c10 = h00 * c00 + h01 * c10, h10 * c00 + h11 * c10
+            c01, c11 = h00 * c01 + h01 * c11, h10 * c01 + h11 * c11
+            o = g_off[gi + 1] + row * g_stride[gi + 1]  # C <- C G_{j+1}^dagger
+            h00, h01 = gmats[o].conjugate(), gmats[o + 2].conjugate()
+            h10, h11 = gmats[o + 1].conjugate(), gmats[o + 3].conjugate()
+            c00, c01 = c00 * h00 + c01 * h10, c00 * h01 + c01 * h11
+            c10, c11 = c10 * h00 + c11 * h10, c10 * h01 + c11 * h11
+
+
+@njit(cache=True, nogil=True)
 def _block_grad(b, row, C, b_k, b_diag, b_gfirst, b_glast, g_nq, g_pos, g_off, g_stride, gmats,
                 d_gate, d_off, d_stride, d_slot, d_first, d_last, dmats, out):
     """Add 2 Re Tr(dG_j C_j) for every differentiable angle of block b's gates to out[slot]:
@@ -1997,6 +2052,10 @@ def _block_grad(b, row, C, b_k, b_diag, b_gfirst, b_glast, g_nq, g_pos, g_off, g
     D = 1 << b_k[b]
     g0 = b_gfirst[b]
     g1 = b_glast[b]
+    if D == 2 and _all_one_qubit(g_nq, g0, g1):
+        _block_grad_1q(row, C[0, 0], C[0, 1], C[1, 0], C[1, 1], g0, g1, g_off, g_stride, gmats, d_off, d_stride,
+                       d_slot, d_first, d_last, dmats, out)
+        return
     # C_1 = C M G_1^dagger = C G_m ... G_2
     Cj = C
     for gi in range(g1 - 1, g0, -1):
@@ -2075,6 +2134,29 @@ def _adjoint_row(pr, pi, lr, li, row, b_k, b_qs, b_diag, b_moff, b_mstride, mats
 
 
 @njit(cache=True, nogil=True)
+def _apply1_rows(ref, imf, N, q, mats, off, stride, R):
+    """A one-qubit block on qubit q of R rows of N amplitudes stored back to back, row r's matrix
+    at mats[off + r * stride]: read in place, no per-row views (at one or two qubits those cost
+    more than the arithmetic)."""
+    s = 1 << q
+    low = s - 1
+    for r in range(R):
+        o = off + r * stride
+        m00, m01, m10, m11 = mats[o], mats[o + 1], mats[o + 2], mats[o + 3]
+        a00r, a00i, a01r, a01i = m00.real, m00.imag, m01.real, m01.imag
+        a10r, a10i, a11r, a11i = m10.real, m10.imag, m11.real, m11.imag
+        base = r * N
+        for j in range(N >> 1):
+            i = base + (((j >> q) << (q + 1)) | (j & low))
+            k = i + s
+            xr, xi, yr, yi = ref[i], imf[i], ref[k], imf[k]
+            ref[i] = a00r * xr - a00i * xi + a01r * yr - a01i * yi
+            imf[i] = a00r * xi + a00i * xr + a01r * yi + a01i * yr
+            ref[k] = a10r * xr - a10i * xi + a11r * yr - a11i * yi
+            imf[k] = a10r * xi + a10i * xr + a11r * yi + a11i * yr
+
+
+@njit(cache=True, nogil=True)
 def run_rows_flat(ref, imf, N, first, last, b_k, b_qs, b_diag, b_moff, b_mstride, mats, row_base):
     """run_rows for small states, block by block: ``ref``/``imf`` hold the rows back to back (N
     amplitudes each), so a block whose matrices are equal on every row (stride 0) is one call
@@ -2086,6 +2168,9 @@ def run_rows_flat(ref, imf, N, first, last, b_k, b_qs, b_diag, b_moff, b_mstride
         if b_mstride[b] == 0:
             m, d = _block_mats(b, 0, b_k, b_diag, b_moff, b_mstride, mats)
             _apply_block(ref, imf, b_qs[b], k, b_diag[b], m, d, 0, ref.shape[0] if b_diag[b] else ref.shape[0] >> k)
+            continue
+        if k == 1 and not b_diag[b]:
+            _apply1_rows(ref, imf, N, b_qs[b, 0], mats, b_moff[b] + row_base * b_mstride[b], b_mstride[b], R)
             continue
         for r in range(R):
             m, d = _block_mats(b, row_base + r, b_k, b_diag, b_moff, b_mstride, mats)
@@ -2124,6 +2209,29 @@ def adjoint_rows_flat(prf, pif, lrf, lif, N, b_k, b_qs, b_diag, b_moff, b_mstrid
             _apply_block(lrf, lif, b_qs[b], k, b_diag[b], m, d, 0, hi)
             continue
         hi = N if b_diag[b] else N >> k
+        # a one-qubit dense block's per-row step in registers: _block_grad's dispatch (~20 array
+        # arguments) and the 2x2 C cost more than the recurrence itself
+        one_q = D == 2 and not b_diag[b] and _all_one_qubit(g_nq, b_gfirst[b], b_glast[b])
+        if one_q and b_grad[b] and not b_sum[b]:
+            q = b_qs[b, 0]
+            moff = b_moff[b] + row0 * b_mstride[b]
+            _apply1_rows(prf, pif, N, q, mats, moff, b_mstride[b], R)
+            s = 1 << q
+            for r in range(R):
+                # the cross matrix of psi_in and lam_out, read in place
+                c00 = c01 = c10 = c11 = 0j
+                for j in range(hi):
+                    i = r * N + (((j >> q) << (q + 1)) | (j & (s - 1)))
+                    a0, a1 = complex(prf[i], pif[i]), complex(prf[i + s], pif[i + s])
+                    l0, l1 = complex(lrf[i], -lif[i]), complex(lrf[i + s], -lif[i + s])
+                    c00 += a0 * l0
+                    c01 += a0 * l1
+                    c10 += a1 * l0
+                    c11 += a1 * l1
+                _block_grad_1q(row0 + r, c00, c01, c10, c11, b_gfirst[b], b_glast[b], g_off, g_stride, gmats,
+                               d_off, d_stride, d_slot, d_first, d_last, dmats, out[r])
+            _apply1_rows(lrf, lif, N, q, mats, moff, b_mstride[b], R)
+            continue
         for r in range(R):
             pr, pi = prf[r * N:(r + 1) * N], pif[r * N:(r + 1) * N]
             lr, li = lrf[r * N:(r + 1) * N], lif[r * N:(r + 1) * N]

@@ -837,13 +837,21 @@ class SeparableVariationalClassifier(_Variational):
         def loss_grad(p, xb, yb):
             B = len(yb)
             P, Xr = self._rows(p["weights"], xb)
-            vals = sim.expval(P, Xr)[:, 0].reshape(B, n)
-            f = 6 * vals.mean(axis=1)
             t = (yb > 0).astype(float)
+
+            def cot(v, rows):  # rows of whole samples: dl/d<Z_i> needs all n qubits of a sample
+                f = 6 * v[:, 0].reshape(-1, n).mean(axis=1)
+                dl_df = (1 / (1 + np.exp(-f)) - t[rows.start // n:rows.stop // n]) / B
+                return np.repeat(dl_df * 6 / n, n)[:, None]
+
+            if sim.memory_plan(B * n, gradient=True)["rows_per_chunk"] % n == 0:
+                vals, g = sim.value_and_vjp(P, Xr, cot)  # one sweep: chunks hold whole samples
+            else:
+                vals = sim.expval(P, Xr)
+                g = sim.vjp(P, Xr, cot(vals, slice(0, B * n)))
+            f = 6 * vals[:, 0].reshape(B, n).mean(axis=1)
             loss = float(np.mean(np.maximum(f, 0) - f * t + np.log1p(np.exp(-np.abs(f)))))
-            dl_df = (1 / (1 + np.exp(-f)) - t) / B
-            cot = np.repeat(dl_df * 6 / n, n)[:, None]
-            g = sim.vjp(P, Xr, cot).reshape(B, n, -1).sum(axis=0)
+            g = g.reshape(B, n, -1).sum(axis=0)
             return loss, {"weights": g.reshape(p["weights"].shape)}
 
         self.params_ = self._fit_params(Xt, ypm, params, loss_grad, rng)

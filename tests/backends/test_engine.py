@@ -252,3 +252,35 @@ def test_fast_rotation_matrices_equal_the_gate_table(angles):
         np.testing.assert_array_equal(E._fast_matrices(name, GATES[name], [t]), GATES[name].matrix(t))
     # any other gate goes to the table
     np.testing.assert_array_equal(E._fast_matrices("crz", GATES["crz"], [t]), GATES["crz"].matrix(t))
+
+
+@pytest.mark.parametrize("n", [1, 3])
+@pytest.mark.parametrize("per_row", [False, True])
+def test_one_qubit_block_gradients(n, per_row):
+    """Dense one-qubit blocks of several gates (their composition and gradient run in registers):
+    gradients equal central differences, per row and summed, on one qubit (rows stored back to
+    back) and on separate qubits of a larger state."""
+    body = "".join(f"rz(w[{6 * q}]) q[{q}]; ry(w[{6 * q + 1}] * x[0]) q[{q}]; rx(x[1]) q[{q}]; h q[{q}]; "
+                   f"rz(w[{6 * q + 2}]) q[{q}]; ry(w[{6 * q + 3}]) q[{q}]; s q[{q}]; rx(w[{6 * q + 4}] + x[0]) q[{q}]; "
+                   f"rz(w[{6 * q + 5}]) q[{q}]; " for q in range(n))
+    program = parse(f"qubit q[{n}];\nparam w[{6 * n}];\ninput x[2];\n{body}\n"
+                    + "".join(f"expect z(q[{q}]);\nexpect x(q[{q}]);\n" for q in range(n)))
+    rng = np.random.default_rng(n)
+    B = 7
+    w = rng.uniform(-2, 2, (B, program.num_params) if per_row else program.num_params)
+    x = rng.uniform(-2, 2, (B, 2))
+    cot = rng.normal(size=(B, program.num_outputs))
+    sim = Simulator(program, engine="fused")
+    np.testing.assert_allclose(sim.expval(w, x), R.expvals(program, w, x), atol=1e-12)
+    W = np.broadcast_to(w, (B, program.num_params)).copy()
+    fd = np.zeros_like(W)
+    for j in range(program.num_params):
+        up, dn = W.copy(), W.copy()
+        up[:, j] += 1e-6
+        dn[:, j] -= 1e-6
+        fd[:, j] = ((R.expvals(program, up, x) - R.expvals(program, dn, x)) * cot).sum(axis=1) / 2e-6
+    want = fd if per_row else fd.sum(axis=0)
+    np.testing.assert_allclose(sim.vjp(w, x, cot), want, atol=1e-6)
+    vals, g = sim.value_and_vjp(w, x, lambda v, rows: cot[rows])
+    np.testing.assert_allclose(g, want, atol=1e-6)
+    np.testing.assert_allclose(vals, R.expvals(program, w, x), atol=1e-12)

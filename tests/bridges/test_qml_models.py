@@ -788,3 +788,22 @@ def test_iqp_kernel_blocked_training_gram_is_the_unblocked_one_and_symmetric():
     np.testing.assert_allclose(K, K.T, atol=1e-14)
     np.testing.assert_allclose(np.diag(K), 1.0, atol=1e-12)
     np.testing.assert_allclose(blocked.gram(Y, X), whole.gram(Y, X), atol=1e-12)
+
+
+@pytest.mark.parametrize("rows_per_chunk", [6, 7])
+def test_separable_step_is_the_same_when_chunks_split_the_batch(monkeypatch, rows_per_chunk):
+    """The separable model's step takes loss and gradient from one sweep when every memory chunk
+    holds whole samples (rows per chunk a multiple of the qubits), else from expval + vjp: both
+    give the fit of one unchunked sweep."""
+    import qcomp
+
+    X = RNG.uniform(-1, 1, size=(20, 3))
+    y = np.where(X.sum(axis=1) > 0, 1, -1)
+    kw = dict(encoding_layers=2, max_steps=5, convergence_interval=None, learning_rate=0.05, batch_size=8)
+    want = M.SeparableVariationalClassifier(**kw).fit(X, y)
+    chunked = qcomp.compile(M.separable_source(2), cache=False).simulator(batch_size=rows_per_chunk)
+    assert chunked.memory_plan(8 * 3, gradient=True)["chunks"] > 1
+    monkeypatch.setattr(M, "_simulator", lambda source: chunked)
+    got = M.SeparableVariationalClassifier(**kw).fit(X, y)
+    np.testing.assert_allclose(got.loss_history_, want.loss_history_, rtol=0, atol=1e-13)
+    np.testing.assert_allclose(got.params_["weights"], want.params_["weights"], rtol=0, atol=1e-13)
