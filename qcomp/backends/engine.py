@@ -2041,6 +2041,114 @@ def _block_grad_1q(row, c00, c01, c10, c11, g0, g1, g_off, g_stride, gmats, d_of
 
 
 @njit(cache=True, nogil=True)
+def _at_most_two_qubits(g_nq, g0, g1):
+    for gi in range(g0, g1):
+        if g_nq[gi] != 1 and g_nq[gi] != 2:
+            return False
+    return True
+
+
+@njit(cache=True, nogil=True)
+def _goff2(x, p0, p1):
+    """Block-local index of two-qubit gate basis state x (argument 0 is bit 1 of x)."""
+    return (((x >> 1) & 1) << p0) | ((x & 1) << p1)
+
+
+@njit(cache=True, nogil=True)
+def _mul4(M, gm, o, g, p0, p1, left, dag):
+    """M (4x4) <- (G x I) M when ``left``, else M (G x I) (G^dagger when ``dag``), for a one-qubit
+    gate on block-local bit p0 or a two-qubit gate on (p0, p1), G read in place at gm[o:]."""
+    if g == 1:
+        s = 1 << p0
+        g00, g01, g10, g11 = gm[o], gm[o + 1], gm[o + 2], gm[o + 3]
+        if left:
+            for base in range(4):
+                if base & s:
+                    continue
+                for col in range(4):
+                    a = M[base, col]
+                    b = M[base + s, col]
+                    M[base, col] = g00 * a + g01 * b
+                    M[base + s, col] = g10 * a + g11 * b
+            return
+        if dag:
+            g00, g01, g10, g11 = g00.conjugate(), g10.conjugate(), g01.conjugate(), g11.conjugate()
+        for base in range(4):
+            if base & s:
+                continue
+            for a in range(4):
+                x = M[a, base]
+                y = M[a, base + s]
+                M[a, base] = x * g00 + y * g10
+                M[a, base + s] = x * g01 + y * g11
+        return
+    i0, i1, i2, i3 = _goff2(0, p0, p1), _goff2(1, p0, p1), _goff2(2, p0, p1), _goff2(3, p0, p1)
+    if left:
+        for col in range(4):
+            t0, t1, t2, t3 = M[i0, col], M[i1, col], M[i2, col], M[i3, col]
+            M[i0, col] = gm[o] * t0 + gm[o + 1] * t1 + gm[o + 2] * t2 + gm[o + 3] * t3
+            M[i1, col] = gm[o + 4] * t0 + gm[o + 5] * t1 + gm[o + 6] * t2 + gm[o + 7] * t3
+            M[i2, col] = gm[o + 8] * t0 + gm[o + 9] * t1 + gm[o + 10] * t2 + gm[o + 11] * t3
+            M[i3, col] = gm[o + 12] * t0 + gm[o + 13] * t1 + gm[o + 14] * t2 + gm[o + 15] * t3
+        return
+    # M[a, i_y] <- sum_x t_x H[x, y] with H = G, or H[x, y] = conj(G[y, x]) for the dagger
+    r, c = (1, 4) if dag else (4, 1)
+    for a in range(4):
+        t0, t1, t2, t3 = M[a, i0], M[a, i1], M[a, i2], M[a, i3]
+        for y in range(4):
+            h0, h1, h2, h3 = gm[o + y * c], gm[o + r + y * c], gm[o + 2 * r + y * c], gm[o + 3 * r + y * c]
+            if dag:
+                h0, h1, h2, h3 = h0.conjugate(), h1.conjugate(), h2.conjugate(), h3.conjugate()
+            v = t0 * h0 + t1 * h1 + t2 * h2 + t3 * h3
+            if y == 0:
+                M[a, i0] = v
+            elif y == 1:
+                M[a, i1] = v
+            elif y == 2:
+                M[a, i2] = v
+            else:
+                M[a, i3] = v
+
+
+@njit(cache=True, nogil=True)
+def _trace4(gm, o, g, p0, p1, M):
+    """Re Tr((G x I) M) for M 4x4 and G as in _mul4."""
+    tr = 0j
+    if g == 1:
+        s = 1 << p0
+        for base in range(4):
+            if base & s:
+                continue
+            tr += gm[o] * M[base, base] + gm[o + 1] * M[base + s, base] + gm[o + 2] * M[base, base + s] \
+                + gm[o + 3] * M[base + s, base + s]
+        return tr.real
+    for y in range(4):
+        iy = _goff2(y, p0, p1)
+        for x in range(4):
+            tr += gm[o + 4 * y + x] * M[_goff2(x, p0, p1), iy]
+    return tr.real
+
+
+@njit(cache=True, nogil=True)
+def _block_grad_2q(row, C, g0, g1, g_nq, g_pos, g_off, g_stride, gmats, d_off, d_stride, d_slot, d_first, d_last,
+                   dmats, out):
+    """_block_grad for a dense two-qubit block (D = 4) of one- and two-qubit gates: the same
+    recurrence with gates read in place (no 2x2 / 4x4 views, positions as integers). Per-row
+    gradients of fused two-qubit circuits (the IQP model at 2 qubits: 40 gates in one block)
+    spent ~1 us a gate in the generic form's views and calls."""
+    for gi in range(g1 - 1, g0, -1):  # C_1 = C G_m ... G_2
+        _mul4(C, gmats, g_off[gi] + row * g_stride[gi], g_nq[gi], g_pos[gi, 0], g_pos[gi, 1], False, False)
+    for gi in range(g0, g1):
+        g = g_nq[gi]
+        for e in range(d_first[gi], d_last[gi]):
+            out[d_slot[e]] += 2.0 * _trace4(dmats, d_off[e] + row * d_stride[e], g, g_pos[gi, 0], g_pos[gi, 1], C)
+        if gi + 1 < g1:
+            _mul4(C, gmats, g_off[gi] + row * g_stride[gi], g, g_pos[gi, 0], g_pos[gi, 1], True, False)
+            _mul4(C, gmats, g_off[gi + 1] + row * g_stride[gi + 1], g_nq[gi + 1], g_pos[gi + 1, 0],
+                  g_pos[gi + 1, 1], False, True)
+
+
+@njit(cache=True, nogil=True)
 def _block_grad(b, row, C, b_k, b_diag, b_gfirst, b_glast, g_nq, g_pos, g_off, g_stride, gmats,
                 d_gate, d_off, d_stride, d_slot, d_first, d_last, dmats, out):
     """Add 2 Re Tr(dG_j C_j) for every differentiable angle of block b's gates to out[slot]:
@@ -2055,6 +2163,10 @@ def _block_grad(b, row, C, b_k, b_diag, b_gfirst, b_glast, g_nq, g_pos, g_off, g
     if D == 2 and _all_one_qubit(g_nq, g0, g1):
         _block_grad_1q(row, C[0, 0], C[0, 1], C[1, 0], C[1, 1], g0, g1, g_off, g_stride, gmats, d_off, d_stride,
                        d_slot, d_first, d_last, dmats, out)
+        return
+    if D == 4 and _at_most_two_qubits(g_nq, g0, g1):
+        _block_grad_2q(row, C, g0, g1, g_nq, g_pos, g_off, g_stride, gmats, d_off, d_stride, d_slot, d_first,
+                       d_last, dmats, out)
         return
     # C_1 = C M G_1^dagger = C G_m ... G_2
     Cj = C

@@ -254,21 +254,11 @@ def test_fast_rotation_matrices_equal_the_gate_table(angles):
     np.testing.assert_array_equal(E._fast_matrices("crz", GATES["crz"], [t]), GATES["crz"].matrix(t))
 
 
-@pytest.mark.parametrize("n", [1, 3])
-@pytest.mark.parametrize("per_row", [False, True])
-def test_one_qubit_block_gradients(n, per_row):
-    """Dense one-qubit blocks of several gates (their composition and gradient run in registers):
-    gradients equal central differences, per row and summed, on one qubit (rows stored back to
-    back) and on separate qubits of a larger state."""
-    body = "".join(f"rz(w[{6 * q}]) q[{q}]; ry(w[{6 * q + 1}] * x[0]) q[{q}]; rx(x[1]) q[{q}]; h q[{q}]; "
-                   f"rz(w[{6 * q + 2}]) q[{q}]; ry(w[{6 * q + 3}]) q[{q}]; s q[{q}]; rx(w[{6 * q + 4}] + x[0]) q[{q}]; "
-                   f"rz(w[{6 * q + 5}]) q[{q}]; " for q in range(n))
-    program = parse(f"qubit q[{n}];\nparam w[{6 * n}];\ninput x[2];\n{body}\n"
-                    + "".join(f"expect z(q[{q}]);\nexpect x(q[{q}]);\n" for q in range(n)))
-    rng = np.random.default_rng(n)
+def _check_gradients_against_differences(program, per_row: bool, seed: int) -> None:
+    rng = np.random.default_rng(seed)
     B = 7
     w = rng.uniform(-2, 2, (B, program.num_params) if per_row else program.num_params)
-    x = rng.uniform(-2, 2, (B, 2))
+    x = rng.uniform(-2, 2, (B, program.num_inputs))
     cot = rng.normal(size=(B, program.num_outputs))
     sim = Simulator(program, engine="fused")
     np.testing.assert_allclose(sim.expval(w, x), R.expvals(program, w, x), atol=1e-12)
@@ -284,3 +274,35 @@ def test_one_qubit_block_gradients(n, per_row):
     vals, g = sim.value_and_vjp(w, x, lambda v, rows: cot[rows])
     np.testing.assert_allclose(g, want, atol=1e-6)
     np.testing.assert_allclose(vals, R.expvals(program, w, x), atol=1e-12)
+
+
+@pytest.mark.parametrize("n", [1, 3])
+@pytest.mark.parametrize("per_row", [False, True])
+def test_one_qubit_block_gradients(n, per_row):
+    """Dense one-qubit blocks of several gates (their composition and gradient run in registers):
+    gradients equal central differences, per row and summed, on one qubit (rows stored back to
+    back) and on separate qubits of a larger state."""
+    body = "".join(f"rz(w[{6 * q}]) q[{q}]; ry(w[{6 * q + 1}] * x[0]) q[{q}]; rx(x[1]) q[{q}]; h q[{q}]; "
+                   f"rz(w[{6 * q + 2}]) q[{q}]; ry(w[{6 * q + 3}]) q[{q}]; s q[{q}]; rx(w[{6 * q + 4}] + x[0]) q[{q}]; "
+                   f"rz(w[{6 * q + 5}]) q[{q}]; " for q in range(n))
+    program = parse(f"qubit q[{n}];\nparam w[{6 * n}];\ninput x[2];\n{body}\n"
+                    + "".join(f"expect z(q[{q}]);\nexpect x(q[{q}]);\n" for q in range(n)))
+    _check_gradients_against_differences(program, per_row, n)
+
+
+@pytest.mark.parametrize("n", [2, 4])
+@pytest.mark.parametrize("per_row", [False, True])
+def test_two_qubit_block_gradients(n, per_row):
+    """Dense two-qubit blocks of one- and two-qubit gates in both argument orders (their gradient
+    reads the gates in place): gradients equal central differences, per row and summed."""
+    body = ""
+    for layer in range(3):
+        for q in range(n):
+            body += f"rz(x[{q % 2}]) q[{q}]; ry(w[{3 * layer}] + x[1]) q[{q}]; "
+        for q in range(0, n - 1, 2):
+            a, b = (q, q + 1) if layer % 2 else (q + 1, q)
+            body += (f"cz q[{a}], q[{b}]; crx(w[{3 * layer + 1}]) q[{a}], q[{b}]; rzz(w[{3 * layer + 2}] * x[0]) "
+                     f"q[{b}], q[{a}]; rx(w[{3 * layer + 2}]) q[{a}]; cx q[{b}], q[{a}]; ")
+    program = parse(f"qubit q[{n}];\nparam w[9];\ninput x[2];\n{body}\n"
+                    + "".join(f"expect z(q[{q}]);\nexpect y(q[{q}]);\n" for q in range(n)))
+    _check_gradients_against_differences(program, per_row, 10 + n)
