@@ -32,7 +32,8 @@ successor); ``qml.broadcast`` is gone (its "double"/"double_odd" CZ patterns are
 ``train`` raises ConvergenceWarning when the step cap comes first, discarding the parameters, so
 here it warns instead (as qcomp's estimators do) and a capped fit can still predict; its tqdm bar
 and the print of the whole loss history are left out (I/O). The loop also records
-``first_step_s_`` (trace + XLA compile of loss and gradient + one step) and ``steps_s_``.
+``first_step_s_`` (trace + XLA compile of loss and gradient + one step), ``steps_s_`` and every
+step's duration ``step_times_``.
 
 The other seven keep, in the same way: the variational ones (circuit-centric, tree tensor,
 dressed, separable) the same ``train`` loop and their own jit layout (circuit-centric jits the
@@ -125,6 +126,8 @@ def _train(model, loss, X, y) -> dict:
     converged = False
     t0 = time.perf_counter()
     model.first_step_s_ = 0.0
+    model.step_times_ = []
+    t_step = t0
     for step in range(model.max_steps):
         key = model.generate_key()
         key_loss = jax.random.split(key, 1)
@@ -139,8 +142,11 @@ def _train(model, loss, X, y) -> dict:
         history.append(value)
         if np.isnan(value):  # np.isnan waits for the step's result, so the timings are of finished work
             break
+        now = time.perf_counter()
+        model.step_times_.append(now - t_step)
+        t_step = now
         if step == 0:
-            model.first_step_s_ = time.perf_counter() - t0
+            model.first_step_s_ = now - t0
         if interval is not None and step > 2 * interval:
             last, before = history[-interval:], history[-2 * interval:-interval]
             if np.abs(np.mean(before) - np.mean(last)) <= np.std(last) / np.sqrt(interval) / 2:
