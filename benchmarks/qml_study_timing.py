@@ -326,13 +326,18 @@ def main(argv=None) -> None:
     ap.add_argument("--busy", action="store_true", help="with --estimators: a spin process beside the run")
     ap.add_argument("--sizes", default=None, help="with --estimators: only these feature sizes, e.g. 2+4")
     args = ap.parse_args(argv)
+    known = ESTIMATOR_CASES if args.estimators else CASES
+    args.models = args.models or ",".join(known)
+    unknown = [m for m in args.models.split(",") if m not in known]
+    if unknown:
+        ap.error(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(known)}")
+    if args.steps is not None and args.steps < 1:
+        ap.error("--steps must be at least 1")
     if args.estimators:
         args.steps = args.steps or 30
-        args.models = args.models or ",".join(ESTIMATOR_CASES)
         main_estimators(args)
         return
     args.steps = args.steps or 20
-    args.models = args.models or ",".join(CASES)
     import jax
     import pennylane as qml
 
