@@ -33,7 +33,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from qcomp.bridges import qml_models as M  # noqa: E402
-from qcomp.train.data import STUDY_FAMILIES, load_study_dataset  # noqa: E402
+from qcomp.errors import DataError  # noqa: E402
+from qcomp.train.data import STUDY_FAMILIES, load_study_dataset, study_files  # noqa: E402
 
 PUBLISHED = ROOT / "benchmarks" / "qml_study_published.csv"
 DEFAULT_RESULTS = ROOT / "benchmarks" / "results" / "qml_study.csv"
@@ -81,13 +82,16 @@ def published() -> dict[tuple[str, str, int], dict]:
 
 
 def parse_cells(spec: str) -> list[tuple[str, int]]:
+    """``family:sizes,...`` (sizes like 2-6 or 2+4+8) as (family, size) pairs; ValueError if malformed."""
     cells = []
     for part in spec.split(","):
         fam, _, sizes = part.partition(":")
         if fam not in STUDY_FAMILIES:
-            raise SystemExit(f"unknown dataset family {fam!r}; known: {', '.join(STUDY_FAMILIES)}")
+            raise ValueError(f"unknown dataset family {fam!r}; known: {', '.join(STUDY_FAMILIES)}")
         for s in sizes.split("+"):
             lo, _, hi = s.partition("-")
+            if not lo.isdigit() or not (hi or lo).isdigit() or int(lo) < 1 or int(hi or lo) < int(lo):
+                raise ValueError(f"bad size range {s!r} in {part!r}: use N, N-M or N+M+...")
             cells += [(fam, k) for k in range(int(lo), int(hi or lo) + 1)]
     return cells
 
@@ -98,31 +102,56 @@ def cell_params(model: str, family: str, size: int, pub: dict) -> dict:
     return ast.literal_eval(row["params"]) if row else {}
 
 
-def done_cells(path: Path) -> set[tuple[str, str, int, int, str]]:
+def done_cells(path: Path) -> dict[tuple[str, str, int, int, str], int | None]:
     """(model, family, size, repeat, params as written) of every result row: a cell counts as done
     only for the hyperparameters it ran with, so adding a published row reruns a cell that ran
-    with the defaults (the old row stays in the CSV; --table and --plot show the current setting)."""
+    with the defaults (the old row stays in the CSV; --table and --plot show the current setting).
+    The value is the step count of a row that stopped at its step cap without converging (None
+    otherwise): such a row is done only for runs whose cap is no larger (see is_done)."""
     if not path.exists():
-        return set()
+        return {}
+    done: dict[tuple[str, str, int, int, str], int | None] = {}
     with path.open() as f:
-        return {(r["model"], r["family"], int(r["size"]), int(r["repeat"]), r["params"]) for r in csv.DictReader(f)}
+        for r in csv.DictReader(f):
+            capped = int(r["steps"]) if r["converged"] == "False" and r["steps"] else None
+            done[(r["model"], r["family"], int(r["size"]), int(r["repeat"]), r["params"])] = capped
+    return done
+
+
+def is_done(done: dict, key: tuple[str, str, int, int, str], max_steps: int | None) -> bool:
+    """Whether a cell needs no run: it has a row, and that row either converged or already ran as
+    many steps as this run's cap (``max_steps``, else the model's own ``max_steps``) allows."""
+    if key not in done:
+        return False
+    capped = done[key]
+    if capped is None:
+        return True
+    default = getattr(M.STUDY_MODELS[key[0]](), "max_steps", 0) if key[0] in M.STUDY_MODELS else 0
+    cap = default if max_steps is None else min(max_steps, default)
+    return capped >= cap
 
 
 def current_rows(rows: list[dict], pub: dict) -> list[dict]:
-    """The result rows that ran with each cell's current hyperparameters (see cell_params)."""
-    return [r for r in rows
-            if r["params"] == json.dumps(cell_params(r["model"], r["family"], int(r["size"]), pub))]
+    """The result rows that ran with each cell's current hyperparameters (see cell_params), the
+    last row of each seed where a cell was rerun with a larger step cap."""
+    latest = {}
+    for r in rows:
+        if r["params"] == json.dumps(cell_params(r["model"], r["family"], int(r["size"]), pub)):
+            latest[(r["model"], r["family"], r["size"], r["repeat"])] = r
+    return list(latest.values())
 
 
 def run(args) -> None:
     pub = published()
-    models = args.models.split(",") if args.models else [*M.STUDY_MODELS, *CLASSICAL]
-    cells = parse_cells(args.cells)
+    models, cells = args.models, args.cells
+    missing = sorted({str(p) for f, s in cells for p in study_files(f, s) if not p.is_file()})
+    if missing:  # checked before any cell runs, so a typo in the sizes is not found hours in
+        raise DataError(f"{len(missing)} dataset file(s) not found, e.g. {missing[0]}")
     results = Path(args.results)
     results.parent.mkdir(parents=True, exist_ok=True)
     done = done_cells(results)
     todo = [(m, f, s, r) for f, s in cells for m in models for r in range(args.repeats)
-            if (m, f, s, r, json.dumps(cell_params(m, f, s, pub))) not in done]
+            if not is_done(done, (m, f, s, r, json.dumps(cell_params(m, f, s, pub))), args.max_steps)]
     print(f"{len(todo)} cells to run ({len(done)} already in {results})", flush=True)
     new = not results.exists()
     with results.open("a", newline="") as fh:
@@ -266,6 +295,16 @@ def main(argv=None) -> None:
     ap.add_argument("--write-examples", action="store_true")
     ap.add_argument("--table", action="store_true", help="print the results as a markdown table")
     args = ap.parse_args(argv)
+    known = [*M.STUDY_MODELS, *CLASSICAL]
+    args.models = args.models.split(",") if args.models else known
+    if unknown := [m for m in args.models if m not in known]:
+        ap.error(f"unknown model(s) {', '.join(unknown)}; known: {', '.join(known)}")
+    try:
+        args.cells = parse_cells(args.cells)
+    except ValueError as e:
+        ap.error(str(e))
+    if args.repeats < 1 or (args.max_steps is not None and args.max_steps < 1):
+        ap.error("--repeats and --max-steps must be at least 1")
     if args.write_examples:
         write_examples()
     elif args.table:
@@ -273,7 +312,10 @@ def main(argv=None) -> None:
     elif args.plot_only:
         plot(Path(args.results), Path(args.plot or "qml_study.png"))
     else:
-        run(args)
+        try:
+            run(args)
+        except DataError as e:
+            sys.exit(str(e))
 
 
 if __name__ == "__main__":

@@ -807,3 +807,67 @@ def test_separable_step_is_the_same_when_chunks_split_the_batch(monkeypatch, row
     got = M.SeparableVariationalClassifier(**kw).fit(X, y)
     np.testing.assert_allclose(got.loss_history_, want.loss_history_, rtol=0, atol=1e-13)
     np.testing.assert_allclose(got.params_["weights"], want.params_["weights"], rtol=0, atol=1e-13)
+
+
+def test_study_runner_reruns_a_capped_cell_with_a_larger_cap(tmp_path, monkeypatch, capsys):
+    """A variational cell that stopped at its step cap is done only for runs with no larger cap: a
+    larger cap (or none) runs it again, and --table shows the rerun's row, not both."""
+    import csv
+
+    root = tmp_path / "data"
+    (root / "linearly_separable").mkdir(parents=True)
+    rng = np.random.default_rng(3)
+    for split, n in (("train", 40), ("test", 20)):
+        X = rng.uniform(-1, 1, size=(n, 2))
+        np.savetxt(root / "linearly_separable" / f"linearly_separable_2d_{split}.csv",
+                   np.column_stack([X, np.where(X[:, 0] > 0, 1.0, -1.0)]), delimiter=",")
+    monkeypatch.setenv("QCOMP_QML_BENCHMARKS_DATA", str(root))
+    runner = _runner()
+    monkeypatch.setattr(runner, "PUBLISHED", tmp_path / "none.csv")
+    out = tmp_path / "results.csv"
+    base = ["--cells", "linearly_separable:2", "--models", "TreeTensorClassifier,SVC", "--results", str(out)]
+    runner.main([*base, "--max-steps", "3"])
+    capsys.readouterr()
+    runner.main([*base, "--max-steps", "3"])  # same cap: nothing to do
+    assert "0 cells to run (2 already" in capsys.readouterr().out
+    runner.main([*base, "--max-steps", "5"])  # larger cap: the capped cell again, not SVC
+    assert "1 cells to run (2 already" in capsys.readouterr().out
+    rows = list(csv.DictReader(out.open()))
+    assert [(r["model"], r["steps"], r["converged"]) for r in rows][-1] == ("TreeTensorClassifier", "5", "False")
+    assert len(rows) == 3
+    runner.main([*base, "--max-steps", "4"])  # smaller cap than the latest row: done
+    assert "0 cells to run (2 already" in capsys.readouterr().out
+    runner.main(["--table", "--results", str(out)])
+    table = [line for line in capsys.readouterr().out.splitlines() if "TreeTensorClassifier" in line]
+    assert len(table) == 1 and table[0].rstrip(" |").endswith("5*"), table
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--models", "Foo"], "unknown model(s) Foo"),
+    (["--cells", "linearly_separable:x"], "bad size range 'x'"),
+    (["--cells", "linearly_separable:4-2"], "bad size range '4-2'"),
+    (["--cells", "circles:2"], "unknown dataset family 'circles'"),
+    (["--repeats", "0"], "must be at least 1"),
+    (["--max-steps", "0"], "must be at least 1"),
+])
+def test_study_runner_rejects_bad_arguments_before_any_work(tmp_path, capsys, argv, message):
+    out = tmp_path / "results.csv"
+    with pytest.raises(SystemExit) as e:
+        _runner().main([*argv, "--results", str(out)])
+    assert e.value.code == 2 and message in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_study_runner_checks_every_dataset_file_before_the_first_cell(tmp_path, monkeypatch):
+    root = tmp_path / "data"
+    (root / "linearly_separable").mkdir(parents=True)
+    X = np.random.default_rng(4).uniform(-1, 1, size=(20, 2))
+    for split in ("train", "test"):
+        np.savetxt(root / "linearly_separable" / f"linearly_separable_2d_{split}.csv",
+                   np.column_stack([X, np.sign(X[:, 0])]), delimiter=",")
+    monkeypatch.setenv("QCOMP_QML_BENCHMARKS_DATA", str(root))
+    out = tmp_path / "results.csv"
+    with pytest.raises(SystemExit) as e:  # size 2 exists, size 3 does not: nothing runs
+        _runner().main(["--cells", "linearly_separable:2-3", "--models", "SVC", "--results", str(out)])
+    assert "2 dataset file(s) not found" in str(e.value.code) and "linearly_separable_3d" in str(e.value.code)
+    assert not out.exists()
