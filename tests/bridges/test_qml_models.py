@@ -727,6 +727,10 @@ def test_kernels_reproduce_the_studys_cross_validation_on_more_cells(model, fami
     ("linearly_separable", 6, 1.0, 5, [0.6458333333333334, 0.625, 0.6041666666666666, 0.6041666666666666, 0.5625]),
     # two_curves (degree 5) at 4 features: the study's best row (file named two_manifold-..., sic)
     ("two_curves", 4, 100.0, 5, [0.9166666666666666, 1.0, 0.9583333333333334, 1.0, 0.8958333333333334]),
+    # the best rows of hidden_manifold 6 (C=1) and two_curves 6 (C=10; two_manifold-..., sic)
+    ("hidden_manifold", 6, 1.0, 5, [0.8333333333333334, 0.8541666666666666, 0.7083333333333334, 0.7916666666666666,
+                                    0.8333333333333334]),
+    ("two_curves", 6, 10.0, 5, [1.0, 1.0, 0.9791666666666666, 0.9583333333333334, 0.9375]),
 ])
 def test_iqp_kernel_reproduces_the_studys_repeats_rows_with_pennylane_033s_embedding(family, d, C, repeats, folds):
     """Opt-in ``entangle_first_repeat_only`` reproduces the study's per-fold CV accuracies of its
