@@ -585,18 +585,24 @@ def _runner():
     return mod
 
 
-def test_study_runner_small_grid_resumes(tmp_path, monkeypatch, capsys):
-    import csv
-
+def _fake_study_data(tmp_path, monkeypatch, sizes=(2,), seed=0) -> None:
+    """linearly_separable train (40 rows) and test (20 rows) CSVs in the study's layout at ``sizes``,
+    label = sign of the first feature, pointed to by $QCOMP_QML_BENCHMARKS_DATA."""
     root = tmp_path / "data"
     (root / "linearly_separable").mkdir(parents=True)
-    rng = np.random.default_rng(1)
-    for d in (2, 3):
+    rng = np.random.default_rng(seed)
+    for d in sizes:
         for split, n in (("train", 40), ("test", 20)):
             X = rng.uniform(-1, 1, size=(n, d))
             np.savetxt(root / "linearly_separable" / f"linearly_separable_{d}d_{split}.csv",
                        np.column_stack([X, np.where(X[:, 0] > 0, 1.0, -1.0)]), delimiter=",")
     monkeypatch.setenv("QCOMP_QML_BENCHMARKS_DATA", str(root))
+
+
+def test_study_runner_small_grid_resumes(tmp_path, monkeypatch, capsys):
+    import csv
+
+    _fake_study_data(tmp_path, monkeypatch, sizes=(2, 3), seed=1)
     runner = _runner()
     out = tmp_path / "results.csv"
     args = ["--cells", "linearly_separable:2-3", "--models", "IQPKernelClassifier,TreeTensorClassifier,SVC",
@@ -621,14 +627,7 @@ def test_study_runner_reruns_a_cell_when_its_hyperparameters_change(tmp_path, mo
     are transcribed: it runs again with them, and --table shows only the current setting."""
     import csv
 
-    root = tmp_path / "data"
-    (root / "linearly_separable").mkdir(parents=True)
-    rng = np.random.default_rng(2)
-    for split, n in (("train", 40), ("test", 20)):
-        X = rng.uniform(-1, 1, size=(n, 2))
-        np.savetxt(root / "linearly_separable" / f"linearly_separable_2d_{split}.csv",
-                   np.column_stack([X, np.where(X[:, 0] > 0, 1.0, -1.0)]), delimiter=",")
-    monkeypatch.setenv("QCOMP_QML_BENCHMARKS_DATA", str(root))
+    _fake_study_data(tmp_path, monkeypatch, seed=2)
     runner = _runner()
     pub = tmp_path / "published.csv"
     monkeypatch.setattr(runner, "PUBLISHED", pub)  # none yet: defaults
@@ -818,14 +817,7 @@ def test_study_runner_reruns_a_capped_cell_with_a_larger_cap(tmp_path, monkeypat
     larger cap (or none) runs it again, and --table shows the rerun's row, not both."""
     import csv
 
-    root = tmp_path / "data"
-    (root / "linearly_separable").mkdir(parents=True)
-    rng = np.random.default_rng(3)
-    for split, n in (("train", 40), ("test", 20)):
-        X = rng.uniform(-1, 1, size=(n, 2))
-        np.savetxt(root / "linearly_separable" / f"linearly_separable_2d_{split}.csv",
-                   np.column_stack([X, np.where(X[:, 0] > 0, 1.0, -1.0)]), delimiter=",")
-    monkeypatch.setenv("QCOMP_QML_BENCHMARKS_DATA", str(root))
+    _fake_study_data(tmp_path, monkeypatch, seed=3)
     runner = _runner()
     monkeypatch.setattr(runner, "PUBLISHED", tmp_path / "none.csv")
     out = tmp_path / "results.csv"
@@ -863,13 +855,7 @@ def test_study_runner_rejects_bad_arguments_before_any_work(tmp_path, capsys, ar
 
 
 def test_study_runner_checks_every_dataset_file_before_the_first_cell(tmp_path, monkeypatch):
-    root = tmp_path / "data"
-    (root / "linearly_separable").mkdir(parents=True)
-    X = np.random.default_rng(4).uniform(-1, 1, size=(20, 2))
-    for split in ("train", "test"):
-        np.savetxt(root / "linearly_separable" / f"linearly_separable_2d_{split}.csv",
-                   np.column_stack([X, np.sign(X[:, 0])]), delimiter=",")
-    monkeypatch.setenv("QCOMP_QML_BENCHMARKS_DATA", str(root))
+    _fake_study_data(tmp_path, monkeypatch, seed=4)
     out = tmp_path / "results.csv"
     with pytest.raises(SystemExit) as e:  # size 2 exists, size 3 does not: nothing runs
         _runner().main(["--cells", "linearly_separable:2-3", "--models", "SVC", "--results", str(out)])
