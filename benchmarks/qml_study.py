@@ -10,8 +10,9 @@ split. Hyperparameters: the study's best ones for that model, dataset and size w
 benchmarks/qml_study_published.csv has them (taken from XanaduAI/qml-benchmarks paper/results:
 the rank-1 row of the GridSearchCV table), else the model's defaults (column ``hyperparams`` says
 which). Results are appended to a CSV after every cell, and cells already in it are skipped, so an
-interrupted run resumes. ``--plot`` draws test accuracy against the size per dataset with the
-published accuracies (matplotlib, the ``plot`` extra).
+interrupted run resumes (a cell that stopped at a smaller step cap runs again). ``--plot`` draws
+test accuracy against the size per dataset with the published accuracies (matplotlib, the
+``plot`` extra).
 
 Datasets: $QCOMP_QML_BENCHMARKS_DATA or ../shared/datasets/qml-benchmarks (qcomp.train.data).
 """
@@ -126,7 +127,7 @@ def is_done(done: dict, key: tuple[str, str, int, int, str], max_steps: int | No
     capped = done[key]
     if capped is None:
         return True
-    default = getattr(M.STUDY_MODELS[key[0]](), "max_steps", 0) if key[0] in M.STUDY_MODELS else 0
+    default = M.STUDY_MODELS[key[0]]().max_steps  # only the variational models record converged=False
     cap = default if max_steps is None else min(max_steps, default)
     return capped >= cap
 
